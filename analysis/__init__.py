@@ -1,0 +1,1 @@
+"""Pure domain logic over the cache (forecast, recommendations, commitments, ML run cost)."""

@@ -1,0 +1,291 @@
+"""Read queries every view and report uses. Aggregation happens in SQL over integer
+dimension ids; only the groups returned are joined back to their names.
+
+Coarse questions (no resource, tag or commitment dimension) are answered from the
+`cost_summary` table; the rest from the `costs` fact table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from .schema import SUMMARY_DIMS
+
+# FOCUS column name -> dims kind (the costs column of the same name).
+DIMENSIONS: dict[str, str] = {
+    "provider_name": "provider",
+    "billing_account_id": "billing_account",
+    "sub_account_id": "sub_account",
+    "service_name": "service",
+    "service_category": "service_category",
+    "region_id": "region",
+    "resource_type": "resource_type",
+    "resource_id": "resource",
+    "charge_category": "charge_category",
+    "pricing_category": "pricing_category",
+    "commitment_discount_id": "commitment",
+    "commitment_discount_status": "commitment_status",
+    "billing_currency": "currency",
+}
+
+DIM_TITLES: dict[str, str] = {
+    "provider_name": "Provider",
+    "billing_account_id": "Billing account",
+    "sub_account_id": "Sub account",
+    "service_name": "Service",
+    "service_category": "Service category",
+    "region_id": "Region",
+    "resource_type": "Resource type",
+    "resource_id": "Resource",
+    "charge_category": "Charge category",
+    "pricing_category": "Pricing category",
+    "commitment_discount_id": "Commitment",
+    "commitment_discount_status": "Commitment status",
+    "billing_currency": "Currency",
+}
+
+METRICS = {"billed": "billed", "effective": "effective", "list": "list", "contracted": "contracted"}
+GRAINS = ("day", "week", "month")
+
+
+class QueryError(ValueError):
+    pass
+
+
+@dataclass(slots=True)
+class Group:
+    value: str | None  # the dimension value (id), None = not set
+    label: str | None  # display name where the source has one (account name, resource name)
+    currency: str
+    cost: int  # micro-units
+    extra: str | None = None  # service category of a service, type of a resource
+
+
+def dim_title(by: str) -> str:
+    if by.startswith("tag:"):
+        return f"Tag {by[4:]}"
+    return DIM_TITLES.get(by, by)
+
+
+def check_dim(by: str) -> None:
+    if by.startswith("tag:"):
+        if not by[4:]:
+            raise QueryError("tag dimension needs a key: tag:KEY")
+        return
+    if by not in DIMENSIONS:
+        raise QueryError(f"unknown dimension {by!r}; expected one of {', '.join(DIMENSIONS)} or tag:KEY")
+
+
+def _metric(metric: str) -> str:
+    try:
+        return METRICS[metric]
+    except KeyError:
+        raise QueryError(f"unknown metric {metric!r}; expected billed, effective or list") from None
+
+
+def _dim_lookup(conn: sqlite3.Connection, kind: str, value: str) -> int | None:
+    row = conn.execute("SELECT id FROM dims WHERE kind=? AND value=?", (kind, value)).fetchone()
+    return int(row[0]) if row else None
+
+
+class _Plan:
+    """Builds FROM/WHERE for a grouping over costs or cost_summary."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        since: date,
+        until: date,
+        filters: dict[str, str | None] | None,
+        extra_dims: tuple[str, ...] = (),
+    ) -> None:
+        filters = dict(filters or {})
+        for k in filters:
+            check_dim(k)
+        needed = [*filters, *extra_dims]
+        coarse = all(not d.startswith("tag:") and DIMENSIONS[d] in SUMMARY_DIMS for d in needed)
+        self.table = "cost_summary" if coarse else "costs"
+        self.joins: list[str] = []
+        self.where = ["c.day >= ?", "c.day < ?"]
+        self.params: list[Any] = [since.isoformat(), until.isoformat()]
+        self.join_params: list[Any] = []
+        self.empty = False
+        for i, (k, v) in enumerate(filters.items()):
+            if k.startswith("tag:"):
+                if v is None:
+                    self.where.append(
+                        f"NOT EXISTS (SELECT 1 FROM tag_index f{i} WHERE f{i}.tagset_id = c.tagset AND f{i}.key = ?)"
+                    )
+                    self.params.append(k[4:])
+                else:
+                    self.joins.append(f"JOIN tag_index f{i} ON f{i}.tagset_id = c.tagset AND f{i}.key = ?")
+                    self.join_params.append(k[4:])
+                    self.where.append(f"f{i}.value = ?")
+                    self.params.append(v)
+                continue
+            col = DIMENSIONS[k]
+            if v is None:
+                self.where.append(f"c.{col} IS NULL")
+            else:
+                did = _dim_lookup(conn, col, v)
+                if did is None:
+                    self.empty = True
+                self.where.append(f"c.{col} = ?")
+                self.params.append(did if did is not None else -1)
+
+    def sql_from(self) -> tuple[str, list[Any]]:
+        return (
+            f"FROM {self.table} c {' '.join(self.joins)} WHERE {' AND '.join(self.where)}",
+            [*self.join_params, *self.params],
+        )
+
+    def with_tag_group(self, key: str) -> tuple[str, list[Any]]:
+        """FROM/WHERE with a LEFT JOIN `t` on the tag key to group by."""
+        joins = " ".join([*self.joins, "LEFT JOIN tag_index t ON t.tagset_id = c.tagset AND t.key = ?"])
+        return (
+            f"FROM {self.table} c {joins} WHERE {' AND '.join(self.where)}",
+            [*self.join_params, key, *self.params],
+        )
+
+
+def spend_by(
+    conn: sqlite3.Connection,
+    by: str,
+    since: date,
+    until: date,
+    metric: str = "billed",
+    filters: dict[str, str | None] | None = None,
+    limit: int | None = None,
+) -> list[Group]:
+    """Spend per value of `by` in [since, until), largest first, one group per (value, currency)."""
+    check_dim(by)
+    m = _metric(metric)
+    plan = _Plan(conn, since, until, filters, (by,))
+    if plan.empty:
+        return []
+    from_sql, params = plan.sql_from()
+    lim = f"LIMIT {int(limit)}" if limit else ""
+    if by.startswith("tag:"):
+        from_sql, params = plan.with_tag_group(by[4:])
+        sql = f"""SELECT g.value AS value, NULL AS label, NULL AS extra, cur.value AS currency, g.cost AS cost
+                  FROM (SELECT t.value AS value, c.currency AS currency, sum(c.{m}) AS cost
+                        {from_sql} GROUP BY t.value, c.currency) g
+                  LEFT JOIN dims cur ON cur.id = g.currency
+                  ORDER BY g.cost DESC, g.value {lim}"""
+    else:
+        col = DIMENSIONS[by]
+        sql = f"""SELECT d.value AS value, d.label AS label, d.extra AS extra, cur.value AS currency, g.cost AS cost
+                  FROM (SELECT c.{col} AS k, c.currency AS currency, sum(c.{m}) AS cost
+                        {from_sql} GROUP BY c.{col}, c.currency) g
+                  LEFT JOIN dims d ON d.id = g.k
+                  LEFT JOIN dims cur ON cur.id = g.currency
+                  ORDER BY g.cost DESC, d.value {lim}"""
+    return [
+        Group(value=r[0], label=r[1], extra=r[2], currency=r[3] or "USD", cost=int(r[4] or 0))
+        for r in conn.execute(sql, params)
+    ]
+
+
+def _period_expr(grain: str) -> str:
+    if grain == "day":
+        return "c.day"
+    if grain == "week":
+        return "date(c.day, '-6 days', 'weekday 1')"
+    if grain == "month":
+        return "substr(c.day, 1, 7) || '-01'"
+    raise QueryError(f"unknown granularity {grain!r}; expected day, week or month")
+
+
+def spend_series(
+    conn: sqlite3.Connection,
+    by: str | None,
+    since: date,
+    until: date,
+    metric: str = "billed",
+    filters: dict[str, str | None] | None = None,
+    grain: str = "day",
+) -> dict[str | None, dict[str, int]]:
+    """{group value: {period start 'YYYY-MM-DD': micros}} for [since, until). by=None: one series under None."""
+    m = _metric(metric)
+    if by is not None:
+        check_dim(by)
+    plan = _Plan(conn, since, until, filters, (by,) if by else ())
+    out: dict[str | None, dict[str, int]] = defaultdict(dict)
+    if plan.empty:
+        return out
+    from_sql, params = plan.sql_from()
+    per = _period_expr(grain)
+    if by is None:
+        sql = f"SELECT NULL, {per} AS p, sum(c.{m}) {from_sql} GROUP BY p"
+    elif by.startswith("tag:"):
+        from_sql, params = plan.with_tag_group(by[4:])
+        sql = f"SELECT t.value, {per} AS p, sum(c.{m}) {from_sql} GROUP BY t.value, p"
+    else:
+        col = DIMENSIONS[by]
+        sql = f"""SELECT d.value, g.p, g.cost FROM
+                  (SELECT c.{col} AS k, {per} AS p, sum(c.{m}) AS cost {from_sql} GROUP BY c.{col}, p) g
+                  LEFT JOIN dims d ON d.id = g.k"""
+    for value, period, cost in conn.execute(sql, params):
+        out[value][period] = int(cost or 0)
+    return out
+
+
+def total(
+    conn: sqlite3.Connection,
+    since: date,
+    until: date,
+    metric: str = "billed",
+    filters: dict[str, str | None] | None = None,
+) -> dict[str, int]:
+    """{currency: micros} in [since, until)."""
+    m = _metric(metric)
+    plan = _Plan(conn, since, until, filters)
+    if plan.empty:
+        return {}
+    from_sql, params = plan.sql_from()
+    sql = f"""SELECT cur.value, g.cost FROM (SELECT c.currency AS k, sum(c.{m}) AS cost {from_sql} GROUP BY c.currency) g
+              LEFT JOIN dims cur ON cur.id = g.k"""
+    return {(r[0] or "USD"): int(r[1] or 0) for r in conn.execute(sql, params)}
+
+
+def data_range(conn: sqlite3.Connection) -> tuple[date, date] | None:
+    """(first day, last day) with cost data, inclusive."""
+    row = conn.execute("SELECT min(day), max(day) FROM cost_summary").fetchone()
+    if not row or row[0] is None:
+        return None
+    return date.fromisoformat(row[0]), date.fromisoformat(row[1])
+
+
+def main_currency(conn: sqlite3.Connection) -> str:
+    row = conn.execute(
+        """SELECT d.value FROM cost_summary c JOIN dims d ON d.id = c.currency
+           GROUP BY c.currency ORDER BY sum(abs(c.billed)) DESC LIMIT 1"""
+    ).fetchone()
+    return row[0] if row else "USD"
+
+
+def dim_values(conn: sqlite3.Connection, by: str, limit: int = 500) -> list[tuple[str, str | None]]:
+    """Known values of a dimension (value, label), for filter suggestions."""
+    check_dim(by)
+    if by.startswith("tag:"):
+        return [(r[0], None) for r in conn.execute(
+            "SELECT DISTINCT value FROM tag_index WHERE key=? ORDER BY value LIMIT ?", (by[4:], limit)
+        )]
+    return [(r[0], r[1]) for r in conn.execute(
+        "SELECT value, label FROM dims WHERE kind=? ORDER BY value LIMIT ?", (DIMENSIONS[by], limit)
+    )]
+
+
+def tag_keys(conn: sqlite3.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("SELECT DISTINCT key FROM tag_index ORDER BY key")]
+
+
+def sources_summary(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(
+        "SELECT s.name, s.kind, (SELECT max(finished_at) FROM sync_runs r WHERE r.source_id=s.id) AS last_sync "
+        "FROM sources s ORDER BY s.name"
+    )]

@@ -1,0 +1,341 @@
+"""The cache schema and its forward migrations.
+
+Each migration is a list of SQL statements; `MIGRATIONS[i]` brings a cache from
+version i to version i + 1. A cache whose `meta.schema_version` is newer than
+`SCHEMA_VERSION` is refused (see `store.CacheVersionError`).
+
+Money columns are INTEGER micro-units of the billing currency (1 USD = 1_000_000):
+sums are exact integer arithmetic, never float.
+Days are TEXT 'YYYY-MM-DD' (UTC); instants are TEXT ISO-8601 with '+00:00'.
+"""
+
+from __future__ import annotations
+
+# Dimension kinds stored in the `dims` dictionary table. The costs fact table
+# stores small integer ids; group-bys run over integers and only the groups shown
+# are joined back to their names.
+DIM_KINDS = (
+    "provider",
+    "billing_account",
+    "sub_account",
+    "service",
+    "service_category",
+    "region",
+    "resource",
+    "resource_type",
+    "charge_category",
+    "pricing_category",
+    "commitment",
+    "commitment_status",
+    "currency",
+)
+
+# Dimensions of the coarse daily summary table (everything but resource grain).
+SUMMARY_DIMS = (
+    "provider",
+    "billing_account",
+    "sub_account",
+    "service",
+    "service_category",
+    "region",
+    "charge_category",
+    "currency",
+)
+
+MONEY = ("billed", "effective", "list", "contracted")
+
+_V1 = [
+    """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+    """CREATE TABLE sources (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        options TEXT NOT NULL DEFAULT '{}',
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE sync_runs (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed', 'partial')),
+        window_start TEXT,
+        window_end TEXT,
+        rows INTEGER NOT NULL DEFAULT 0,
+        api_calls INTEGER NOT NULL DEFAULT 0,
+        billed_api_calls INTEGER NOT NULL DEFAULT 0,
+        duration_ms INTEGER,
+        error TEXT,
+        detail TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX sync_runs_source ON sync_runs(source_id, started_at)",
+    """CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL REFERENCES sources(id),
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        focus_version TEXT,
+        input_rows INTEGER NOT NULL,
+        daily_rows INTEGER NOT NULL,
+        imported_at TEXT NOT NULL
+    )""",
+    "CREATE INDEX imports_sha ON imports(sha256)",
+    """CREATE TABLE dims (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        value TEXT NOT NULL,
+        label TEXT,
+        extra TEXT,
+        UNIQUE (kind, value)
+    )""",
+    """CREATE TABLE tagsets (
+        id INTEGER PRIMARY KEY,
+        json TEXT NOT NULL UNIQUE
+    )""",
+    """CREATE TABLE tag_index (
+        tagset_id INTEGER NOT NULL REFERENCES tagsets(id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (key, tagset_id)
+    ) WITHOUT ROWID""",
+    # The spend fact table at DAILY grain. One row per (source, day, dimension ids, tag set).
+    """CREATE TABLE costs (
+        source_id INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        provider INTEGER,
+        billing_account INTEGER,
+        sub_account INTEGER,
+        service INTEGER,
+        service_category INTEGER,
+        region INTEGER,
+        resource INTEGER,
+        resource_type INTEGER,
+        charge_category INTEGER,
+        pricing_category INTEGER,
+        commitment INTEGER,
+        commitment_status INTEGER,
+        currency INTEGER,
+        tagset INTEGER,
+        billed INTEGER NOT NULL DEFAULT 0,
+        effective INTEGER NOT NULL DEFAULT 0,
+        list INTEGER NOT NULL DEFAULT 0,
+        contracted INTEGER NOT NULL DEFAULT 0,
+        pricing_quantity REAL,
+        consumed_quantity REAL
+    )""",
+    "CREATE INDEX costs_source_day ON costs(source_id, day)",
+    "CREATE INDEX costs_day_resource ON costs(day, resource, currency, billed, effective, list)",
+    "CREATE INDEX costs_resource_day ON costs(resource, day)",
+    # Coarse daily totals, maintained on every write of costs (same transaction).
+    """CREATE TABLE cost_summary (
+        source_id INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        provider INTEGER,
+        billing_account INTEGER,
+        sub_account INTEGER,
+        service INTEGER,
+        service_category INTEGER,
+        region INTEGER,
+        charge_category INTEGER,
+        currency INTEGER,
+        billed INTEGER NOT NULL,
+        effective INTEGER NOT NULL,
+        list INTEGER NOT NULL,
+        contracted INTEGER NOT NULL,
+        n INTEGER NOT NULL
+    )""",
+    "CREATE INDEX cost_summary_day ON cost_summary(day)",
+    "CREATE INDEX cost_summary_source_day ON cost_summary(source_id, day)",
+    # Inventory.
+    """CREATE TABLE resources (
+        source_id INTEGER NOT NULL,
+        provider_name TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        resource_name TEXT,
+        resource_type TEXT NOT NULL,
+        billing_account_id TEXT,
+        sub_account_id TEXT,
+        region_id TEXT,
+        state TEXT,
+        attached_to TEXT,
+        size TEXT,
+        instance_type TEXT,
+        lifecycle TEXT,
+        created_at TEXT,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '{}',
+        properties TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (provider_name, resource_id)
+    )""",
+    "CREATE INDEX resources_type ON resources(resource_type, state)",
+    """CREATE TABLE metrics (
+        provider_name TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        period_s INTEGER NOT NULL,
+        average REAL,
+        maximum REAL,
+        p99 REAL,
+        PRIMARY KEY (provider_name, resource_id, metric, ts)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE prices (
+        provider_name TEXT NOT NULL,
+        region_id TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        pricing_model TEXT NOT NULL DEFAULT 'on-demand',
+        unit TEXT NOT NULL DEFAULT 'Hrs',
+        price_micros INTEGER NOT NULL,
+        currency TEXT NOT NULL DEFAULT 'USD',
+        vcpu REAL,
+        memory_gib REAL,
+        family TEXT,
+        generation TEXT,
+        source TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        PRIMARY KEY (provider_name, region_id, sku, pricing_model)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE commitments (
+        provider_name TEXT NOT NULL,
+        commitment_id TEXT NOT NULL,
+        commitment_type TEXT NOT NULL,
+        name TEXT,
+        billing_account_id TEXT,
+        sub_account_id TEXT,
+        region_id TEXT,
+        scope TEXT,
+        instance_type TEXT,
+        instance_count INTEGER,
+        hourly_commitment_micros INTEGER,
+        upfront_micros INTEGER,
+        payment_option TEXT,
+        term_months INTEGER,
+        start_at TEXT,
+        end_at TEXT,
+        state TEXT,
+        source_id INTEGER,
+        properties TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (provider_name, commitment_id)
+    )""",
+    """CREATE TABLE commitment_usage (
+        provider_name TEXT NOT NULL,
+        commitment_id TEXT NOT NULL,
+        day TEXT NOT NULL,
+        committed_micros INTEGER,
+        used_micros INTEGER,
+        unused_micros INTEGER,
+        on_demand_equivalent_micros INTEGER,
+        utilization_pct REAL,
+        coverage_pct REAL,
+        PRIMARY KEY (provider_name, commitment_id, day)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE ml_runs (
+        source_id INTEGER,
+        run_id TEXT NOT NULL PRIMARY KEY,
+        task TEXT NOT NULL,
+        name TEXT,
+        status TEXT NOT NULL,
+        start_at TEXT NOT NULL,
+        end_at TEXT,
+        host TEXT,
+        primary_metric TEXT,
+        primary_value REAL,
+        exit_code INTEGER,
+        properties TEXT NOT NULL DEFAULT '{}'
+    )""",
+    "CREATE INDEX ml_runs_task ON ml_runs(task, start_at)",
+    """CREATE TABLE ml_executors (
+        run_id TEXT NOT NULL REFERENCES ml_runs(run_id) ON DELETE CASCADE,
+        provider_name TEXT,
+        resource_id TEXT,
+        instance_type TEXT NOT NULL,
+        instance_count INTEGER NOT NULL DEFAULT 1,
+        region_id TEXT,
+        start_at TEXT,
+        end_at TEXT,
+        billable_seconds INTEGER
+    )""",
+    "CREATE INDEX ml_executors_run ON ml_executors(run_id)",
+    """CREATE TABLE ml_run_metrics (
+        run_id TEXT NOT NULL REFERENCES ml_runs(run_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        step INTEGER NOT NULL DEFAULT 0,
+        ts TEXT,
+        value REAL NOT NULL,
+        PRIMARY KEY (run_id, key, step)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE ml_run_params (
+        run_id TEXT NOT NULL REFERENCES ml_runs(run_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID""",
+    """CREATE TABLE recommendations (
+        id INTEGER PRIMARY KEY,
+        rule TEXT NOT NULL,
+        origin TEXT NOT NULL DEFAULT 'costdeck',
+        provider_name TEXT NOT NULL,
+        resource_id TEXT NOT NULL,
+        resource_name TEXT,
+        resource_type TEXT,
+        billing_account_id TEXT,
+        sub_account_id TEXT,
+        region_id TEXT,
+        category TEXT NOT NULL DEFAULT 'cost' CHECK (category IN ('cost', 'security')),
+        detail TEXT NOT NULL DEFAULT '{}',
+        monthly_saving_micros INTEGER NOT NULL DEFAULT 0,
+        saving_basis TEXT,
+        currency TEXT NOT NULL DEFAULT 'USD',
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'dismissed', 'snoozed', 'applied')),
+        status_reason TEXT,
+        snoozed_until TEXT,
+        UNIQUE (rule, provider_name, resource_id)
+    )""",
+    """CREATE TABLE exclusions (
+        id INTEGER PRIMARY KEY,
+        provider_name TEXT,
+        resource_id TEXT,
+        rule TEXT,
+        reason TEXT,
+        created_at TEXT NOT NULL
+    )""",
+    """CREATE TABLE budgets (
+        name TEXT PRIMARY KEY,
+        amount_micros INTEGER NOT NULL,
+        currency TEXT NOT NULL DEFAULT 'USD',
+        period TEXT NOT NULL DEFAULT 'month',
+        filter TEXT NOT NULL DEFAULT '{}'
+    )""",
+    """CREATE TABLE actions (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        provider_name TEXT,
+        sub_account_id TEXT,
+        region_id TEXT,
+        resource_id TEXT,
+        dry_run INTEGER NOT NULL,
+        result TEXT NOT NULL,
+        error TEXT,
+        detail TEXT NOT NULL DEFAULT '{}'
+    )""",
+    """CREATE TABLE anomalies (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        dim_value TEXT NOT NULL,
+        expected_micros INTEGER NOT NULL,
+        actual_micros INTEGER NOT NULL,
+        score REAL NOT NULL,
+        detected_at TEXT NOT NULL,
+        UNIQUE (day, dimension, dim_value)
+    )""",
+]
+
+# MIGRATIONS[i] upgrades version i -> i + 1.
+MIGRATIONS: list[list[str]] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)

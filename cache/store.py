@@ -1,0 +1,524 @@
+"""The SQLite store: opening (permissions, WAL, migrations), typed records and writes.
+
+Writes of one source's costs for one date window happen in ONE transaction: the
+window's old rows are deleted, the new ones inserted, the summary table rebuilt for
+those days. An exception anywhere rolls the whole window back, so a crash or error
+leaves the previous data whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from . import timeutil
+from .schema import DIM_KINDS, MIGRATIONS, SCHEMA_VERSION, SUMMARY_DIMS
+
+
+class CacheError(Exception):
+    """A cache problem with a one-line, user-facing message."""
+
+
+class CacheVersionError(CacheError):
+    pass
+
+
+@dataclass(slots=True)
+class CostRow:
+    """One daily cost row, FOCUS-named. Amounts are integer micro-units."""
+
+    day: date
+    provider_name: str
+    billing_account_id: str | None = None
+    billing_account_name: str | None = None
+    sub_account_id: str | None = None
+    sub_account_name: str | None = None
+    service_name: str | None = None
+    service_category: str | None = None
+    region_id: str | None = None
+    region_name: str | None = None
+    resource_id: str | None = None
+    resource_name: str | None = None
+    resource_type: str | None = None
+    charge_category: str | None = "Usage"
+    pricing_category: str | None = None
+    commitment_discount_id: str | None = None
+    commitment_discount_name: str | None = None
+    commitment_discount_type: str | None = None
+    commitment_discount_status: str | None = None
+    billing_currency: str = "USD"
+    tags: dict[str, Any] | str | None = None
+    billed_cost: int = 0
+    effective_cost: int = 0
+    list_cost: int = 0
+    contracted_cost: int = 0
+    pricing_quantity: float | None = None
+    consumed_quantity: float | None = None
+
+
+@dataclass(slots=True)
+class SourceInfo:
+    id: int
+    name: str
+    kind: str
+    options: dict[str, Any]
+    last_sync: datetime | None
+    status: str | None
+    rows: int
+    api_calls: int
+    error: str | None
+    cost_rows: int = 0
+
+
+@dataclass(slots=True)
+class SyncRun:
+    id: int
+    source_id: int
+    started_at: datetime
+    api_calls: int = 0
+    billed_api_calls: int = 0
+    rows: int = 0
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def canonical_tags(tags: dict[str, Any] | str | None) -> str | None:
+    """Tags as canonical JSON (sorted keys, compact), or None when empty."""
+    if tags is None or tags == "":
+        return None
+    if isinstance(tags, str):
+        try:
+            tags = json.loads(tags)
+        except json.JSONDecodeError as exc:
+            raise CacheError(f"tags are not a JSON object: {tags[:60]!r}") from exc
+    if not isinstance(tags, dict):
+        raise CacheError("tags must be a JSON object")
+    if not tags:
+        return None
+    clean = {str(k): ("" if v is None else v if isinstance(v, str) else json.dumps(v)) for k, v in tags.items()}
+    return json.dumps(clean, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _prepare_path(path: Path) -> None:
+    """Create the parent dir (0700) and the database file (0600) if missing."""
+    parent = path.parent
+    if not parent.exists():
+        parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+        os.chmod(parent, 0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        with contextlib.suppress(PermissionError):
+            os.chmod(path, 0o600)
+
+
+class Store:
+    """One connection to one cache file. Use one Store per thread."""
+
+    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+        self.path = Path(path).expanduser()
+        self.readonly = readonly
+        if readonly:
+            if not self.path.exists():
+                raise CacheError(f"{self.path}: no such cache file")
+            uri = f"file:{self.path}?mode=ro"
+            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            try:
+                _prepare_path(self.path)
+            except OSError as exc:
+                raise CacheError(f"{self.path}: cannot create the cache ({exc.strerror})") from exc
+            self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        try:
+            self.conn.execute("PRAGMA busy_timeout = 5000")
+            if not readonly:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = NORMAL")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            raise CacheError(f"{self.path}: not a costdeck cache ({exc})") from exc
+        self.db = sqlite_utils.Database(self.conn)
+        self._dim_cache: dict[tuple[str, str], int] = {}
+        self._tag_cache: dict[str, int] = {}
+
+    # -- lifecycle -------------------------------------------------------------
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            self._dim_cache.clear()
+            self._tag_cache.clear()
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        has_meta = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'"
+        ).fetchone()
+        version = 0
+        if has_meta:
+            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+        elif self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise CacheError(f"{self.path}: an SQLite file, but not a costdeck cache")
+        if version > SCHEMA_VERSION:
+            raise CacheVersionError(
+                f"{self.path}: cache schema version {version} was written by a newer costdeck "
+                f"(this one reads up to {SCHEMA_VERSION}); upgrade costdeck or use another --db"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if self.readonly:
+            raise CacheError(f"{self.path}: cache needs migrating to version {SCHEMA_VERSION}, opened read-only")
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            for v in range(version, SCHEMA_VERSION):
+                for stmt in MIGRATIONS[v]:
+                    self.conn.execute(stmt)
+                self.conn.execute(
+                    "INSERT INTO meta(key, value) VALUES('schema_version', ?) "
+                    "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                    (str(v + 1),),
+                )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    # -- meta ------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    def schema_version(self) -> int:
+        return int(self.get_meta("schema_version", "0") or 0)
+
+    def snapshot_time(self) -> datetime | None:
+        v = self.get_meta("snapshot_time")
+        return timeutil.parse_instant(v) if v else None
+
+    def touch_snapshot(self, at: datetime | None = None) -> None:
+        self.set_meta("snapshot_time", timeutil.iso(at or timeutil.now()))
+
+    def is_demo(self) -> bool:
+        return self.get_meta("demo") == "1"
+
+    def is_empty(self) -> bool:
+        return self.conn.execute("SELECT count(*) FROM sources").fetchone()[0] == 0
+
+    # -- sources and sync runs ---------------------------------------------------
+    def ensure_source(self, name: str, kind: str, options: dict[str, Any] | None = None) -> int:
+        row = self.conn.execute("SELECT id, kind FROM sources WHERE name=?", (name,)).fetchone()
+        if row:
+            if options is not None:
+                self.conn.execute(
+                    "UPDATE sources SET kind=?, options=? WHERE id=?", (kind, json.dumps(options), row[0])
+                )
+            return int(row[0])
+        cur = self.conn.execute(
+            "INSERT INTO sources(name, kind, options, created_at) VALUES(?, ?, ?, ?)",
+            (name, kind, json.dumps(options or {}), timeutil.iso(timeutil.now())),
+        )
+        return int(cur.lastrowid or 0)
+
+    def source_id(self, name: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM sources WHERE name=?", (name,)).fetchone()
+        return int(row[0]) if row else None
+
+    def start_sync_run(self, source_id: int, window: tuple[date, date] | None = None) -> SyncRun:
+        started = timeutil.now()
+        cur = self.conn.execute(
+            "INSERT INTO sync_runs(source_id, started_at, status, window_start, window_end) VALUES(?,?,?,?,?)",
+            (
+                source_id,
+                timeutil.iso(started),
+                "running",
+                window[0].isoformat() if window else None,
+                window[1].isoformat() if window else None,
+            ),
+        )
+        return SyncRun(id=int(cur.lastrowid or 0), source_id=source_id, started_at=started)
+
+    def finish_sync_run(self, run: SyncRun, status: str, error: str | None = None) -> None:
+        end = timeutil.now()
+        self.conn.execute(
+            "UPDATE sync_runs SET finished_at=?, status=?, rows=?, api_calls=?, billed_api_calls=?, "
+            "duration_ms=?, error=?, detail=? WHERE id=?",
+            (
+                timeutil.iso(end),
+                status,
+                run.rows,
+                run.api_calls,
+                run.billed_api_calls,
+                int((end - run.started_at).total_seconds() * 1000),
+                error,
+                json.dumps(run.detail),
+                run.id,
+            ),
+        )
+
+    def list_sources(self) -> list[SourceInfo]:
+        out = []
+        rows = self.conn.execute(
+            """SELECT s.id, s.name, s.kind, s.options,
+                      r.finished_at, r.status, r.rows, r.api_calls, r.error,
+                      (SELECT count(*) FROM costs c WHERE c.source_id = s.id) AS cost_rows
+               FROM sources s
+               LEFT JOIN sync_runs r ON r.id = (SELECT max(id) FROM sync_runs WHERE source_id = s.id)
+               ORDER BY s.name"""
+        ).fetchall()
+        for r in rows:
+            out.append(
+                SourceInfo(
+                    id=r["id"],
+                    name=r["name"],
+                    kind=r["kind"],
+                    options=json.loads(r["options"] or "{}"),
+                    last_sync=timeutil.parse_instant(r["finished_at"]) if r["finished_at"] else None,
+                    status=r["status"],
+                    rows=r["rows"] or 0,
+                    api_calls=r["api_calls"] or 0,
+                    error=r["error"],
+                    cost_rows=r["cost_rows"],
+                )
+            )
+        return out
+
+    # -- dimensions ------------------------------------------------------------
+    def dim_id(self, kind: str, value: str | None, label: str | None = None, extra: str | None = None) -> int | None:
+        """The id of a dimension value, creating it (and updating its label) as needed."""
+        if value is None or value == "":
+            return None
+        key = (kind, value)
+        cached = self._dim_cache.get(key)
+        if cached is not None and label is None and extra is None:
+            return cached
+        row = self.conn.execute(
+            "INSERT INTO dims(kind, value, label, extra) VALUES(?, ?, ?, ?) "
+            "ON CONFLICT(kind, value) DO UPDATE SET "
+            "label=coalesce(excluded.label, dims.label), extra=coalesce(excluded.extra, dims.extra) "
+            "RETURNING id",
+            (kind, value, label, extra),
+        ).fetchone()
+        self._dim_cache[key] = int(row[0])
+        return int(row[0])
+
+    def tagset_id(self, tags: dict[str, Any] | str | None) -> int | None:
+        canon = canonical_tags(tags)
+        if canon is None:
+            return None
+        cached = self._tag_cache.get(canon)
+        if cached is not None:
+            return cached
+        row = self.conn.execute("SELECT id FROM tagsets WHERE json=?", (canon,)).fetchone()
+        if row:
+            tid = int(row[0])
+        else:
+            tid = int(self.conn.execute("INSERT INTO tagsets(json) VALUES(?)", (canon,)).lastrowid or 0)
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO tag_index(tagset_id, key, value) VALUES(?, ?, ?)",
+                [(tid, k, v) for k, v in json.loads(canon).items()],
+            )
+        self._tag_cache[canon] = tid
+        return tid
+
+    # -- costs -----------------------------------------------------------------
+    def replace_costs(
+        self,
+        source_id: int,
+        rows: Iterable[CostRow],
+        window: tuple[date, date] | None = None,
+        *,
+        in_transaction: bool = False,
+        batch: int = 20_000,
+    ) -> int:
+        """Replace a source's costs in [window) (or all of them) with `rows`, atomically.
+
+        Rows outside the window are refused (they would escape the delete). Returns the
+        number of rows written. The summary table is rebuilt for the affected days.
+        """
+        ctx = contextlib.nullcontext(self.conn) if in_transaction else self.transaction()
+        n = 0
+        with ctx:
+            if window is None:
+                self.conn.execute("DELETE FROM costs WHERE source_id=?", (source_id,))
+                self.conn.execute("DELETE FROM cost_summary WHERE source_id=?", (source_id,))
+            else:
+                lo, hi = window[0].isoformat(), window[1].isoformat()
+                self.conn.execute("DELETE FROM costs WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))
+                self.conn.execute(
+                    "DELETE FROM cost_summary WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi)
+                )
+            buf: list[tuple[Any, ...]] = []
+            min_day: str | None = None
+            max_day: str | None = None
+            sql = (
+                "INSERT INTO costs(source_id, day, provider, billing_account, sub_account, service, "
+                "service_category, region, resource, resource_type, charge_category, pricing_category, "
+                "commitment, commitment_status, currency, tagset, billed, effective, list, contracted, "
+                "pricing_quantity, consumed_quantity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            )
+            for r in rows:
+                d = r.day.isoformat()
+                if window is not None and not (window[0] <= r.day < window[1]):
+                    raise CacheError(f"cost row for {d} is outside the window {window[0]}..{window[1]}")
+                if min_day is None or d < min_day:
+                    min_day = d
+                if max_day is None or d > max_day:
+                    max_day = d
+                buf.append(self._cost_tuple(source_id, d, r))
+                if len(buf) >= batch:
+                    self.conn.executemany(sql, buf)
+                    n += len(buf)
+                    buf.clear()
+            if buf:
+                self.conn.executemany(sql, buf)
+                n += len(buf)
+            if window is not None:
+                self._rebuild_summary(source_id, window[0].isoformat(), window[1].isoformat())
+            elif min_day is not None and max_day is not None:
+                self._rebuild_summary(source_id, min_day, "9999-12-31")
+        return n
+
+    def _cost_tuple(self, source_id: int, d: str, r: CostRow) -> tuple[Any, ...]:
+        dim = self.dim_id
+        return (
+            source_id,
+            d,
+            dim("provider", r.provider_name),
+            dim("billing_account", r.billing_account_id, r.billing_account_name),
+            dim("sub_account", r.sub_account_id, r.sub_account_name),
+            dim("service", r.service_name, None, r.service_category),
+            dim("service_category", r.service_category),
+            dim("region", r.region_id, r.region_name),
+            dim("resource", r.resource_id, r.resource_name, r.resource_type),
+            dim("resource_type", r.resource_type),
+            dim("charge_category", r.charge_category),
+            dim("pricing_category", r.pricing_category),
+            dim("commitment", r.commitment_discount_id, r.commitment_discount_name, r.commitment_discount_type),
+            dim("commitment_status", r.commitment_discount_status),
+            dim("currency", r.billing_currency or "USD"),
+            self.tagset_id(r.tags),
+            r.billed_cost,
+            r.effective_cost,
+            r.list_cost,
+            r.contracted_cost,
+            r.pricing_quantity,
+            r.consumed_quantity,
+        )
+
+    def insert_cost_tuples(self, tuples: list[tuple[Any, ...]]) -> None:
+        """Low-level bulk insert of prepared cost tuples (inside a transaction)."""
+        self.conn.executemany(
+            "INSERT INTO costs(source_id, day, provider, billing_account, sub_account, service, "
+            "service_category, region, resource, resource_type, charge_category, pricing_category, "
+            "commitment, commitment_status, currency, tagset, billed, effective, list, contracted, "
+            "pricing_quantity, consumed_quantity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            tuples,
+        )
+
+    def _rebuild_summary(self, source_id: int, lo: str, hi: str) -> None:
+        cols = ", ".join(SUMMARY_DIMS)
+        self.conn.execute("DELETE FROM cost_summary WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))
+        self.conn.execute(
+            f"""INSERT INTO cost_summary(source_id, day, {cols}, billed, effective, list, contracted, n)
+                SELECT source_id, day, {cols}, sum(billed), sum(effective), sum(list), sum(contracted), count(*)
+                FROM costs WHERE source_id=? AND day>=? AND day<?
+                GROUP BY source_id, day, {cols}""",
+            (source_id, lo, hi),
+        )
+
+    def delete_source_costs(self, source_id: int) -> None:
+        with self.transaction():
+            self.conn.execute("DELETE FROM costs WHERE source_id=?", (source_id,))
+            self.conn.execute("DELETE FROM cost_summary WHERE source_id=?", (source_id,))
+
+    # -- generic record writes (inventory, metrics, prices, commitments, ML) -------
+    def upsert(self, table: str, records: Iterable[dict[str, Any]], pk: str | tuple[str, ...]) -> int:
+        recs = [_jsonify(r) for r in records]
+        if not recs:
+            return 0
+        self.db[table].upsert_all(recs, pk=pk, alter=False)  # type: ignore[union-attr]
+        return len(recs)
+
+    def replace_where(self, table: str, where: str, params: tuple[Any, ...], records: Iterable[dict[str, Any]]) -> int:
+        """Delete rows matching `where` then insert `records` (call inside a transaction)."""
+        self.conn.execute(f"DELETE FROM {table} WHERE {where}", params)
+        recs = [_jsonify(r) for r in records]
+        if recs:
+            self.db[table].insert_all(recs, alter=False)  # type: ignore[union-attr]
+        return len(recs)
+
+    def log_action(self, **fields: Any) -> int:
+        fields.setdefault("at", timeutil.iso(timeutil.now()))
+        rec = _jsonify(fields)
+        cur = self.conn.execute(
+            f"INSERT INTO actions({', '.join(rec)}) VALUES({', '.join('?' for _ in rec)})", tuple(rec.values())
+        )
+        return int(cur.lastrowid or 0)
+
+    def integrity_ok(self) -> bool:
+        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def table_counts(self) -> dict[str, int]:
+        names = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: self.conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
+
+
+def _jsonify(rec: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in rec.items():
+        if isinstance(v, dict | list):
+            out[k] = json.dumps(v, sort_keys=True, ensure_ascii=False)
+        elif isinstance(v, datetime):
+            out[k] = timeutil.iso(v)
+        elif isinstance(v, date):
+            out[k] = v.isoformat()
+        else:
+            out[k] = v
+    return out
+
+
+__all__ = [
+    "DIM_KINDS",
+    "CacheError",
+    "CacheVersionError",
+    "CostRow",
+    "SourceInfo",
+    "Store",
+    "SyncRun",
+    "canonical_tags",
+]

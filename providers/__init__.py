@@ -1,0 +1,1 @@
+"""Provider adapters (FOCUS files, demo, clouds), config and sync. Imports cache only."""
