@@ -1,0 +1,334 @@
+"""The `costdeck` command line: one entry point, subcommands, exit codes 0/1/2.
+
+Errors are one line (`costdeck: error: ...`); `--debug` shows the traceback.
+Textual is imported only when the dashboard opens, so scripted commands start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from cache import CacheError, Store
+from cache import queries as q
+from cache import timeutil
+from cache.money import MICROS, fmt
+from providers.errors import CostdeckError, InputError
+from providers.paths import default_db_path
+
+
+class UsageError(CostdeckError):
+    exit_code = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise UsageError(message)
+
+
+def _day(text: str) -> date:
+    try:
+        return timeutil.parse_day(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (expected YYYY-MM-DD): {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    common.add_argument("--db", type=Path, help="cache file (default: COSTDECK_DB or the platform data dir)")
+    common.add_argument("--config", type=Path, help="config file (default: COSTDECK_CONFIG or the platform config dir)")
+    common.add_argument("--read-only", action="store_true", help="no mutating action anywhere")
+    common.add_argument("--debug", action="store_true", help="show tracebacks")
+
+    p = _Parser(
+        prog="costdeck",
+        description="Cloud and ML spend in the terminal, from a local SQLite snapshot.",
+        parents=[common],
+    )
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    sub.add_parser("open", parents=[common], help="open the dashboard (the default)")
+
+    d = sub.add_parser("demo", parents=[common], help="(re)generate the deterministic demo snapshot")
+    d.add_argument("--as-of", type=_day, help="last day of the demo data (default: today, UTC)")
+    d.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+
+    i = sub.add_parser("import", parents=[common], help="load FOCUS files (CSV, CSV.gz, Parquet)")
+    i.add_argument("files", nargs="+", type=Path)
+    i.add_argument("--source", help="source name to file the rows under (default: the file name)")
+    i.add_argument("--force", action="store_true", help="import even if the same content was imported before")
+
+    r = sub.add_parser("report", parents=[common], help="print a view's data as table, CSV or JSON")
+    rsub = r.add_subparsers(dest="report", parser_class=_Parser, required=True)
+    rs = rsub.add_parser("spend", parents=[common], help="spend grouped by one dimension")
+    rs.add_argument("--by", required=True, help="provider_name, billing_account_id, sub_account_id, service_name, "
+                    "service_category, region_id, resource_type, resource_id or tag:KEY")
+    rs.add_argument("--since", type=_day, help="first day, inclusive (default: first day with data)")
+    rs.add_argument("--until", type=_day, help="last day, exclusive (default: the day after the last day with data)")
+    rs.add_argument("--metric", choices=["billed", "effective", "list"], default="billed")
+    rs.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    sub.add_parser("sources", parents=[common], help="list sources and their last sync")
+    return p
+
+
+def resolve_db(args: argparse.Namespace) -> Path:
+    return Path(args.db).expanduser() if args.db else default_db_path()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        return run(args)
+    except KeyboardInterrupt:
+        print("costdeck: interrupted", file=sys.stderr)
+        return 130
+    except (CostdeckError, CacheError) as exc:
+        if debug:
+            raise
+        print(f"costdeck: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+    except Exception as exc:  # noqa: BLE001 - last-resort one-liner
+        if debug:
+            raise
+        print(f"costdeck: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    cmd = args.command or "open"
+    if cmd == "open":
+        return cmd_open(args)
+    if cmd == "demo":
+        return cmd_demo(args)
+    if cmd == "import":
+        return cmd_import(args)
+    if cmd == "report":
+        return cmd_report(args)
+    if cmd == "sources":
+        return cmd_sources(args)
+    raise UsageError(f"unknown command {cmd!r}")
+
+
+# -- demo / open ---------------------------------------------------------------
+def demo_db_path(args: argparse.Namespace) -> Path:
+    if args.db or os.environ.get("COSTDECK_DB"):
+        return resolve_db(args)
+    return default_db_path().with_name("demo.db")
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from providers import demo
+
+    path = demo_db_path(args)
+    as_of = args.as_of or timeutil.today()
+    with Store(path) as store:
+        summary = demo.generate(store, as_of=as_of, seed=args.seed)
+    print(f"demo snapshot written to {path}: {summary}")
+    if path != resolve_db(args):
+        print(f"open it with: costdeck --db {path}")
+    return 0
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from providers import demo
+
+    path = resolve_db(args)
+    store = Store(path)
+    if store.is_empty() and not _configured_sources(args):
+        store.close()
+        path = demo_db_path(args)
+        store = Store(path)
+        if store.is_empty() or (store.is_demo() and store.get_meta("demo_as_of") != timeutil.today().isoformat()):
+            if not store.is_demo() and not store.is_empty():
+                raise InputError(f"{path}: holds real data, not the demo")
+            demo.generate(store, as_of=timeutil.today())
+    store.close()
+    from tui.app import CostdeckApp
+
+    app = CostdeckApp(db_path=path, read_only=args.read_only)
+    app.run()
+    return app.return_code or 0
+
+
+def _configured_sources(args: argparse.Namespace) -> bool:
+    """True when a config file names at least one source."""
+    import tomllib
+
+    from providers.paths import default_config_path
+
+    path = Path(args.config) if args.config else default_config_path()
+    if not path.exists():
+        if args.config:
+            raise InputError(f"{path}: config file not found")
+        return False
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from exc
+    return bool(data.get("sources"))
+
+
+# -- import --------------------------------------------------------------------
+def cmd_import(args: argparse.Namespace) -> int:
+    from providers import focus
+
+    path = resolve_db(args)
+    with Store(path) as store:
+        progress = _Progress() if sys.stderr.isatty() else None
+        results = focus.import_files(
+            store, args.files, source_name=args.source, force=args.force, progress=progress
+        )
+        if progress:
+            progress.done()
+    for res in results:
+        print(res.summary())
+    return 0
+
+
+class _Progress:
+    """A one-line progress bar on stderr for long imports."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __call__(self, label: str, done: int, total: int | None) -> None:
+        if total:
+            frac = min(1.0, done / total)
+            bar = "█" * int(frac * 30) + "░" * (30 - int(frac * 30))
+            line = f"\r{label[:40]:40} {bar} {frac * 100:5.1f}%"
+        else:
+            line = f"\r{label[:40]:40} {done:,} rows"
+        if line != self.last:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            self.last = line
+
+    def done(self) -> None:
+        if self.last:
+            sys.stderr.write("\n")
+
+
+# -- report --------------------------------------------------------------------
+def cmd_report(args: argparse.Namespace) -> int:
+    path = resolve_db(args)
+    if not path.exists():
+        raise InputError(f"{path}: no cache here (run costdeck import, sync or demo first)")
+    with Store(path) as store:
+        if args.report == "spend":
+            return report_spend(store, args)
+    raise UsageError(f"unknown report {args.report!r}")
+
+
+def report_spend(store: Store, args: argparse.Namespace) -> int:
+    try:
+        q.check_dim(args.by)
+    except q.QueryError as exc:
+        raise UsageError(str(exc)) from None
+    rng = q.data_range(store.conn)
+    since = args.since or (rng[0] if rng else timeutil.today())
+    until = args.until or ((rng[1] + timedelta(days=1)) if rng else timeutil.today())
+    if until <= since:
+        raise UsageError(f"--until {until} must be after --since {since}")
+    groups = q.spend_by(store.conn, args.by, since, until, args.metric)
+    records = [
+        {args.by: g.value, **({"name": g.label} if g.label else {}), "cost": g.cost, "currency": g.currency}
+        for g in groups
+    ]
+    write_records(records, args.format, money_fields=("cost",), title=f"Spend by {args.by}, {since} to {until} "
+                  f"(exclusive), {args.metric} cost")
+    return 0
+
+
+def money_str(micros: int) -> str:
+    return str((Decimal(micros) / MICROS).quantize(Decimal("0.000001")))
+
+
+def write_records(
+    records: list[dict[str, Any]],
+    fmt_name: str,
+    *,
+    money_fields: tuple[str, ...] = (),
+    title: str = "",
+    out: io.TextIOBase | None = None,
+) -> None:
+    """Print records as a table, CSV or JSON. Money fields are micro-units in, exact decimals out."""
+    stream = out or sys.stdout
+    if fmt_name == "json":
+        data = [
+            {k: (float(money_str(v)) if k in money_fields and v is not None else v) for k, v in r.items()}
+            for r in records
+        ]
+        stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        return
+    cols: list[str] = []
+    for r in records:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    if fmt_name == "csv":
+        w = csv.writer(stream, lineterminator="\n")
+        w.writerow(cols)
+        for r in records:
+            w.writerow([money_str(r[c]) if c in money_fields and r.get(c) is not None else r.get(c, "") for c in cols])
+        return
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title or None, title_justify="left")
+    for c in cols:
+        table.add_column(c, justify="right" if c in money_fields else "left", overflow="fold")
+    for r in records:
+        cells = []
+        for c in cols:
+            v = r.get(c)
+            if c in money_fields and v is not None:
+                cells.append(Text(fmt(v, r.get("currency"))))
+            else:
+                cells.append(Text("" if v is None else str(v)))  # Text: names render literally, never as markup
+        table.add_row(*cells)
+    Console(file=stream, soft_wrap=False).print(table)
+
+
+# -- sources -------------------------------------------------------------------
+def cmd_sources(args: argparse.Namespace) -> int:
+    path = resolve_db(args)
+    if not path.exists():
+        print("no cache yet: no sources")
+        return 0
+    with Store(path) as store:
+        infos = store.list_sources()
+        now = timeutil.now()
+        records = [
+            {
+                "source": s.name,
+                "kind": s.kind,
+                "last_sync": timeutil.iso(s.last_sync) if s.last_sync else "never",
+                "age": timeutil.humanize_age(now - s.last_sync) if s.last_sync else "",
+                "status": s.status or "",
+                "rows": s.cost_rows,
+                "error": s.error or "",
+            }
+            for s in infos
+        ]
+    if not records:
+        print("no sources")
+        return 0
+    write_records(records, "table", title="Sources")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
