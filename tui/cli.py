@@ -18,9 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from cache import CacheError, Store
+from cache import CacheError, Store, timeutil
 from cache import queries as q
-from cache import timeutil
 from cache.money import MICROS, fmt
 from providers.errors import CostdeckError, InputError
 from providers.paths import default_db_path

@@ -1,0 +1,122 @@
+"""Modal dialogs: help, pickers, text prompts."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys of the current view (and the app), plus the view's notes."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 80; max-width: 95%; height: auto; max-height: 90%;
+        border: thick $primary; background: $surface; padding: 1 2; }
+    """
+
+    def __init__(self, title: str, keys: list[tuple[str, str]], notes: str = "") -> None:
+        super().__init__()
+        self.title_text = title
+        self.keys = keys
+        self.notes = notes
+
+    def compose(self) -> ComposeResult:
+        t = Text()
+        t.append(f"{self.title_text}: keys\n\n", style="bold")
+        width = max((len(k) for k, _ in self.keys), default=4) + 2
+        for key, desc in self.keys:
+            t.append(f"  {key:<{width}}", style="bold cyan")
+            t.append(f"{desc}\n")
+        if self.notes:
+            t.append("\n")
+            t.append(self.notes.strip() + "\n", style="")
+        t.append("\nesc closes this help.", style="dim")
+        with VerticalScroll():
+            yield Static(t)
+
+
+class PickerScreen(ModalScreen[str | None]):
+    """Pick one option; returns its id (or None on esc)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    PickerScreen { align: center middle; }
+    PickerScreen > Vertical { width: 60; max-width: 95%; height: auto; max-height: 80%;
+        border: thick $primary; background: $surface; padding: 0 1; }
+    PickerScreen OptionList { height: auto; max-height: 30; }
+    """
+
+    def __init__(self, title: str, options: list[tuple[str, str]], current: str | None = None) -> None:
+        super().__init__()
+        self.title_text = title
+        self.options = options
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.title_text, style="bold"))
+            yield OptionList(*[Option(Text(label), id=oid) for oid, label in self.options])
+
+    def on_mount(self) -> None:
+        ol = self.query_one(OptionList)
+        for i, (oid, _) in enumerate(self.options):
+            if oid == self.current:
+                ol.highlighted = i
+        ol.focus()
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """Ask for one line of text; returns it (or None on esc). `validate` returns an error or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    PromptScreen { align: center middle; }
+    PromptScreen > Vertical { width: 80; max-width: 95%; height: auto; border: thick $primary;
+        background: $surface; padding: 0 1; }
+    PromptScreen #error { color: $error; height: auto; }
+    """
+
+    def __init__(self, title: str, value: str = "", placeholder: str = "", validate=None) -> None:  # type: ignore[no-untyped-def]
+        super().__init__()
+        self.title_text = title
+        self.value = value
+        self.placeholder = placeholder
+        self.validate = validate
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.title_text, style="bold"))
+            yield Input(value=self.value, placeholder=self.placeholder)
+            yield Static("", id="error")
+            yield Static(Text("enter accepts · esc cancels", style="dim"))
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if self.validate is not None:
+            err = self.validate(value)
+            if err:
+                self.query_one("#error", Static).update(Text(err))
+                return
+        self.dismiss(value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

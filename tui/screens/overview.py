@@ -1,0 +1,154 @@
+"""Overview (1): month to date vs last month, forecast, daily spend by provider, top movers."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Label, Static
+
+from analysis.overview import Change, Overview, build_overview
+from cache.money import fmt
+
+from ..base import ViewScreen
+from ..widgets import Card, StackedChart, TopBar, money_text, pct_text, safe
+
+
+class OverviewScreen(ViewScreen):
+    VIEW_TITLE = "Overview"
+    HELP = """
+Month to date: spend from the 1st to the last day with data, against the same days of last month.
+Forecast: month to date plus a run rate (last 14 days, weekday rhythm removed) times each remaining
+day's weekday factor (from the last 8 weeks). "As of" is the last day with data, so an old snapshot
+still shows its own month. Amounts are billed cost in the cache's main currency.
+enter on a service or sub account opens it in the Spend view.
+"""
+    BINDINGS = [
+        Binding("t", "toggle_days", "30/90 days", id="overview.days"),
+        Binding("enter", "open_row", "Open in Spend", show=False, id="overview.open"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chart_days = 30
+        self.data: Overview | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("Overview")
+        with Horizontal(id="cards"):
+            yield Card("Month to date", id="card-mtd")
+            yield Card("Last month", id="card-last")
+            yield Card("Forecast, month end", id="card-forecast")
+        yield Static("", id="no-data")
+        yield StackedChart(id="daily-chart")
+        with Horizontal(id="movers"):
+            with Vertical():
+                yield Label("Top services, month to date", classes="section")
+                yield DataTable(id="top-services", cursor_type="row", zebra_stripes=True)
+            with Vertical():
+                yield Label("Top sub accounts, month to date", classes="section")
+                yield DataTable(id="top-accounts", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
+    def load(self) -> None:
+        days = self.chart_days
+        data = self.cd_app.read(lambda conn: build_overview(conn, chart_days=days))
+        self.app.call_from_thread(self.show, data)
+
+    def show(self, ov: Overview) -> None:
+        self.data = ov
+        no_data = self.query_one("#no-data", Static)
+        if not ov.has_data:
+            no_data.update(
+                Text("No cost data in this cache yet: run `costdeck import FILE` or `costdeck sync`.", style="bold")
+            )
+            no_data.display = True
+            return
+        no_data.display = False
+        cur = ov.currency
+        assert ov.as_of is not None and ov.prev_range is not None and ov.last_month is not None
+        mtd_sub = Text()
+        mtd_sub.append_text(pct_text(ov.mtd_pct))
+        last_day = (ov.prev_range[1] - timedelta(days=1)).day
+        mtd_sub.append(f"  vs {fmt(ov.prev_same, cur)} ({ov.prev_range[0]:%b} 1–{last_day})", style="dim")
+        card = self.query_one("#card-mtd", Card)
+        card.border_subtitle = f"as of {ov.as_of:%Y-%m-%d}"
+        card.set(Text(fmt(ov.mtd, cur), style="bold"), mtd_sub)
+        self.query_one("#card-last", Card).set(
+            Text(fmt(ov.last_month_total, cur), style="bold"), Text(f"{ov.last_month:%B %Y}", style="dim")
+        )
+        fc = ov.forecast
+        if fc is not None:
+            vs_last = pct_text(
+                (fc.month_end - ov.last_month_total) / ov.last_month_total * 100 if ov.last_month_total else None
+            )
+            sub = Text()
+            sub.append_text(vs_last)
+            sub.append(f"  vs last month · run rate {fmt(fc.run_rate, cur)}/day", style="dim")
+            self.query_one("#card-forecast", Card).set(Text(fmt(fc.month_end, cur), style="bold"), sub)
+        chart = self.query_one("#daily-chart", StackedChart)
+        extra = f" (other currencies not shown: {', '.join(ov.other_currencies)})" if ov.other_currencies else ""
+        chart.show(
+            [d.isoformat() for d in ov.chart_days],
+            ov.chart_series,
+            f"Daily billed spend by provider, last {self.chart_days} days ({cur}){extra} · t toggles 30/90",
+        )
+        self._fill("#top-services", ov.top_services, cur)
+        self._fill("#top-accounts", ov.top_accounts, cur)
+
+    def _fill(self, tid: str, changes: list[Change], cur: str) -> None:
+        t = self.query_one(tid, DataTable)
+        first = "Service" if tid == "#top-services" else "Sub account"
+        t.clear(columns=True)
+        width = t.size.width or max(40, self.size.width // 2)
+        t.add_column(first, key="name", width=max(10, width - 13 - 9 - 6 - 2))
+        t.add_column(Text("MTD", justify="right"), key="cost", width=13)
+        t.add_column(Text("vs prev", justify="right"), key="change", width=9)
+        for i, ch in enumerate(changes):
+            name = ch.label or ch.value or "(not set)"
+            t.add_row(safe(name, 60), money_text(ch.now, cur), pct_text(ch.pct), key=str(i))
+
+    def on_resize(self) -> None:
+        if self.data is not None and self.data.has_data:
+            self._fill("#top-services", self.data.top_services, self.data.currency)
+            self._fill("#top-accounts", self.data.top_accounts, self.data.currency)
+
+    def action_toggle_days(self) -> None:
+        self.chart_days = 90 if self.chart_days == 30 else 30
+        self.load()
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self._open(event.data_table)
+
+    def action_open_row(self) -> None:
+        focused = self.focused
+        if isinstance(focused, DataTable):
+            self._open(focused)
+
+    def _open(self, table: DataTable[Any]) -> None:
+        if self.data is None or table.row_count == 0:
+            return
+        rows = self.data.top_services if table.id == "top-services" else self.data.top_accounts
+        idx = table.cursor_row
+        if not 0 <= idx < len(rows):
+            return
+        dim = "service_name" if table.id == "top-services" else "sub_account_id"
+        ch = rows[idx]
+        self.app.switch_mode("spend")
+        spend = self.app.screen
+        open_group = getattr(spend, "open_group", None)
+        if callable(open_group):
+            open_group(dim, ch.value, ch.label, preset="mtd")

@@ -1,0 +1,174 @@
+"""Shared widgets and rendering helpers.
+
+Every string that comes from data (names, ids, tags) goes through `safe()`: it becomes a
+rich Text (never parsed as markup), control characters (ANSI escapes, newlines) are
+shown as visible escapes, and very long text is cut with an ellipsis.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+from textual_plotext import PlotextPlot
+
+from cache import timeutil
+from cache.money import fmt
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    code = ord(m.group())
+    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
+
+
+def clean(value: object, max_len: int = 80) -> str:
+    """Data string -> one printable line, control characters escaped, cut at max_len."""
+    s = "" if value is None else str(value)
+    s = _CONTROL.sub(_escape_char, s)
+    if max_len and len(s) > max_len:
+        s = s[: max_len - 1] + "…"
+    return s
+
+
+def safe(value: object, max_len: int = 80, style: str = "") -> Text:
+    return Text(clean(value, max_len), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def money_text(micros: int | None, currency: str = "USD", *, compact: bool = False, style: str = "") -> Text:
+    return Text(fmt(micros, currency, compact=compact), style=style, justify="right")
+
+
+def pct_text(pct: float | None, *, invert: bool = False) -> Text:
+    """A change in %, red when spend goes up (green when down)."""
+    if pct is None:
+        return Text("new", style="italic dim", justify="right")
+    up = pct > 0.05
+    down = pct < -0.05
+    style = ("red" if up else "green" if down else "dim") if not invert else ("green" if up else "red")
+    arrow = "▲" if up else "▼" if down else "="
+    return Text(f"{arrow} {pct:+.1f}%", style=style, justify="right")
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[int], width: int = 16) -> str:
+    if not values:
+        return ""
+    if len(values) > width:  # bucket to width
+        step = len(values) / width
+        values = [sum(values[int(i * step) : int((i + 1) * step)]) for i in range(width)]
+    lo, hi = min(values), max(values)
+    if hi == lo:
+        return (_BARS[0] if hi == 0 else _BARS[3]) * len(values)
+    return "".join(_BARS[int((v - lo) / (hi - lo) * (len(_BARS) - 1))] for v in values)
+
+
+def share_bar(share: float, width: int = 10) -> str:
+    full = int(round(max(0.0, min(1.0, share)) * width))
+    return "█" * full + "·" * (width - full)
+
+
+class TopBar(Static):
+    """Snapshot time and age, sources, DEMO / READ-ONLY badges. Refreshes its age every 30 s."""
+
+    DEFAULT_CSS = """
+    TopBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    """
+
+    def __init__(self, title: str, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.view_title = title
+
+    def on_mount(self) -> None:
+        self.refresh_bar()
+        self.set_interval(30, self.refresh_bar)
+
+    def refresh_bar(self) -> None:
+        info = getattr(self.app, "cache_info", None)
+        t = Text()
+        t.append(" costdeck ", style="bold reverse")
+        t.append(f" {self.view_title} ", style="bold")
+        if info is not None:
+            snap: datetime | None = info.snapshot_time
+            if snap is not None:
+                age = timeutil.humanize_age(timeutil.now() - snap)
+                t.append(" │ snapshot ")
+                t.append(snap.strftime("%Y-%m-%d %H:%M UTC"), style="bold")
+                t.append(f" ({age})", style="dim")
+            else:
+                t.append(" │ no snapshot yet", style="dim")
+            if info.sources:
+                names = ", ".join(clean(s, 24) for s in info.sources[:4])
+                more = f" +{len(info.sources) - 4}" if len(info.sources) > 4 else ""
+                t.append(f" │ sources: {names}{more}", style="dim")
+            if info.demo:
+                t.append("  ")
+                t.append(" DEMO ", style="bold black on yellow")
+            if info.read_only:
+                t.append("  ")
+                t.append(" READ-ONLY ", style="bold white on dark_red")
+        self.update(t)
+
+
+class Card(Vertical):
+    """A figure with a title and a sub line."""
+
+    DEFAULT_CSS = """
+    Card { border: round $primary 50%; height: 5; padding: 0 1; width: 1fr; }
+    Card > .card-value { text-style: bold; }
+    Card > .card-sub { color: $text-muted; }
+    """
+
+    def __init__(self, title: str, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self.border_title = title
+
+    def compose(self) -> ComposeResult:
+        yield Static("…", classes="card-value")
+        yield Static("", classes="card-sub")
+
+    def set(self, value: Text | str, sub: Text | str = "") -> None:
+        self.query_one(".card-value", Static).update(value)
+        self.query_one(".card-sub", Static).update(sub)
+
+
+class StackedChart(PlotextPlot):
+    """A stacked bar chart of series over periods (amounts in micros, plotted in units)."""
+
+    COLORS = ("orange", "blue", "green", "magenta", "cyan", "red", "yellow", "gray")
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self._data: tuple[list[str], dict[str, list[int]], str] = ([], {}, "")
+
+    def show(self, labels: list[str], series: dict[str, list[int]], title: str = "") -> None:
+        self._data = (labels, series, title)
+        self.replot()
+
+    def replot(self) -> None:
+        labels, series, title = self._data
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if title:
+            plt.title(title)
+        if labels and series:
+            names = [clean(n, 24) for n in series]
+            data = [[v / 1_000_000 for v in vals] for vals in series.values()]
+            xs = list(range(len(labels)))
+            plt.stacked_bar(xs, data, labels=names, color=list(self.COLORS[: len(data)]), width=0.8)
+            step = max(1, len(labels) // 8)
+            plt.xticks(xs[::step], [lab[5:] if len(lab) == 10 else lab for lab in labels[::step]])
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self.replot()
+
+
