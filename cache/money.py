@@ -40,6 +40,11 @@ def to_decimal(micros: int) -> Decimal:
     return Decimal(micros) / MICROS
 
 
+def decimal_str(micros: int) -> str:
+    """Exact decimal text with six places: 1234567 -> '1.234567'."""
+    return str((Decimal(micros) / MICROS).quantize(Decimal("0.000001")))
+
+
 def cents(micros: int) -> Decimal:
     """Round to cents (half-even), as a Decimal with two places."""
     return (Decimal(micros) / MICROS).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
@@ -58,9 +63,9 @@ def fmt(micros: int | None, currency: str | None = "USD", *, compact: bool = Fal
     sign = "-" if d < 0 else ""
     d = abs(d)
     if compact:
-        for limit, unit in ((Decimal(1_000_000_000), "B"), (Decimal(1_000_000), "M"), (Decimal(10_000), "k")):
+        for limit, div, unit in ((10**9, 10**9, "B"), (10**6, 10**6, "M"), (10**4, 10**3, "k")):
             if d >= limit:
-                return f"{sign}{sym}{(d / limit):,.1f}{unit}{suffix}"
+                return f"{sign}{sym}{(d / div):,.1f}{unit}{suffix}"
     q = Decimal(1).scaleb(-places)
     return f"{sign}{sym}{d.quantize(q, rounding=ROUND_HALF_EVEN):,}{suffix}"
 

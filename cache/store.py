@@ -450,6 +450,13 @@ class Store:
             tuples,
         )
 
+    def rebuild_summary(self, source_id: int, lo: str = "0000-01-01", hi: str = "9999-12-31") -> None:
+        """Rebuild the summary table for a source's days in [lo, hi) (call inside a transaction).
+
+        For bulk writers that insert with `insert_cost_tuples` instead of `replace_costs`.
+        """
+        self._rebuild_summary(source_id, lo, hi)
+
     def _rebuild_summary(self, source_id: int, lo: str, hi: str) -> None:
         cols = ", ".join(SUMMARY_DIMS)
         self.conn.execute("DELETE FROM cost_summary WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))

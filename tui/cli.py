@@ -14,13 +14,12 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from cache import CacheError, Store, timeutil
 from cache import queries as q
-from cache.money import MICROS, fmt
+from cache.money import decimal_str, fmt
 from providers.errors import CostdeckError, InputError
 from providers.paths import default_db_path
 
@@ -250,10 +249,6 @@ def report_spend(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def money_str(micros: int) -> str:
-    return str((Decimal(micros) / MICROS).quantize(Decimal("0.000001")))
-
-
 def write_records(
     records: list[dict[str, Any]],
     fmt_name: str,
@@ -266,7 +261,7 @@ def write_records(
     stream = out or sys.stdout
     if fmt_name == "json":
         data = [
-            {k: (float(money_str(v)) if k in money_fields and v is not None else v) for k, v in r.items()}
+            {k: (float(decimal_str(v)) if k in money_fields and v is not None else v) for k, v in r.items()}
             for r in records
         ]
         stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -280,7 +275,7 @@ def write_records(
         w = csv.writer(stream, lineterminator="\n")
         w.writerow(cols)
         for r in records:
-            w.writerow([money_str(r[c]) if c in money_fields and r.get(c) is not None else r.get(c, "") for c in cols])
+            w.writerow([decimal_str(r[c]) if c in money_fields and r.get(c) is not None else r.get(c, "") for c in cols])
         return
     from rich.console import Console
     from rich.table import Table

@@ -27,7 +27,7 @@ from analysis.spend import (
 )
 from cache import queries as q
 from cache import timeutil
-from cache.money import fmt, to_decimal
+from cache.money import decimal_str, fmt
 
 from ..base import ViewScreen
 from ..dialogs import PickerScreen, PromptScreen
@@ -425,10 +425,10 @@ def export_rows(path: Path, by: str, rows: list[SpendRow], data: SpendTable) -> 
         {
             by: r.value,
             "name": r.label,
-            "cost": str(to_decimal(r.cost)),
+            "cost": decimal_str(r.cost),
             "currency": r.currency,
             "share_pct": round(r.share * 100, 4),
-            "previous_cost": str(to_decimal(r.previous)),
+            "previous_cost": decimal_str(r.previous),
             "change_pct": None if r.change_pct is None else round(r.change_pct, 4),
         }
         for r in rows
