@@ -214,3 +214,43 @@ async def test_small_terminal_renders(known_db: Path) -> None:
         assert table.row_count == 3
         # No column runs off the screen at 80 columns.
         assert sum(c.get_render_width(table) for c in table.columns.values()) <= 80
+
+
+async def test_command_palette_reaches_views_and_spend_commands(known_db: Path) -> None:
+    app = CostdeckApp(known_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Go to Spend")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, SpendScreen)
+        await pilot.press("colon")
+        await pilot.pause()
+        await pilot.press(*"group by Region")
+        await pilot.pause(1.0)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert screen.by == "region_id"
+        table = screen.query_one("#spend-table", DataTable)
+        assert column(table, 0) == ["us-east-1", "westeurope", "us-west-2"]
+
+
+async def test_badges_and_empty_cache(tmp_path: Path, known_db: Path) -> None:
+    app = CostdeckApp(known_db, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert "READ-ONLY" in text_of(app.screen.query_one("TopBar", Static))
+    empty = tmp_path / "empty.db"
+    app = CostdeckApp(empty)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        msg = app.screen.query_one("#no-data", Static)
+        assert msg.display and "No cost data" in text_of(msg)
+        assert "no snapshot yet" in text_of(app.screen.query_one("TopBar", Static))
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert "0 groups" in text_of(app.screen.query_one("#spend-status", Static))

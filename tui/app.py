@@ -50,8 +50,7 @@ class ViewCommands(Provider):
             commands.append((f"Go to {title} ({key})", partial(app.switch_mode, mode), f"Open the {title} view"))
         commands.append(("Reload from cache (r)", app.action_reload, "Re-read the cache file"))
         commands.append(("Help for this view (?)", app.action_help, "Keys of the current view"))
-        screen = app.screen
-        extra = getattr(screen, "palette_commands", None)
+        extra = getattr(self.screen, "palette_commands", None)  # the view the palette was opened from
         if callable(extra):
             commands.extend(extra())
         for name, callback, help_text in commands:
@@ -70,7 +69,9 @@ class CostdeckApp(App[int]):
     BINDINGS = [
         *[Binding(key, f"switch_mode('{mode}')", title, id=f"view.{mode}") for key, mode, title in VIEWS],
         Binding("question_mark", "help", "Help", id="app.help"),
-        Binding("colon", "command_palette", "Commands", show=False, id="app.palette"),
+        # ctrl+p works everywhere (priority); ":" only where no text input has focus.
+        Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="app.palette"),
+        Binding("colon", "command_palette", "Commands", show=False, id="app.palette.colon"),
         Binding("r", "reload", "Reload", id="app.reload"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]

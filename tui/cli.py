@@ -140,8 +140,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
-    from providers import demo
-
     path = resolve_db(args)
     store = Store(path)
     if store.is_empty() and not _configured_sources(args):
@@ -151,6 +149,8 @@ def cmd_open(args: argparse.Namespace) -> int:
         if store.is_empty() or (store.is_demo() and store.get_meta("demo_as_of") != timeutil.today().isoformat()):
             if not store.is_demo() and not store.is_empty():
                 raise InputError(f"{path}: holds real data, not the demo")
+            from providers import demo
+
             demo.generate(store, as_of=timeutil.today())
     store.close()
     from tui.app import CostdeckApp
