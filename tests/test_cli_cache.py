@@ -203,3 +203,11 @@ print(','.join(bad))
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "", f"{package} pulled in {proc.stdout.strip()}"
+
+
+def test_import_linter_contracts_hold() -> None:
+    """The pyproject import-linter contracts (the same layering, checked statically)."""
+    exe = Path(sys.executable).parent / "lint-imports"
+    proc = subprocess.run([str(exe)], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "0 broken" in proc.stdout
