@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     sub.add_parser("sources", parents=[common], help="list sources and their last sync")
+
+    sy = sub.add_parser("sync", parents=[common], help="pull data from the configured sources")
+    sy.add_argument("sources", nargs="*", metavar="SOURCE", help="source names (default: all configured)")
+    sy.add_argument("--plain", action="store_true", help="plain progress lines even on a terminal")
     return p
 
 
@@ -116,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         return cmd_report(args)
     if cmd == "sources":
         return cmd_sources(args)
+    if cmd == "sync":
+        return cmd_sync(args)
     raise UsageError(f"unknown command {cmd!r}")
 
 
@@ -298,30 +304,184 @@ def write_records(
 
 # -- sources -------------------------------------------------------------------
 def cmd_sources(args: argparse.Namespace) -> int:
+    """Configured sources (even before their first sync) and any others in the cache."""
+    from providers.config import load_config
+
+    config = load_config(args.config)
     path = resolve_db(args)
-    if not path.exists():
-        print("no cache yet: no sources")
-        return 0
-    with Store(path) as store:
-        infos = store.list_sources()
-        now = timeutil.now()
-        records = [
+    infos = {}
+    runs: dict[int, Any] = {}
+    if path.exists():
+        with Store(path, readonly=True) as store:
+            infos = {s.name: s for s in store.list_sources()}
+            for row in store.conn.execute(
+                "SELECT source_id, billed_api_calls FROM sync_runs WHERE id IN "
+                "(SELECT max(id) FROM sync_runs GROUP BY source_id)"
+            ):
+                runs[row[0]] = row[1]
+    now = timeutil.now()
+    names = list(config.sources) + sorted(n for n in infos if n not in config.sources)
+    records = []
+    for name in names:
+        s = infos.get(name)
+        conf = config.sources.get(name)
+        records.append(
             {
-                "source": s.name,
-                "kind": s.kind,
-                "last_sync": timeutil.iso(s.last_sync) if s.last_sync else "never",
-                "age": timeutil.humanize_age(now - s.last_sync) if s.last_sync else "",
-                "status": s.status or "",
-                "rows": s.cost_rows,
-                "error": s.error or "",
+                "source": name,
+                "kind": conf.kind if conf else (s.kind if s else ""),
+                "configured": "yes" if conf else "no",
+                "last_sync": timeutil.iso(s.last_sync) if s and s.last_sync else "never",
+                "age": timeutil.humanize_age(now - s.last_sync) if s and s.last_sync else "",
+                "status": (s.status or "") if s else "",
+                "rows": s.cost_rows if s else 0,
+                "api_calls": s.api_calls if s else 0,
+                "billed_calls": runs.get(s.id, 0) if s else 0,
+                "error": (s.error or "") if s else "",
             }
-            for s in infos
-        ]
+        )
     if not records:
-        print("no sources")
+        where = f" (config: {config.path}, not found)" if not config.exists else ""
+        print(f"no sources{where}")
         return 0
     write_records(records, "table", title="Sources")
     return 0
+
+
+# -- sync -------------------------------------------------------------------------
+def cmd_sync(args: argparse.Namespace) -> int:
+    """Sync sources concurrently with a live display (TTY) or plain lines; exit 1 if any failed."""
+    from providers.config import load_config
+    from providers.sync import run_sync
+
+    config = load_config(args.config)
+    if not config.sources:
+        where = config.path if config.exists else f"{config.path} (not found)"
+        raise UsageError(f"no sources configured in {where}: add a [sources.NAME] table")
+    selected = config.select(args.sources or None)  # unknown names: exit 2 before anything runs
+    path = resolve_db(args)
+    live = sys.stdout.isatty() and not args.plain
+    view = _LiveSync([s.name for s in selected]) if live else _PlainSync()
+    with view:
+        results = run_sync(path, config, [s.name for s in selected], progress=view.update)
+    _sync_summary(results)
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
+class _PlainSync:
+    """One line per step change and per finished source (logs, pipes, CI)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._last: dict[str, tuple[str, str]] = {}
+
+    def __enter__(self) -> _PlainSync:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, p: Any) -> None:
+        key = (p.status, p.step)
+        with self._lock:
+            if self._last.get(p.source) == key:
+                return
+            self._last[p.source] = key
+            if p.status == "queued":
+                line = f"{p.source}: queued"
+            elif p.finished:
+                line = (f"{p.source}: {p.status} - {p.rows:,} rows, {p.api_calls} API calls "
+                        f"({p.billed_api_calls} billed), {p.elapsed_s:.1f}s" + (f" - {p.error}" if p.error else ""))
+            else:
+                line = f"{p.source}: [{p.steps_done}/{p.steps_total}] {p.step or 'starting'}"
+            print(_safe(line), flush=True)
+
+
+class _LiveSync:
+    """A rich Live table: per source its step, progress, rows, API calls and billed CE calls."""
+
+    def __init__(self, names: list[str]) -> None:
+        import threading
+
+        from rich.console import Console
+        from rich.live import Live
+
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] = dict.fromkeys(names)
+        self.console = Console()
+        self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=False)
+
+    def __enter__(self) -> _LiveSync:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.update(self._render())
+        self.live.__exit__(None, None, None)
+
+    def update(self, p: Any) -> None:
+        with self._lock:
+            self._state[p.source] = p
+            self.live.update(self._render())
+
+    def _render(self) -> Any:
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        t = Table(title="costdeck sync", title_justify="left", expand=False)
+        for col, just in (("source", "left"), ("status", "left"), ("step", "left"), ("", "left"),
+                          ("rows", "right"), ("API calls", "right"), ("billed (CE)", "right"), ("time", "right")):
+            t.add_column(col, justify=just)  # type: ignore[arg-type]
+        for name, p in self._state.items():
+            if p is None:
+                t.add_row(Text(name), Text("queued"), Text(""), Text(""), "", "", "", "")
+                continue
+            style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(p.status, "")
+            step = p.error if p.finished and p.error else (f"{p.step}: {p.detail}" if p.detail else p.step)
+            total = max(p.steps_total, 1)
+            bar = ProgressBar(total=total, completed=total if p.finished else p.steps_done, width=16)
+            t.add_row(Text(name), Text(p.status, style=style), Text(_safe(step or "")[:70]), bar,
+                      f"{p.rows:,}", str(p.api_calls), f"{p.billed_api_calls} (${p.billed_api_calls * 0.01:.2f})",
+                      f"{p.elapsed_s:.1f}s")
+        return t
+
+
+def _safe(text: str) -> str:
+    """No terminal control characters from remote data."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def _sync_summary(results: list[Any]) -> None:
+    records = [
+        {
+            "source": r.source,
+            "status": r.status,
+            "days": f"{r.window[0]}..{r.window[1] - timedelta(days=1)}" if r.window else "",
+            "kind": "backfill" if r.first_sync else "incremental",
+            "rows": f"{r.rows:,}",
+            "api_calls": r.api_calls,
+            "billed": f"{r.billed_api_calls} (${r.billed_api_calls * 0.01:.2f})",
+            "retries": r.retries,
+            "seconds": f"{r.duration_s:.1f}",
+            "error": _safe(r.error or ""),
+        }
+        for r in results
+    ]
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Sync summary (billed: Cost Explorer requests, $0.01 each)", title_justify="left")
+    for col in records[0] if records else []:
+        table.add_column(col, justify="right" if col in ("rows", "api_calls", "billed", "retries", "seconds")
+                         else "left", overflow="fold")
+    for r in records:
+        style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(str(r["status"]), "")
+        table.add_row(*(Text(str(v), style=style if k == "status" else "") for k, v in r.items()))
+    console = Console() if sys.stdout.isatty() else Console(width=200, soft_wrap=False)
+    console.print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -52,7 +52,7 @@ class AwsSession:
         self.default_region = self.options.get("region") or self._boto.region_name or DEFAULT_REGION
         attempts = int(max_attempts or self.options.get("max_attempts") or DEFAULT_MAX_ATTEMPTS)
         self._config = Config(
-            retries={"max_attempts": attempts, "mode": "standard"},
+            retries={"total_max_attempts": attempts, "mode": "standard"},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             user_agent_extra="costdeck",

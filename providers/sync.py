@@ -1,0 +1,300 @@
+"""Sync orchestration: every selected source concurrently, each in its own thread and Store.
+
+    results = run_sync(db_path, config, names=None, progress=callback)
+
+* Callable from any thread (a Textual thread worker included): no signals, no global state.
+  `progress(SourceProgress)` is called from the worker threads (rate-limited, and on every step
+  change and at the end); a GUI must hop to its own thread (e.g. `app.call_from_thread`).
+  Pass `cancel` (a threading.Event) to stop early: running sources end "failed: cancelled" at
+  their next request or step, their cost window untouched.
+* Cost window: the first sync of a source backfills `backfill_months` (the current month and
+  the previous N-1 months); later syncs fetch from the last successfully synced day minus
+  `refetch_days` (late-arriving charges) to today, UTC (exclusive end: tomorrow).
+* Each source's costs for its window are written in ONE transaction (ctx.write_costs): a failing
+  or interrupted source keeps its previous data; other sources are unaffected. The outcome
+  (status ok | partial | failed, the one-line error, rows, API calls, billed API calls, per-step
+  detail) is stored on the source's sync_runs row and returned. After a sync that is not
+  "failed", meta.snapshot_time is set.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cache import Store, timeutil
+
+from .base import Adapter, FatalSourceError, SourceProgress, SyncContext, one_line
+from .config import Config, SourceConfig
+from .errors import InputError
+
+# kind -> "module:Class" (imported lazily, so one provider's SDK is only loaded when used)
+ADAPTERS: dict[str, str] = {"aws": "providers.aws.adapter:AwsAdapter"}
+
+MAX_WORKERS = 8
+BUSY_TIMEOUT_MS = 60_000
+
+
+class SyncCancelled(FatalSourceError):
+    pass
+
+
+@dataclass(frozen=True)
+class SourceResult:
+    source: str
+    kind: str
+    status: str  # ok | partial | failed
+    rows: int = 0
+    api_calls: int = 0
+    billed_api_calls: int = 0
+    retries: int = 0
+    window: tuple[date, date] | None = None
+    first_sync: bool = False
+    duration_s: float = 0.0
+    error: str | None = None
+    step_errors: dict[str, str] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    run_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+
+def load_adapter(kind: str) -> type[Adapter]:
+    target = ADAPTERS.get(kind)
+    if target is None:
+        raise InputError(f"no adapter for source kind {kind!r}")
+    module, cls = target.split(":")
+    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+
+
+# -- windows ----------------------------------------------------------------------------------
+
+
+def backfill_start(today: date, months: int) -> date:
+    """First day of the backfill: the current month and the previous months-1 months."""
+    return timeutil.add_months(timeutil.month_start(today), -(max(1, months) - 1))
+
+
+def last_cost_window(store: Store, source_id: int) -> tuple[date, date] | None:
+    """The cost window of the source's latest sync that wrote its costs."""
+    rows = store.conn.execute(
+        "SELECT detail FROM sync_runs WHERE source_id=? AND status IN ('ok', 'partial') ORDER BY id DESC LIMIT 50",
+        (source_id,),
+    ).fetchall()
+    for (detail,) in rows:
+        try:
+            win = json.loads(detail or "{}").get("cost_window")
+        except json.JSONDecodeError:
+            continue
+        if win and len(win) == 2:
+            return date.fromisoformat(win[0]), date.fromisoformat(win[1])
+    return None
+
+
+def cost_window(store: Store, source_id: int, options: dict[str, Any], today: date) -> tuple[tuple[date, date], bool]:
+    """(window [start, end), first_sync) for this source's next sync."""
+    months = int(options.get("backfill_months", 13))
+    refetch = int(options.get("refetch_days", 3))
+    start0 = backfill_start(today, months)
+    end = today + timedelta(days=1)
+    last = last_cost_window(store, source_id)
+    if last is None:
+        return (start0, end), True
+    last_day = min(last[1] - timedelta(days=1), today)
+    start = max(start0, last_day - timedelta(days=refetch))
+    if last[0] > start:  # a narrower backfill than now configured: fetch the missing months again
+        start = start0
+    return (min(start, today), end), False
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+
+def run_sync(
+    db_path: str | Path,
+    config: Config,
+    names: list[str] | None = None,
+    progress: Callable[[SourceProgress], None] | None = None,
+    *,
+    cancel: threading.Event | None = None,
+    now: datetime | None = None,
+    max_workers: int | None = None,
+) -> list[SourceResult]:
+    """Sync the named sources (all configured when None/empty); results in config order.
+
+    Raises InputError for unknown source names (nothing runs then). Source failures do not
+    raise: they are in the results (status "failed") and on their sync_runs rows.
+    """
+    selected = config.select(names)
+    if not selected:
+        return []
+    at = now or timeutil.now()
+    # Migrate (and create) the cache once, before the threads open their own connections.
+    Store(db_path).close()
+    if progress is not None:
+        for src in selected:
+            progress(SourceProgress(source=src.name, kind=src.kind, status="queued"))
+    workers = max(1, min(max_workers or MAX_WORKERS, len(selected)))
+    if workers == 1:
+        return [_sync_one(Path(db_path), src, progress, cancel, at) for src in selected]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="costdeck-sync") as pool:
+        futures = [pool.submit(_sync_one, Path(db_path), src, progress, cancel, at) for src in selected]
+        return [f.result() for f in futures]
+
+
+def _sync_one(
+    db_path: Path,
+    src: SourceConfig,
+    progress: Callable[[SourceProgress], None] | None,
+    cancel: threading.Event | None,
+    at: datetime,
+) -> SourceResult:
+    t0 = time.monotonic()
+    try:
+        store = Store(db_path)
+    except Exception as exc:  # noqa: BLE001 - one source's failure is a result, not a crash
+        return _failed_early(src, progress, one_line(exc), t0)
+    try:
+        store.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        with store.transaction():
+            source_id = store.ensure_source(src.name, src.kind, dict(src.options))
+            # a run left "running" by a killed process is over
+            store.conn.execute(
+                "UPDATE sync_runs SET status='failed', error=?, finished_at=? WHERE source_id=? AND status='running'",
+                ("interrupted: the process ended before the sync finished", timeutil.iso(at), source_id),
+            )
+            window, first = cost_window(store, source_id, dict(src.options), at.date())
+            run = store.start_sync_run(source_id, window)
+        ctx = SyncContext(
+            store=store,
+            source_id=source_id,
+            source_name=src.name,
+            kind=src.kind,
+            options=dict(src.options),
+            now=at,
+            cost_window=window,
+            first_sync=first,
+            on_progress=progress,
+        )
+        if cancel is not None:
+            _watch_cancel(ctx, cancel)
+        fatal: str | None = None
+        try:
+            adapter = load_adapter(src.kind)(src.name, src.options, db_path)
+            try:
+                adapter.sync(ctx)
+            except Exception as exc:  # noqa: BLE001
+                err = adapter.translate_error(exc)
+                fatal = one_line(err)
+        except Exception as exc:  # noqa: BLE001 - e.g. the adapter failed to import
+            fatal = one_line(exc)
+        step_errors = ctx.step_errors()
+        ran = [s for s in ctx.steps.values() if s.status in ("ok", "failed")]
+        if fatal:
+            status = "failed"
+            error = fatal
+        elif step_errors and not any(s.status == "ok" for s in ran):
+            status, error = "failed", "; ".join(f"{k}: {v}" for k, v in step_errors.items())
+        elif step_errors:
+            status, error = "partial", "; ".join(f"{k}: {v}" for k, v in step_errors.items())
+        else:
+            status, error = "ok", None
+        for s in ctx.steps.values():
+            if s.status in ("pending", "running"):
+                s.status = "skipped" if fatal else s.status
+        run.rows = ctx.rows
+        run.api_calls = ctx.counter.api_calls
+        run.billed_api_calls = ctx.counter.billed_api_calls
+        run.detail = {
+            **ctx.detail,
+            "first_sync": first,
+            "retries": ctx.counter.retries,
+            "requests": dict(sorted(ctx.counter.by_operation.items())),
+            "steps": {n: s.as_dict() for n, s in ctx.steps.items()},
+        }
+        if ctx.steps.get("costs") is None or ctx.steps["costs"].status != "ok":
+            run.detail.pop("cost_window", None)
+        store.finish_sync_run(run, status, error)
+        if status != "failed":
+            store.touch_snapshot(timeutil.now())
+        result = SourceResult(
+            source=src.name,
+            kind=src.kind,
+            status=status,
+            rows=ctx.rows,
+            api_calls=ctx.counter.api_calls,
+            billed_api_calls=ctx.counter.billed_api_calls,
+            retries=ctx.counter.retries,
+            window=window,
+            first_sync=first,
+            duration_s=time.monotonic() - t0,
+            error=error,
+            step_errors=step_errors,
+            steps={n: s.as_dict() for n, s in ctx.steps.items()},
+            run_id=run.id,
+        )
+        ctx.on_progress = progress
+        if progress is not None:
+            progress(ctx.snapshot(status=status, error=error))
+        return result
+    except Exception as exc:  # noqa: BLE001 - e.g. the cache is locked or full
+        return _failed_early(src, progress, one_line(exc), t0)
+    finally:
+        store.close()
+
+
+def _failed_early(
+    src: SourceConfig, progress: Callable[[SourceProgress], None] | None, error: str, t0: float
+) -> SourceResult:
+    if progress is not None:
+        progress(SourceProgress(source=src.name, kind=src.kind, status="failed", error=error))
+    return SourceResult(source=src.name, kind=src.kind, status="failed", error=error,
+                        duration_s=time.monotonic() - t0)
+
+
+def _watch_cancel(ctx: SyncContext, cancel: threading.Event) -> None:
+    """Make the context raise SyncCancelled at its next progress point once `cancel` is set."""
+    user_cb = ctx.on_progress
+
+    def cb(p: SourceProgress) -> None:
+        if cancel.is_set():
+            raise SyncCancelled("cancelled")
+        if user_cb is not None:
+            user_cb(p)
+
+    ctx.on_progress = cb
+    ctx.min_interval_s = 0.0 if user_cb is None else ctx.min_interval_s
+
+
+def summarize(results: list[SourceResult]) -> dict[str, int]:
+    return {
+        "sources": len(results),
+        "failed": sum(1 for r in results if r.status == "failed"),
+        "partial": sum(1 for r in results if r.status == "partial"),
+        "rows": sum(r.rows for r in results),
+        "api_calls": sum(r.api_calls for r in results),
+        "billed_api_calls": sum(r.billed_api_calls for r in results),
+    }
+
+
+__all__ = [
+    "ADAPTERS",
+    "SourceProgress",
+    "SourceResult",
+    "SyncCancelled",
+    "backfill_start",
+    "cost_window",
+    "load_adapter",
+    "run_sync",
+    "summarize",
+]
