@@ -88,6 +88,9 @@ def build(path: Path, resources: int) -> int:
             n += len(batch)
         store.rebuild_summary(sid)
         store.touch_snapshot()
+    with Store(path) as store:  # as providers.focus does after an import: sampled planner statistics
+        store.conn.execute("PRAGMA analysis_limit = 1000")
+        store.conn.execute("ANALYZE costs")
     return n
 
 

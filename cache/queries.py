@@ -170,12 +170,17 @@ def spend_by(
     from_sql, params = plan.sql_from()
     lim = f"LIMIT {int(limit)}" if limit else ""
     if by.startswith("tag:"):
-        from_sql, params = plan.with_tag_group(by[4:])
+        # Total per tag set first (streams the costs_tagset_cov index), then map the few tag sets
+        # to the key's value: one tag_index lookup per tag set instead of one per cost row.
         sql = f"""SELECT g.value AS value, NULL AS label, NULL AS extra, cur.value AS currency, g.cost AS cost
-                  FROM (SELECT t.value AS value, c.currency AS currency, sum(c.{m}) AS cost
-                        {from_sql} GROUP BY t.value, c.currency) g
+                  FROM (SELECT t.value AS value, s.currency AS currency, sum(s.cost) AS cost
+                        FROM (SELECT c.tagset AS tagset, c.currency AS currency, sum(c.{m}) AS cost
+                              {from_sql} GROUP BY c.tagset, c.currency) s
+                        LEFT JOIN tag_index t ON t.tagset_id = s.tagset AND t.key = ?
+                        GROUP BY t.value, s.currency) g
                   LEFT JOIN dims cur ON cur.id = g.currency
                   ORDER BY g.cost DESC, g.value {lim}"""
+        params = [*params, by[4:]]
     else:
         col = DIMENSIONS[by]
         sql = f"""SELECT d.value AS value, d.label AS label, d.extra AS extra, cur.value AS currency, g.cost AS cost
