@@ -327,24 +327,39 @@ def cmd_sources(args: argparse.Namespace) -> int:
         conf = config.sources.get(name)
         records.append(
             {
-                "source": name,
+                "source": name if conf else f"{name} (not in config)",
                 "kind": conf.kind if conf else (s.kind if s else ""),
-                "configured": "yes" if conf else "no",
                 "last_sync": timeutil.iso(s.last_sync) if s and s.last_sync else "never",
                 "age": timeutil.humanize_age(now - s.last_sync) if s and s.last_sync else "",
                 "status": (s.status or "") if s else "",
                 "rows": s.cost_rows if s else 0,
-                "api_calls": s.api_calls if s else 0,
-                "billed_calls": runs.get(s.id, 0) if s else 0,
-                "error": (s.error or "") if s else "",
+                "api_calls": f"{s.api_calls} ({runs.get(s.id, 0)} billed)" if s else "",
+                "error": _safe(s.error or "") if s else "",
             }
         )
     if not records:
         where = f" (config: {config.path}, not found)" if not config.exists else ""
         print(f"no sources{where}")
         return 0
-    write_records(records, "table", title="Sources")
+    _wide_table("Sources (rows: cost rows in the cache; API calls and error: the last sync)", records,
+                right=("rows", "api_calls"))
     return 0
+
+
+def _wide_table(title: str, records: list[dict[str, Any]], right: tuple[str, ...] = ()) -> None:
+    """A rich table; not on a terminal, it is wide enough not to fold (logs, pipes, tests)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for col in records[0] if records else []:
+        table.add_column(col, justify="right" if col in right else "left", overflow="fold")
+    for r in records:
+        style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(str(r.get("status")), "")
+        table.add_row(*(Text(str(v), style=style if k == "status" else "") for k, v in r.items()))
+    console = Console() if sys.stdout.isatty() else Console(width=240, soft_wrap=False)
+    console.print(table)
 
 
 # -- sync -------------------------------------------------------------------------
@@ -469,19 +484,8 @@ def _sync_summary(results: list[Any]) -> None:
         }
         for r in results
     ]
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title="Sync summary (billed: Cost Explorer requests, $0.01 each)", title_justify="left")
-    for col in records[0] if records else []:
-        table.add_column(col, justify="right" if col in ("rows", "api_calls", "billed", "retries", "seconds")
-                         else "left", overflow="fold")
-    for r in records:
-        style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(str(r["status"]), "")
-        table.add_row(*(Text(str(v), style=style if k == "status" else "") for k, v in r.items()))
-    console = Console() if sys.stdout.isatty() else Console(width=200, soft_wrap=False)
-    console.print(table)
+    _wide_table("Sync summary (billed: Cost Explorer requests, $0.01 each)", records,
+                right=("rows", "api_calls", "billed", "retries", "seconds"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -80,8 +80,12 @@ def translate(exc: BaseException, profile: str | None = None) -> BaseException:
         return StepError(f"{op} failed: {code}: {msg}" if code else f"{op} failed: {msg}")
     if isinstance(exc, ConnectionError):
         return StepError(f"cannot reach AWS: {_short(str(exc))}")
+    if name == "ResponseParserError":
+        return StepError("unreadable response from AWS (not the API's format: an emulator or proxy error page?)")
     if isinstance(exc, BotoCoreError):
         return StepError(_short(f"{name}: {exc}"))
+    if isinstance(exc, Exception):
+        return StepError(_short(f"{name}: {exc}", 240))
     return exc
 
 
