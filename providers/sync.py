@@ -20,7 +20,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -85,34 +84,40 @@ def backfill_start(today: date, months: int) -> date:
     return timeutil.add_months(timeutil.month_start(today), -(max(1, months) - 1))
 
 
-def last_cost_window(store: Store, source_id: int) -> tuple[date, date] | None:
-    """The cost window of the source's latest sync that wrote its costs."""
-    rows = store.conn.execute(
-        "SELECT detail FROM sync_runs WHERE source_id=? AND status IN ('ok', 'partial') ORDER BY id DESC LIMIT 50",
+def synced_cost_windows(store: Store, source_id: int) -> tuple[tuple[date, date], date] | None:
+    """(the latest written cost window, the earliest day ever written) of the source, or None."""
+    ok = "source_id=? AND status IN ('ok', 'partial') AND json_extract(detail, '$.cost_window') IS NOT NULL"
+    row = store.conn.execute(
+        f"SELECT json_extract(detail, '$.cost_window[0]'), json_extract(detail, '$.cost_window[1]') "
+        f"FROM sync_runs WHERE {ok} ORDER BY id DESC LIMIT 1",
         (source_id,),
-    ).fetchall()
-    for (detail,) in rows:
-        try:
-            win = json.loads(detail or "{}").get("cost_window")
-        except json.JSONDecodeError:
-            continue
-        if win and len(win) == 2:
-            return date.fromisoformat(win[0]), date.fromisoformat(win[1])
-    return None
+    ).fetchone()
+    if row is None or not row[0] or not row[1]:
+        return None
+    earliest = store.conn.execute(
+        f"SELECT min(json_extract(detail, '$.cost_window[0]')) FROM sync_runs WHERE {ok}", (source_id,)
+    ).fetchone()[0]
+    return (date.fromisoformat(row[0]), date.fromisoformat(row[1])), date.fromisoformat(earliest)
 
 
 def cost_window(store: Store, source_id: int, options: dict[str, Any], today: date) -> tuple[tuple[date, date], bool]:
-    """(window [start, end), first_sync) for this source's next sync."""
+    """(window [start, end), first_sync) for this source's next sync.
+
+    First sync: the backfill. Later: from the last synced day minus refetch_days, to today
+    (end exclusive: tomorrow). If backfill_months was raised since, or the last sync is older
+    than the backfill, the whole backfill is fetched again.
+    """
     months = int(options.get("backfill_months", 13))
     refetch = int(options.get("refetch_days", 3))
     start0 = backfill_start(today, months)
     end = today + timedelta(days=1)
-    last = last_cost_window(store, source_id)
-    if last is None:
+    synced = synced_cost_windows(store, source_id)
+    if synced is None:
         return (start0, end), True
+    last, earliest = synced
     last_day = min(last[1] - timedelta(days=1), today)
     start = max(start0, last_day - timedelta(days=refetch))
-    if last[0] > start:  # a narrower backfill than now configured: fetch the missing months again
+    if earliest > start0:  # a longer backfill is configured than was ever fetched
         start = start0
     return (min(start, today), end), False
 

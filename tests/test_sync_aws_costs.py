@@ -571,3 +571,51 @@ def test_all_aws_steps_run_against_the_emulator(aws: str, tmp_path: Path, db_pat
         assert s.conn.execute("SELECT count(*) FROM resources WHERE resource_type='instance'").fetchone()[0] == 2
     print(f"\nall steps against moto: {elapsed:.2f}s, {res.api_calls} requests ({res.billed_api_calls} billed), "
           f"status {res.status}")
+
+
+def test_cost_window_rules(tmp_path: Path) -> None:
+    from providers.sync import cost_window
+
+    with Store(tmp_path / "w.db") as s:
+        sid = s.ensure_source("x", "aws")
+        opts = {"backfill_months": 13, "refetch_days": 3}
+        assert cost_window(s, sid, opts, TODAY) == ((date(2024, 3, 1), date(2025, 3, 16)), True)
+
+        def ran(lo: str, hi: str, status: str = "ok") -> None:
+            run = s.start_sync_run(sid)
+            run.detail = {"cost_window": [lo, hi]}
+            s.finish_sync_run(run, status)
+
+        ran("2024-03-01", "2025-03-16")
+        ran("2025-03-20", "2025-03-21", status="failed")  # failed runs never count
+        # next day: the last synced day (03-15) minus 3 days, to tomorrow
+        assert cost_window(s, sid, opts, date(2025, 3, 16)) == ((date(2025, 3, 12), date(2025, 3, 17)), False)
+        ran("2025-03-12", "2025-03-17", status="partial")
+        assert cost_window(s, sid, opts, date(2025, 3, 17))[0] == (date(2025, 3, 13), date(2025, 3, 18))
+        # a week without syncing: everything since the last synced day
+        assert cost_window(s, sid, opts, date(2025, 3, 24))[0] == (date(2025, 3, 13), date(2025, 3, 25))
+        # last sync older than the backfill: the backfill
+        assert cost_window(s, sid, opts, date(2026, 6, 1))[0] == (date(2025, 6, 1), date(2026, 6, 2))
+        # a longer backfill configured than ever fetched: the whole backfill again
+        assert cost_window(s, sid, {**opts, "backfill_months": 24}, date(2025, 3, 17))[0][0] == date(2023, 4, 1)
+
+
+def test_ctrl_c_cancels_the_cli_sync_and_records_it(aws: str, tmp_path: Path, fault_proxy: FaultProxy) -> None:
+    import signal
+
+    fault_proxy.add_fault("GetCostAndUsage", times=-1, status=400, code="ThrottlingException", message="slow down")
+    config = write_config(tmp_path, fault_proxy.url, max_attempts=20)
+    db = tmp_path / "int.db"
+    proc = subprocess.Popen([sys.executable, "-m", "tui.cli", "sync", "--config", str(config)], cwd=REPO,
+                            env={**os.environ, "COSTDECK_DB": str(db)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while fault_proxy.count("GetCostAndUsage") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "cancelling" in err and "prod: failed" in out and "cancelled" in out
+    with Store(db, readonly=True) as s:
+        assert [tuple(r) for r in s.conn.execute("SELECT status, error FROM sync_runs")] == [("failed", "cancelled")]
+        assert s.integrity_ok()

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -376,10 +377,43 @@ def cmd_sync(args: argparse.Namespace) -> int:
     path = resolve_db(args)
     live = sys.stdout.isatty() and not args.plain
     view = _LiveSync([s.name for s in selected]) if live else _PlainSync()
-    with view:
-        results = run_sync(path, config, [s.name for s in selected], progress=view.update)
+    results = _run_sync_interruptibly(run_sync, path, config, [s.name for s in selected], view)
     _sync_summary(results)
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def _run_sync_interruptibly(run_sync: Any, path: Path, config: Any, names: list[str], view: Any) -> list[Any]:
+    """run_sync in a thread; Ctrl-C cancels it (sources stop at their next request, data intact)."""
+    import threading
+
+    cancel = threading.Event()
+    done = threading.Event()
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["results"] = run_sync(path, config, names, progress=view.update, cancel=cancel)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=work, name="costdeck-sync-main", daemon=True)
+    with view:
+        worker.start()
+        try:
+            while not done.wait(0.2):
+                pass
+        except KeyboardInterrupt:
+            cancel.set()
+            print("costdeck: cancelling (each source keeps its previous data)...", file=sys.stderr, flush=True)
+            deadline = time.monotonic() + 60
+            while not done.is_set() and time.monotonic() < deadline:
+                done.wait(0.2)  # a second Ctrl-C stops waiting
+            raise
+    if "error" in box:
+        raise box["error"]
+    return list(box["results"])
 
 
 class _PlainSync:
