@@ -26,12 +26,12 @@ What is in it, so views and rules have data from day one:
   params; budgets, exclusions, past audit `actions`, sources and sync runs.
 - derived tables (recommendations, anomalies) stay empty: analysis computes them.
 
-Conventions the demo follows (and adapters should too):
+Conventions (so the demo exercises the same paths as real data):
 - AWS rows mirror what providers/aws/ writes (inventory.py, metrics.py, ml.py,
   commitments.py): EC2 states and property names, resource_type instance | volume |
   snapshot | image | elastic_ip | security_group, metrics "cpu" / "network_in" /
-  "network_out" (daily, ts = the day's 00:00 UTC), SageMaker runs keyed by job ARN with
-  lowercase statuses, RI/SP `hourly_commitment_micros` = recurring charge x count, and the
+  "network_out" (daily, ts = the day's 00:00 UTC), SageMaker runs keyed by job ARN, ML run
+  statuses running | completed | failed | stopped (for every task), RI/SP `hourly_commitment_micros` = recurring charge x count, and the
   "ri-total:<account>" / "sp-total:<account>" daily rows in commitment_usage.
 - other providers use the same vocabulary where it exists (instance, volume, image) plus
   ip_address, db_instance, bucket, load_balancer, nat_gateway, distribution, table,
@@ -1253,7 +1253,7 @@ class _Gen:
             (M, "us-west-2", "Amazon SageMaker", "endpoint", "recommender-endpoint", "ml.g4dn.xlarge", 2,
              tags("ml", "prod", "recommender"), {"variant": "AllTraffic", "instance_count": 2}),
             (M, "us-west-2", "Amazon SageMaker", "endpoint", "churn-endpoint", "ml.m5.large", 1,
-             tags("ml", "prod", "churn"), {"variant": "AllTraffic", "instance_count": 1}),
+             tags("ml", "prod", "churn-model"), {"variant": "AllTraffic", "instance_count": 1}),
         ]
         for acct, region, service, rtype, name, sku, nodes, tg, props in hourly:
             arn_kind = {"db_instance": ("rds", "db"), "cache_cluster": ("elasticache", "cluster"),
@@ -1499,10 +1499,10 @@ class _Gen:
         cluster_hours: dict[int, float] = defaultdict(float)
         # (task, runs, executor kind, instance type, count, hours range, metric keys, primary, params)
         tasks = [
-            ("image-classifier", 12, "sagemaker", "ml.p3.2xlarge", 2, (2.0, 6.0), 30),
+            ("image-classifier", 12, "sagemaker", "ml.p3.2xlarge", 2, (4.0, 14.0), 30),
             ("churn-model", 10, "sagemaker", "ml.m5.xlarge", 1, (0.4, 1.5), 20),
             ("recsys-ranker", 8, "ec2", "p3.2xlarge", 2, (3.0, 7.5), 20),
-            ("demand-forecast", 7, "azureml", "Standard_NC4as_T4_v3", 2, (1.0, 3.0), 15),
+            ("demand-forecast", 7, "azureml", "Standard_NC6s_v3", 2, (2.0, 6.0), 15),
         ]
         exp_id = 0
         for task, n_runs, kind, itype, count, (hmin, hmax), steps in tasks:
@@ -1595,15 +1595,15 @@ class _Gen:
                 })
                 for pk, pv in params.items():
                     self.ml_params.append({"run_id": run_id, "key": pk, "value": str(pv)})
-        price = _price(AZURE, "Standard_NC4as_T4_v3", "eastus")
+        price = _price(AZURE, "Standard_NC6s_v3", "eastus")
         tg = {"team": "ml", "env": "dev", "project": "demand-forecast"}
         for day_idx in sorted(cluster_hours):
             hrs = cluster_hours[day_idx]
             self.cost(day_idx, az_d, "Azure Machine Learning", "eastus", hrs * price, rid=azure_cluster,
                       rname="gpu-cluster", rtype="ml_compute", tags=tg, qty=round(hrs, 4))
         self.resource(az_d, azure_cluster, "ml_compute", "eastus", name="gpu-cluster", state="available",
-                      created=self.at(-150, 10), tags=tg, itype="Standard_NC4as_T4_v3",
-                      props={"vm_size": "Standard_NC4as_T4_v3", "min_nodes": 0, "max_nodes": 4,
+                      created=self.at(-150, 10), tags=tg, itype="Standard_NC6s_v3",
+                      props={"vm_size": "Standard_NC6s_v3", "min_nodes": 0, "max_nodes": 4,
                              "idle_seconds_before_scaledown": 1800, "workspace": "mlw-acme-dev"})
 
     def _split_days(self, d: int, start_h: float, dur: float) -> list[tuple[int, float]]:
