@@ -152,7 +152,7 @@ class Store:
             self.conn.close()
             raise CacheError(f"{self.path}: not a costdeck cache ({exc})") from exc
         self.db = sqlite_utils.Database(self.conn)
-        self._dim_cache: dict[tuple[str, str], int] = {}
+        self._dim_cache: dict[tuple[str, str], tuple[int, str | None, str | None]] = {}
         self._tag_cache: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------
@@ -172,8 +172,7 @@ class Store:
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
-            self._dim_cache.clear()
-            self._tag_cache.clear()
+            self.clear_caches()
             raise
         else:
             self.conn.execute("COMMIT")
@@ -319,22 +318,32 @@ class Store:
 
     # -- dimensions ------------------------------------------------------------
     def dim_id(self, kind: str, value: str | None, label: str | None = None, extra: str | None = None) -> int | None:
-        """The id of a dimension value, creating it (and updating its label) as needed."""
+        """The id of a dimension value, creating it (and updating its label) as needed.
+
+        The label and extra last written are remembered, so repeated rows cost no SQL.
+        """
         if value is None or value == "":
             return None
         key = (kind, value)
         cached = self._dim_cache.get(key)
-        if cached is not None and label is None and extra is None:
-            return cached
+        if cached is not None:
+            did, known_label, known_extra = cached
+            if (label is None or label == known_label) and (extra is None or extra == known_extra):
+                return did
         row = self.conn.execute(
             "INSERT INTO dims(kind, value, label, extra) VALUES(?, ?, ?, ?) "
             "ON CONFLICT(kind, value) DO UPDATE SET "
             "label=coalesce(excluded.label, dims.label), extra=coalesce(excluded.extra, dims.extra) "
-            "RETURNING id",
+            "RETURNING id, label, extra",
             (kind, value, label, extra),
         ).fetchone()
-        self._dim_cache[key] = int(row[0])
+        self._dim_cache[key] = (int(row[0]), row[1], row[2])
         return int(row[0])
+
+    def clear_caches(self) -> None:
+        """Forget cached dimension and tag-set ids (after deleting rows of `dims` or `tagsets`)."""
+        self._dim_cache.clear()
+        self._tag_cache.clear()
 
     def tagset_id(self, tags: dict[str, Any] | str | None) -> int | None:
         canon = canonical_tags(tags)

@@ -1785,10 +1785,7 @@ def _wipe(store: Store) -> None:
         else:
             conn.execute(f'DELETE FROM "{t}"')
     # the store caches dimension and tag-set ids; they are gone now
-    for attr in ("_dim_cache", "_tag_cache"):
-        cached = getattr(store, attr, None)
-        if cached is not None:
-            cached.clear()
+    store.clear_caches()
 
 
 def _refuse_real_data(store: Store) -> None:

@@ -142,7 +142,7 @@ class Card(Vertical):
 class StackedChart(PlotextPlot):
     """A stacked bar chart of series over periods (amounts in micros, plotted in units)."""
 
-    COLORS = ("orange", "blue", "green", "magenta", "cyan", "red", "yellow", "gray")
+    COLORS = ("orange", "blue", "green", "cyan", "magenta", "yellow", "red")
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
@@ -163,7 +163,10 @@ class StackedChart(PlotextPlot):
             names = [clean(n, 24) for n in series]
             data = [[v / 1_000_000 for v in vals] for vals in series.values()]
             xs = list(range(len(labels)))
-            plt.stacked_bar(xs, data, labels=names, color=list(self.COLORS[: len(data)]), width=0.8)
+            colors = [
+                "gray" if n.startswith("other (") else self.COLORS[i % len(self.COLORS)] for i, n in enumerate(names)
+            ]
+            plt.stacked_bar(xs, data, labels=names, color=colors, width=0.8)
             step = max(1, len(labels) // 8)
             plt.xticks(xs[::step], [lab[5:] if len(lab) == 10 else lab for lab in labels[::step]])
         self.refresh()
