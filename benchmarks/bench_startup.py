@@ -23,16 +23,13 @@ import sys
 from tui.app import CostdeckApp
 from tui.screens.overview import OverviewScreen
 
-class Timed(CostdeckApp):
-    pass
-
 _orig = OverviewScreen.show
 def show(self, ov):
     _orig(self, ov)
     # The frame with the data: exit right after the next refresh has been composed.
     self.app.call_after_refresh(self.app.exit)
 OverviewScreen.show = show
-Timed(sys.argv[1]).run(headless=True, size=(120, 40))
+CostdeckApp(sys.argv[1]).run(headless=True, size=(120, 40))
 """
 
 REF_CODE = r"""
