@@ -9,6 +9,10 @@
     cost_source = "cost-explorer"       # or "athena" (CUR 2.0 / FOCUS export), see below
     backfill_months = 13                # first sync; later syncs are incremental
     refetch_days = 3                    # late-arriving charges
+    # region = "us-east-1"             # default region (Athena, STS); else the profile's
+    # steps = ["costs", "inventory"]    # a subset of costs, inventory, metrics, commitments,
+    #                                   # sagemaker, prices (default: all)
+    # max_attempts = 5                  # per request, throttling/5xx retries included
     # endpoint_url = "http://127.0.0.1:5000"   # an emulator
     # athena_database = "cur"  athena_table = "cur2"  athena_workgroup = "primary"
     # athena_output_location = "s3://bucket/prefix/"  athena_schema = "cur2" | "focus"
