@@ -18,9 +18,9 @@ from datetime import date, timedelta
 class Forecast:
     month_start: date
     as_of: date  # last day with actuals
-    actual_mtd: int  # micros
-    forecast_rest: int  # micros for the remaining days of the month
-    run_rate: int  # micros per (weekday-neutral) day
+    actual_mtd: int  # nanos
+    forecast_rest: int  # nanos for the remaining days of the month
+    run_rate: int  # nanos per (weekday-neutral) day
     weekday_factors: tuple[float, ...]  # Monday..Sunday
 
     @property
@@ -48,7 +48,7 @@ def weekday_factors(daily: Mapping[date, int], end: date, weeks: int = 8) -> tup
 
 
 def month_end_forecast(daily: Mapping[date, int], as_of: date, window: int = 14) -> Forecast:
-    """Forecast the month containing `as_of` from daily totals (micros) up to as_of inclusive."""
+    """Forecast the month containing `as_of` from daily totals (nanos) up to as_of inclusive."""
     ms = as_of.replace(day=1)
     factors = weekday_factors(daily, as_of)
     actual = sum(v for d, v in daily.items() if ms <= d <= as_of)

@@ -1,7 +1,7 @@
-"""Exact money: amounts are integer micro-units (1e-6) of their currency.
+"""Exact money: amounts are integer nano-units (1e-9) of their currency.
 
 Source amounts are parsed as Decimal (or summed as DECIMAL in DuckDB) and rounded
-once, half-even, to micro-units at daily grain; every total after that is integer
+once, half-even, to nano-units at daily grain; every total after that is integer
 arithmetic, so reports reconcile with the source to the cent.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
-MICROS = 1_000_000
+NANOS = 1_000_000_000
 _Q = Decimal(1)
 
 
@@ -17,14 +17,14 @@ class MoneyError(ValueError):
     pass
 
 
-def to_micros(value: object) -> int:
-    """Decimal/int/str amount -> integer micro-units (half-even). Floats are refused."""
+def to_nanos(value: object) -> int:
+    """Decimal/int/str amount -> integer nano-units (half-even). Floats are refused."""
     if value is None or value == "":
         return 0
     if isinstance(value, bool):
         raise MoneyError(f"not an amount: {value!r}")
     if isinstance(value, int):
-        return value * MICROS
+        return value * NANOS
     if isinstance(value, float):
         raise MoneyError("float amounts are not exact; pass Decimal or str")
     try:
@@ -33,33 +33,36 @@ def to_micros(value: object) -> int:
         raise MoneyError(f"not an amount: {value!r}") from exc
     if not d.is_finite():
         raise MoneyError(f"not a finite amount: {value!r}")
-    return int((d * MICROS).quantize(_Q, rounding=ROUND_HALF_EVEN))
+    return int((d * NANOS).quantize(_Q, rounding=ROUND_HALF_EVEN))
 
 
-def to_decimal(micros: int) -> Decimal:
-    return Decimal(micros) / MICROS
+def to_decimal(nanos: int) -> Decimal:
+    return Decimal(nanos) / NANOS
 
 
-def decimal_str(micros: int) -> str:
-    """Exact decimal text with six places: 1234567 -> '1.234567'."""
-    return str((Decimal(micros) / MICROS).quantize(Decimal("0.000001")))
+def decimal_str(nanos: int) -> str:
+    """Exact decimal text, all significant places but at least two: 1_500_000_000 -> '1.50'."""
+    d = (Decimal(nanos) / NANOS).quantize(Decimal("0.000000001"))
+    text = f"{d:f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"{whole}.{frac.ljust(2, '0')}"
 
 
-def cents(micros: int) -> Decimal:
+def cents(nanos: int) -> Decimal:
     """Round to cents (half-even), as a Decimal with two places."""
-    return (Decimal(micros) / MICROS).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+    return (Decimal(nanos) / NANOS).quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
 
 
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 
 
-def fmt(micros: int | None, currency: str | None = "USD", *, compact: bool = False, places: int = 2) -> str:
+def fmt(nanos: int | None, currency: str | None = "USD", *, compact: bool = False, places: int = 2) -> str:
     """Human money: $1,234.56 (or $1.2k compact). None -> '—'."""
-    if micros is None:
+    if nanos is None:
         return "—"
     sym = _SYMBOLS.get(currency or "", "")
     suffix = "" if sym or not currency else f" {currency}"
-    d = Decimal(micros) / MICROS
+    d = Decimal(nanos) / NANOS
     sign = "-" if d < 0 else ""
     d = abs(d)
     if compact:

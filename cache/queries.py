@@ -61,7 +61,7 @@ class Group:
     value: str | None  # the dimension value (id), None = not set
     label: str | None  # display name where the source has one (account name, resource name)
     currency: str
-    cost: int  # micro-units
+    cost: int  # nano-units
     extra: str | None = None  # service category of a service, type of a resource
 
 
@@ -214,7 +214,7 @@ def spend_series(
     filters: dict[str, str | None] | None = None,
     grain: str = "day",
 ) -> dict[str | None, dict[str, int]]:
-    """{group value: {period start 'YYYY-MM-DD': micros}} for [since, until). by=None: one series under None."""
+    """{group value: {period start 'YYYY-MM-DD': nanos}} for [since, until). by=None: one series under None."""
     m = _metric(metric)
     if by is not None:
         check_dim(by)
@@ -246,7 +246,7 @@ def total(
     metric: str = "billed",
     filters: dict[str, str | None] | None = None,
 ) -> dict[str, int]:
-    """{currency: micros} in [since, until)."""
+    """{currency: nanos} in [since, until)."""
     m = _metric(metric)
     plan = _Plan(conn, since, until, filters)
     if plan.empty:

@@ -4,7 +4,7 @@ Each migration is a list of SQL statements; `MIGRATIONS[i]` brings a cache from
 version i to version i + 1. A cache whose `meta.schema_version` is newer than
 `SCHEMA_VERSION` is refused (see `store.CacheVersionError`).
 
-Money columns are INTEGER micro-units of the billing currency (1 USD = 1_000_000):
+Money columns are INTEGER nano-units of the billing currency (1 USD = 1_000_000_000):
 sums are exact integer arithmetic, never float.
 Days are TEXT 'YYYY-MM-DD' (UTC); instants are TEXT ISO-8601 with '+00:00'.
 """
@@ -186,7 +186,7 @@ _V1 = [
         sku TEXT NOT NULL,
         pricing_model TEXT NOT NULL DEFAULT 'on-demand',
         unit TEXT NOT NULL DEFAULT 'Hrs',
-        price_micros INTEGER NOT NULL,
+        price_nanos INTEGER NOT NULL,
         currency TEXT NOT NULL DEFAULT 'USD',
         vcpu REAL,
         memory_gib REAL,
@@ -207,8 +207,8 @@ _V1 = [
         scope TEXT,
         instance_type TEXT,
         instance_count INTEGER,
-        hourly_commitment_micros INTEGER,
-        upfront_micros INTEGER,
+        hourly_commitment_nanos INTEGER,
+        upfront_nanos INTEGER,
         payment_option TEXT,
         term_months INTEGER,
         start_at TEXT,
@@ -222,10 +222,10 @@ _V1 = [
         provider_name TEXT NOT NULL,
         commitment_id TEXT NOT NULL,
         day TEXT NOT NULL,
-        committed_micros INTEGER,
-        used_micros INTEGER,
-        unused_micros INTEGER,
-        on_demand_equivalent_micros INTEGER,
+        committed_nanos INTEGER,
+        used_nanos INTEGER,
+        unused_nanos INTEGER,
+        on_demand_equivalent_nanos INTEGER,
         utilization_pct REAL,
         coverage_pct REAL,
         PRIMARY KEY (provider_name, commitment_id, day)
@@ -284,7 +284,7 @@ _V1 = [
         region_id TEXT,
         category TEXT NOT NULL DEFAULT 'cost' CHECK (category IN ('cost', 'security')),
         detail TEXT NOT NULL DEFAULT '{}',
-        monthly_saving_micros INTEGER NOT NULL DEFAULT 0,
+        monthly_saving_nanos INTEGER NOT NULL DEFAULT 0,
         saving_basis TEXT,
         currency TEXT NOT NULL DEFAULT 'USD',
         first_seen TEXT NOT NULL,
@@ -304,7 +304,7 @@ _V1 = [
     )""",
     """CREATE TABLE budgets (
         name TEXT PRIMARY KEY,
-        amount_micros INTEGER NOT NULL,
+        amount_nanos INTEGER NOT NULL,
         currency TEXT NOT NULL DEFAULT 'USD',
         period TEXT NOT NULL DEFAULT 'month',
         filter TEXT NOT NULL DEFAULT '{}'
@@ -328,8 +328,8 @@ _V1 = [
         day TEXT NOT NULL,
         dimension TEXT NOT NULL,
         dim_value TEXT NOT NULL,
-        expected_micros INTEGER NOT NULL,
-        actual_micros INTEGER NOT NULL,
+        expected_nanos INTEGER NOT NULL,
+        actual_nanos INTEGER NOT NULL,
         score REAL NOT NULL,
         detected_at TEXT NOT NULL,
         UNIQUE (day, dimension, dim_value)

@@ -35,7 +35,7 @@ class CacheVersionError(CacheError):
 
 @dataclass(slots=True)
 class CostRow:
-    """One daily cost row, FOCUS-named. Amounts are integer micro-units."""
+    """One daily cost row, FOCUS-named. Amounts are integer nano-units."""
 
     day: date
     provider_name: str

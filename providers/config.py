@@ -43,10 +43,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from cache.money import to_nanos
+
 from .errors import InputError
 from .paths import default_config_path
-
-MICROS = 1_000_000
 
 # -- dataclasses ----------------------------------------------------------------------------
 
@@ -61,7 +61,7 @@ class SourceConfig:
 @dataclass(frozen=True)
 class BudgetConfig:
     name: str
-    amount_micros: int
+    amount_nanos: int
     currency: str = "USD"
     period: str = "month"
     filter: dict[str, Any] = field(default_factory=dict)
@@ -379,7 +379,7 @@ def _budget(key: str, name: str, t: dict[str, Any]) -> BudgetConfig:
     for fk, fv in flt.items():
         if not (isinstance(fv, str) or (isinstance(fv, list) and all(isinstance(x, str) for x in fv))):
             raise _Bad(f"{key}.filter.{fk}", "a string or a list of strings", fv)
-    return BudgetConfig(name=name, amount_micros=int(amount * MICROS), currency=currency, period=period,
+    return BudgetConfig(name=name, amount_nanos=to_nanos(amount), currency=currency, period=period,
                         filter=dict(flt))
 
 

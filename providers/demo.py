@@ -31,7 +31,7 @@ Conventions (so the demo exercises the same paths as real data):
   commitments.py): EC2 states and property names, resource_type instance | volume |
   snapshot | image | elastic_ip | security_group, metrics "cpu" / "network_in" /
   "network_out" (daily, ts = the day's 00:00 UTC), SageMaker runs keyed by job ARN, ML run
-  statuses running | completed | failed | stopped (for every task), RI/SP `hourly_commitment_micros` = recurring charge x count, and the
+  statuses running | completed | failed | stopped (for every task), RI/SP `hourly_commitment_nanos` = recurring charge x count, and the
   "ri-total:<account>" / "sp-total:<account>" daily rows in commitment_usage.
 - other providers use the same vocabulary where it exists (instance, volume, image) plus
   ip_address, db_instance, bucket, load_balancer, nat_gateway, distribution, table,
@@ -53,7 +53,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from cache import CostRow, Store, timeutil
-from cache.money import MICROS, fmt
+from cache.money import NANOS, fmt
 
 from .errors import InputError
 
@@ -261,8 +261,8 @@ def _sg_rule(protocol: str, lo: int | None, hi: int | None, cidrs: list[str],
 
 
 def _m(usd: float) -> int:
-    """Dollars (float arithmetic of the generator) -> integer micro-units, stored exactly from here on."""
-    return int(round(usd * MICROS))
+    """Dollars (float arithmetic of the generator) -> integer nano-units, stored exactly from here on."""
+    return int(round(usd * NANOS))
 
 
 # -- the summary ----------------------------------------------------------------------
@@ -280,7 +280,7 @@ class DemoSummary:
     cost_rows: int
     resources: int
     runs: int
-    total_billed: int  # micro-units, USD
+    total_billed: int  # nano-units, USD
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     table_rows: dict[str, int] = field(default_factory=dict)
 
@@ -840,8 +840,8 @@ class _Gen:
                     coverage = None
                 usage.append({
                     "provider_name": c.provider, "commitment_id": c.cid, "day": self.day_str[i],
-                    "committed_micros": _m(daily_committed), "used_micros": _m(used), "unused_micros": _m(unused),
-                    "on_demand_equivalent_micros": _m(c.covered_od[i]),
+                    "committed_nanos": _m(daily_committed), "used_nanos": _m(used), "unused_nanos": _m(unused),
+                    "on_demand_equivalent_nanos": _m(c.covered_od[i]),
                     "utilization_pct": round(100.0 * used / daily_committed, 2) if daily_committed else None,
                     "coverage_pct": coverage,
                 })
@@ -864,20 +864,20 @@ class _Gen:
                 "provider_name": c.provider, "commitment_id": c.cid, "commitment_type": c.ctype, "name": c.name,
                 "billing_account_id": c.acct.billing_id, "sub_account_id": c.acct.sub_id, "region_id": c.region,
                 "scope": c.scope, "instance_type": c.itype, "instance_count": c.count or None,
-                "hourly_commitment_micros": _m(c.hourly_commitment if spend_based else c.count * c.recurring_rate),
-                "upfront_micros": _m(c.upfront), "payment_option": c.payment, "term_months": c.term_months,
+                "hourly_commitment_nanos": _m(c.hourly_commitment if spend_based else c.count * c.recurring_rate),
+                "upfront_nanos": _m(c.upfront), "payment_option": c.payment, "term_months": c.term_months,
                 "start_at": self.iso(c.start), "end_at": timeutil.iso(c.end), "state": "active",
-                "source_id": None, "properties": {**c.props, "recurring_hourly_micros": _m(
+                "source_id": None, "properties": {**c.props, "recurring_hourly_nanos": _m(
                     c.recurring_rate * (1 if spend_based else c.count)),
-                    **({} if spend_based else {"on_demand_hourly_micros": _m(c.od_price),
-                                               "amortized_hourly_micros": _m(c.count * c.eff_rate)})},
+                    **({} if spend_based else {"on_demand_hourly_nanos": _m(c.od_price),
+                                               "amortized_hourly_nanos": _m(c.count * c.eff_rate)})},
             })
         for tid, days in totals.items():
             for i, (committed, used, od_eq, covered, eligible) in enumerate(days):
                 usage.append({
                     "provider_name": AWS, "commitment_id": tid, "day": self.day_str[i],
-                    "committed_micros": _m(committed), "used_micros": _m(used),
-                    "unused_micros": _m(max(0.0, committed - used)), "on_demand_equivalent_micros": _m(od_eq),
+                    "committed_nanos": _m(committed), "used_nanos": _m(used),
+                    "unused_nanos": _m(max(0.0, committed - used)), "on_demand_equivalent_nanos": _m(od_eq),
                     "utilization_pct": round(100.0 * used / committed, 2) if committed else None,
                     "coverage_pct": round(100.0 * covered / eligible, 2) if eligible else None,
                 })
@@ -1427,7 +1427,7 @@ class _Gen:
         aws_usage_by_day = [0.0] * N_DAYS
         for r in self.costs[AWS]:
             if r.charge_category == "Usage":
-                aws_usage_by_day[(r.day - self.start).days] += r.billed_cost / MICROS
+                aws_usage_by_day[(r.day - self.start).days] += r.billed_cost / NANOS
         for acct, region, service, base, wk, sd, tg in flows:
             base *= _USAGE_SCALE
             spikes = self.spikes.get((acct.sub_id, service, region or ""), {})
@@ -1671,9 +1671,9 @@ class _Gen:
                     base = {"provider_name": provider, "region_id": region, "sku": sku, "unit": "Hrs",
                             "currency": "USD", "vcpu": vcpu, "memory_gib": mem, "family": family,
                             "generation": gen, "source": "demo", "fetched_at": fetched}
-                    rows.append({**base, "pricing_model": "on-demand", "price_micros": _m(price)})
+                    rows.append({**base, "pricing_model": "on-demand", "price_nanos": _m(price)})
                     if (provider, region, sku) in spot:
-                        rows.append({**base, "pricing_model": "spot", "price_micros": _m(round(price * _SPOT_FACTOR, 4))})
+                        rows.append({**base, "pricing_model": "spot", "price_nanos": _m(round(price * _SPOT_FACTOR, 4))})
         return rows
 
     def sources_and_runs(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -1725,15 +1725,15 @@ class _Gen:
              "created_at": self.iso(self.at(N_DAYS - 25, 9.7))},
         ]
         prod_id = ACCOUNTS["prod"].sub_id
-        over = max(1000, int(mtd["prod"] / MICROS * 0.85) // 1000 * 1000)
+        over = max(1000, int(mtd["prod"] / NANOS * 0.85) // 1000 * 1000)
         budgets = [
-            {"name": "Company total", "amount_micros": 250_000 * MICROS, "currency": "USD", "period": "month",
+            {"name": "Company total", "amount_nanos": 250_000 * NANOS, "currency": "USD", "period": "month",
              "filter": {}},
-            {"name": "AWS prod account", "amount_micros": over * MICROS, "currency": "USD", "period": "month",
+            {"name": "AWS prod account", "amount_nanos": over * NANOS, "currency": "USD", "period": "month",
              "filter": {"sub_account_id": prod_id}},
-            {"name": "ML team", "amount_micros": 40_000 * MICROS, "currency": "USD", "period": "month",
+            {"name": "ML team", "amount_nanos": 40_000 * NANOS, "currency": "USD", "period": "month",
              "filter": {"tag:team": "ml"}},
-            {"name": "Google Cloud", "amount_micros": 45_000 * MICROS, "currency": "USD", "period": "month",
+            {"name": "Google Cloud", "amount_nanos": 45_000 * NANOS, "currency": "USD", "period": "month",
              "filter": {"provider_name": GCP}},
         ]
         loose_vol = next(r for r in self.resources if r["resource_name"] == "old-jenkins-data")
@@ -1746,16 +1746,16 @@ class _Gen:
             {"id": 1, "at": self.iso(self.at(N_DAYS - 21, 10.5)), "actor": actor, "action": "delete_volume",
              "provider_name": AWS, "sub_account_id": st, "region_id": "us-east-1", "resource_id": self.deleted_volume,
              "dry_run": 1, "result": "dry-run", "error": None,
-             "detail": {"plan": "delete unattached gp2 volume (300 GiB)", "monthly_saving_micros": 30 * MICROS,
+             "detail": {"plan": "delete unattached gp2 volume (300 GiB)", "monthly_saving_nanos": 30 * NANOS,
                         "reversible": False}},
             {"id": 2, "at": self.iso(self.at(N_DAYS - 20, 9.25)), "actor": actor, "action": "delete_volume",
              "provider_name": AWS, "sub_account_id": st, "region_id": "us-east-1", "resource_id": self.deleted_volume,
              "dry_run": 0, "result": "ok", "error": None,
-             "detail": {"snapshot_first": True, "monthly_saving_micros": 30 * MICROS, "reversible": False}},
+             "detail": {"snapshot_first": True, "monthly_saving_nanos": 30 * NANOS, "reversible": False}},
             {"id": 3, "at": self.iso(self.at(N_DAYS - 6, 15.75)), "actor": "bob@acme.example",
              "action": "delete_volume", "provider_name": AWS, "sub_account_id": st, "region_id": "us-east-1",
              "resource_id": loose_vol["resource_id"], "dry_run": 1, "result": "dry-run", "error": None,
-             "detail": {"plan": "delete unattached st1 volume (1000 GiB)", "monthly_saving_micros": 45 * MICROS,
+             "detail": {"plan": "delete unattached st1 volume (1000 GiB)", "monthly_saving_nanos": 45 * NANOS,
                         "reversible": False}},
             {"id": 4, "at": self.iso(self.at(N_DAYS - 6, 15.8)), "actor": "bob@acme.example",
              "action": "stop_instance", "provider_name": AWS, "sub_account_id": st, "region_id": "us-east-1",

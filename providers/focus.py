@@ -13,7 +13,7 @@ How it works
    pass number the rows to name the first bad one (file row / CSV line and column).
 3. Tag JSON is validated and canonicalised in Python per distinct value, then joined
    back in DuckDB; the daily rows are re-aggregated on the canonical tag set and each
-   daily amount is rounded ONCE, half-even, to integer micro-units (the rounding rule
+   daily amount is rounded ONCE, half-even, to integer nano-units (the rounding rule
    of `cache.money`, done exactly on DECIMALs by DuckDB's `round_even`).
 4. Only when every file given has passed, everything is written in ONE SQLite
    transaction: per source the old rows are removed (`Store.replace_costs`), the new
@@ -57,7 +57,7 @@ from .errors import CostdeckError, InputError
 Progress = Callable[[str, int, int | None], None]
 
 SOURCE_KIND = "focus"
-DEC = "DECIMAL(38,15)"  # exact for any amount up to 10^23 with 15 decimal places
+DEC = "DECIMAL(38,18)"  # exact for any amount up to 10^20 with 18 decimal places
 MEMORY_LIMIT = os.environ.get("COSTDECK_DUCKDB_MEMORY", "512MB")
 WRITE_BATCH = 25_000
 
@@ -160,7 +160,7 @@ class ImportResult:
     daily_rows: int = 0
     first_day: date | None = None
     last_day: date | None = None
-    billed_totals: dict[str, int] = field(default_factory=dict)  # currency -> micros
+    billed_totals: dict[str, int] = field(default_factory=dict)  # currency -> nanos
     effective_totals: dict[str, int] = field(default_factory=dict)
     list_totals: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
@@ -586,7 +586,7 @@ class _Importer:
 
     def finish(self, f: _File) -> None:
         """Pass 2 over the (small) daily table: nulls and spelling cleaned, canonical tags,
-        re-aggregated, each daily amount rounded once (half-even) to micro-units."""
+        re-aggregated, each daily amount rounded once (half-even) to nano-units."""
         raws = [r[0] for r in self.con.execute(
             f"SELECT DISTINCT tags_raw FROM {f.table} WHERE tags_raw IS NOT NULL AND tags_raw NOT IN ('', 'NULL')"
         ).fetchall()]
@@ -623,7 +623,7 @@ class _Importer:
         )
         keys = ", ".join((*_DIM_NAMES, "day", "tags"))
         money = ", ".join(
-            f"CAST(round_even(coalesce(sum({m}), 0), 6) * 1000000 AS BIGINT) AS {m}" for m, _ in _MONEY
+            f"CAST(round_even(coalesce(sum({m}), 0), 9) * 1000000000 AS BIGINT) AS {m}" for m, _ in _MONEY
         )
         qty = ", ".join(f"CAST(sum({q}) AS DOUBLE) AS {q}" for q, _ in _QUANTITIES)
         daily = f"{f.table}_daily"

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from cache import CostRow, Store
-from cache.money import to_micros
+from cache.money import to_nanos
 
 NOW = "2026-11-26T12:00:00+00:00"
 FIRST = date(2026, 9, 1)
@@ -35,22 +35,22 @@ def build(path: Path) -> Path:
                         sub_account_id="111", sub_account_name="Prod", service_name="Amazon EC2",
                         service_category="Compute", region_id="us-east-1", resource_id="i-web1",
                         resource_name="web-1", resource_type="Instance", tags={"team": "web", "env": "prod"},
-                        billed_cost=to_micros(web), effective_cost=to_micros(web), list_cost=to_micros(web) * 2),
+                        billed_cost=to_nanos(web), effective_cost=to_nanos(web), list_cost=to_nanos(web) * 2),
                 CostRow(day=d, provider_name="AWS", billing_account_id="999", billing_account_name="Payer",
                         sub_account_id="111", sub_account_name="Prod", service_name="Amazon EC2",
                         service_category="Compute", region_id="us-east-1", resource_id=EVIL_ID,
                         resource_name=EVIL_NAME, resource_type="Instance", tags={"team": "[red]x[/]"},
-                        billed_cost=to_micros("5"), effective_cost=to_micros("5"), list_cost=to_micros("5")),
+                        billed_cost=to_nanos("5"), effective_cost=to_nanos("5"), list_cost=to_nanos("5")),
                 CostRow(day=d, provider_name="AWS", billing_account_id="999", billing_account_name="Payer",
                         sub_account_id="222", sub_account_name="Data", service_name="Amazon S3",
                         service_category="Storage", region_id="us-west-2", resource_id="bucket-1",
-                        resource_type="Bucket", billed_cost=to_micros("2"), effective_cost=to_micros("2"),
-                        list_cost=to_micros("2")),
+                        resource_type="Bucket", billed_cost=to_nanos("2"), effective_cost=to_nanos("2"),
+                        list_cost=to_nanos("2")),
                 CostRow(day=d, provider_name="Microsoft", billing_account_id="ea-1",
                         sub_account_id="sub-a", sub_account_name="Sub A", service_name="Virtual Machines",
                         service_category="Compute", region_id="westeurope", resource_id="vm-1",
-                        resource_type="Virtual machine", tags={"team": "ml"}, billed_cost=to_micros("3"),
-                        effective_cost=to_micros("3"), list_cost=to_micros("3")),
+                        resource_type="Virtual machine", tags={"team": "ml"}, billed_cost=to_nanos("3"),
+                        effective_cost=to_nanos("3"), list_cost=to_nanos("3")),
             ]
             d += timedelta(days=1)
         store.replace_costs(sid, rows)

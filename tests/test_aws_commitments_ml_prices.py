@@ -184,30 +184,30 @@ def test_commitments_inventory_and_daily_usage(url: str, tmp_path: Path) -> None
     ri = c[ri_arn]
     assert (ri["commitment_type"], ri["instance_type"], ri["instance_count"], ri["term_months"]) == (
         "Reserved Instance", "m5.large", 2, 12)
-    assert ri["upfront_micros"] == 601_000_000  # 300.5 x 2, exact
-    assert ri["hourly_commitment_micros"] == 68_000  # 0.034 x 2
+    assert ri["upfront_nanos"] == 601_000_000_000  # 300.5 x 2, exact
+    assert ri["hourly_commitment_nanos"] == 68_000_000  # 0.034 x 2
     assert (ri["payment_option"], ri["scope"], ri["state"]) == ("Partial Upfront", "Availability Zone", "active")
     assert ri["start_at"] == "2026-01-01T00:00:00+00:00" and ri["end_at"] == "2027-01-01T00:00:00+00:00"
     assert json.loads(ri["properties"])["tags"] == {"team": "web"}
     sp = c[SP_ARN]
-    assert (sp["commitment_type"], sp["hourly_commitment_micros"], sp["term_months"], sp["payment_option"]) == (
-        "Savings Plan", 1_250_000, 12, "No Upfront")
+    assert (sp["commitment_type"], sp["hourly_commitment_nanos"], sp["term_months"], sp["payment_option"]) == (
+        "Savings Plan", 1_250_000_000, 12, "No Upfront")
     assert sp["sub_account_id"] == ACCOUNT and sp["source_id"] == ctx.source_id
 
     u = {(r["commitment_id"], r["day"]): dict(r) for r in s.conn.execute("SELECT * FROM commitment_usage")}
     assert n == 2 + len(u)
     assert len(u) == 4 * 4  # RI, all-RI, SP, all-SP x 4 days
     r1 = u[(ri_arn, "2026-11-23")]
-    assert (r1["committed_micros"], r1["unused_micros"], r1["used_micros"]) == (3_278_575, 819_644, 2_458_931)
-    assert r1["on_demand_equivalent_micros"] == 3_456_000 and r1["utilization_pct"] == 75.0
+    assert (r1["committed_nanos"], r1["unused_nanos"], r1["used_nanos"]) == (3_278_575_000, 819_644_000, 2_458_931_000)
+    assert r1["on_demand_equivalent_nanos"] == 3_456_000_000 and r1["utilization_pct"] == 75.0
     assert r1["coverage_pct"] is None
     tot = u[(f"ri-total:{ACCOUNT}", "2026-11-26")]
     assert tot["utilization_pct"] == 75.0 and tot["coverage_pct"] == 75.0
     spd = u[(SP_ARN, "2026-11-24")]
-    assert (spd["committed_micros"], spd["used_micros"], spd["unused_micros"], spd["utilization_pct"]) == (
-        30_000_000, 27_000_000, 3_000_000, 90.0)
+    assert (spd["committed_nanos"], spd["used_nanos"], spd["unused_nanos"], spd["utilization_pct"]) == (
+        30_000_000_000, 27_000_000_000, 3_000_000_000, 90.0)
     spt = u[(f"sp-total:{ACCOUNT}", "2026-11-25")]
-    assert spt["coverage_pct"] == 75.0 and spt["on_demand_equivalent_micros"] == 32_500_000
+    assert spt["coverage_pct"] == 75.0 and spt["on_demand_equivalent_nanos"] == 32_500_000_000
 
 
 def test_commitment_usage_is_incremental(url: str, tmp_path: Path) -> None:
@@ -406,11 +406,11 @@ def test_prices_for_seen_types_cached_for_a_week(url: str, tmp_path: Path) -> No
     p = {r["sku"]: dict(r) for r in ctx.store.conn.execute("SELECT * FROM prices")}
     assert set(p) == {"m5.large", "t2.micro"}
     m5 = p["m5.large"]
-    assert (m5["price_micros"], m5["unit"], m5["vcpu"], m5["memory_gib"], m5["family"], m5["generation"]) == (
-        96_000, "Hrs", 2.0, 8.0, "General purpose", "current")
+    assert (m5["price_nanos"], m5["unit"], m5["vcpu"], m5["memory_gib"], m5["family"], m5["generation"]) == (
+        96_000_000, "Hrs", 2.0, 8.0, "General purpose", "current")
     assert (m5["region_id"], m5["pricing_model"], m5["source"], m5["fetched_at"]) == (
         REGION, "on-demand", "aws-pricing-api", "2026-11-27T09:00:00+00:00")
-    assert p["t2.micro"]["generation"] == "previous" and p["t2.micro"]["price_micros"] == 11_600
+    assert p["t2.micro"]["generation"] == "previous" and p["t2.micro"]["price_nanos"] == 11_600_000
 
     # Six days later nothing is refetched except the type that had no price.
     ctx2, aws2 = make_ctx(db, opts(url), now=NOW + timedelta(days=6))
@@ -437,7 +437,7 @@ def test_prices_include_sagemaker_types(url: str, tmp_path: Path) -> None:
                 {"Type": "TERM_MATCH", "Field": "regionCode", "Value": REGION},
                 {"Type": "TERM_MATCH", "Field": "component", "Value": "Training"}]})
         assert pr.sync_prices(ctx, aws) == 1
-    assert ctx.store.conn.execute("SELECT price_micros FROM prices WHERE sku='ml.m5.large'").fetchone()[0] == 115_000
+    assert ctx.store.conn.execute("SELECT price_nanos FROM prices WHERE sku='ml.m5.large'").fetchone()[0] == 115_000_000
 
 
 def test_price_step_failure_keeps_old_prices(url: str, tmp_path: Path) -> None:
@@ -445,7 +445,7 @@ def test_price_step_failure_keeps_old_prices(url: str, tmp_path: Path) -> None:
     ctx, aws = make_ctx(db, opts(url))
     seed_instances(ctx, ["m5.large"])
     ctx.store.upsert("prices", [{"provider_name": "AWS", "region_id": REGION, "sku": "m5.large",
-                                 "pricing_model": "on-demand", "price_micros": 90_000, "source": "aws-pricing-api",
+                                 "pricing_model": "on-demand", "price_nanos": 90_000, "source": "aws-pricing-api",
                                  "fetched_at": "2026-10-01T00:00:00+00:00"}],
                      pk=("provider_name", "region_id", "sku", "pricing_model"))
     with Stubber(aws.client("pricing", "us-east-1")) as stub:
@@ -453,4 +453,4 @@ def test_price_step_failure_keeps_old_prices(url: str, tmp_path: Path) -> None:
                               service_message="no pricing:GetProducts", http_status_code=400)
         out = ctx.run_step("prices", pr.sync_prices, aws)
     assert out.status == "failed"
-    assert ctx.store.conn.execute("SELECT price_micros FROM prices").fetchone()[0] == 90_000
+    assert ctx.store.conn.execute("SELECT price_nanos FROM prices").fetchone()[0] == 90_000

@@ -14,7 +14,7 @@ import pytest
 
 from cache import CacheError, CacheVersionError, CostRow, Store
 from cache import queries as q
-from cache.money import MoneyError, cents, fmt, to_micros
+from cache.money import MoneyError, cents, decimal_str, fmt, to_nanos
 from cache.schema import SCHEMA_VERSION
 from tests import dataset
 from tui.cli import main
@@ -61,13 +61,13 @@ def test_not_a_cache_is_refused(tmp_path: Path) -> None:
 def test_window_replace_is_atomic_and_summary_is_exact(tmp_path: Path) -> None:
     with Store(tmp_path / "c.db") as s:
         sid = s.ensure_source("a", "test")
-        rows = [CostRow(day=date(2024, 9, d), provider_name="AWS", service_name="S", billed_cost=to_micros("0.0000008"))
+        rows = [CostRow(day=date(2024, 9, d), provider_name="AWS", service_name="S", billed_cost=to_nanos("0.0000008"))
                 for d in range(1, 11)]
         s.replace_costs(sid, rows)
         before = q.total(s.conn, date(2024, 9, 1), date(2024, 10, 1))
 
         def bad_rows():  # type: ignore[no-untyped-def]
-            yield CostRow(day=date(2024, 9, 5), provider_name="AWS", billed_cost=to_micros("1"))
+            yield CostRow(day=date(2024, 9, 5), provider_name="AWS", billed_cost=to_nanos("1"))
             raise RuntimeError("crash mid-write")
 
         with pytest.raises(RuntimeError):
@@ -79,29 +79,31 @@ def test_window_replace_is_atomic_and_summary_is_exact(tmp_path: Path) -> None:
                             window=(date(2024, 9, 5), date(2024, 9, 7)))
         assert q.total(s.conn, date(2024, 9, 1), date(2024, 10, 1)) == before
         # Replacing a window keeps the days outside it.
-        s.replace_costs(sid, [CostRow(day=date(2024, 9, 5), provider_name="AWS", billed_cost=to_micros("2.5"))],
+        s.replace_costs(sid, [CostRow(day=date(2024, 9, 5), provider_name="AWS", billed_cost=to_nanos("2.5"))],
                         window=(date(2024, 9, 5), date(2024, 9, 7)))
-        assert q.total(s.conn, date(2024, 9, 1), date(2024, 10, 1)) == {"USD": 8 + 2_500_000}
+        assert q.total(s.conn, date(2024, 9, 1), date(2024, 10, 1)) == {"USD": 8 * 800 + 2_500_000_000}
         summary = s.conn.execute("SELECT sum(billed) FROM cost_summary").fetchone()[0]
         facts = s.conn.execute("SELECT sum(billed) FROM costs").fetchone()[0]
-        assert summary == facts == 8 + 2_500_000
+        assert summary == facts == 8 * 800 + 2_500_000_000
         assert s.integrity_ok()
 
 
 def test_money_is_exact() -> None:
-    assert to_micros("0.00000080000") == 1
-    assert to_micros("0.0000005") == 0  # half-even
-    assert to_micros("0.0000015") == 2
-    assert to_micros("-12.345678") == -12_345_678
+    assert to_nanos("0.00000080000") == 800
+    assert to_nanos("0.0000000005") == 0  # half-even
+    assert to_nanos("0.0000000015") == 2
+    assert to_nanos("-12.345678901") == -12_345_678_901
+    assert decimal_str(1_500_000_000) == "1.50" and decimal_str(5_000_090) == "0.00500009"
+    assert decimal_str(-3) == "-0.000000003"
     with pytest.raises(MoneyError):
-        to_micros(0.1)
+        to_nanos(0.1)
     with pytest.raises(MoneyError):
-        to_micros("abc")
-    assert str(cents(1_234_565_000)) == "1234.56"
-    assert fmt(1_234_567_891) == "$1,234.57"
-    assert fmt(-5_000_000, "EUR") == "-€5.00"
-    assert fmt(12_345_000_000, compact=True) == "$12.3k"
-    assert fmt(5_000_000, "CHF") == "5.00 CHF"
+        to_nanos("abc")
+    assert str(cents(1_234_565_000_000)) == "1234.56"
+    assert fmt(1_234_567_891_000) == "$1,234.57"
+    assert fmt(-5_000_000_000, "EUR") == "-€5.00"
+    assert fmt(12_345_000_000_000, compact=True) == "$12.3k"
+    assert fmt(5_000_000_000, "CHF") == "5.00 CHF"
 
 
 def test_report_spend_json_csv_table(known_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -126,7 +128,7 @@ def test_report_spend_json_csv_table(known_db: Path, capsys: pytest.CaptureFixtu
     assert main(["report", "spend", "--by", "service_name", "--format", "csv", *db]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "service_name,cost,currency"
-    assert lines[1] == "Amazon EC2,1357.000000,USD"
+    assert lines[1] == "Amazon EC2,1357.00,USD"
     assert main(["report", "spend", "--by", "resource_id", *db]) == 0
     out = capsys.readouterr().out
     assert "[bold red]evil[/]" in out  # rendered literally, not as markup

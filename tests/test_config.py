@@ -65,7 +65,7 @@ def test_full_config_loads_with_defaults(tmp_path: Path) -> None:
     assert dev.options == {"endpoint_url": "http://127.0.0.1:5000", "regions": "all", "cost_source": "cost-explorer",
                            "athena_schema": "cur2", "backfill_months": 13, "refetch_days": 3}
     assert c.rules == {"idle_instance": {"min_days": 14, "cpu_max_pct": 5.0}}
-    assert c.budgets["platform"].amount_micros == 12_000_500_000 and c.budgets["platform"].currency == "USD"
+    assert c.budgets["platform"].amount_nanos == 12_000_500_000_000 and c.budgets["platform"].currency == "USD"
     assert c.budgets["ml"].period == "quarter" and c.budgets["ml"].currency == "EUR"
     assert c.protection.tags == ["costdeck:protect", "env=prod"] and c.protection.resource_ids == ["i-0abc"]
     assert [s.name for s in c.select(["dev"])] == ["dev"] and len(c.select(None)) == 2

@@ -74,7 +74,7 @@ def _val(conn: sqlite3.Connection, sql: str, *params: Any) -> Any:
 
 
 def _daily(conn: sqlite3.Connection, where: str = "1=1", params: tuple[Any, ...] = ()) -> dict[str, int]:
-    """Billed micros per day over costs joined to dimension names (p, sa, sv, rg, rs aliases)."""
+    """Billed nanos per day over costs joined to dimension names (p, sa, sv, rg, rs aliases)."""
     sql = f"""SELECT c.day, sum(c.billed) FROM costs c
               LEFT JOIN dims p ON p.id = c.provider LEFT JOIN dims sa ON sa.id = c.sub_account
               LEFT JOIN dims sv ON sv.id = c.service LEFT JOIN dims rg ON rg.id = c.region
@@ -188,7 +188,7 @@ def test_month_over_month_growth(conn: sqlite3.Connection) -> None:
     assert all(b > a for a, b in zip(means, means[1:], strict=False)), means  # month over month, per day
     growth = (means[-1] / means[0]) ** (1 / (len(means) - 1)) - 1
     assert 0.04 < growth < 0.14, growth
-    totals = [sum(v) / 1e6 for _, v in sorted(full.items())]
+    totals = [sum(v) / 1e9 for _, v in sorted(full.items())]
     assert all(150_000 <= t <= 250_000 for t in totals[-2:]), totals  # dollars a month
 
 
@@ -212,7 +212,7 @@ def test_recorded_anomalies_really_spike(conn: sqlite3.Connection) -> None:
     daily = _daily(conn, "rs.value = ?", (new["resource_id"],))
     assert min(daily) == new["start_day"]
     assert len(daily) == (AS_OF - date.fromisoformat(new["start_day"])).days + 1
-    assert daily[AS_OF.isoformat()] > 200 * 1_000_000
+    assert daily[AS_OF.isoformat()] > 200 * 1_000_000_000
 
 
 # -- money ---------------------------------------------------------------------------------
@@ -253,14 +253,14 @@ def test_focus_cost_semantics(conn: sqlite3.Connection) -> None:
     types = {t for _, t in table}
     assert {"Reserved Instance", "Savings Plan", "Reservation", "Committed Use Discount"} <= types
     # a commitment's Used effective cost per day is what commitment_usage says it used
-    for cid, day, used_micros in conn.execute(
-            "SELECT commitment_id, day, used_micros FROM commitment_usage WHERE day IN (?, ?) "
+    for cid, day, used_nanos in conn.execute(
+            "SELECT commitment_id, day, used_nanos FROM commitment_usage WHERE day IN (?, ?) "
             "AND commitment_id IN (SELECT commitment_id FROM commitments)",
             ((AS_OF - timedelta(days=50)).isoformat(), AS_OF.isoformat())).fetchall():
         got = _val(conn, """SELECT coalesce(sum(c.effective), 0) FROM costs c JOIN dims cm ON cm.id = c.commitment
                             JOIN dims st ON st.id = c.commitment_status
                             WHERE cm.value = ? AND c.day = ? AND st.value = 'Used'""", cid, day)
-        assert abs(got - used_micros) <= 200, (cid, day)
+        assert abs(got - used_nanos) <= 200, (cid, day)
     utils = [r[0] for r in conn.execute("SELECT utilization_pct FROM commitment_usage")]
     assert 60 <= statistics.mean(utils) <= 99 and min(utils) < 95
     # AWS account-wide totals (as the AWS adapter writes them) carry the coverage
@@ -390,7 +390,7 @@ def test_ml_runs_executors_metrics_params(conn: sqlite3.Connection) -> None:
 def test_budgets_exclusions_actions(conn: sqlite3.Connection) -> None:
     month0 = AS_OF.replace(day=1).isoformat()
     exceeded = 0
-    for amount, filt in conn.execute("SELECT amount_micros, filter FROM budgets").fetchall():
+    for amount, filt in conn.execute("SELECT amount_nanos, filter FROM budgets").fetchall():
         f = json.loads(filt)
         if set(f) == {"sub_account_id"}:
             spent = sum(_daily(conn, "sa.value = ? AND c.day >= ?", (f["sub_account_id"], month0)).values())

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from cache import Store
-from cache.money import to_micros
+from cache.money import to_nanos
 from providers import focus
 from providers.errors import InputError
 from tui.cli import main
@@ -32,7 +32,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 
 
 def spend(capsys: pytest.CaptureFixture[str], db: Path, by: str, metric: str = "billed") -> dict[Any, Decimal]:
-    """`costdeck report spend --format json` as {value: exact micro-precision total}."""
+    """`costdeck report spend --format json` as {value: exact nano-precision total}."""
     rc, out, err = cli(capsys, "report", "spend", "--db", str(db), "--by", by, "--metric", metric,
                        "--format", "json")
     assert rc == 0, err
@@ -57,18 +57,14 @@ def sample_totals(path: Path, column: str, metric: str = "BilledCost") -> dict[A
 
 
 def assert_to_the_cent(got: dict[Any, Decimal], want: dict[Any, tuple[Decimal, int]]) -> None:
-    """Every group agrees to the cent. Amounts are stored as micro-units rounded once per daily row, so
-    a group's total may differ from the exact sum by at most half a micro per row; only when the exact
-    sum sits within that distance of a half-cent boundary may the cent rounding legitimately differ."""
+    """Every group agrees with the file to the cent, strictly. Amounts are stored as nano-units rounded
+    once per daily row, so a group's total is within half a nano per row of the exact sum."""
     assert set(got) == set(want)
     for key, (exact, n) in want.items():
-        slack = Decimal("0.0000005") * n
-        assert abs(got[key] - exact) <= slack, (key, got[key], exact)
+        assert abs(got[key] - exact) <= Decimal("0.0000000005") * n, (key, got[key], exact)
         c_got = got[key].quantize(CENT, rounding=ROUND_HALF_EVEN)
         c_want = exact.quantize(CENT, rounding=ROUND_HALF_EVEN)
-        near_boundary = abs((exact * 200) - (exact * 200).to_integral_value()) * Decimal("0.005") <= slack \
-            and (exact * 200).to_integral_value() % 2 == 1
-        assert c_got == c_want or near_boundary, (key, c_got, c_want)
+        assert c_got == c_want, (key, c_got, c_want)
 
 
 def snapshot(capsys: pytest.CaptureFixture[str], db: Path) -> tuple[dict[str, int], dict[Any, Decimal], list[Any]]:
@@ -154,7 +150,7 @@ def expected_daily(rows: list[dict[str, Any]]) -> list[tuple[str, int, int, int,
         key = day.astimezone(UTC).date().isoformat()
         for i, col in enumerate(("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")):
             acc[key][i] += Decimal(r[col])
-    return [(d, *(to_micros(v) for v in acc[d])) for d in sorted(acc)]
+    return [(d, *(to_nanos(v) for v in acc[d])) for d in sorted(acc)]
 
 
 # -- the real sample ----------------------------------------------------------------------
@@ -207,7 +203,7 @@ def test_sample_totals_to_the_cent(capsys: pytest.CaptureFixture[str], focus_sam
     assert len(sp_rows) == 4
     assert {r[0] for r in sp} == {r["CommitmentDiscountId"] for r in sp_rows}
     assert {(r[1], r[2]) for r in sp} == {("Savings Plan", "Used")}
-    assert abs(sum(r[3] for r in sp) - sum(to_micros(r["BilledCost"]) for r in sp_rows)) <= len(sp)
+    assert abs(sum(r[3] for r in sp) - sum(to_nanos(r["BilledCost"]) for r in sp_rows)) <= len(sp)
 
 
 # -- hourly -> daily in every format -------------------------------------------------------
@@ -490,7 +486,7 @@ def test_hostile_strings_are_stored_verbatim(tmp_path: Path, db_path: Path,
 
 
 def test_rounding_matches_cache_money_on_every_daily_row(tmp_path: Path, focus_sample: Path) -> None:
-    """DuckDB's round_even on the exact DECIMAL daily sums == cache.money.to_micros."""
+    """DuckDB's round_even on the exact DECIMAL daily sums == cache.money.to_nanos."""
     db = tmp_path / "r.db"
     with Store(db) as store:
         focus.import_files(store, [focus_sample])
@@ -499,13 +495,14 @@ def test_rounding_matches_cache_money_on_every_daily_row(tmp_path: Path, focus_s
     with focus_sample.open(newline="", encoding="utf-8") as fh:
         src = list(csv.DictReader(fh))
     assert n_rows <= len(src)
-    half = Decimal("0.0000005")
-    assert to_micros(half) == 0 and to_micros(Decimal("0.0000015")) == 2
+    half = Decimal("0.0000000005")
+    assert to_nanos(half) == 0 and to_nanos(Decimal("0.0000000015")) == 2
     path = write_csv(tmp_path / "half.csv", [
-        {**hourly_rows(hours=1)[0], "BilledCost": "0.0000005", "EffectiveCost": "0.0000015",
-         "ListCost": "-0.0000025", "ContractedCost": "0.00000050000001"}])
+        {**hourly_rows(hours=1)[0], "BilledCost": "0.0000000005", "EffectiveCost": "0.0000000015",
+         "ListCost": "-0.0000000025", "ContractedCost": "0.00000000050000001"}])
     with Store(tmp_path / "h.db") as store:
         focus.import_files(store, [path])
     [row] = daily(tmp_path / "h.db")
-    assert row[6:10] == (to_micros(Decimal("0.0000005")), to_micros(Decimal("0.0000015")),
-                         to_micros(Decimal("-0.0000025")), to_micros(Decimal("0.00000050000001")))
+    assert row[6:10] == (to_nanos(Decimal("0.0000000005")), to_nanos(Decimal("0.0000000015")),
+                         to_nanos(Decimal("-0.0000000025")), to_nanos(Decimal("0.00000000050000001")))
+    assert row[6:10] == (0, 2, -2, 1)

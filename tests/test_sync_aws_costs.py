@@ -21,7 +21,7 @@ import pytest
 from botocore.stub import Stubber
 
 from cache import Store
-from cache.money import to_micros
+from cache.money import decimal_str, to_nanos
 from providers.aws import adapter as aws_adapter
 from providers.aws import costs as aws_costs
 from providers.aws.session import AwsSession
@@ -127,7 +127,7 @@ def days_between(lo: date, hi: date) -> list[date]:
 
 
 def expected_billed(days: list[date], bump: Decimal = Decimal(0)) -> int:
-    return sum(to_micros(amount(s, a, d, bump)) for d in days for a in LINKED for s in SERVICES)
+    return sum(to_nanos(amount(s, a, d, bump)) for d in days for a in LINKED for s in SERVICES)
 
 
 def seed_first_sync(url: str, today: date = TODAY) -> list[date]:
@@ -177,8 +177,8 @@ def test_first_sync_backfills_13_months_and_report_shows_them(
     assert res.rows == n_rows
     t = totals(db_path)
     assert t["Usage"] + t["Tax"] == expected_billed(window)
-    assert t["Tax"] == sum(to_micros(amount("Tax", a, d)) for d in window for a in LINKED)
-    assert t["Credit"] == -3 * 1_250_000
+    assert t["Tax"] == sum(to_nanos(amount("Tax", a, d)) for d in window for a in LINKED)
+    assert t["Credit"] == -3 * 1_250_000_000
 
     run = last_run(db_path)
     assert run["status"] == "ok" and run["billed_api_calls"] == 3 and run["rows"] == n_rows
@@ -191,21 +191,21 @@ def test_first_sync_backfills_13_months_and_report_shows_them(
             "SELECT extra FROM dims WHERE kind='service' AND value='Amazon SageMaker'").fetchone()[0] == "AI and Machine Learning"
         eff, lst = s.conn.execute("SELECT sum(effective), sum(list) FROM costs WHERE charge_category != "
                                   "(SELECT id FROM dims WHERE kind='charge_category' AND value='Credit')").fetchone()
-    assert eff == expected_billed(window) - to_micros(Decimal("0.5")) * len(window) * len(LINKED)
+    assert eff == expected_billed(window) - to_nanos(Decimal("0.5")) * len(window) * len(LINKED)
     assert lst == 2 * expected_billed(window)
     assert seen[0].status == "queued" and seen[-1].status == "ok" and seen[-1].billed_api_calls == 3
     assert any(p.step == "costs" and p.status == "running" for p in seen)
 
-    # the report reads it back, exact to the micro-unit
+    # the report reads it back, exact to the nano-unit
     assert main(["report", "spend", "--by", "sub_account_id", "--format", "json"]) == 0
     rep = {r["sub_account_id"]: r for r in json.loads(capsys.readouterr().out)}
     assert rep["210987654321"]["name"] == "Data team"
-    data_team = sum(to_micros(amount(s_, "210987654321", d)) for d in window for s_ in SERVICES) - 3 * 1_250_000
-    assert to_micros(Decimal(str(rep["210987654321"]["cost"]))) == data_team
+    data_team = sum(to_nanos(amount(s_, "210987654321", d)) for d in window for s_ in SERVICES) - 3 * 1_250_000_000
+    assert to_nanos(Decimal(str(rep["210987654321"]["cost"]))) == data_team
     assert main(["report", "spend", "--by", "service_name", "--format", "csv"]) == 0
     csv_out = capsys.readouterr().out
-    ec2 = sum(to_micros(amount("Amazon Elastic Compute Cloud - Compute", a, d)) for d in window for a in LINKED)
-    assert f"Amazon Elastic Compute Cloud - Compute,{Decimal(ec2) / 1_000_000:.6f},USD" in csv_out
+    ec2 = sum(to_nanos(amount("Amazon Elastic Compute Cloud - Compute", a, d)) for d in window for a in LINKED)
+    assert f"Amazon Elastic Compute Cloud - Compute,{decimal_str(ec2)},USD" in csv_out
     print(f"\nfirst sync: {res.billed_api_calls} Cost Explorer requests, {res.rows} rows, {elapsed:.2f}s")
 
 
@@ -277,7 +277,7 @@ def test_server_error_on_one_api_keeps_previous_data_and_other_steps(
     assert res.status == "partial"
     assert res.step_errors["costs"].startswith("AWS GetCostAndUsage failed with HTTP 500 after 5 attempts")
     assert res.steps["inventory"]["status"] == "ok"
-    assert billed_by_day(db_path) == before and sum(before.values()) == expected_billed(window) - 3 * 1_250_000
+    assert billed_by_day(db_path) == before and sum(before.values()) == expected_billed(window) - 3 * 1_250_000_000
     run = last_run(db_path)
     assert run["status"] == "partial" and run["error"].startswith("costs: AWS GetCostAndUsage failed with HTTP 500")
     # the failed costs step did not count as synced: the next window is computed from the earlier run
@@ -350,7 +350,7 @@ def test_one_failing_source_does_not_affect_another(
     (tmp_path / "two.toml").write_text(text)
     results = {r.source: r for r in run_sync(db_path, load_config(tmp_path / "two.toml"))}
     assert results["good"].status == "ok" and results["bad"].status == "failed"
-    assert sum(billed_by_day(db_path).values()) == expected_billed(window) - 3 * 1_250_000
+    assert sum(billed_by_day(db_path).values()) == expected_billed(window) - 3 * 1_250_000_000
 
 
 def test_sync_killed_mid_write_leaves_previous_data_intact(
@@ -471,11 +471,11 @@ def test_athena_cur2_query_is_aggregated_in_athena_and_paged(db_path: Path, aws_
         stub.assert_no_pending_responses()
     assert len(rows) == 2  # the row outside the window is dropped
     ec2, tax = rows
-    assert (ec2.billed_cost, ec2.effective_cost, ec2.list_cost) == (10_000_000, 6_500_000, 12_000_000)
+    assert (ec2.billed_cost, ec2.effective_cost, ec2.list_cost) == (10_000_000_000, 6_500_000_000, 12_000_000_000)
     assert (ec2.region_id, ec2.resource_id, ec2.charge_category, ec2.service_category) == (
         "eu-west-1", "i-0abc", "Usage", "Compute")
     assert ec2.tags == {"user_team": "ml"} and ec2.sub_account_name == "Data team"
-    assert (tax.charge_category, tax.billed_cost, tax.list_cost) == ("Tax", 1_230_000, 0)
+    assert (tax.charge_category, tax.billed_cost, tax.list_cost) == ("Tax", 1_230_000_000, 0)
     assert ctx.write_costs(rows) == 2
     sql = aws_costs.athena_sql("cur2", "cur", "cur2_daily", ctx.cost_window)
     assert "GROUP BY" in sql and "TIMESTAMP '2025-03-01 00:00:00'" in sql and "TIMESTAMP '2025-03-16 00:00:00'" in sql

@@ -112,9 +112,9 @@ async def test_spend_group_drill_back_filter_export(known_db: Path, tmp_path: Pa
         with out.open() as fh:
             rows = list(csv.DictReader(fh))
         assert [(r["service_name"], r["cost"]) for r in rows] == [
-            ("Amazon EC2", "502.000000"),
-            ("Virtual Machines", "90.000000"),
-            ("Amazon S3", "60.000000"),
+            ("Amazon EC2", "502.00"),
+            ("Virtual Machines", "90.00"),
+            ("Amazon S3", "60.00"),
         ]
 
         # JSON export too, after switching to group by tag:team via the picker.
@@ -138,7 +138,7 @@ async def test_spend_group_drill_back_filter_export(known_db: Path, tmp_path: Pa
         payload = json.loads(out_json.read_text())
         assert payload["group_by"] == "tag:team"
         assert {r["tag:team"]: r["cost"] for r in payload["rows"]} == {
-            "web": "352.000000", "[red]x[/]": "150.000000", "ml": "90.000000", None: "60.000000"
+            "web": "352.00", "[red]x[/]": "150.00", "ml": "90.00", None: "60.00"
         }
 
 

@@ -264,7 +264,7 @@ def write_records(
     title: str = "",
     out: io.TextIOBase | None = None,
 ) -> None:
-    """Print records as a table, CSV or JSON. Money fields are micro-units in, exact decimals out."""
+    """Print records as a table, CSV or JSON. Money fields are nano-units in, exact decimals out."""
     stream = out or sys.stdout
     if fmt_name == "json":
         data = [

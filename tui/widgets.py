@@ -17,7 +17,7 @@ from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
 from cache import timeutil
-from cache.money import fmt
+from cache.money import NANOS, fmt
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
@@ -40,8 +40,8 @@ def safe(value: object, max_len: int = 80, style: str = "") -> Text:
     return Text(clean(value, max_len), style=style, no_wrap=True, overflow="ellipsis")
 
 
-def money_text(micros: int | None, currency: str = "USD", *, compact: bool = False, style: str = "") -> Text:
-    return Text(fmt(micros, currency, compact=compact), style=style, justify="right")
+def money_text(nanos: int | None, currency: str = "USD", *, compact: bool = False, style: str = "") -> Text:
+    return Text(fmt(nanos, currency, compact=compact), style=style, justify="right")
 
 
 def pct_text(pct: float | None, *, invert: bool = False) -> Text:
@@ -140,7 +140,7 @@ class Card(Vertical):
 
 
 class StackedChart(PlotextPlot):
-    """A stacked bar chart of series over periods (amounts in micros, plotted in units)."""
+    """A stacked bar chart of series over periods (amounts in nanos, plotted in units)."""
 
     COLORS = ("orange", "blue", "green", "cyan", "magenta", "yellow", "red")
 
@@ -161,7 +161,7 @@ class StackedChart(PlotextPlot):
             plt.title(title)
         if labels and series:
             names = [clean(n, 24) for n in series]
-            data = [[v / 1_000_000 for v in vals] for vals in series.values()]
+            data = [[v / NANOS for v in vals] for vals in series.values()]
             xs = list(range(len(labels)))
             colors = [
                 "gray" if n.startswith("other (") else self.COLORS[i % len(self.COLORS)] for i, n in enumerate(names)

@@ -5,12 +5,12 @@ CommitmentDiscountId):
 
 * Reserved Instances from EC2 DescribeReservedInstances in every region: type, count, start,
   end, term (months, from Duration), offering type -> payment_option, state, scope,
-  upfront_micros = FixedPrice x count, hourly_commitment_micros = (hourly recurring charges +
+  upfront_nanos = FixedPrice x count, hourly_commitment_nanos = (hourly recurring charges +
   UsagePrice) x count. commitment_type "Reserved Instance".
 * Savings Plans from DescribeSavingsPlans (savingsplans, global): type, hourly commitment,
   term, start/end, state, payment option, upfront. commitment_type "Savings Plan".
 
-Daily usage (table `commitment_usage`, money in micro-units, percentages as floats), from Cost
+Daily usage (table `commitment_usage`, money in nano-units, percentages as floats), from Cost
 Explorer (billed, $0.01 a request, counted by the session). Calls are skipped entirely when the
 account had no RIs (or no SPs) in the window:
 
@@ -43,7 +43,7 @@ from decimal import Decimal
 from typing import Any
 
 from cache import timeutil
-from cache.money import to_micros
+from cache.money import to_nanos
 from providers.base import StepError, SyncContext
 
 from .inventory import FETCH_ERRORS, PROVIDER, error_text, iso, region_failures, tag_dict
@@ -65,8 +65,8 @@ class Commitment:
     scope: str | None = None
     instance_type: str | None = None
     instance_count: int | None = None
-    hourly_commitment_micros: int | None = None
-    upfront_micros: int | None = None
+    hourly_commitment_nanos: int | None = None
+    upfront_nanos: int | None = None
     payment_option: str | None = None
     term_months: int | None = None
     start_at: str | None = None
@@ -79,10 +79,10 @@ class Commitment:
 class Usage:
     commitment_id: str
     day: str
-    committed_micros: int | None = None
-    used_micros: int | None = None
-    unused_micros: int | None = None
-    on_demand_equivalent_micros: int | None = None
+    committed_nanos: int | None = None
+    used_nanos: int | None = None
+    unused_nanos: int | None = None
+    on_demand_equivalent_nanos: int | None = None
     utilization_pct: float | None = None
     coverage_pct: float | None = None
 
@@ -128,8 +128,8 @@ def fetch_reserved_instances(ec2: Any, region: str, account_id: str) -> list[Com
             scope=ri.get("Scope") or None,
             instance_type=ri.get("InstanceType"),
             instance_count=count,
-            hourly_commitment_micros=to_micros(hourly * count),
-            upfront_micros=to_micros(_dec(ri.get("FixedPrice")) * count),
+            hourly_commitment_nanos=to_nanos(hourly * count),
+            upfront_nanos=to_nanos(_dec(ri.get("FixedPrice")) * count),
             payment_option=ri.get("OfferingType"),
             term_months=round(duration / (30 * 86400)) if duration else None,
             start_at=iso(ri.get("Start")),
@@ -165,8 +165,8 @@ def fetch_savings_plans(sp: Any) -> list[Commitment]:
                 name=p.get("savingsPlanId"),
                 region_id=p.get("region") or None,
                 scope=p.get("ec2InstanceFamily") or p.get("savingsPlanType"),
-                hourly_commitment_micros=to_micros(p.get("commitment") or "0"),
-                upfront_micros=to_micros(p.get("upfrontPaymentAmount") or "0"),
+                hourly_commitment_nanos=to_nanos(p.get("commitment") or "0"),
+                upfront_nanos=to_nanos(p.get("upfrontPaymentAmount") or "0"),
                 payment_option=p.get("paymentOption"),
                 term_months=round(term_s / (30 * 86400)) if term_s else None,
                 start_at=iso(p.get("start")),
@@ -196,15 +196,15 @@ def _period(start: date, end: date) -> dict[str, str]:
 
 
 def _ri_usage(cid: str, day: str, agg: dict[str, Any]) -> Usage:
-    committed = to_micros(agg.get("TotalAmortizedFee") or "0")
-    unused = to_micros(agg.get("RICostForUnusedHours") or "0")
+    committed = to_nanos(agg.get("TotalAmortizedFee") or "0")
+    unused = to_nanos(agg.get("RICostForUnusedHours") or "0")
     return Usage(
         commitment_id=cid,
         day=day,
-        committed_micros=committed,
-        used_micros=committed - unused,
-        unused_micros=unused,
-        on_demand_equivalent_micros=to_micros(agg.get("OnDemandCostOfRIHoursUsed") or "0"),
+        committed_nanos=committed,
+        used_nanos=committed - unused,
+        unused_nanos=unused,
+        on_demand_equivalent_nanos=to_nanos(agg.get("OnDemandCostOfRIHoursUsed") or "0"),
         utilization_pct=_pct(agg.get("UtilizationPercentage")),
     )
 
@@ -257,10 +257,10 @@ def _sp_usage(cid: str, day: str, item: dict[str, Any]) -> Usage:
     return Usage(
         commitment_id=cid,
         day=day,
-        committed_micros=to_micros(util.get("TotalCommitment") or "0"),
-        used_micros=to_micros(util.get("UsedCommitment") or "0"),
-        unused_micros=to_micros(util.get("UnusedCommitment") or "0"),
-        on_demand_equivalent_micros=to_micros((item.get("Savings") or {}).get("OnDemandCostEquivalent") or "0"),
+        committed_nanos=to_nanos(util.get("TotalCommitment") or "0"),
+        used_nanos=to_nanos(util.get("UsedCommitment") or "0"),
+        unused_nanos=to_nanos(util.get("UnusedCommitment") or "0"),
+        on_demand_equivalent_nanos=to_nanos((item.get("Savings") or {}).get("OnDemandCostEquivalent") or "0"),
         utilization_pct=_pct(util.get("UtilizationPercentage")),
     )
 
@@ -357,8 +357,8 @@ def write_commitments(
             {"provider_name": PROVIDER, "commitment_id": c.commitment_id, "commitment_type": c.commitment_type,
              "name": c.name, "billing_account_id": None, "sub_account_id": account_id,
              "region_id": c.region_id, "scope": c.scope, "instance_type": c.instance_type,
-             "instance_count": c.instance_count, "hourly_commitment_micros": c.hourly_commitment_micros,
-             "upfront_micros": c.upfront_micros, "payment_option": c.payment_option,
+             "instance_count": c.instance_count, "hourly_commitment_nanos": c.hourly_commitment_nanos,
+             "upfront_nanos": c.upfront_nanos, "payment_option": c.payment_option,
              "term_months": c.term_months, "start_at": c.start_at, "end_at": c.end_at, "state": c.state,
              "source_id": ctx.source_id, "properties": c.properties}
             for c in commitments
@@ -375,11 +375,11 @@ def write_commitments(
                     (PROVIDER, lo, hi, *chunk),
                 )
             store.conn.executemany(
-                "INSERT OR REPLACE INTO commitment_usage(provider_name, commitment_id, day, committed_micros, "
-                "used_micros, unused_micros, on_demand_equivalent_micros, utilization_pct, coverage_pct) "
+                "INSERT OR REPLACE INTO commitment_usage(provider_name, commitment_id, day, committed_nanos, "
+                "used_nanos, unused_nanos, on_demand_equivalent_nanos, utilization_pct, coverage_pct) "
                 "VALUES (?,?,?,?,?,?,?,?,?)",
-                [(PROVIDER, u.commitment_id, u.day, u.committed_micros, u.used_micros, u.unused_micros,
-                  u.on_demand_equivalent_micros, u.utilization_pct, u.coverage_pct)
+                [(PROVIDER, u.commitment_id, u.day, u.committed_nanos, u.used_nanos, u.unused_nanos,
+                  u.on_demand_equivalent_nanos, u.utilization_pct, u.coverage_pct)
                  for u in usage if lo <= u.day < hi],
             )
             n += len([u for u in usage if lo <= u.day < hi])

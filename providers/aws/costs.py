@@ -33,7 +33,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cache import CostRow
-from cache.money import to_micros
+from cache.money import to_nanos
 from providers.base import StepError, SyncContext
 
 from .session import AwsSession
@@ -208,7 +208,7 @@ def _amount(metrics: dict[str, Any], name: str) -> tuple[int, str | None]:
     if not m:
         return 0, None
     try:
-        return to_micros(Decimal(str(m.get("Amount") or "0"))), m.get("Unit")
+        return to_nanos(Decimal(str(m.get("Amount") or "0"))), m.get("Unit")
     except (InvalidOperation, ValueError) as exc:
         raise StepError(f"Cost Explorer returned a non-numeric {name}: {m.get('Amount')!r}") from exc
 
@@ -420,11 +420,11 @@ def run_athena_query(
         ctx.progress("Athena results")
 
 
-def _micros(v: str | None, col: str) -> int:
+def _nanos(v: str | None, col: str) -> int:
     if v is None or v == "":
         return 0
     try:
-        return to_micros(Decimal(v))
+        return to_nanos(Decimal(v))
     except (InvalidOperation, ValueError) as exc:
         raise StepError(f"Athena returned a non-numeric {col}: {v[:40]!r}") from exc
 
@@ -455,10 +455,10 @@ def fetch_athena(ctx: SyncContext, aws: AwsSession, window: tuple[date, date], *
         d = date.fromisoformat(day_s)
         if not window[0] <= d < window[1]:
             continue
-        billed = _micros(r.get("billed"), "billed")
-        effective = _micros(r.get("effective"), "effective")
-        listed = _micros(r.get("list"), "list")
-        contracted = _micros(r.get("contracted"), "contracted")
+        billed = _nanos(r.get("billed"), "billed")
+        effective = _nanos(r.get("effective"), "effective")
+        listed = _nanos(r.get("list"), "list")
+        contracted = _nanos(r.get("contracted"), "contracted")
         service = r.get("service_name") or None
         if schema == "focus":
             charge = r.get("charge_category") or "Usage"

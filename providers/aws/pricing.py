@@ -8,9 +8,9 @@
   filters. EC2: instanceType, regionCode, operatingSystem=Linux, tenancy=Shared,
   preInstalledSw=NA, capacitystatus=Used, licenseModel="No License required". Each PriceList
   item is a JSON string; the price is terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD
-  (unit "Hrs"), parsed as an exact Decimal into micro-units.
+  (unit "Hrs"), parsed as an exact Decimal into nano-units.
 * Row (`prices`): provider "AWS", region_id, sku = the instance type, pricing_model
-  "on-demand", unit, price_micros, vcpu, memory_gib, family = instanceFamily ("General
+  "on-demand", unit, price_nanos, vcpu, memory_gib, family = instanceFamily ("General
   purpose"), generation "current"/"previous" (currentGeneration Yes/No), source
   "aws-pricing-api", fetched_at = ctx.now. A type the API does not price is skipped.
 """
@@ -26,7 +26,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cache import timeutil
-from cache.money import to_micros
+from cache.money import to_nanos
 from providers.base import SyncContext
 
 from .inventory import PROVIDER, pages
@@ -47,7 +47,7 @@ EC2_FILTERS = {
 class Price:
     region_id: str
     sku: str
-    price_micros: int
+    price_nanos: int
     unit: str = "Hrs"
     currency: str = "USD"
     vcpu: float | None = None
@@ -90,7 +90,7 @@ def parse_price_item(item: str | dict[str, Any], region: str, sku: str) -> Price
     return Price(
         region_id=region,
         sku=sku,
-        price_micros=to_micros(best[0]),
+        price_nanos=to_nanos(best[0]),
         unit=best[1],
         vcpu=_number(attrs.get("vcpu")),
         memory_gib=_number(attrs.get("memory")),
@@ -110,7 +110,7 @@ def fetch_price(pricing: Any, region: str, instance_type: str) -> Price | None:
     found = [p for item in pages(pricing, "get_products", "PriceList", **kw)
              if (p := parse_price_item(item, region, instance_type)) is not None]
     # Several products can match (e.g. reserved capacity variants): the cheapest on-demand rate.
-    return min(found, key=lambda p: p.price_micros) if found else None
+    return min(found, key=lambda p: p.price_nanos) if found else None
 
 
 def wanted(ctx: SyncContext) -> list[tuple[str, str]]:
@@ -144,7 +144,7 @@ def write_prices(ctx: SyncContext, prices: Sequence[Price]) -> int:
     with ctx.store.transaction():
         return ctx.store.upsert("prices", [
             {"provider_name": PROVIDER, "region_id": p.region_id, "sku": p.sku, "pricing_model": "on-demand",
-             "unit": p.unit, "price_micros": p.price_micros, "currency": p.currency, "vcpu": p.vcpu,
+             "unit": p.unit, "price_nanos": p.price_nanos, "currency": p.currency, "vcpu": p.vcpu,
              "memory_gib": p.memory_gib, "family": p.family, "generation": p.generation, "source": SOURCE,
              "fetched_at": fetched}
             for p in prices
