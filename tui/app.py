@@ -10,15 +10,21 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 
 from cache import Store
+from providers.base import SourceProgress
+from providers.config import Config
 
+from .base import ViewScreen
 from .dialogs import HelpScreen
+from .screens.activity import ActivityScreen
 from .screens.overview import OverviewScreen
 from .screens.spend import SpendScreen
+from .widgets import clean
 
 T = TypeVar("T")
 
@@ -35,6 +41,7 @@ VIEWS: list[tuple[str, str, str]] = [
     # (key, mode, title)
     ("1", "overview", "Overview"),
     ("2", "spend", "Spend"),
+    ("7", "activity", "Activity"),
 ]
 
 
@@ -48,7 +55,11 @@ class ViewCommands(Provider):
         commands: list[tuple[str, Callable[[], Any], str]] = []
         for key, mode, title in VIEWS:
             commands.append((f"Go to {title} ({key})", partial(app.switch_mode, mode), f"Open the {title} view"))
-        commands.append(("Reload from cache (r)", app.action_reload, "Re-read the cache file"))
+        commands.append(("Reload from cache", app.action_reload, "Re-read the cache file"))
+        if app.config.sources:
+            commands.append(("Sync all sources (r)", partial(app.start_sync, None), "Pull fresh data in the background"))
+            for name in app.config.sources:
+                commands.append((f"Sync source {name}", partial(app.start_sync, [name]), "Pull fresh data"))
         commands.append(("Help for this view (?)", app.action_help, "Keys of the current view"))
         extra = getattr(self.screen, "palette_commands", None)  # the view the palette was opened from
         if callable(extra):
@@ -64,7 +75,7 @@ class CostdeckApp(App[int]):
     TITLE = "costdeck"
     COMMANDS = App.COMMANDS | {ViewCommands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
-    MODES = {"overview": OverviewScreen, "spend": SpendScreen}
+    MODES = {"overview": OverviewScreen, "spend": SpendScreen, "activity": ActivityScreen}
 
     BINDINGS = [
         *[Binding(key, f"switch_mode('{mode}')", title, id=f"view.{mode}") for key, mode, title in VIEWS],
@@ -72,14 +83,26 @@ class CostdeckApp(App[int]):
         # ctrl+p works everywhere (priority); ":" only where no text input has focus.
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="app.palette"),
         Binding("colon", "command_palette", "Commands", show=False, id="app.palette.colon"),
-        Binding("r", "reload", "Reload", id="app.reload"),
+        Binding("r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, db_path: Path | str, *, read_only: bool = False, start_mode: str = "overview") -> None:
+    def __init__(
+        self,
+        db_path: Path | str,
+        *,
+        read_only: bool = False,
+        start_mode: str = "overview",
+        config: Config | None = None,
+    ) -> None:
         super().__init__()
         self.db_path = Path(db_path)
-        self.read_only = read_only
+        self.config = config or Config()
+        self.read_only = read_only or self.config.read_only
+        self.syncing = False
+        self.data_version = 0
+        self.sync_progress: dict[str, SourceProgress] = {}
+        self._sync_cancel = threading.Event()
         self.store = Store(self.db_path)
         self.db_lock = threading.Lock()
         self.cache_info = self._read_info()
@@ -117,17 +140,89 @@ class CostdeckApp(App[int]):
         title = getattr(screen, "VIEW_TITLE", "costdeck")
         self.push_screen(HelpScreen(title, keys, getattr(screen, "HELP", "")))
 
-    def action_reload(self) -> None:
+    def action_reload(self, quiet: bool = False) -> None:
+        self.data_version += 1
         self.cache_info = self._read_info()
         screen = self.screen
+        if isinstance(screen, ViewScreen):
+            screen._seen_version = self.data_version
         for bar in screen.query("TopBar"):
             bar.refresh_bar()  # type: ignore[attr-defined]
         reload = getattr(screen, "reload", None)
         if callable(reload):
             reload()
-        self.notify("Reloaded from the cache", timeout=2)
+        if not quiet:
+            self.notify("Reloaded from the cache", timeout=2)
+
+    # -- refresh and sync ----------------------------------------------------------
+    def action_refresh(self) -> None:
+        """r: sync every configured source in the background; with none configured, reload the cache."""
+        if self.config.sources:
+            self.start_sync(None)
+        else:
+            self.action_reload()
+
+    def start_sync(self, names: list[str] | None) -> None:
+        if self.syncing:
+            self.notify("A sync is already running (see Activity, 7)", severity="warning")
+            return
+        if not self.config.sources:
+            self.notify("No sources configured: add [sources.NAME] to the config file", severity="warning")
+            return
+        self.syncing = True
+        self._sync_cancel.clear()
+        self.sync_progress = {}
+        self.screen.refresh_bindings()
+        label = ", ".join(names) if names else "all sources"
+        self.notify(f"Syncing {label} in the background…", timeout=3)
+        self._run_sync(names)
+
+    def cancel_sync(self) -> None:
+        if self.syncing:
+            self._sync_cancel.set()
+            self.notify("Cancelling the sync: each source keeps its previous data", severity="warning")
+
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
+    def _run_sync(self, names: list[str] | None) -> None:
+        from providers.sync import run_sync
+
+        def progress(p: SourceProgress) -> None:
+            self.call_from_thread(self._on_progress, p)
+
+        try:
+            results = run_sync(self.db_path, self.config, names, progress=progress, cancel=self._sync_cancel)
+        except Exception as exc:  # noqa: BLE001 - shown as one line, the app keeps running
+            self.call_from_thread(self._sync_failed, str(exc) or type(exc).__name__)
+            return
+        self.call_from_thread(self._sync_done, results)
+
+    def _on_progress(self, p: SourceProgress) -> None:
+        self.sync_progress[p.source] = p
+
+    def _sync_failed(self, message: str) -> None:
+        self.syncing = False
+        self.screen.refresh_bindings()
+        self.notify(f"Sync failed: {clean(message, 200)}", severity="error", timeout=10)
+
+    def _sync_done(self, results: list[Any]) -> None:
+        self.syncing = False
+        failed = [r for r in results if r.status == "failed"]
+        partial = [r for r in results if r.status == "partial"]
+        rows = sum(r.rows for r in results)
+        billed = sum(r.billed_api_calls for r in results)
+        msg = f"Sync finished: {len(results) - len(failed)}/{len(results)} sources, {rows:,} rows"
+        if billed:
+            msg += f", {billed} billed API calls (${billed / 100:.2f})"
+        for r in failed + partial:
+            detail = r.error or "; ".join(f"{k}: {v}" for k, v in r.step_errors.items())
+            msg += f"\n{r.source}: {r.status}: {clean(detail, 160)}"
+        self.notify(msg, severity="error" if failed else "warning" if partial else "information",
+                    timeout=12 if failed or partial else 6)
+        self.action_reload(quiet=True)
+        self.screen.refresh_bindings()
 
     def on_unmount(self) -> None:
+        self._sync_cancel.set()
         self.store.close()
 
 

@@ -16,6 +16,21 @@ class ViewScreen(Screen[None]):
 
     VIEW_TITLE = ""
     HELP = ""
+    _seen_version = 0
+
+    def on_screen_resume(self) -> None:
+        """Coming back to a view after the cache changed (sync, reload): refresh it."""
+        version = self.cd_app.data_version
+        for bar in self.query("TopBar"):
+            bar.refresh_bar()  # type: ignore[attr-defined]
+        if version != self._seen_version:
+            self._seen_version = version
+            reload = getattr(self, "reload", None)
+            if callable(reload) and self.is_mounted:
+                reload()
+
+    def reload(self) -> None:  # overridden by views
+        return None
 
     def palette_commands(self) -> list[tuple[str, Callable[[], Any], str]]:
         return []

@@ -147,9 +147,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_open(args: argparse.Namespace) -> int:
+    from providers.config import load_config
+
+    config = load_config(args.config)  # a bad config exits 2 before the screen opens
     path = resolve_db(args)
     store = Store(path)
-    if store.is_empty() and not _configured_sources(args):
+    if store.is_empty() and not config.sources:
         store.close()
         path = demo_db_path(args)
         store = Store(path)
@@ -162,27 +165,9 @@ def cmd_open(args: argparse.Namespace) -> int:
     store.close()
     from tui.app import CostdeckApp
 
-    app = CostdeckApp(db_path=path, read_only=args.read_only)
+    app = CostdeckApp(db_path=path, read_only=args.read_only, config=config)
     app.run()
     return app.return_code or 0
-
-
-def _configured_sources(args: argparse.Namespace) -> bool:
-    """True when a config file names at least one source."""
-    import tomllib
-
-    from providers.paths import default_config_path
-
-    path = Path(args.config) if args.config else default_config_path()
-    if not path.exists():
-        if args.config:
-            raise InputError(f"{path}: config file not found")
-        return False
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})") from exc
-    return bool(data.get("sources"))
 
 
 # -- import --------------------------------------------------------------------

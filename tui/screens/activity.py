@@ -1,0 +1,241 @@
+"""Activity (7): sources and their last sync, live sync progress, sync history, the audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Label, ProgressBar, Static
+
+from analysis.activity import ActionRow, RunRow, SourceRow, audit_log, sources_overview, sync_runs
+from cache import timeutil
+
+from ..base import ViewScreen
+from ..widgets import TopBar, clean, safe
+
+STATUS_STYLE = {"ok": "green", "partial": "yellow", "failed": "bold red", "running": "cyan", "queued": "dim"}
+
+
+def status_text(status: str | None) -> Text:
+    if not status:
+        return Text("never", style="dim")
+    return Text(status, style=STATUS_STYLE.get(status, ""))
+
+
+def _age(dt: Any) -> str:
+    return timeutil.humanize_age(timeutil.now() - dt) if dt else ""
+
+
+def _dur(ms: int | None) -> str:
+    if ms is None:
+        return ""
+    return f"{ms / 1000:.1f}s" if ms < 600_000 else f"{ms / 60000:.0f}m"
+
+
+class ActivityScreen(ViewScreen):
+    VIEW_TITLE = "Activity"
+    HELP = """
+Sources: every configured source (config file) and every source the cache holds (imported files,
+the demo), with the last sync, its age and status, the cost rows it holds, the API requests of its
+last sync (billed ones in brackets: AWS Cost Explorer charges $0.01 each) and its last error.
+r syncs the selected source and R all configured sources, in the background: the rest of the app
+stays usable and shows the previous data until the sync has written; a notification says when it
+ends. A failed source keeps its previous data. The lower tables show the selected source's sync
+history and the audit log of cleanup actions (dry runs included).
+"""
+    BINDINGS = [
+        Binding("r", "sync_selected", "Sync source", id="activity.sync"),
+        Binding("R", "sync_all", "Sync all", id="activity.sync_all"),
+        Binding("x", "cancel_sync", "Cancel sync", id="activity.cancel"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sources: list[SourceRow] = []
+        self.selected: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("Activity")
+        yield Label("Sources", classes="section")
+        yield DataTable(id="sources", cursor_type="row", zebra_stripes=True)
+        with Horizontal(id="sync-box"):
+            yield Static("", id="sync-lines")
+            yield ProgressBar(id="sync-bar", total=1, show_eta=False)
+        with Horizontal(id="history"):
+            with Vertical():
+                yield Label("Sync runs", id="runs-title", classes="section")
+                yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+            with Vertical():
+                yield Label("Audit log", classes="section")
+                yield DataTable(id="audit", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one("#sources", DataTable)
+        for key, title in (("name", "Source"), ("kind", "Kind"), ("last", "Last sync"), ("age", "Age"),
+                           ("status", "Status"), ("rows", "Cost rows"), ("calls", "API calls"),
+                           ("error", "Last error")):
+            t.add_column(title, key=key)
+        runs = self.query_one("#runs", DataTable)
+        for key, title in (("started", "Started"), ("status", "Status"), ("dur", "Took"), ("rows", "Rows"),
+                           ("calls", "Calls"), ("error", "Error")):
+            runs.add_column(title, key=key)
+        audit = self.query_one("#audit", DataTable)
+        for key, title in (("at", "When"), ("action", "Action"), ("resource", "Resource"), ("where", "Where"),
+                           ("mode", "Mode"), ("result", "Result")):
+            audit.add_column(title, key=key)
+        t.focus()
+        self.render_progress()
+        self.set_interval(0.5, self.render_progress)
+        self.reload()
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="activity", exit_on_error=False)
+    def load(self) -> None:
+        app = self.cd_app
+        configured = [(s.name, s.kind) for s in app.config.sources.values()]
+        selected = self.selected
+
+        def compute(conn: Any) -> tuple[list[SourceRow], list[RunRow], list[ActionRow], str | None]:
+            srcs = sources_overview(conn, configured)
+            name = selected if any(s.name == selected for s in srcs) else (srcs[0].name if srcs else None)
+            runs = sync_runs(conn, name) if name else []
+            return srcs, runs, audit_log(conn), name
+
+        srcs, runs, actions, name = app.read(compute)
+        self.app.call_from_thread(self.show, srcs, runs, actions, name)
+
+    def show(self, srcs: list[SourceRow], runs: list[RunRow], actions: list[ActionRow], name: str | None) -> None:
+        self.sources = srcs
+        self.selected = name
+        t = self.query_one("#sources", DataTable)
+        cursor = t.cursor_row
+        t.clear()
+        for s in srcs:
+            calls = f"{s.api_calls:,}" + (f" (${s.billed_api_calls / 100:.2f} billed)" if s.billed_api_calls else "")
+            t.add_row(
+                safe(s.name, 30, "bold" if s.configured else ""),
+                Text(s.kind, style="dim"),
+                Text(s.last_sync.strftime("%Y-%m-%d %H:%M") if s.last_sync else "never", style="dim"),
+                Text(_age(s.last_sync)),
+                status_text(s.status),
+                Text(f"{s.cost_rows:,}", justify="right"),
+                Text(calls, justify="right"),
+                safe(s.error or "", 70, "red"),
+                key=s.name,
+            )
+        if srcs:
+            idx = next((i for i, s in enumerate(srcs) if s.name == name), min(cursor, len(srcs) - 1))
+            t.move_cursor(row=max(0, idx))
+        self._show_runs(runs, name)
+        audit = self.query_one("#audit", DataTable)
+        audit.clear()
+        for a in actions:
+            where = " / ".join(clean(x, 20) for x in (a.provider_name, a.sub_account_id, a.region_id) if x)
+            res = Text(a.result, style="green" if a.result in ("ok", "done", "success") else "red" if a.error else "")
+            if a.error:
+                res.append(f": {clean(a.error, 50)}", style="red")
+            audit.add_row(
+                Text(a.at.strftime("%Y-%m-%d %H:%M"), style="dim"),
+                safe(a.action, 24),
+                safe(a.resource_id or "", 40),
+                Text(where, style="dim"),
+                Text("dry run", style="yellow") if a.dry_run else Text("executed", style="bold"),
+                res,
+            )
+        if not actions:
+            audit.add_row(Text("no cleanup actions yet", style="dim"), "", "", "", "", "")
+
+    def _show_runs(self, runs: list[RunRow], name: str | None) -> None:
+        self.query_one("#runs-title", Label).update(
+            Text(f"Sync runs of {clean(name, 40)}" if name else "Sync runs")
+        )
+        table = self.query_one("#runs", DataTable)
+        table.clear()
+        for r in runs:
+            err = r.error or "; ".join(f"{k}: {v}" for k, v in r.step_errors.items())
+            calls = f"{r.api_calls}" + (f" (${r.billed_api_calls / 100:.2f})" if r.billed_api_calls else "")
+            table.add_row(
+                Text(r.started_at.strftime("%Y-%m-%d %H:%M:%S"), style="dim"),
+                status_text(r.status),
+                Text(_dur(r.duration_ms), justify="right"),
+                Text(f"{r.rows:,}", justify="right"),
+                Text(calls, justify="right"),
+                safe(err, 80, "red"),
+            )
+
+    @on(DataTable.RowHighlighted, "#sources")
+    def _source_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        name = event.row_key.value if event.row_key is not None else None
+        if name and name != self.selected:
+            self.selected = name
+            self.load_runs(name)
+
+    @work(thread=True, exclusive=True, group="activity-runs", exit_on_error=False)
+    def load_runs(self, name: str) -> None:
+        runs = self.cd_app.read(lambda conn: sync_runs(conn, name))
+        self.app.call_from_thread(self._show_runs, runs, name)
+
+    # -- sync ----------------------------------------------------------------------
+    def render_progress(self) -> None:
+        app = self.cd_app
+        box = self.query_one("#sync-box")
+        progress = app.sync_progress
+        if not progress:
+            box.display = False
+            return
+        box.display = True
+        lines = Text()
+        done = total = 0
+        for p in progress.values():
+            lines.append(f"{clean(p.source, 24):<24} ", style="bold")
+            lines.append_text(status_text(p.status))
+            if p.step and not p.finished:
+                lines.append(f"  {p.step}", style="cyan")
+            if p.detail and not p.finished:
+                lines.append(f" {clean(p.detail, 40)}", style="dim")
+            lines.append(f"  {p.rows:,} rows · {p.api_calls} calls", style="dim")
+            if p.billed_api_calls:
+                lines.append(f" ({p.billed_api_calls} billed)", style="yellow")
+            if p.error and p.finished:
+                lines.append(f"  {clean(p.error, 60)}", style="red")
+            lines.append("\n")
+            total += max(p.steps_total, 1)
+            done += max(p.steps_total, 1) if p.finished else p.steps_done
+        self.query_one("#sync-lines", Static).update(lines)
+        bar = self.query_one("#sync-bar", ProgressBar)
+        bar.update(total=max(total, 1), progress=done)
+
+    def action_sync_selected(self) -> None:
+        t = self.query_one("#sources", DataTable)
+        if not self.sources:
+            self.notify("No sources: add one to the config file, or import a FOCUS file", severity="warning")
+            return
+        src = self.sources[min(max(t.cursor_row, 0), len(self.sources) - 1)]
+        if not src.configured:
+            hint = {
+                "demo": "demo data is generated, not synced: run `costdeck demo` to regenerate it",
+                "focus": "an imported file: run `costdeck import FILE` again to refresh it",
+            }.get(src.kind, "not in the config file, so there is nothing to sync it from")
+            self.notify(f"{src.name}: {hint}", severity="warning")
+            return
+        self.cd_app.start_sync([src.name])
+
+    def action_sync_all(self) -> None:
+        self.cd_app.start_sync(None)
+
+    def action_cancel_sync(self) -> None:
+        self.cd_app.cancel_sync()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_sync":
+            return self.cd_app.syncing
+        if action in ("sync_selected", "sync_all"):
+            return not self.cd_app.syncing and (action == "sync_selected" or bool(self.cd_app.config.sources))
+        return True
