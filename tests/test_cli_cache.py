@@ -213,3 +213,35 @@ def test_import_linter_contracts_hold() -> None:
     proc = subprocess.run([str(exe)], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "0 broken" in proc.stdout
+
+
+def test_empty_cache_opens_the_demo_beside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui.cli import build_parser, prepare_open
+
+    monkeypatch.setenv("COSTDECK_NOW", "2026-06-30T09:00:00+00:00")
+    real = tmp_path / "data" / "cache.db"
+    path, config = prepare_open(build_parser().parse_args(["--db", str(real)]))
+    assert path == real.with_name("demo.db") and not config.sources
+    with Store(path) as s:
+        assert s.is_demo() and s.get_meta("demo_as_of") == "2026-06-30"
+    with Store(real) as s:
+        assert s.is_empty()  # the real cache never receives demo data
+    # Once the real cache has data, it opens on it.
+    with Store(real) as s:
+        s.ensure_source("file:x.csv", "focus")
+    path, _ = prepare_open(build_parser().parse_args(["--db", str(real)]))
+    assert path == real
+    # A configured source also means the real cache (even while still empty).
+    other = tmp_path / "other" / "cache.db"
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[sources.prod]\nkind = "aws"\n', encoding="utf-8")
+    path, config = prepare_open(build_parser().parse_args(["--db", str(other), "--config", str(cfg)]))
+    assert path == other and list(config.sources) == ["prod"]
+
+
+def test_bad_config_exits_2_before_opening(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[sources.prod]\nkind = "nope"\n', encoding="utf-8")
+    assert main(["--config", str(cfg), "--db", str(tmp_path / "c.db")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "c.toml" in err[0] and "sources.prod.kind" in err[0]

@@ -10,7 +10,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -127,16 +126,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 # -- demo / open ---------------------------------------------------------------
-def demo_db_path(args: argparse.Namespace) -> Path:
-    if args.db or os.environ.get("COSTDECK_DB"):
-        return resolve_db(args)
-    return default_db_path().with_name("demo.db")
+def demo_db_path(args: argparse.Namespace, *, explicit_ok: bool = False) -> Path:
+    """Where the demo lives: `demo.db` beside the cache, so the real cache never holds demo data.
+
+    `costdeck demo --db PATH` (explicit_ok) writes the demo exactly there instead.
+    """
+    if explicit_ok and args.db:
+        return Path(args.db).expanduser()
+    return resolve_db(args).with_name("demo.db")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from providers import demo
 
-    path = demo_db_path(args)
+    path = demo_db_path(args, explicit_ok=True)
     as_of = args.as_of or timeutil.today()
     with Store(path) as store:
         summary = demo.generate(store, as_of=as_of, seed=args.seed)
@@ -146,23 +149,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_open(args: argparse.Namespace) -> int:
+def prepare_open(args: argparse.Namespace) -> tuple[Path, Any]:
+    """The cache to open and the config: an empty cache with no configured source opens the demo
+    (`demo.db` beside the cache, regenerated when it is not from today)."""
     from providers.config import load_config
 
     config = load_config(args.config)  # a bad config exits 2 before the screen opens
     path = resolve_db(args)
-    store = Store(path)
-    if store.is_empty() and not config.sources:
-        store.close()
+    with Store(path) as store:
+        use_demo = store.is_empty() and not config.sources
+    if use_demo:
         path = demo_db_path(args)
-        store = Store(path)
-        if store.is_empty() or (store.is_demo() and store.get_meta("demo_as_of") != timeutil.today().isoformat()):
-            if not store.is_demo() and not store.is_empty():
+        with Store(path) as store:
+            stale = store.get_meta("demo_as_of") != timeutil.today().isoformat()
+            if not store.is_empty() and not store.is_demo():
                 raise InputError(f"{path}: holds real data, not the demo")
-            from providers import demo
+            if store.is_empty() or stale:
+                from providers import demo
 
-            demo.generate(store, as_of=timeutil.today())
-    store.close()
+                demo.generate(store, as_of=timeutil.today())
+    return path, config
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    path, config = prepare_open(args)
     from tui.app import CostdeckApp
 
     app = CostdeckApp(db_path=path, read_only=args.read_only, config=config)
