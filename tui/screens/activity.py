@@ -142,7 +142,7 @@ history and the audit log of cleanup actions (dry runs included).
             if a.error:
                 res.append(f": {clean(a.error, 50)}", style="red")
             audit.add_row(
-                Text(a.at.strftime("%Y-%m-%d %H:%M"), style="dim"),
+                Text(a.at.strftime("%m-%d %H:%M"), style="dim"),
                 safe(a.action, 24),
                 safe(a.resource_id or "", 40),
                 Text(where, style="dim"),
@@ -162,7 +162,7 @@ history and the audit log of cleanup actions (dry runs included).
             err = r.error or "; ".join(f"{k}: {v}" for k, v in r.step_errors.items())
             calls = f"{r.api_calls}" + (f" (${r.billed_api_calls / 100:.2f})" if r.billed_api_calls else "")
             table.add_row(
-                Text(r.started_at.strftime("%Y-%m-%d %H:%M:%S"), style="dim"),
+                Text(r.started_at.strftime("%m-%d %H:%M"), style="dim"),
                 status_text(r.status),
                 Text(_dur(r.duration_ms), justify="right"),
                 Text(f"{r.rows:,}", justify="right"),
