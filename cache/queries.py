@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from .schema import SUMMARY_DIMS
@@ -93,7 +93,11 @@ def _dim_lookup(conn: sqlite3.Connection, kind: str, value: str) -> int | None:
 
 
 class _Plan:
-    """Builds FROM/WHERE for a grouping over costs or cost_summary."""
+    """Builds FROM/WHERE for a grouping over costs or cost_summary.
+
+    Fine-grained plans (over `costs`) may be split into parts (`parts()`): the whole ISO weeks
+    inside [since, until) read from the `cost_weekly` rollup, the edge days from `costs`.
+    """
 
     def __init__(
         self,
@@ -109,47 +113,98 @@ class _Plan:
         needed = [*filters, *extra_dims]
         coarse = all(not d.startswith("tag:") and DIMENSIONS[d] in SUMMARY_DIMS for d in needed)
         self.table = "cost_summary" if coarse else "costs"
+        self.since = since
+        self.until = until
         self.joins: list[str] = []
-        self.where = ["c.day >= ?", "c.day < ?"]
-        self.params: list[Any] = [since.isoformat(), until.isoformat()]
+        self.filters: list[str] = []
+        self.filter_params: list[Any] = []
         self.join_params: list[Any] = []
         self.empty = False
         for i, (k, v) in enumerate(filters.items()):
             if k.startswith("tag:"):
                 if v is None:
-                    self.where.append(
+                    self.filters.append(
                         f"NOT EXISTS (SELECT 1 FROM tag_index f{i} WHERE f{i}.tagset_id = c.tagset AND f{i}.key = ?)"
                     )
-                    self.params.append(k[4:])
+                    self.filter_params.append(k[4:])
                 else:
                     self.joins.append(f"JOIN tag_index f{i} ON f{i}.tagset_id = c.tagset AND f{i}.key = ?")
                     self.join_params.append(k[4:])
-                    self.where.append(f"f{i}.value = ?")
-                    self.params.append(v)
+                    self.filters.append(f"f{i}.value = ?")
+                    self.filter_params.append(v)
                 continue
             col = DIMENSIONS[k]
             if v is None:
-                self.where.append(f"c.{col} IS NULL")
+                self.filters.append(f"c.{col} IS NULL")
             else:
                 did = _dim_lookup(conn, col, v)
                 if did is None:
                     self.empty = True
-                self.where.append(f"c.{col} = ?")
-                self.params.append(did if did is not None else -1)
+                self.filters.append(f"c.{col} = ?")
+                self.filter_params.append(did if did is not None else -1)
+
+    def _from(self, table: str, period: str, joins: list[str]) -> str:
+        """FROM/WHERE with `period` (the day or week predicate) and the filters."""
+        return f"FROM {table} c {' '.join(joins)} WHERE {' AND '.join([period, *self.filters])}"
 
     def sql_from(self) -> tuple[str, list[Any]]:
+        """FROM/WHERE over the plan's daily table for the whole range."""
         return (
-            f"FROM {self.table} c {' '.join(self.joins)} WHERE {' AND '.join(self.where)}",
-            [*self.join_params, *self.params],
+            self._from(self.table, "c.day >= ? AND c.day < ?", self.joins),
+            [*self.join_params, self.since.isoformat(), self.until.isoformat(), *self.filter_params],
         )
+
+    def parts(self, conn: sqlite3.Connection) -> list[tuple[str, list[Any]]]:
+        """FROM/WHERE clauses whose rows partition the range. On the fine grain: the whole ISO
+        weeks inside [since, until) from `cost_weekly` (about a seventh of the rows) and the
+        edge days (at most 6 at each end) from `costs`; otherwise the one clause of `sql_from()`.
+        Aggregate each part, then add up the partial sums (integers: exact)."""
+        if self.table != "costs":
+            return [self.sql_from()]
+        w_lo = self.since + timedelta(days=(7 - self.since.weekday()) % 7)  # first Monday >= since
+        w_hi = self.until - timedelta(days=self.until.weekday())  # last Monday <= until
+        if w_lo >= w_hi:
+            return [self.sql_from()]
+        out = []
+        edges = [self.since + timedelta(days=i) for i in range((w_lo - self.since).days)]
+        edges += [w_hi + timedelta(days=i) for i in range((self.until - w_hi).days)]
+        if edges:
+            # An IN list of days: the day index, whatever the group key (a range on the covering
+            # index would skip-scan it, one seek per resource).
+            out.append((
+                self._from("costs", f"c.day IN ({', '.join('?' * len(edges))})", self.joins),
+                [*self.join_params, *(d.isoformat() for d in edges), *self.filter_params],
+            ))
+        # When the weeks are most of the data, scan the covering indexes in group order and test
+        # the week on each entry ('+' keeps the week term off the indexes); when they are a small
+        # part of a long history, seek the week range instead.
+        week = "c.week >= ? AND c.week < ?"
+        span = conn.execute("SELECT min(day), max(day) FROM cost_summary").fetchone()
+        if span and span[0]:
+            first = max(date.fromisoformat(span[0]), w_lo)
+            last = min(date.fromisoformat(span[1]) + timedelta(days=1), w_hi)
+            total = (date.fromisoformat(span[1]) - date.fromisoformat(span[0])).days + 1
+            if (last - first).days * 2 >= total:
+                week = "+c.week >= ? AND +c.week < ?"
+        out.append((
+            self._from("cost_weekly", week, self.joins),
+            [*self.join_params, w_lo.isoformat(), w_hi.isoformat(), *self.filter_params],
+        ))
+        return out
 
     def with_tag_group(self, key: str) -> tuple[str, list[Any]]:
         """FROM/WHERE with a LEFT JOIN `t` on the tag key to group by."""
-        joins = " ".join([*self.joins, "LEFT JOIN tag_index t ON t.tagset_id = c.tagset AND t.key = ?"])
+        joins = [*self.joins, "LEFT JOIN tag_index t ON t.tagset_id = c.tagset AND t.key = ?"]
         return (
-            f"FROM {self.table} c {joins} WHERE {' AND '.join(self.where)}",
-            [*self.join_params, key, *self.params],
+            self._from(self.table, "c.day >= ? AND c.day < ?", joins),
+            [*self.join_params, key, self.since.isoformat(), self.until.isoformat(), *self.filter_params],
         )
+
+
+def _union(parts: list[tuple[str, list[Any]]], select: str, group: str) -> tuple[str, list[Any]]:
+    """`SELECT {select} {part} GROUP BY {group}` per part, as one UNION ALL."""
+    sql = " UNION ALL ".join(f"SELECT {select} {p} GROUP BY {group}" for p, _ in parts)
+    return sql, [x for _, params in parts for x in params]
 
 
 def spend_by(
@@ -167,15 +222,17 @@ def spend_by(
     plan = _Plan(conn, since, until, filters, (by,))
     if plan.empty:
         return []
-    from_sql, params = plan.sql_from()
+    parts = plan.parts(conn)
     lim = f"LIMIT {int(limit)}" if limit else ""
     if by.startswith("tag:"):
-        # Total per tag set first (streams the costs_tagset_cov index), then map the few tag sets
-        # to the key's value: one tag_index lookup per tag set instead of one per cost row.
+        # Totals per tag set first (each part streams a covering index in tag set order), then
+        # map the few tag sets to the key's value: one tag_index lookup per tag set, not per row.
+        inner, params = _union(
+            parts, f"c.tagset AS tagset, c.currency AS currency, sum(c.{m}) AS cost", "c.tagset, c.currency"
+        )
         sql = f"""SELECT g.value AS value, NULL AS label, NULL AS extra, cur.value AS currency, g.cost AS cost
                   FROM (SELECT t.value AS value, s.currency AS currency, sum(s.cost) AS cost
-                        FROM (SELECT c.tagset AS tagset, c.currency AS currency, sum(c.{m}) AS cost
-                              {from_sql} GROUP BY c.tagset, c.currency) s
+                        FROM ({inner}) s
                         LEFT JOIN tag_index t ON t.tagset_id = s.tagset AND t.key = ?
                         GROUP BY t.value, s.currency) g
                   LEFT JOIN dims cur ON cur.id = g.currency
@@ -183,9 +240,13 @@ def spend_by(
         params = [*params, by[4:]]
     else:
         col = DIMENSIONS[by]
+        inner, params = _union(
+            parts, f"c.{col} AS k, c.currency AS currency, sum(c.{m}) AS cost", f"c.{col}, c.currency"
+        )
+        if len(parts) > 1:
+            inner = f"SELECT k, currency, sum(cost) AS cost FROM ({inner}) GROUP BY k, currency"
         sql = f"""SELECT d.value AS value, d.label AS label, d.extra AS extra, cur.value AS currency, g.cost AS cost
-                  FROM (SELECT c.{col} AS k, c.currency AS currency, sum(c.{m}) AS cost
-                        {from_sql} GROUP BY c.{col}, c.currency) g
+                  FROM ({inner}) g
                   LEFT JOIN dims d ON d.id = g.k
                   LEFT JOIN dims cur ON cur.id = g.currency
                   ORDER BY g.cost DESC, d.value {lim}"""
@@ -251,8 +312,8 @@ def total(
     plan = _Plan(conn, since, until, filters)
     if plan.empty:
         return {}
-    from_sql, params = plan.sql_from()
-    sql = f"""SELECT cur.value, g.cost FROM (SELECT c.currency AS k, sum(c.{m}) AS cost {from_sql} GROUP BY c.currency) g
+    inner, params = _union(plan.parts(conn), f"c.currency AS k, sum(c.{m}) AS cost", "c.currency")
+    sql = f"""SELECT cur.value, g.cost FROM (SELECT k, sum(cost) AS cost FROM ({inner}) GROUP BY k) g
               LEFT JOIN dims cur ON cur.id = g.k"""
     return {(r[0] or "USD"): int(r[1] or 0) for r in conn.execute(sql, params)}
 

@@ -38,8 +38,27 @@ SUMMARY_DIMS = (
     "service",
     "service_category",
     "region",
+    "resource_type",  # since v3: a low-cardinality attribute of the resource, kept in the summary
     "charge_category",
     "currency",
+)
+
+# Dimension columns of the costs fact table (ids; tagset = tag set id) and of its weekly rollup.
+COST_DIMS = (
+    "provider",
+    "billing_account",
+    "sub_account",
+    "service",
+    "service_category",
+    "region",
+    "resource",
+    "resource_type",
+    "charge_category",
+    "pricing_category",
+    "commitment",
+    "commitment_status",
+    "currency",
+    "tagset",
 )
 
 MONEY = ("billed", "effective", "list", "contracted")
@@ -348,6 +367,64 @@ _V2 = [
     "CREATE INDEX costs_tagset_cov ON costs(tagset, currency, day, billed, effective, list, contracted)",
 ]
 
+# Column lists spelled out (not derived from SUMMARY_DIMS/COST_DIMS) so this migration stays
+# what it is when those constants change in later versions.
+_V3_SUMMARY_COLS = (
+    "provider, billing_account, sub_account, service, service_category, region, resource_type, "
+    "charge_category, currency"
+)
+_V3_COST_COLS = (
+    "provider, billing_account, sub_account, service, service_category, region, resource, resource_type, "
+    "charge_category, pricing_category, commitment, commitment_status, currency, tagset"
+)
+
+# v3: faster fine-grained Spend group-bys over long ranges, maintained on every write of costs
+# (same transaction, like cost_summary):
+# - `cost_summary` gains `resource_type` (few values, mostly one per service), so grouping or
+#   filtering by resource type is answered from the summary;
+# - `cost_weekly`: the costs fact table rolled up to ISO weeks (`week` = the Monday, TEXT
+#   'YYYY-MM-DD'), same dimension columns. A query over [since, until) on the fine grain reads
+#   the whole weeks inside the range from `cost_weekly` and only the edge days (at most 6 at
+#   each end) from `costs` (see `cache.queries`). Covering indexes as in v2 for the resource and
+#   tag set group-bys.
+_V3 = [
+    "ALTER TABLE cost_summary ADD COLUMN resource_type INTEGER",
+    "DELETE FROM cost_summary",
+    f"""INSERT INTO cost_summary(source_id, day, {_V3_SUMMARY_COLS}, billed, effective, list, contracted, n)
+        SELECT source_id, day, {_V3_SUMMARY_COLS}, sum(billed), sum(effective), sum(list), sum(contracted), count(*)
+        FROM costs GROUP BY source_id, day, {_V3_SUMMARY_COLS}""",
+    """CREATE TABLE cost_weekly (
+        source_id INTEGER NOT NULL,
+        week TEXT NOT NULL,
+        provider INTEGER,
+        billing_account INTEGER,
+        sub_account INTEGER,
+        service INTEGER,
+        service_category INTEGER,
+        region INTEGER,
+        resource INTEGER,
+        resource_type INTEGER,
+        charge_category INTEGER,
+        pricing_category INTEGER,
+        commitment INTEGER,
+        commitment_status INTEGER,
+        currency INTEGER,
+        tagset INTEGER,
+        billed INTEGER NOT NULL,
+        effective INTEGER NOT NULL,
+        list INTEGER NOT NULL,
+        contracted INTEGER NOT NULL,
+        n INTEGER NOT NULL
+    )""",
+    f"""INSERT INTO cost_weekly(source_id, week, {_V3_COST_COLS}, billed, effective, list, contracted, n)
+        SELECT source_id, date(day, '-6 days', 'weekday 1') AS week, {_V3_COST_COLS},
+               sum(billed), sum(effective), sum(list), sum(contracted), count(*)
+        FROM costs GROUP BY source_id, week, {_V3_COST_COLS}""",
+    "CREATE INDEX cost_weekly_source_week ON cost_weekly(source_id, week)",
+    "CREATE INDEX cost_weekly_resource_cov ON cost_weekly(resource, currency, week, billed, effective, list, contracted)",
+    "CREATE INDEX cost_weekly_tagset_cov ON cost_weekly(tagset, currency, week, billed, effective, list, contracted)",
+]
+
 # MIGRATIONS[i] upgrades version i -> i + 1.
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,14 +15,35 @@ import sqlite3
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlite_utils
 
 from . import timeutil
-from .schema import DIM_KINDS, MIGRATIONS, SCHEMA_VERSION, SUMMARY_DIMS
+from .schema import COST_DIMS, DIM_KINDS, MIGRATIONS, SCHEMA_VERSION, SUMMARY_DIMS
+
+_COST_COLS = ", ".join(COST_DIMS)
+_SUMMARY_COLS = ", ".join(SUMMARY_DIMS)
+_INSERT_COSTS = (
+    f"INSERT INTO costs(source_id, day, {_COST_COLS}, billed, effective, list, contracted, "
+    f"pricing_quantity, consumed_quantity) VALUES ({', '.join('?' * (len(COST_DIMS) + 8))})"
+)
+_INSERT_SUMMARY = (
+    f"INSERT INTO cost_summary(source_id, day, {_SUMMARY_COLS}, billed, effective, list, contracted, n) "
+    f"VALUES ({', '.join('?' * (len(SUMMARY_DIMS) + 7))})"
+)
+_INSERT_WEEKLY = (
+    f"INSERT INTO cost_weekly(source_id, week, {_COST_COLS}, billed, effective, list, contracted, n) "
+    f"VALUES ({', '.join('?' * (len(COST_DIMS) + 7))})"
+)
+
+# Bulk writes of costs (see Store.bulk_costs): when the rows written are more than this share
+# of the rows in `costs` afterwards, the secondary indexes are dropped for the insert and
+# rebuilt after it (a sorted bulk build) instead of being maintained row by row.
+BULK_SHARE = 0.3
+BULK_CACHE_KIB = 65_536  # page cache during a bulk write of costs (the default is 2 MiB)
 
 
 class CacheError(Exception):
@@ -154,6 +175,7 @@ class Store:
         self.db = sqlite_utils.Database(self.conn)
         self._dim_cache: dict[tuple[str, str], tuple[int, str | None, str | None]] = {}
         self._tag_cache: dict[str, int] = {}
+        self._bulk: _CostBulk | None = None
 
     # -- lifecycle -------------------------------------------------------------
     def close(self) -> None:
@@ -365,6 +387,37 @@ class Store:
         return tid
 
     # -- costs -----------------------------------------------------------------
+    @contextlib.contextmanager
+    def bulk_costs(self) -> Iterator[None]:
+        """A bulk write of costs (call inside a transaction, after deleting the rows replaced).
+
+        Rows go in with `insert_cost_tuples` (or `replace_costs`, which uses this). The page cache
+        is raised for the duration; once the rows inserted exceed `BULK_SHARE` of the rows the
+        table will hold, the secondary indexes of `costs` are dropped and rebuilt at the end of
+        the block (DDL is transactional: a rollback restores them). On an exception they are
+        rebuilt too while the transaction is still open, so a caller that goes on is not left
+        without indexes. Nested blocks join the outer one.
+        """
+        if self._bulk is not None:
+            yield
+            return
+        conn = self.conn
+        prev_cache = conn.execute("PRAGMA cache_size").fetchone()[0]
+        conn.execute(f"PRAGMA cache_size = -{BULK_CACHE_KIB}")
+        bulk = self._bulk = _CostBulk(conn)
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    bulk.restore()
+            raise
+        else:
+            bulk.restore()
+        finally:
+            self._bulk = None
+            conn.execute(f"PRAGMA cache_size = {int(prev_cache)}")
+
     def replace_costs(
         self,
         source_id: int,
@@ -377,49 +430,44 @@ class Store:
         """Replace a source's costs in [window) (or all of them) with `rows`, atomically.
 
         Rows outside the window are refused (they would escape the delete). Returns the
-        number of rows written. The summary table is rebuilt for the affected days.
+        number of rows written. The summary and weekly tables are rebuilt for the affected
+        days, and the planner statistics refreshed when rows were written.
         """
         ctx = contextlib.nullcontext(self.conn) if in_transaction else self.transaction()
         n = 0
         with ctx:
             if window is None:
-                self.conn.execute("DELETE FROM costs WHERE source_id=?", (source_id,))
-                self.conn.execute("DELETE FROM cost_summary WHERE source_id=?", (source_id,))
+                for table in ("costs", "cost_summary", "cost_weekly"):
+                    self.conn.execute(f"DELETE FROM {table} WHERE source_id=?", (source_id,))
             else:
                 lo, hi = window[0].isoformat(), window[1].isoformat()
                 self.conn.execute("DELETE FROM costs WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))
-                self.conn.execute(
-                    "DELETE FROM cost_summary WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi)
-                )
             buf: list[tuple[Any, ...]] = []
             min_day: str | None = None
             max_day: str | None = None
-            sql = (
-                "INSERT INTO costs(source_id, day, provider, billing_account, sub_account, service, "
-                "service_category, region, resource, resource_type, charge_category, pricing_category, "
-                "commitment, commitment_status, currency, tagset, billed, effective, list, contracted, "
-                "pricing_quantity, consumed_quantity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-            )
-            for r in rows:
-                d = r.day.isoformat()
-                if window is not None and not (window[0] <= r.day < window[1]):
-                    raise CacheError(f"cost row for {d} is outside the window {window[0]}..{window[1]}")
-                if min_day is None or d < min_day:
-                    min_day = d
-                if max_day is None or d > max_day:
-                    max_day = d
-                buf.append(self._cost_tuple(source_id, d, r))
-                if len(buf) >= batch:
-                    self.conn.executemany(sql, buf)
+            with self.bulk_costs():
+                for r in rows:
+                    d = r.day.isoformat()
+                    if window is not None and not (window[0] <= r.day < window[1]):
+                        raise CacheError(f"cost row for {d} is outside the window {window[0]}..{window[1]}")
+                    if min_day is None or d < min_day:
+                        min_day = d
+                    if max_day is None or d > max_day:
+                        max_day = d
+                    buf.append(self._cost_tuple(source_id, d, r))
+                    if len(buf) >= batch:
+                        self.insert_cost_tuples(buf)
+                        n += len(buf)
+                        buf.clear()
+                if buf:
+                    self.insert_cost_tuples(buf)
                     n += len(buf)
-                    buf.clear()
-            if buf:
-                self.conn.executemany(sql, buf)
-                n += len(buf)
             if window is not None:
                 self._rebuild_summary(source_id, window[0].isoformat(), window[1].isoformat())
             elif min_day is not None and max_day is not None:
                 self._rebuild_summary(source_id, min_day, "9999-12-31")
+            if n:
+                self.analyze()
         return n
 
     def _cost_tuple(self, source_id: int, d: str, r: CostRow) -> tuple[Any, ...]:
@@ -450,24 +498,34 @@ class Store:
         )
 
     def insert_cost_tuples(self, tuples: list[tuple[Any, ...]]) -> None:
-        """Low-level bulk insert of prepared cost tuples (inside a transaction)."""
-        self.conn.executemany(
-            "INSERT INTO costs(source_id, day, provider, billing_account, sub_account, service, "
-            "service_category, region, resource, resource_type, charge_category, pricing_category, "
-            "commitment, commitment_status, currency, tagset, billed, effective, list, contracted, "
-            "pricing_quantity, consumed_quantity) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            tuples,
-        )
+        """Low-level bulk insert of prepared cost tuples (inside a transaction; best inside
+        `bulk_costs()`). Columns: source_id, day, COST_DIMS, billed, effective, list, contracted,
+        pricing_quantity, consumed_quantity. The caller rebuilds the summary (`rebuild_summary`)
+        or inserts it (`insert_rollup_tuples`)."""
+        if self._bulk is not None:
+            self._bulk.before_insert(len(tuples))
+        self.conn.executemany(_INSERT_COSTS, tuples)
+
+    def insert_rollup_tuples(self, summary: Iterable[tuple[Any, ...]], weekly: Iterable[tuple[Any, ...]]) -> None:
+        """Insert precomputed rollup rows instead of `rebuild_summary` (inside a transaction), for
+        bulk writers that aggregate elsewhere. They must equal what `rebuild_summary` would write:
+        summary = (source_id, day, SUMMARY_DIMS, billed, effective, list, contracted, n) per
+        distinct (source_id, day, SUMMARY_DIMS) of the costs rows; weekly = (source_id, week,
+        COST_DIMS, billed, effective, list, contracted, n) per distinct (source_id, week, COST_DIMS),
+        week = the Monday of the day's ISO week. The rows they replace must be deleted first."""
+        self.conn.executemany(_INSERT_SUMMARY, summary)
+        self.conn.executemany(_INSERT_WEEKLY, weekly)
 
     def rebuild_summary(self, source_id: int, lo: str = "0000-01-01", hi: str = "9999-12-31") -> None:
-        """Rebuild the summary table for a source's days in [lo, hi) (call inside a transaction).
+        """Rebuild the summary and weekly tables for a source's days in [lo, hi) (call inside a
+        transaction; the weekly rows of the weeks overlapping [lo, hi) are rebuilt whole).
 
         For bulk writers that insert with `insert_cost_tuples` instead of `replace_costs`.
         """
         self._rebuild_summary(source_id, lo, hi)
 
     def _rebuild_summary(self, source_id: int, lo: str, hi: str) -> None:
-        cols = ", ".join(SUMMARY_DIMS)
+        cols = _SUMMARY_COLS
         self.conn.execute("DELETE FROM cost_summary WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))
         self.conn.execute(
             f"""INSERT INTO cost_summary(source_id, day, {cols}, billed, effective, list, contracted, n)
@@ -476,11 +534,28 @@ class Store:
                 GROUP BY source_id, day, {cols}""",
             (source_id, lo, hi),
         )
+        wlo, whi = _week_bounds(lo, hi)
+        self.conn.execute("DELETE FROM cost_weekly WHERE source_id=? AND week>=? AND week<?", (source_id, wlo, whi))
+        self.conn.execute(
+            f"""INSERT INTO cost_weekly(source_id, week, {_COST_COLS}, billed, effective, list, contracted, n)
+                SELECT source_id, date(day, '-6 days', 'weekday 1') AS week, {_COST_COLS},
+                       sum(billed), sum(effective), sum(list), sum(contracted), count(*)
+                FROM costs WHERE source_id=? AND day>=? AND day<?
+                GROUP BY source_id, week, {_COST_COLS}""",
+            (source_id, wlo, whi),
+        )
+
+    def analyze(self) -> None:
+        """Refresh the planner statistics of the cost tables (sampled: milliseconds). Without them
+        the fine-grained Spend group-bys do not pick their covering indexes."""
+        self.conn.execute("PRAGMA analysis_limit = 400")
+        for table in ("costs", "cost_summary", "cost_weekly"):
+            self.conn.execute(f"ANALYZE {table}")
 
     def delete_source_costs(self, source_id: int) -> None:
         with self.transaction():
-            self.conn.execute("DELETE FROM costs WHERE source_id=?", (source_id,))
-            self.conn.execute("DELETE FROM cost_summary WHERE source_id=?", (source_id,))
+            for table in ("costs", "cost_summary", "cost_weekly"):
+                self.conn.execute(f"DELETE FROM {table} WHERE source_id=?", (source_id,))
 
     # -- generic record writes (inventory, metrics, prices, commitments, ML) -------
     def upsert(self, table: str, records: Iterable[dict[str, Any]], pk: str | tuple[str, ...]) -> int:
@@ -512,6 +587,49 @@ class Store:
     def table_counts(self) -> dict[str, int]:
         names = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         return {n: self.conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
+
+
+class _CostBulk:
+    """State of one `Store.bulk_costs` block: whether the secondary indexes of costs are dropped."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.existing: int | None = None  # rows in costs when the block started
+        self.inserted = 0
+        self.dropped: list[str] = []  # CREATE INDEX statements to run at the end
+
+    def before_insert(self, n: int) -> None:
+        if self.existing is None:
+            self.existing = int(self.conn.execute("SELECT count(*) FROM costs").fetchone()[0])
+        self.inserted += n
+        if not self.dropped and self.inserted > BULK_SHARE * (self.existing + self.inserted):
+            ddl = self.conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name='costs' AND sql IS NOT NULL "
+                "ORDER BY name"
+            ).fetchall()
+            for name, _sql in ddl:
+                self.conn.execute(f'DROP INDEX "{name}"')
+            self.dropped = [sql for _name, sql in ddl]
+
+    def restore(self) -> None:
+        while self.dropped:
+            self.conn.execute(self.dropped[0])
+            self.dropped.pop(0)
+
+
+def _week_bounds(lo: str, hi: str) -> tuple[str, str]:
+    """[lo, hi) in days -> [Monday of lo's week, Monday after hi - 1 day's week) in weeks."""
+    try:
+        d = date.fromisoformat(lo)
+        wlo = (d - timedelta(days=d.weekday())).isoformat()
+    except ValueError:
+        wlo = lo
+    try:
+        d = date.fromisoformat(hi) - timedelta(days=1)
+        whi = (d + timedelta(days=7 - d.weekday())).isoformat()
+    except (ValueError, OverflowError):
+        whi = hi
+    return wlo, whi
 
 
 def _jsonify(rec: dict[str, Any]) -> dict[str, Any]:
