@@ -11,7 +11,7 @@
     refetch_days = 3                    # late-arriving charges
     # region = "us-east-1"             # default region (Athena, STS); else the profile's
     # steps = ["costs", "inventory"]    # a subset of costs, inventory, metrics, commitments,
-    #                                   # sagemaker, prices (default: all)
+    #                                   # sagemaker, prices, rightsizing (default: all)
     # max_attempts = 5                  # per request, throttling/5xx retries included
     # endpoint_url = "http://127.0.0.1:5000"   # an emulator
     # athena_database = "cur"  athena_table = "cur2"  athena_workgroup = "primary"
@@ -209,7 +209,7 @@ def _ident(key: str, v: Any) -> str:
 
 # -- per-kind option schemas --------------------------------------------------------------------
 
-AWS_STEPS = ("costs", "inventory", "metrics", "commitments", "sagemaker", "prices")
+AWS_STEPS = ("costs", "inventory", "metrics", "commitments", "sagemaker", "prices", "rightsizing")
 
 # option -> validator(key, value) -> normalized value
 _AWS_OPTIONS: dict[str, Callable[[str, Any], Any]] = {

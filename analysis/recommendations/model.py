@@ -75,8 +75,12 @@ def load(
     statuses: Iterable[str] | None = ("open",),
     rule: str | None = None,
     ids: Iterable[int] | None = None,
+    include_duplicates: bool = True,
 ) -> list[Recommendation]:
-    """Recommendations, largest monthly saving first. statuses=None: all."""
+    """Recommendations, largest monthly saving first. statuses=None: all.
+
+    include_duplicates=False leaves out provider-native advice hidden because one of our rules
+    found the same resource (detail.duplicate_of, set by the engine)."""
     where, params = [], []  # type: ignore[var-annotated]
     if statuses is not None:
         st = list(statuses)
@@ -89,6 +93,8 @@ def load(
         id_list = list(ids)
         where.append(f"id IN ({', '.join('?' for _ in id_list)})")
         params += id_list
+    if not include_duplicates:
+        where.append("json_extract(detail, '$.duplicate_of') IS NULL")
     sql = f"SELECT {_COLS} FROM recommendations"
     if where:
         sql += " WHERE " + " AND ".join(where)

@@ -1,7 +1,7 @@
 """The AWS adapter: learns the account (STS), then runs its steps in order.
 
 Steps: costs (Cost Explorer or Athena, see costs.py), inventory, metrics, commitments,
-sagemaker, prices (the step modules of this package). Each step runs through
+sagemaker, prices, rightsizing (the step modules of this package). Each step runs through
 `ctx.run_step`, so access denied on one API fails that step only and the source ends
 "partial"; expired or missing credentials stop the source ("failed"). A source may limit
 its steps with `steps = [...]` in the config.
@@ -27,6 +27,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "commitments": ("commitments", "sync_commitments"),
     "sagemaker": ("ml", "sync_sagemaker"),
     "prices": ("pricing", "sync_prices"),
+    "rightsizing": ("rightsizing", "sync_rightsizing"),
 }
 
 

@@ -1,0 +1,76 @@
+"""Recommendations: the rules (one module each), the engine that recomputes them, the record.
+
+    from analysis.recommendations import RULES, recompute, load
+    result = recompute(store, config)          # after every sync, import and demo
+
+Rules run in the order of RULES (idle before rightsizing before previous generation, so one
+instance gets one sizing advice). Thresholds come from the config's [rules.RULE_ID] tables (every
+age threshold is `min_days`); see `rule_params` and each module's docstring.
+Provider-native advice (AWS Cost Explorer rightsizing, rule ids in NATIVE_RULES) is written by the
+provider's sync step with its own origin; the engine hides it (detail.duplicate_of) when one of
+our rules found the same resource.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from . import (
+    idle_instance,
+    obsolete_image,
+    obsolete_snapshot,
+    open_security_group,
+    previous_generation,
+    rightsizing,
+    stopped_instance,
+    unattached_volume,
+    unused_ip,
+)
+from .common import RuleConfigError, Skipped, validate_params
+from .model import STATUSES, Recommendation, load
+
+RULES: dict[str, ModuleType] = {
+    m.RULE_ID: m
+    for m in (unattached_volume, obsolete_snapshot, obsolete_image, unused_ip, stopped_instance, idle_instance,
+              rightsizing, previous_generation, open_security_group)
+}
+
+# Advice written by provider sync steps: rule id -> (the costdeck rule it corresponds to, where it comes from).
+NATIVE_RULES: dict[str, tuple[str, str]] = {
+    "aws_rightsizing": ("rightsizing", "AWS Cost Explorer rightsizing (MODIFY)"),
+    "aws_idle_instance": ("idle_instance", "AWS Cost Explorer rightsizing (TERMINATE)"),
+}
+
+
+def rule_title(rule: str) -> str:
+    if rule in RULES:
+        return str(RULES[rule].TITLE)
+    if rule in NATIVE_RULES:
+        return NATIVE_RULES[rule][1]
+    return rule
+
+
+def rule_doc(rule: str) -> str:
+    mod = RULES.get(rule)
+    return " ".join((mod.__doc__ or "").split()) if mod else ""
+
+
+def rule_params(rules_config: dict[str, dict[str, Any]] | None, where: str = "config") -> dict[str, dict[str, Any]]:
+    """Every rule's thresholds: defaults overridden by the config. Unknown rules or keys and wrong
+    types raise RuleConfigError with one line."""
+    rules_config = rules_config or {}
+    for rid in rules_config:
+        if rid not in RULES:
+            raise RuleConfigError(f"{where}: key rules.{rid}: unknown rule (known: {', '.join(RULES)})")
+    return {rid: validate_params(rid, mod.PARAMS, rules_config.get(rid), where) for rid, mod in RULES.items()}
+
+
+def recompute(store: Any, config: Any, now: Any = None) -> Any:
+    from .engine import recompute as _recompute
+
+    return _recompute(store, config, now)
+
+
+__all__ = ["NATIVE_RULES", "RULES", "STATUSES", "Recommendation", "RuleConfigError", "Skipped", "load",
+           "recompute", "rule_doc", "rule_params", "rule_title"]

@@ -1,0 +1,90 @@
+"""Rightsizing: running instances whose CPU p99 stayed at or under `max_cpu_p99` (default 40 %)
+over the last `window_days` (default 30) days, with a concrete smaller size in the same series.
+
+The target is the cheapest size of the same series (m5 -> m5.*, n2-standard -> n2-standard-*,
+Ds_v5 -> Standard_D*s_v5; for a previous-generation type also the current-generation sizes of its
+class, so m4.2xlarge may become m5.xlarge) priced in the same region whose vCPUs still keep the observed p99 under
+`target_cpu_p99` (default 70 %): vcpu_target >= vcpu_now x p99 / target. "p99" is the highest
+daily p99 of the window (the daily maximum where p99 is missing). Memory is not measured by default
+(CloudWatch needs an agent for it): check it before resizing. Needs `min_days` (default 14) days
+of CPU data and the current type's price; instances with less, spot instances, idle instances (the
+idle rule covers them) and types already at the smallest size are skipped and say why. Saving: the
+observed cost x (1 - price after / price now), else the price difference x 730 h. Action: resize.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cache.money import fmt
+
+from .common import SPOT_REASON, Param, RuleContext, new_rec, series, size_class
+from .model import Recommendation
+
+RULE_ID = "rightsizing"
+CATEGORY = "cost"
+TITLE = "Rightsizing"
+PARAMS = {
+    "min_days": Param(int, 14, "days of CPU data needed in the window", 1, 3650),
+    "window_days": Param(int, 30, "utilization window in days", 1, 3650),
+    "max_cpu_p99": Param(float, 40.0, "CPU p99 % at or under which an instance is oversized", 0, 100),
+    "target_cpu_p99": Param(float, 70.0, "CPU p99 % the smaller size may reach", 1, 100),
+}
+
+
+def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
+    out = []
+    for inst in ctx.resources(("instance",)):
+        if (inst.state or "").lower() != "running" or not inst.instance_type:
+            continue
+        if (inst.provider_name, inst.resource_id) in ctx.flagged:
+            continue
+        if inst.spot:
+            ctx.skip(RULE_ID, inst, SPOT_REASON)
+            continue
+        u = ctx.usage(inst, params["window_days"])
+        if u.days < params["min_days"] or u.cpu_p99 is None:
+            ctx.skip(RULE_ID, inst, f"too little metric history: {u.days} day(s) of CPU data in the last "
+                     f"{params['window_days']} days, needs {params['min_days']}")
+            continue
+        if u.cpu_p99 > params["max_cpu_p99"]:
+            continue
+        now_p = ctx.price(inst.provider_name, inst.region_id, inst.instance_type)
+        if now_p is None or not now_p.vcpu:
+            ctx.skip(RULE_ID, inst, f"no price (with vCPUs) for {inst.instance_type} in {inst.region_id}")
+            continue
+        need = now_p.vcpu * u.cpu_p99 / params["target_cpu_p99"]
+        fam = series(inst.provider_name, inst.instance_type)
+        cls = size_class(inst.provider_name, inst.instance_type)
+        old = now_p.generation == "previous"
+        options = [p for p in ctx.prices_in(inst.provider_name, inst.region_id)
+                   if (series(inst.provider_name, p.sku) == fam
+                       or (old and p.generation == "current" and size_class(inst.provider_name, p.sku) == cls))
+                   and p.vcpu and p.vcpu >= need
+                   and p.vcpu < now_p.vcpu and p.price_nanos < now_p.price_nanos and p.currency == now_p.currency]
+        if not options:
+            ctx.skip(RULE_ID, inst, f"CPU p99 {u.cpu_p99:.1f}% but no smaller {fam} size priced in "
+                     f"{inst.region_id} fits (needs {need:.1f} vCPU)")
+            continue
+        target = min(options, key=lambda p: (p.price_nanos, p.generation != "current", p.sku))
+        saving, basis, cur, ev = ctx.saving([inst.resource_id], price=now_p, price_after=target)
+        ctx.flagged[(inst.provider_name, inst.resource_id)] = RULE_ID
+        detail = {
+            "summary": f"CPU p99 {u.cpu_p99:.1f}% over {u.days} days: {inst.instance_type} -> {target.sku}",
+            "cpu_avg_pct": None if u.cpu_avg is None else round(u.cpu_avg, 2),
+            "cpu_p99_pct": round(u.cpu_p99, 2),
+            "metric_days": u.days,
+            "instance_type": inst.instance_type,
+            "target_type": target.sku,
+            "vcpu_now": now_p.vcpu,
+            "vcpu_after": target.vcpu,
+            "memory_gib_now": now_p.memory_gib,
+            "memory_gib_after": target.memory_gib,
+            "price_now": fmt(now_p.price_nanos, now_p.currency, places=4) + "/h",
+            "price_after": fmt(target.price_nanos, target.currency, places=4) + "/h",
+            "action": "resize_instance",
+            **ev,
+        }
+        out.append(new_rec(RULE_ID, CATEGORY, inst, detail=detail, monthly_saving=saving, saving_basis=basis,
+                           currency=cur))
+    return out
