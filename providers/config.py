@@ -139,9 +139,14 @@ def _looks_secret(key: str) -> bool:
     return any(w in k for w in _SECRET_WORDS)
 
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
 def _check_no_secrets(table: dict[str, Any], prefix: str) -> None:
     for k, v in table.items():
         key = f"{prefix}.{k}" if prefix else k
+        if k.endswith("_env") and isinstance(v, str) and _ENV_NAME.match(v):
+            continue  # the NAME of an env var holding a secret (e.g. token_env), never the secret itself
         if _looks_secret(k):
             raise _Bad(key, "", plain="credentials are never kept in the config: use the provider's credential "
                        "chain (for AWS: a profile in ~/.aws/config, SSO, or environment variables)")
@@ -267,8 +272,39 @@ def _aws(prefix: str, table: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
+_MLFLOW_OPTIONS: dict[str, Callable[[str, Any], Any]] = {
+    "url": lambda k, v: _match(k, v, _URL, 'an http:// or https:// URL like "http://127.0.0.1:5000"').rstrip("/"),
+    "token_env": lambda k, v: _match(k, v, _ENV_NAME, 'the NAME of an environment variable holding the token, '
+                                     'like "MLFLOW_TRACKING_TOKEN"'),
+    "experiments": lambda k, v: _str_list(k, v, "a list of experiment names or ids"),
+    "max_runs": lambda k, v: _int(k, v, 1, 1_000_000),
+    "history_points": lambda k, v: _int(k, v, 0, 100_000),
+    "max_attempts": lambda k, v: _int(k, v, 1, 20),
+    "timeout_s": lambda k, v: _int(k, v, 1, 600),
+}
+
+
+def _mlflow(prefix: str, table: dict[str, Any]) -> dict[str, Any]:
+    """[sources.NAME] kind = "mlflow": url (required), token_env, experiments, max_runs, history_points."""
+    if "token" in table:
+        raise _Bad(f"{prefix}.token", "", plain="credentials are never kept in the config: put the token in an "
+                   "environment variable and set token_env = \"ITS_NAME\"")
+    opts: dict[str, Any] = {}
+    for k, v in table.items():
+        if k == "kind":
+            continue
+        check = _MLFLOW_OPTIONS.get(k)
+        if check is None:
+            raise _Bad(f"{prefix}.{k}", "", plain="unknown option for kind \"mlflow\" (known: "
+                       + ", ".join(sorted(_MLFLOW_OPTIONS)) + ")")
+        opts[k] = check(f"{prefix}.{k}", v)
+    if "url" not in opts:
+        raise _Bad(f"{prefix}.url", "", plain='missing (the tracking server, e.g. url = "http://127.0.0.1:5000")')
+    return opts
+
+
 # kind -> option validator. Other providers register theirs here.
-KINDS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {"aws": _aws}
+KINDS: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {"aws": _aws, "mlflow": _mlflow}
 
 
 # -- loading ---------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from .config import Config, SourceConfig
 from .errors import InputError
 
 # kind -> "module:Class" (imported lazily, so one provider's SDK is only loaded when used)
-ADAPTERS: dict[str, str] = {"aws": "providers.aws.adapter:AwsAdapter"}
+ADAPTERS: dict[str, str] = {"aws": "providers.aws.adapter:AwsAdapter", "mlflow": "providers.mlflow:MlflowAdapter"}
 
 MAX_WORKERS = 8
 BUSY_TIMEOUT_MS = 60_000
