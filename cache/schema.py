@@ -386,8 +386,10 @@ _V3_COST_COLS = (
 #   'YYYY-MM-DD'), same dimension columns. A query over [since, until) on the fine grain reads
 #   the whole weeks inside the range from `cost_weekly` and only the edge days (at most 6 at
 #   each end) from `costs` (see `cache.queries`). Covering indexes as in v2 for the resource and
-#   tag set group-bys.
+#   tag set group-bys;
+# - costs_resource_type_cov (v2) goes: resource type group-bys no longer read costs.
 _V3 = [
+    "DROP INDEX IF EXISTS costs_resource_type_cov",
     "ALTER TABLE cost_summary ADD COLUMN resource_type INTEGER",
     "DELETE FROM cost_summary",
     f"""INSERT INTO cost_summary(source_id, day, {_V3_SUMMARY_COLS}, billed, effective, list, contracted, n)

@@ -17,9 +17,11 @@ How it works
    of `cache.money`, done exactly on DECIMALs by DuckDB's `round_even`).
 4. Only when every file given has passed, everything is written in ONE SQLite
    transaction: per source the old rows are removed (`Store.replace_costs`), the new
-   rows bulk-inserted with dimension ids resolved once per distinct value, the summary
-   table rebuilt, the import and a sync run recorded, the snapshot time touched. Any
-   failure rolls the cache back to exactly what it was.
+   rows bulk-inserted with dimension ids resolved once per distinct value (inside
+   `Store.bulk_costs`: a large import drops the secondary indexes and rebuilds them
+   after the insert), the summary and weekly rollups aggregated by DuckDB and inserted,
+   the import and a sync run recorded, the snapshot time touched. Any failure rolls the
+   cache back to exactly what it was. Planner statistics are refreshed after the commit.
 
 Errors are `InputError` (exit code 2) with one line naming the file, the row (CSV: the
 line number in the file, header = line 1; Parquet: the 1-based row number), the column
@@ -50,6 +52,7 @@ import duckdb
 
 from cache import CacheError, Store, timeutil
 from cache.money import cents
+from cache.schema import COST_DIMS, SUMMARY_DIMS
 from cache.store import canonical_tags
 
 from .errors import CostdeckError, InputError
@@ -225,6 +228,7 @@ class _File:
     version: str = "unknown"
     source: str = ""
     table: str = ""
+    rows_table: str = ""  # the daily rows with dimension ids, as written to the cache
     result: ImportResult | None = None
 
 
@@ -622,16 +626,30 @@ class _Importer:
             + f", a.n FROM {f.table} a {join}"
         )
         keys = ", ".join((*_DIM_NAMES, "day", "tags"))
+        # The cleanup merges keys only if it changes a value (null spellings, capitalisation,
+        # '' or 'NULL' tags) or maps two tag spellings to one canonical set. Otherwise every
+        # pass-1 row is its own daily row: round each one, no second GROUP BY.
+        canons = [canon for _raw, canon in mapping]
+        merges = None in canons or len(set(canons)) != len(canons)
+        if not merges:
+            changed = " OR ".join(
+                [f"a.{name} IS DISTINCT FROM {c.rsplit(' AS ', 1)[0]}" for name, c in zip(_DIM_NAMES, clean, strict=True)]
+                + ["a.tags_raw IN ('', 'NULL')"]
+            )
+            merges = bool(self.con.execute(f"SELECT count_if({changed}) FROM {f.table} a").fetchone()[0])
+        if merges:
+            agg = "sum({})"
+            tail = f", sum(n) AS n FROM ({inner}) GROUP BY {keys}"
+        else:
+            agg = "{}"
+            tail = f", n FROM ({inner})"
         money = ", ".join(
-            f"CAST(round_even(coalesce(sum({m}), 0), 9) * 1000000000 AS BIGINT) AS {m}" for m, _ in _MONEY
+            f"CAST(round_even(coalesce({agg.format(m)}, 0), 9) * 1000000000 AS BIGINT) AS {m}" for m, _ in _MONEY
         )
-        qty = ", ".join(f"CAST(sum({q}) AS DOUBLE) AS {q}" for q, _ in _QUANTITIES)
+        qty = ", ".join(f"CAST({agg.format(q)} AS DOUBLE) AS {q}" for q, _ in _QUANTITIES)
         daily = f"{f.table}_daily"
         try:
-            self.con.execute(
-                f"CREATE TEMP TABLE {daily} AS SELECT {keys}, {money}, {qty}, sum(n) AS n "
-                f"FROM ({inner}) GROUP BY {keys}"
-            )
+            self.con.execute(f"CREATE TEMP TABLE {daily} AS SELECT {keys}, {money}, {qty}{tail}")
         except duckdb.Error as exc:
             raise InputError(f"{f.display}: cannot total the amounts ({_first_line(exc)})") from None
         self.con.execute(f"DROP TABLE {f.table}")
@@ -683,14 +701,17 @@ class _Importer:
         cols = []
         for i, (kind, value, _l, _e) in enumerate((*_DIM_KINDS, ("tagset", "tags", None, None))):
             joins.append(f"LEFT JOIN {idt} j{i} ON j{i}.kind = {_ql(kind)} AND j{i}.value = d.{value}")
-            cols.append(f"j{i}.id")
+            cols.append(f"j{i}.id AS {COST_DIMS[i]}")
         res = f.result
         total = res.daily_rows if res else None
-        cur = self.con.execute(
-            f"SELECT {source_id}, strftime(d.day, '%Y-%m-%d') AS day_s, {', '.join(cols)}, d.billed, d.effective, "
-            f"d.list, d.contracted, d.pricing_quantity, d.consumed_quantity FROM {t} d {' '.join(joins)} "
-            f"ORDER BY day_s, j6.id"
+        rows = f"{t}_rows"
+        self.con.execute(
+            f"CREATE TEMP TABLE {rows} AS SELECT CAST({source_id} AS BIGINT) AS source_id, "
+            f"strftime(d.day, '%Y-%m-%d') AS day, {', '.join(cols)}, d.billed, d.effective, d.list, d.contracted, "
+            f"d.pricing_quantity, d.consumed_quantity FROM {t} d {' '.join(joins)}"
         )
+        f.rows_table = rows
+        cur = self.con.execute(f"SELECT * FROM {rows} ORDER BY day, resource")
         done = 0
         label = f"writing {f.path.name}"
         self._tick(label, 0, total)
@@ -702,6 +723,22 @@ class _Importer:
             done += len(batch)
             self._tick(label, done, total)
         return done
+
+    def write_rollups(self, files: list[_File]) -> None:
+        """The summary and weekly rows of one source's files, aggregated by DuckDB from the rows
+        just written (what `Store.rebuild_summary` would compute, without SQLite's GROUP BY)."""
+        src = " UNION ALL ".join(f"SELECT * FROM {f.rows_table}" for f in files)
+        money = "sum(billed), sum(effective), sum(list), sum(contracted), count(*)"
+        sdims = ", ".join(SUMMARY_DIMS)
+        cdims = ", ".join(COST_DIMS)
+        summary = self.con.execute(
+            f"SELECT source_id, day, {sdims}, {money} FROM ({src}) GROUP BY source_id, day, {sdims}"
+        ).fetchall()
+        weekly = self.con.execute(
+            f"SELECT source_id, strftime(date_trunc('week', CAST(day AS DATE)), '%Y-%m-%d') AS week, {cdims}, "
+            f"{money} FROM ({src}) GROUP BY source_id, week, {cdims}"
+        ).fetchall()
+        self.store.insert_rollup_tuples(summary, weekly)
 
 
 def _exact_numeric(t: str) -> bool:
@@ -852,9 +889,10 @@ def import_files(
                 run = store.start_sync_run(sid)
                 store.replace_costs(sid, [], window=None, in_transaction=True)  # drop the source's old rows
                 n = 0
-                for f in group:
-                    n += imp.write(f, sid)
-                store.rebuild_summary(sid)
+                with store.bulk_costs():  # large: indexes dropped for the insert, rebuilt after
+                    for f in group:
+                        n += imp.write(f, sid)
+                imp.write_rollups(group)
                 run.rows = n
                 run.detail = {"files": [g.path.name for g in group], "kind": "focus import"}
                 store.finish_sync_run(run, "ok")
@@ -870,8 +908,7 @@ def import_files(
         # Fresh planner statistics (sampled, milliseconds) so the fine-grained Spend group-bys
         # pick their covering indexes instead of the day-range index.
         with contextlib.suppress(sqlite3.Error):
-            store.conn.execute("PRAGMA analysis_limit = 1000")
-            store.conn.execute("ANALYZE costs")
+            store.analyze()
     except duckdb.Error as exc:  # not the input's fault (memory, disk): a runtime failure, exit 1
         raise CostdeckError(f"import failed, cache unchanged: {_first_line(exc)}") from None
     finally:
