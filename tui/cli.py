@@ -75,6 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--metric", choices=["billed", "effective", "list"], default="billed")
     rs.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
+    rr = rsub.add_parser("recommendations", parents=[common], help="recommendations (waste, rightsizing, security)")
+    rr.add_argument("--rule", help="only this rule id (see `costdeck report rules`)")
+    rr.add_argument("--status", default="open", choices=["open", "dismissed", "snoozed", "applied", "all"],
+                    help="status to list (default: open)")
+    rr.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rr.add_argument("--script", choices=["aws"], help="print a shell script (AWS CLI) that cleans up the open "
+                    "recommendations instead (dry run unless run with --execute)")
+    rr.add_argument("--dry-run", action="store_true", help="with --script: print only the commands, one per line")
+    rl = rsub.add_parser("rules", parents=[common], help="the recommendation rules and their thresholds")
+    rl.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
     sub.add_parser("sources", parents=[common], help="list sources and their last sync")
 
     sy = sub.add_parser("sync", parents=[common], help="pull data from the configured sources")
@@ -138,12 +149,17 @@ def demo_db_path(args: argparse.Namespace, *, explicit_ok: bool = False) -> Path
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from providers import demo
+    from providers.config import load_config
 
+    config = load_config(args.config)  # a bad config (rule thresholds included) exits 2 before writing
+    check_rules(config)
     path = demo_db_path(args, explicit_ok=True)
     as_of = args.as_of or timeutil.today()
     with Store(path) as store:
         summary = demo.generate(store, as_of=as_of, seed=args.seed)
+        recs = recompute_recommendations(store, config)
     print(f"demo snapshot written to {path}: {summary}")
+    print(recs.summary())
     if path != resolve_db(args):
         print(f"open it with: costdeck --db {path}")
     return 0
@@ -168,6 +184,7 @@ def prepare_open(args: argparse.Namespace) -> tuple[Path, Any]:
                 from providers import demo
 
                 demo.generate(store, as_of=timeutil.today())
+                recompute_recommendations(store, config)
     return path, config
 
 
@@ -182,6 +199,10 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 # -- import --------------------------------------------------------------------
 def cmd_import(args: argparse.Namespace) -> int:
+    from providers.config import load_config
+
+    config = load_config(args.config)
+    check_rules(config)
     from providers import focus
 
     path = resolve_db(args)
@@ -192,8 +213,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
         if progress:
             progress.done()
+        recs = recompute_recommendations(store, config)
     for res in results:
         print(res.summary())
+    print(recs.summary())
     return 0
 
 
@@ -228,6 +251,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     with Store(path) as store:
         if args.report == "spend":
             return report_spend(store, args)
+        if args.report == "recommendations":
+            return report_recommendations(store, args)
+        if args.report == "rules":
+            return report_rules(args)
     raise UsageError(f"unknown report {args.report!r}")
 
 
@@ -248,6 +275,127 @@ def report_spend(store: Store, args: argparse.Namespace) -> int:
     ]
     write_records(records, args.format, money_fields=("cost",), title=f"Spend by {args.by}, {since} to {until} "
                   f"(exclusive), {args.metric} cost")
+    return 0
+
+
+def check_rules(config: Any) -> None:
+    """Validate the [rules.*] thresholds (one line, exit 2) before anything runs."""
+    from analysis.recommendations import rule_params
+
+    rule_params(config.rules, str(config.path or "config"))
+
+
+def recompute_recommendations(store: Store, config: Any) -> Any:
+    """Re-run the recommendation rules over the cache (after demo, import and sync)."""
+    from analysis.recommendations.engine import recompute
+
+    return recompute(store, config)
+
+
+def report_rules(args: argparse.Namespace) -> int:
+    from analysis.recommendations import RULES, rule_doc, rule_params
+    from providers.config import load_config
+
+    config = load_config(args.config)
+    params = rule_params(config.rules, str(config.path or "config"))
+    records = []
+    for rid, mod in RULES.items():
+        shown = {k: v for k, v in params[rid].items()}
+        records.append({"rule": rid, "category": mod.CATEGORY, "title": mod.TITLE,
+                        "thresholds": ", ".join(f"{k} = {v}" for k, v in shown.items()) or "-",
+                        "defaults": ", ".join(f"{k} = {p.default}" for k, p in mod.PARAMS.items()) or "-",
+                        "what": rule_doc(rid)})
+    if args.format == "json":
+        for r, (rid, _mod) in zip(records, RULES.items(), strict=True):
+            r["thresholds"] = params[rid]
+    if args.format == "table":
+        for r in records:
+            r["what"] = str(r["what"]).split(". ", 1)[0]
+        _wide_table("Recommendation rules (thresholds: the config's rules.RULE_ID tables)", records)
+        return 0
+    write_records(records, args.format)
+    return 0
+
+
+def report_recommendations(store: Store, args: argparse.Namespace) -> int:
+    """Recommendations for scripts: table, CSV or JSON (money as exact decimals), or a cleanup script."""
+    from analysis.recommendations import NATIVE_RULES, RULES, load
+
+    if args.rule and args.rule not in RULES and args.rule not in NATIVE_RULES:
+        raise UsageError(f"unknown rule {args.rule!r} (known: {', '.join([*RULES, *NATIVE_RULES])})")
+    if args.dry_run and not args.script:
+        raise UsageError("--dry-run goes with --script aws")
+    statuses = None if args.status == "all" else (args.status,)
+    recs = load(store.conn, statuses=statuses, rule=args.rule, include_duplicates=False)
+    if args.script:
+        return _recommendations_script(store, args, [r for r in recs if r.status == "open"])
+    records = [
+        {"id": r.id, "rule": r.rule, "category": r.category, "resource_id": r.resource_id,
+         "resource_name": r.resource_name, "resource_type": r.resource_type, "provider_name": r.provider_name,
+         "sub_account_id": r.sub_account_id, "region_id": r.region_id, "monthly_saving": r.monthly_saving,
+         "currency": r.currency, "saving_basis": r.saving_basis, "status": r.status,
+         "status_reason": r.status_reason,
+         "snoozed_until": timeutil.iso(r.snoozed_until) if r.snoozed_until else None,
+         "first_seen": timeutil.iso(r.first_seen) if r.first_seen else None, "origin": r.origin,
+         "summary": r.detail.get("summary"), "detail": r.detail}
+        for r in recs
+    ]
+    if args.format == "json":
+        _write_exact_json(records, ("monthly_saving",))
+        return 0
+    if args.format == "table":
+        title = f"Recommendations ({args.status}{', rule ' + args.rule if args.rule else ''}): " \
+                f"{len(records)}, saving {fmt(sum(r.monthly_saving for r in recs))}/month"
+        rows = [{"rule": r["rule"], "resource": _safe(r["resource_name"] or r["resource_id"])[:60],
+                 "provider": r["provider_name"], "account": _safe(r["sub_account_id"] or ""),
+                 "region": r["region_id"] or "", "saving/month": fmt(r["monthly_saving"], r["currency"]),
+                 "status": r["status"], "evidence": _safe(r["summary"] or "")} for r in records]
+        if rows:
+            _wide_table(title, rows, right=("saving/month",))
+        else:
+            print(f"no {args.status if args.status != 'all' else ''} recommendations".replace("  ", " "))
+        return 0
+    for rec in records:
+        rec["detail"] = json.dumps(rec["detail"], sort_keys=True, ensure_ascii=False)
+    write_records(records, args.format, money_fields=("monthly_saving",))
+    return 0
+
+
+def _write_exact_json(records: list[dict[str, Any]], money_fields: tuple[str, ...]) -> None:
+    """JSON with money as exact decimal numbers (nano-units -> 12.345000001, never a float)."""
+    import secrets
+
+    tag = f"@@dec{secrets.token_hex(8)}@@"
+    data = [{k: (f"{tag}{decimal_str(v)}{tag}" if k in money_fields and v is not None else v) for k, v in r.items()}
+            for r in records]
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    for field_text in set(text.split(f'"{tag}')[1:]):
+        number = field_text.split(f'{tag}"', 1)[0]
+        text = text.replace(f'"{tag}{number}{tag}"', number)
+    sys.stdout.write(text + "\n")
+
+
+def _recommendations_script(store: Store, args: argparse.Namespace, recs: list[Any]) -> int:
+    import dataclasses
+
+    from providers.config import load_config
+
+    try:
+        from analysis.cleanup import PlanRefused, build_plan, export_script, script_lines
+    except ImportError:
+        raise UsageError("--script needs the cleanup module, which is not in this build yet") from None
+    config = load_config(args.config)
+    # A script only prints commands: it is the read-only way to hand a plan to change control.
+    try:
+        plan = build_plan(store.conn, recs, dataclasses.replace(config, read_only=False), read_only=False,
+                          demo=store.is_demo())
+        if args.dry_run:
+            lines = script_lines(plan)
+            sys.stdout.write("".join(line + "\n" for line in lines))
+        else:
+            sys.stdout.write(export_script(plan, args.script))
+    except PlanRefused as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
@@ -372,8 +520,11 @@ def cmd_sync(args: argparse.Namespace) -> int:
     path = resolve_db(args)
     live = sys.stdout.isatty() and not args.plain
     view = _LiveSync([s.name for s in selected]) if live else _PlainSync()
+    check_rules(config)
     results = _run_sync_interruptibly(run_sync, path, config, [s.name for s in selected], view)
     _sync_summary(results)
+    with Store(path) as store:
+        print(recompute_recommendations(store, config).summary())
     return 1 if any(r.status == "failed" for r in results) else 0
 
 

@@ -56,13 +56,18 @@ def rule_doc(rule: str) -> str:
     return " ".join((mod.__doc__ or "").split()) if mod else ""
 
 
+# [rules.*] tables that are not recommendation rules (validated by their own owners).
+OTHER_TABLES = frozenset({"cleanup"})
+
+
 def rule_params(rules_config: dict[str, dict[str, Any]] | None, where: str = "config") -> dict[str, dict[str, Any]]:
     """Every rule's thresholds: defaults overridden by the config. Unknown rules or keys and wrong
     types raise RuleConfigError with one line."""
     rules_config = rules_config or {}
     for rid in rules_config:
-        if rid not in RULES:
-            raise RuleConfigError(f"{where}: key rules.{rid}: unknown rule (known: {', '.join(RULES)})")
+        if rid not in RULES and rid not in OTHER_TABLES:
+            known = ", ".join([*RULES, *sorted(OTHER_TABLES)])
+            raise RuleConfigError(f"{where}: key rules.{rid}: unknown rule (known: {known})")
     return {rid: validate_params(rid, mod.PARAMS, rules_config.get(rid), where) for rid, mod in RULES.items()}
 
 
@@ -72,5 +77,5 @@ def recompute(store: Any, config: Any, now: Any = None) -> Any:
     return _recompute(store, config, now)
 
 
-__all__ = ["NATIVE_RULES", "RULES", "STATUSES", "Recommendation", "RuleConfigError", "Skipped", "load",
+__all__ = ["NATIVE_RULES", "OTHER_TABLES", "RULES", "STATUSES", "Recommendation", "RuleConfigError", "Skipped", "load",
            "recompute", "rule_doc", "rule_params", "rule_title"]

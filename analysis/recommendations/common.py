@@ -28,6 +28,7 @@ from typing import Any
 
 from cache import timeutil
 from cache.money import fmt
+from providers.errors import InputError
 
 from .model import Recommendation
 
@@ -36,10 +37,8 @@ COST_DAYS = 30
 SPOT_REASON = "spot instance: interruptible capacity at market price, sizing and idle rules do not apply"
 
 
-class RuleConfigError(ValueError):
-    """A bad [rules.*] table in the config: one line (key, what was expected, what was found)."""
-
-    exit_code = 2
+class RuleConfigError(InputError):
+    """A bad [rules.*] table in the config: one line (key, what was expected, what was found); exit 2."""
 
 
 @dataclass(frozen=True, slots=True)
