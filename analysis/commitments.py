@@ -705,6 +705,39 @@ def _focus_coverage(
             eligible[e.provider or ""][e.day] += e.od
 
 
+def commitment_record(c: CommitmentFigures) -> dict[str, Any]:
+    """One commitment as a flat record (money in nanos) for reports and exports."""
+    return {
+        "commitment_id": c.commitment_id,
+        "name": c.name,
+        "type": c.commitment_type,
+        "provider_name": c.provider_name,
+        "scope": c.scope,
+        "region_id": c.region_id,
+        "units": c.units or None,
+        "hourly_commitment": c.hourly_commitment,
+        "payment_option": c.payment_option,
+        "term_months": c.term_months,
+        "start": timeutil.iso(c.start_at) if c.start_at else None,
+        "end": timeutil.iso(c.end_at) if c.end_at else None,
+        "days_to_expiry": c.days_to_expiry,
+        "utilization_pct": None if c.utilization_pct is None else round(c.utilization_pct, 2),
+        "committed_cost": c.figures.committed if c.figures else None,
+        "used_cost": c.figures.used if c.figures else None,
+        "unused_cost": c.unused,
+        "on_demand_equivalent": c.figures.on_demand_equivalent if c.figures else None,
+        "savings": c.savings,
+        "net_savings": c.net_savings,
+        "basis": c.basis,
+        "in_inventory": c.in_inventory,
+        "currency": c.currency,
+    }
+
+
+RECORD_MONEY = ("hourly_commitment", "committed_cost", "used_cost", "unused_cost", "on_demand_equivalent", "savings",
+                "net_savings")
+
+
 # -- expiring (the Overview's flag) -----------------------------------------------------------------
 
 
@@ -734,7 +767,9 @@ __all__ = [
     "DayFigures",
     "Expiring",
     "Figures",
+    "RECORD_MONEY",
     "build_report",
+    "commitment_record",
     "data_anchor",
     "days_to_expiry",
     "expiring",

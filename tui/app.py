@@ -22,6 +22,7 @@ from providers.config import Config
 from .base import ViewScreen
 from .dialogs import HelpScreen
 from .screens.activity import ActivityScreen
+from .screens.commitments import CommitmentsScreen
 from .screens.overview import OverviewScreen
 from .screens.spend import SpendScreen
 from .widgets import clean
@@ -41,6 +42,7 @@ VIEWS: list[tuple[str, str, str]] = [
     # (key, mode, title)
     ("1", "overview", "Overview"),
     ("2", "spend", "Spend"),
+    ("4", "commitments", "Commitments"),
     ("7", "activity", "Activity"),
 ]
 
@@ -75,7 +77,8 @@ class CostdeckApp(App[int]):
     TITLE = "costdeck"
     COMMANDS = App.COMMANDS | {ViewCommands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
-    MODES = {"overview": OverviewScreen, "spend": SpendScreen, "activity": ActivityScreen}
+    MODES = {"overview": OverviewScreen, "spend": SpendScreen, "activity": ActivityScreen,
+             "commitments": CommitmentsScreen}
 
     BINDINGS = [
         *[Binding(key, f"switch_mode('{mode}')", title, id=f"view.{mode}") for key, mode, title in VIEWS],

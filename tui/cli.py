@@ -74,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--until", type=_day, help="last day, exclusive (default: the day after the last day with data)")
     rs.add_argument("--metric", choices=["billed", "effective", "list"], default="billed")
     rs.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rc = rsub.add_parser("commitments", parents=[common], help="RI/SP/CUD utilization, unused cost, savings, expiry")
+    rc.add_argument("--since", type=_day, help="first day, inclusive (default: 30 days before --until)")
+    rc.add_argument("--until", type=_day, help="last day, exclusive (default: the day after the last day with data)")
+    rc.add_argument("--purchase", action="store_true", help="purchase recommendations instead (last 30 days)")
+    rc.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     rr = rsub.add_parser("recommendations", parents=[common], help="recommendations (waste, rightsizing, security)")
     rr.add_argument("--rule", help="only this rule id (see `costdeck report rules`)")
@@ -251,6 +256,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     with Store(path) as store:
         if args.report == "spend":
             return report_spend(store, args)
+        if args.report == "commitments":
+            return report_commitments(store, args)
         if args.report == "recommendations":
             return report_recommendations(store, args)
         if args.report == "rules":
@@ -396,6 +403,78 @@ def _recommendations_script(store: Store, args: argparse.Namespace, recs: list[A
             sys.stdout.write(export_script(plan, args.script))
     except PlanRefused as exc:
         raise UsageError(str(exc)) from None
+    return 0
+
+
+def report_commitments(store: Store, args: argparse.Namespace) -> int:
+    """Commitments with utilization, unused cost, savings and expiry (or, --purchase, what to buy)."""
+    from analysis import commitments as cm
+    from analysis import purchase
+
+    if args.purchase:
+        recs = []
+        for o in purchase.purchase_options(store.conn):
+            one, three = o.terms[1], o.terms[3]
+            recs.append({
+                "provider_name": o.provider_name, "region_id": o.region_id, "family": o.family,
+                "baseline_hourly": o.baseline_hourly, "mean_hourly": o.mean_hourly,
+                "instance_type": o.instance_type,
+                "instances": None if o.instance_equivalents is None else round(o.instance_equivalents, 2),
+                "commitment_1yr_hourly": one.hourly_commitment, "saving_1yr_monthly": one.monthly_saving,
+                "discount_1yr_pct": round(one.discount * 100, 2),
+                "commitment_3yr_hourly": three.hourly_commitment, "saving_3yr_monthly": three.monthly_saving,
+                "discount_3yr_pct": round(three.discount * 100, 2),
+                "break_even_1yr_pct": round(one.break_even_utilization_pct, 2),
+                "break_even_3yr_pct": round(three.break_even_utilization_pct, 2),
+                "rate_basis": one.rate_basis, "currency": o.currency,
+            })
+        pmoney = ("baseline_hourly", "mean_hourly", "commitment_1yr_hourly", "saving_1yr_monthly",
+                  "commitment_3yr_hourly", "saving_3yr_monthly")
+        ptitle = (f"Commitment purchase recommendations (p{purchase.PERCENTILE} of daily on-demand usage, "
+                  f"last {purchase.WINDOW_DAYS} days; savings per month; rates 'assumed default' are not from "
+                  "the prices table)")
+        if args.format != "table":
+            write_records(recs, args.format, money_fields=pmoney, title=ptitle)
+            return 0
+        if not recs:
+            print("no purchase recommendation: no steady on-demand instance usage in the last 30 days")
+            return 0
+        _wide_table(ptitle, [
+            {k: (fmt(v, r["currency"], places=4 if k.endswith("hourly") else 2) if k in pmoney
+                 else _safe("" if v is None else str(v))) for k, v in r.items()}
+            for r in recs
+        ], right=(*pmoney, "instances", "discount_1yr_pct", "discount_3yr_pct", "break_even_1yr_pct",
+                  "break_even_3yr_pct"))
+        return 0
+    anchor = cm.data_anchor(store.conn) or timeutil.today()
+    until = args.until or anchor + timedelta(days=1)
+    since = args.since or until - timedelta(days=30)
+    if until <= since:
+        raise UsageError(f"--until {until} must be after --since {since}")
+    rep = cm.build_report(store.conn, since, until)
+    records = [cm.commitment_record(c) for c in rep.commitments]
+    cov = "n/a" if rep.coverage_pct is None else f"{rep.coverage_pct:.1f}%"
+    util = "n/a" if rep.utilization_pct is None else f"{rep.utilization_pct:.1f}%"
+    title = (f"Commitments, {since} to {until} (exclusive): utilization {util}, coverage {cov}, "
+             f"unused {fmt(rep.unused, rep.currency)}, net savings {fmt(rep.net_savings, rep.currency)}")
+    money = cm.RECORD_MONEY
+    if args.format != "table":
+        write_records(records, args.format, money_fields=money, title=title)
+        return 0
+    short = ("name", "type", "provider_name", "units", "end", "days_to_expiry", "utilization_pct", "unused_cost",
+             "savings", "net_savings", "basis")
+    rows = []
+    for r in records:
+        row = {k: r[k] for k in short}
+        row["name"] = _safe(str(r["name"] or r["commitment_id"]))[:60]
+        row["end"] = (r["end"] or "")[:10]
+        row["utilization_pct"] = "" if r["utilization_pct"] is None else f"{r['utilization_pct']:.1f}%"
+        rows.append({k: (fmt(v, r["currency"]) if k in money and v is not None else "" if v is None else v)
+                     for k, v in row.items()})
+    if not rows:
+        print(f"no commitments with data or active between {since} and {until} (exclusive)")
+        return 0
+    _wide_table(title, rows, right=("days_to_expiry", "utilization_pct", *money))
     return 0
 
 

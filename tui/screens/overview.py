@@ -44,6 +44,7 @@ enter on a service or sub account opens it in the Spend view.
             yield Card("Month to date", id="card-mtd")
             yield Card("Last month", id="card-last")
             yield Card("Forecast, month end", id="card-forecast")
+        yield Static("", id="expiring")
         yield Static("", id="no-data")
         yield StackedChart(id="daily-chart")
         with Horizontal(id="movers"):
@@ -60,6 +61,7 @@ enter on a service or sub account opens it in the Spend view.
 
     def reload(self) -> None:
         self.load()
+        self.load_expiring()
 
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
     def load(self) -> None:
@@ -119,6 +121,33 @@ enter on a service or sub account opens it in the Spend view.
         for i, ch in enumerate(changes):
             name = ch.label or ch.value or "(not set)"
             t.add_row(safe(name, 60), money_text(ch.now, cur), pct_text(ch.pct), key=str(i))
+
+    # Commitments ending within 90 days (the Commitments view, 4, has the detail).
+    @work(thread=True, exclusive=True, group="overview-expiring", exit_on_error=False)
+    def load_expiring(self) -> None:
+        from analysis.commitments import expiring
+
+        soon = self.cd_app.read(lambda conn: expiring(conn, 90))
+        self.app.call_from_thread(self.show_expiring, soon)
+
+    def show_expiring(self, soon: list[Any]) -> None:
+        box = self.query_one("#expiring", Static)
+        box.display = bool(soon)
+        if not soon:
+            return
+        box.styles.height = 1
+        t = Text(" Commitments expiring: ", style="bold", no_wrap=True, overflow="ellipsis")
+        parts = [(f"{n} within {limit} days", style) for limit, style in
+                 ((30, "bold red"), (60, "dark_orange"), (90, "yellow"))
+                 if (n := sum(1 for e in soon if e.flag == limit))]
+        for i, (label, style) in enumerate(parts):
+            t.append(", " if i else "")
+            t.append(label, style=style)
+        first = soon[0]
+        t.append(f" · next in {first.days_to_expiry}d: ", style="dim")
+        t.append_text(safe(first.name or first.commitment_id, 50))
+        t.append(" · 4 Commitments", style="dim")
+        box.update(t)
 
     def on_resize(self) -> None:
         if self.data is not None and self.data.has_data:

@@ -1,0 +1,557 @@
+"""Commitments (4): RI / Savings Plan / reservation / CUD utilization, coverage, unused cost, savings,
+expiry, the daily utilization and coverage chart, and what to buy next."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Label, Static
+from textual_plotext import PlotextPlot
+
+from analysis.commitments import (
+    PERIODS,
+    RECORD_MONEY,
+    CommitmentFigures,
+    CommitmentReport,
+    build_report,
+    commitment_record,
+    data_anchor,
+    period_range,
+)
+from analysis.purchase import PERCENTILE, PurchaseOption, purchase_options
+from cache import timeutil
+from cache.money import decimal_str, fmt
+
+from ..base import ViewScreen
+from ..dialogs import PromptScreen
+from ..widgets import Card, TopBar, clean, money_text, safe
+
+UTIL_GOOD = 95.0  # utilization at or above: green
+UTIL_WARN = 80.0  # at or above: yellow; below: red
+_SHORT_TYPES = {
+    "Reserved Instance": "RI",
+    "Savings Plan": "Savings Plan",
+    "Committed Use Discount": "CUD",
+    "Reservation": "Reservation",
+}
+
+
+def util_text(pct: float | None) -> Text:
+    if pct is None:
+        return Text("—", style="dim", justify="right")
+    style = "green" if pct >= UTIL_GOOD else "yellow" if pct >= UTIL_WARN else "bold red"
+    return Text(f"{pct:.1f}%", style=style, justify="right")
+
+
+def expiry_text(c: CommitmentFigures, *, short: bool = False) -> Text:
+    """End date with days to expiry; red within 30 days, orange within 60, yellow within 90."""
+    if c.end_at is None:
+        return Text("—", style="dim")
+    d = c.days_to_expiry
+    end = c.end_at.strftime("%m-%d" if short else "%Y-%m-%d")
+    if d is not None and d < 0:
+        return Text(f"{end} expired", style="dim strike")
+    style = {30: "bold red", 60: "dark_orange", 90: "yellow"}.get(c.expiry_flag or 0, "")
+    return Text(f"{end} {d}d", style=style)
+
+
+def commit_text(c: CommitmentFigures) -> Text:
+    if c.instance_type:
+        return safe(f"{c.instance_count or 1} x {c.instance_type}", 30)
+    if c.hourly_commitment is not None:
+        return Text(f"{fmt(c.hourly_commitment, c.currency)}/h")
+    return Text("—", style="dim")
+
+
+def term_text(c: CommitmentFigures) -> str:
+    if not c.term_months:
+        return "—"
+    return f"{c.term_months // 12}yr" if c.term_months % 12 == 0 else f"{c.term_months}mo"
+
+
+class UtilizationChart(PlotextPlot):
+    """Daily utilization and coverage (%) as lines; days without a figure are gaps."""
+
+    def __init__(self, **kw: object) -> None:
+        super().__init__(**kw)  # type: ignore[arg-type]
+        self._data: tuple[list[str], dict[str, list[float | None]], str] = ([], {}, "")
+
+    def show(self, labels: list[str], series: dict[str, list[float | None]], title: str = "") -> None:
+        self._data = (labels, series, title)
+        self.replot()
+
+    def replot(self) -> None:
+        labels, series, title = self._data
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        if title:
+            plt.title(title)
+        colors = {"utilization %": "green", "coverage %": "cyan"}
+        drawn = False
+        for name, values in series.items():
+            pts = [(i, v) for i, v in enumerate(values) if v is not None]
+            if not pts:
+                continue
+            drawn = True
+            plt.plot([p[0] for p in pts], [p[1] for p in pts], label=name, color=colors.get(name, "orange"),
+                     marker="braille")
+        if labels and drawn:
+            xs = list(range(len(labels)))
+            step = max(1, len(labels) // 8)
+            plt.xticks(xs[::step], [lab[5:] for lab in labels[::step]])
+            plt.ylim(0, 105)
+            plt.yticks([0, 25, 50, 75, 100])
+        self.refresh()
+
+    def on_resize(self) -> None:
+        self.replot()
+
+
+class CommitmentDetailScreen(ModalScreen[None]):
+    """One commitment: its terms, both bases' figures and its daily series."""
+
+    BINDINGS = [Binding("escape,q", "dismiss", "Close")]
+    DEFAULT_CSS = """
+    CommitmentDetailScreen { align: center middle; }
+    CommitmentDetailScreen > Vertical { width: 95%; height: 95%; border: thick $primary; background: $surface;
+        padding: 0 1; }
+    CommitmentDetailScreen #cd-info { height: auto; max-height: 10; }
+    CommitmentDetailScreen #cd-chart { height: 1fr; min-height: 6; }
+    CommitmentDetailScreen #cd-days { height: 1fr; min-height: 4; }
+    """
+
+    def __init__(self, c: CommitmentFigures, report: CommitmentReport) -> None:
+        super().__init__()
+        self.c = c
+        self.report = report
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._info(), id="cd-info")
+            yield UtilizationChart(id="cd-chart")
+            yield DataTable(id="cd-days", cursor_type="row", zebra_stripes=True)
+
+    def _info(self) -> Text:
+        c = self.c
+        t = Text()
+        t.append_text(safe(c.name or c.commitment_id, 100, "bold"))
+        t.append("   esc closes\n", style="dim")
+        t.append_text(safe(c.commitment_id, 140, "dim"))
+        t.append("\n")
+
+        def field(label: str, value: Text | str) -> None:
+            t.append(f"{label} ", style="dim")
+            t.append_text(value if isinstance(value, Text) else safe(value, 40))
+            t.append("   ")
+
+        field("Provider", c.provider_name)
+        field("Type", c.commitment_type or "—")
+        field("Scope", c.scope or "—")
+        field("Region", c.region_id or "—")
+        t.append("\n")
+        field("Commitment", commit_text(c))
+        field("Term", term_text(c))
+        field("Payment", c.payment_option or "—")
+        field("Upfront", fmt(c.upfront, c.currency) if c.upfront is not None else "—")
+        t.append("\n")
+        field("Start", c.start_at.strftime("%Y-%m-%d") if c.start_at else "—")
+        field("End", expiry_text(c))
+        field("State", c.state or "—")
+        if not c.in_inventory:
+            t.append("known only from FOCUS cost rows", style="italic yellow")
+        t.append("\n")
+        since, until = self.report.since, self.report.until
+        t.append(f"{since} → {until - timedelta(days=1)}", style="dim")
+        for f in (c.figures, c.other):
+            if f is None:
+                continue
+            cur = c.currency
+            t.append(f"\n{f.basis:>5}: ", style="bold" if f is c.figures else "dim")
+            t.append_text(util_text(f.utilization_pct))
+            t.append(f" used {fmt(f.used, cur)} of {fmt(f.committed, cur)}, unused {fmt(f.unused, cur)}, "
+                     f"on-demand equivalent {fmt(f.on_demand_equivalent, cur)}, saved {fmt(f.savings, cur)} "
+                     f"(net {fmt(f.net_savings, cur)})" + ("" if f is c.figures else "  (other basis)"),
+                     style="" if f is c.figures else "dim")
+        if c.figures is None:
+            t.append(": no usage data in this period", style="italic dim")
+        return t
+
+    def on_mount(self) -> None:
+        c = self.c
+        labels = [d.day.isoformat() for d in c.daily]
+        series: dict[str, list[float | None]] = {"utilization %": [d.utilization_pct for d in c.daily]}
+        if any(d.coverage_pct is not None for d in c.daily):
+            series["coverage %"] = [d.coverage_pct for d in c.daily]
+        self.query_one("#cd-chart", UtilizationChart).show(
+            labels, series, f"Daily utilization{' and coverage' if len(series) > 1 else ''} ({c.basis})")
+        table = self.query_one("#cd-days", DataTable)
+        table.add_column("Day", width=10)
+        for title in ("Committed", "Used", "Unused", "On-demand eq."):
+            table.add_column(Text(title, justify="right"), width=13)
+        table.add_column(Text("Util", justify="right"), width=7)
+        table.add_column(Text("Coverage", justify="right"), width=8)
+        cur = c.currency
+        for d in reversed(c.daily):
+            has = d.committed or d.used or d.unused
+            table.add_row(
+                d.day.isoformat(),
+                *(money_text(v, cur) if has else Text("—", style="dim", justify="right")
+                  for v in (d.committed, d.used, d.unused, d.on_demand_equivalent)),
+                util_text(d.utilization_pct),
+                Text("—" if d.coverage_pct is None else f"{d.coverage_pct:.1f}%", justify="right"),
+            )
+
+
+class CommitmentsScreen(ViewScreen):
+    VIEW_TITLE = "Commitments"
+    HELP = f"""
+Reserved Instances, Savings Plans, reservations and committed use discounts over the period (t: 7, 30 or
+90 days ending on the last day with commitment data). Per commitment: utilization (used / committed:
+green from {UTIL_GOOD:.0f} %, yellow from {UTIL_WARN:.0f} %, red below), unused commitment cost, and savings
+vs on demand (on-demand equivalent of the usage it covered minus what that usage cost; net = minus the
+unused part too). Ends: red within 30 days, orange within 60, yellow within 90.
+Basis: "api" = the provider's own daily figures (AWS Cost Explorer utilization and coverage), preferred
+where present; "focus" = computed from the FOCUS cost rows (CommitmentDiscountStatus Used/Unused,
+EffectiveCost, ContractedCost or ListCost). Commitments seen only in FOCUS rows are listed too.
+Coverage: share of the eligible on-demand usage (same services, and region and instance family where
+the commitment is bound to them) that commitments covered.
+Purchase recommendations: the p{PERCENTILE} of the daily on-demand instance usage per family and region
+over 30 days (the steady baseline, not the mean), the hourly commitment covering it, the monthly
+saving at 1-year and 3-year no-upfront rates (prices table, else assumed default rates, marked *) and
+the break-even utilization (commitment rate / on-demand rate).
+enter shows a commitment's daily series; e exports the table (CSV or JSON); c toggles the chart.
+"""
+    BINDINGS = [
+        Binding("t", "cycle_period", "7/30/90 days", id="commitments.period"),
+        Binding("enter", "open_detail", "Daily series", id="commitments.detail"),
+        Binding("e", "export", "Export", id="commitments.export"),
+        Binding("c", "toggle_chart", "Chart", id="commitments.chart"),
+    ]
+    DEFAULT_CSS = """
+    CommitmentsScreen #cm-controls { height: 1; padding: 0 1; background: $boost; }
+    CommitmentsScreen #cm-cards { height: 5; }
+    CommitmentsScreen #cm-empty { height: auto; padding: 0 2; display: none; }
+    CommitmentsScreen #cm-chart { height: 1fr; min-height: 6; }
+    CommitmentsScreen #cm-table { height: auto; max-height: 12; min-height: 3; }
+    CommitmentsScreen #cm-purchase { height: 1fr; min-height: 3; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.period = "30d"
+        self.report: CommitmentReport | None = None
+        self.options: list[PurchaseOption] = []
+        self.chart_auto = True
+
+    def compose(self) -> ComposeResult:
+        yield TopBar("Commitments")
+        yield Static("", id="cm-controls")
+        with Horizontal(id="cm-cards"):
+            yield Card("Utilization", id="card-util")
+            yield Card("Coverage", id="card-coverage")
+            yield Card("Unused commitment", id="card-unused")
+            yield Card("Net savings", id="card-savings")
+        yield Static("", id="cm-empty")
+        yield UtilizationChart(id="cm-chart")
+        yield DataTable(id="cm-table", cursor_type="row", zebra_stripes=True)
+        yield Label("Purchase recommendations", classes="section", id="cm-purchase-title")
+        yield DataTable(id="cm-purchase", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#cm-table", DataTable).focus()
+        self.chart_auto = True
+        self._auto_chart()
+        self.reload()
+
+    def _auto_chart(self) -> None:
+        """Small terminals start without the chart (c shows it): the tables matter more there."""
+        if self.chart_auto and self.app.size.height:
+            self.query_one("#cm-chart", UtilizationChart).display = self.app.size.height >= 30
+
+    def reload(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, group="commitments", exit_on_error=False)
+    def load(self) -> None:
+        period = self.period
+
+        def compute(conn: Any) -> tuple[CommitmentReport | None, list[PurchaseOption]]:
+            anchor = data_anchor(conn)
+            if anchor is None:
+                return None, []
+            since, until = period_range(period, anchor)
+            return build_report(conn, since, until), purchase_options(conn)
+
+        report, options = self.cd_app.read(compute)
+        self.app.call_from_thread(self.show, report, options)
+
+    # -- rendering -------------------------------------------------------------------
+    def show(self, report: CommitmentReport | None, options: list[PurchaseOption]) -> None:
+        self.report = report
+        self.options = options
+        self._render_controls()
+        empty = self.query_one("#cm-empty", Static)
+        if report is None or not report.has_data:
+            empty.update(Text(
+                "No commitments in this cache: sync an AWS source (commitments step) or import a FOCUS file "
+                "whose rows carry CommitmentDiscountId.", style="bold"))
+            empty.display = True
+        else:
+            empty.display = False
+        self._render_cards()
+        self._render_chart()
+        self._fill_table()
+        self._fill_purchase()
+
+    def _render_controls(self) -> None:
+        t = Text()
+        rep = self.report
+        t.append("Period ", style="dim")
+        t.append(f"last {PERIODS[self.period]} days", style="bold")
+        if rep is not None:
+            t.append(f" {rep.since} → {rep.until - timedelta(days=1)}", style="dim")
+            counts = rep.basis_counts()
+            if counts:
+                t.append("  │  basis ", style="dim")
+                t.append(", ".join(f"{k} {v}" for k, v in sorted(counts.items())), style="bold")
+            if rep.other_currencies:
+                t.append(f"  │  totals in {rep.currency} only (also: {', '.join(rep.other_currencies)})",
+                         style="yellow")
+        t.append("  │  t period · enter daily · e export", style="dim")
+        self.query_one("#cm-controls", Static).update(t)
+
+    def _render_cards(self) -> None:
+        rep = self.report
+        util = self.query_one("#card-util", Card)
+        cov = self.query_one("#card-coverage", Card)
+        unused = self.query_one("#card-unused", Card)
+        savings = self.query_one("#card-savings", Card)
+        if rep is None or not rep.has_data:
+            for card in (util, cov, unused, savings):
+                card.set(Text("—", style="dim"), "")
+            return
+        cur = rep.currency
+        u = rep.utilization_pct
+        util.set(util_text(u) if u is not None else Text("—", style="dim"),
+                 Text(f"{fmt(rep.used, cur, compact=True)} of {fmt(rep.committed, cur, compact=True)}",
+                      style="dim"))
+        basis = sorted(set(rep.coverage_basis.values()))
+        cov.set(Text("—" if rep.coverage_pct is None else f"{rep.coverage_pct:.1f}%", style="bold"),
+                Text(f"of eligible · {'+'.join(basis) or 'no data'}", style="dim"))
+        share = (rep.unused * 100 / rep.committed) if rep.committed else 0.0
+        unused.set(Text(fmt(rep.unused, cur), style="bold red" if share >= 100 - UTIL_WARN else
+                        "bold yellow" if share >= 100 - UTIL_GOOD else "bold"),
+                   Text(f"{share:.1f}% of committed", style="dim"))
+        savings.set(Text(fmt(rep.net_savings, cur), style="bold green" if rep.net_savings > 0 else "bold red"),
+                    Text("vs on demand, after unused", style="dim"))
+
+    def _render_chart(self) -> None:
+        rep = self.report
+        chart = self.query_one("#cm-chart", UtilizationChart)
+        if rep is None or not rep.has_data:
+            chart.show([], {}, "")
+            return
+        chart.show(
+            [d.isoformat() for d in rep.days],
+            {"utilization %": rep.utilization_series, "coverage %": rep.coverage_series},
+            f"Daily utilization and coverage, last {PERIODS[self.period]} days (%)",
+        )
+
+    def _fill_table(self) -> None:
+        table = self.query_one("#cm-table", DataTable)
+        table.clear(columns=True)
+        rep = self.report
+        width = self.size.width or 120
+        wide = width >= 110
+        if wide:
+            fixed = {"type": 11, "term": 4, "commit": 16, "ends": 15, "util": 6, "unused": 9, "saved": 10,
+                     "basis": 5}
+        else:
+            fixed = {"type": 8, "ends": 11, "util": 6, "unused": 10, "saved": 11}
+        name_w = max(12, width - sum(fixed.values()) - 2 * (len(fixed) + 1) - 2)
+        table.add_column("Name", key="name", width=name_w)
+        titles = {"type": "Type", "term": "Term", "commit": "Commitment", "ends": "Ends", "util": "Util",
+                  "unused": "Unused", "saved": "Saved", "basis": "Basis"}
+        right = {"util", "unused", "saved"}
+        for key, w in fixed.items():
+            table.add_column(Text(titles[key], justify="right") if key in right else titles[key], key=key, width=w)
+        if rep is None:
+            return
+        for i, c in enumerate(rep.commitments):
+            name = safe(c.name or c.commitment_id, 80, "" if c.in_inventory else "italic")
+            ctype = _SHORT_TYPES.get(c.commitment_type or "", c.commitment_type or "—")
+            cells: dict[str, Any] = {
+                "type": safe(ctype, 20),
+                "term": term_text(c),
+                "commit": commit_text(c),
+                "ends": expiry_text(c, short=not wide),
+                "util": util_text(c.utilization_pct),
+                "unused": money_text(c.unused, c.currency) if c.unused is not None else Text("—", justify="right"),
+                "saved": money_text(c.savings, c.currency) if c.savings is not None else Text("—", justify="right"),
+                "basis": Text(c.basis, style="dim" if c.basis == "none" else ""),
+            }
+            table.add_row(name, *(cells[k] for k in fixed), key=str(i))
+
+    def _fill_purchase(self) -> None:
+        table = self.query_one("#cm-purchase", DataTable)
+        table.clear(columns=True)
+        width = self.size.width or 120
+        wide = width >= 110
+        cols: list[tuple[str, str, int, bool]] = [
+            ("where", "Family / region", 0, False),
+            ("baseline", f"p{PERCENTILE} $/h", 9, True),
+            ("units", "≈ instances", 18 if wide else 0, False),
+            ("c1", "1yr $/h", 9, True),
+            ("s1", "1yr /mo", 10, True),
+            ("s3", "3yr /mo", 10, True),
+            ("be", "Break-even", 10, True),
+        ]
+        cols = [c for c in cols if c[0] == "where" or c[2]]
+        fixed = sum(c[2] for c in cols)
+        name_w = max(14, width - fixed - 2 * len(cols) - 4)
+        for key, title, w, right in cols:
+            table.add_column(Text(title, justify="right") if right else title, key=key, width=w or name_w)
+        title = self.query_one("#cm-purchase-title", Label)
+        if not self.options:
+            title.update("Purchase recommendations: none (no steady on-demand instance usage in the last 30 days)")
+            return
+        assumed = any(t.rate_basis != "prices table" for o in self.options for t in o.terms.values())
+        title.update(
+            f"Purchase recommendations · p{PERCENTILE} of daily on-demand usage, 30 days · saving per month"
+            + (" · * assumed rate" if assumed else "")
+        )
+        for i, o in enumerate(self.options):
+            one, three = o.terms[1], o.terms[3]
+            star = lambda t: "" if t.rate_basis == "prices table" else "*"  # noqa: E731
+            where = Text()
+            where.append_text(safe(o.family, 20, "bold"))
+            where.append(" ")
+            where.append_text(safe(f"{o.provider_name} {o.region_id or ''}", 40, "dim"))
+            cells: dict[str, Any] = {
+                "where": where,
+                "baseline": Text(fmt(o.baseline_hourly, o.currency, places=3), justify="right"),
+                "units": safe(f"{o.instance_equivalents:.1f} x {o.instance_type}" if o.instance_equivalents
+                              else (o.instance_type or ""), 30, "dim"),
+                "c1": Text(fmt(one.hourly_commitment, o.currency, places=3), justify="right"),
+                "s1": Text(fmt(one.monthly_saving, o.currency) + star(one), style="green", justify="right"),
+                "s3": Text(fmt(three.monthly_saving, o.currency) + star(three), style="green", justify="right"),
+                "be": Text(f"{one.break_even_utilization_pct:.0f}/{three.break_even_utilization_pct:.0f}%",
+                           justify="right"),
+            }
+            table.add_row(*(cells[c[0]] for c in cols), key=str(i))
+
+    def on_resize(self) -> None:
+        self._auto_chart()
+        if self.report is not None:
+            self._fill_table()
+            self._fill_purchase()
+
+    # -- actions ------------------------------------------------------------------------
+    def action_cycle_period(self) -> None:
+        keys = list(PERIODS)
+        self.period = keys[(keys.index(self.period) + 1) % len(keys)]
+        self.load()
+
+    def action_toggle_chart(self) -> None:
+        chart = self.query_one("#cm-chart", UtilizationChart)
+        chart.display = not chart.display
+        self.chart_auto = False
+
+    def selected(self) -> CommitmentFigures | None:
+        table = self.query_one("#cm-table", DataTable)
+        if self.report is None or table.row_count == 0:
+            return None
+        idx = table.cursor_row
+        return self.report.commitments[idx] if 0 <= idx < len(self.report.commitments) else None
+
+    def action_open_detail(self) -> None:
+        c = self.selected()
+        if c is not None and self.report is not None:
+            self.app.push_screen(CommitmentDetailScreen(c, self.report))
+
+    @on(DataTable.RowSelected, "#cm-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_detail()
+
+    def action_export(self) -> None:
+        rep = self.report
+        if rep is None:
+            return
+        default = f"costdeck-commitments-{rep.since}_{rep.until}.csv"
+
+        def validate(text: str) -> str | None:
+            if not text or Path(text).suffix.lower() not in (".csv", ".json"):
+                return "the file name must end in .csv or .json"
+            parent = Path(text).expanduser().parent
+            if not parent.is_dir():
+                return f"no such directory: {parent}"
+            return None
+
+        def done(text: str | None) -> None:
+            if not text:
+                return
+            path = Path(text).expanduser()
+            try:
+                n = export_commitments(path, rep)
+            except OSError as exc:
+                self.notify(f"export failed: {exc.strerror or exc}", severity="error")
+                return
+            self.notify(f"exported {n:,} commitments to {clean(path, 100)}", timeout=5)
+
+        self.app.push_screen(PromptScreen("Export commitments to (.csv or .json)", default, validate=validate), done)
+
+    def palette_commands(self) -> list[tuple[str, Any, str]]:
+        cmds: list[tuple[str, Any, str]] = []
+        for p in PERIODS:
+            cmds.append((f"Commitments: last {PERIODS[p]} days", lambda p=p: self._set_period(p), ""))
+        cmds.append(("Commitments: export table (e)", self.action_export, "CSV or JSON"))
+        return cmds
+
+    def _set_period(self, p: str) -> None:
+        self.period = p
+        self.load()
+
+
+def export_commitments(path: Path, rep: CommitmentReport) -> int:
+    """The whole commitments table (exact decimal money) as CSV or JSON, by the file's extension."""
+    records = []
+    for c in rep.commitments:
+        r = commitment_record(c)
+        records.append({k: (decimal_str(v) if k in RECORD_MONEY and v is not None else v) for k, v in r.items()})
+    if path.suffix.lower() == ".json":
+        payload = {
+            "since": rep.since.isoformat(),
+            "until": rep.until.isoformat(),
+            "generated_at": timeutil.iso(timeutil.now()),
+            "totals": {
+                "currency": rep.currency,
+                "utilization_pct": None if rep.utilization_pct is None else round(rep.utilization_pct, 4),
+                "coverage_pct": None if rep.coverage_pct is None else round(rep.coverage_pct, 4),
+                "coverage_basis": rep.coverage_basis,
+                "unused_cost": decimal_str(rep.unused),
+                "savings": decimal_str(rep.savings),
+                "net_savings": decimal_str(rep.net_savings),
+            },
+            "commitments": records,
+        }
+        path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    else:
+        fields = list(records[0]) if records else ["commitment_id", "name", "type", "provider_name"]
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            w = csv.DictWriter(fh, fieldnames=fields)
+            w.writeheader()
+            w.writerows(records)
+    return len(records)
