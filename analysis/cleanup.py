@@ -1,0 +1,666 @@
+"""Cleanup planning, guards, execution and script export (DESIGN.md, "Cleanup safety model").
+
+    plan = build_plan(conn, recs, config, read_only=app.read_only, demo=store.is_demo())
+    results = execute_plan(plan, executor_for(store, config), store, dry_run=True, actor=current_actor())
+    text = export_script(plan)
+
+Plan (what each recommendation becomes):
+
+* unattached_volume -> delete the volume (with `snapshot_volumes` on: snapshot it first, which
+  makes the step reversible); unused_ip -> release the Elastic IP; obsolete_snapshot -> delete
+  the snapshot; obsolete_image -> deregister the image AND delete its EBS snapshots;
+  idle_instance -> stop the instance (reversible: start it again).
+* Not actionable automatically, listed with the reason: stopped_instance (its volumes still
+  bill; snapshotting and deleting them is a decision for a human), rightsizing and
+  previous_generation (a type change needs a stop/modify/start window), open_security_group
+  (a security finding: revoking the rule may cut someone's access).
+* Only AWS is executed; steps for other providers are listed as "not supported yet".
+
+Guards at plan time (each excluded item keeps its reason): protected resources (tag
+`costdeck:protect`, `[protection] tags` / `resource_ids`, or a recommendation marked protected),
+resources in the `exclusions` table, resources no longer in the inventory or no longer matching
+(attached, running...) as of the last sync, dismissed or applied recommendations, duplicates
+(a snapshot deleted with its image). Read-only mode refuses to plan at all (`PlanRefused`).
+A batch limit (default 25 steps) cuts runaway plans: the steps over it are excluded and listed.
+`needs_typed_confirmation` when the batch has more than `confirm_threshold` steps (default 5) or
+any irreversible step: the user must type `confirmation_phrase` exactly.
+
+Settings: `[rules.cleanup]` in the config file: batch_limit (1-500, default 25),
+confirm_threshold (0-100, default 5), snapshot_volumes (default false).
+
+Execution: before each step the executor re-reads the resource and skips it when it no longer
+matches; every attempt (dry run, ok, skipped, failed) is written to the audit log (`actions`);
+an applied recommendation gets status "applied" and the inventory row is updated. A credential
+error stops the batch (the remaining steps are "not-run"); any other error fails its step only.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import shlex
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cache import Store, timeutil
+from cache.money import fmt
+from providers.actions import (
+    ACTIONS,
+    DemoExecutor,
+    Executor,
+    NoExecutor,
+    PlanStep,
+    StepResult,
+    audit_detail,
+    live_from_row,
+    mismatch,
+    protection_reason,
+)
+from providers.base import FatalSourceError, one_line
+from providers.config import Config
+
+from .recommendations.model import Recommendation
+
+AWS = "AWS"
+DEFAULT_BATCH_LIMIT = 25
+DEFAULT_CONFIRM_THRESHOLD = 5
+SETTINGS_KEY = "cleanup"  # [rules.cleanup] in the config file
+
+READ_ONLY_MESSAGE = ("read-only mode: cleanup actions are disabled (--read-only or read_only = true in the "
+                     "config); export the plan as a script instead")
+
+# rule -> action
+RULE_ACTIONS: dict[str, str] = {
+    "unattached_volume": "delete_volume",
+    "unused_ip": "release_address",
+    "obsolete_snapshot": "delete_snapshot",
+    "obsolete_image": "deregister_image",
+    "idle_instance": "stop_instance",
+}
+
+NOT_ACTIONABLE: dict[str, str] = {
+    "stopped_instance": ("not done automatically: the instance is already stopped and its volumes still bill; "
+                         "snapshot and delete the volumes (or terminate it) yourself once nobody needs them"),
+    "rightsizing": "not done automatically: changing the type needs a stop / modify / start window",
+    "previous_generation": "not done automatically: changing the type needs a stop / modify / start window",
+    "open_security_group": ("not done automatically: a security finding; revoking the rule may cut someone's "
+                            "access, review it in your change process"),
+}
+
+# action -> (expected resource type, preconditions, reversible, how to undo)
+_STEP_SPECS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
+    "delete_volume": ("volume", {"state": "available", "attached": False}, False, "cannot be undone"),
+    "release_address": ("elastic_ip", {"attached": False}, False,
+                        "cannot be undone (a new allocation gets another address)"),
+    "delete_snapshot": ("snapshot", {"state": "completed", "in_use": False}, False, "cannot be undone"),
+    "deregister_image": ("image", {"state": "available", "in_use": False}, False,
+                         "cannot be undone (the image and its snapshots are gone)"),
+    "stop_instance": ("instance", {"state": "running", "spot": False}, True,
+                      "start it again (instance-store data is lost; a public IP without an EIP changes)"),
+}
+
+
+class PlanRefused(Exception):
+    """The plan cannot be built (read-only mode, bad settings): one line for the user."""
+
+
+@dataclass(slots=True)
+class Excluded:
+    """A recommendation (or step) left out of the plan, with why. kind: protected | excluded |
+    not-actionable | not-supported | stale | status | duplicate | over-limit."""
+
+    rule: str
+    provider_name: str
+    resource_id: str
+    resource_name: str | None
+    reason: str
+    kind: str
+    sub_account_id: str | None = None
+    region_id: str | None = None
+    recommendation_id: int | None = None
+    monthly_saving: int = 0
+
+
+@dataclass(slots=True)
+class Plan:
+    steps: list[PlanStep]
+    excluded: list[Excluded] = field(default_factory=list)
+    demo: bool = False
+    snapshot_volumes: bool = False
+    batch_limit: int = DEFAULT_BATCH_LIMIT
+    confirm_threshold: int = DEFAULT_CONFIRM_THRESHOLD
+    created_at: datetime = field(default_factory=timeutil.now)
+
+    @property
+    def total_saving(self) -> int:
+        return sum(s.monthly_saving for s in self.steps)
+
+    @property
+    def currency(self) -> str:
+        return self.steps[0].currency if self.steps else "USD"
+
+    @property
+    def irreversible(self) -> int:
+        return sum(1 for s in self.steps if not s.reversible)
+
+    @property
+    def needs_typed_confirmation(self) -> bool:
+        return len(self.steps) > self.confirm_threshold or self.irreversible > 0
+
+    @property
+    def confirmation_phrase(self) -> str:
+        n = len(self.steps)
+        verb = "delete" if any(s.action != "stop_instance" for s in self.steps) else "stop"
+        return f"{verb} {n} resource{'s' if n != 1 else ''}"
+
+    def confirmed_by(self, typed: str) -> bool:
+        """The typed confirmation: the exact phrase (surrounding blanks aside), anything else refuses."""
+        return bool(self.steps) and typed.strip() == self.confirmation_phrase
+
+
+# -- settings --------------------------------------------------------------------------------------
+
+
+def settings(config: Config) -> dict[str, Any]:
+    """[rules.cleanup] validated: batch_limit, confirm_threshold, snapshot_volumes (one-line errors)."""
+    raw = dict(config.rules.get(SETTINGS_KEY) or {})
+    where = f"{config.path}: " if config.path else ""
+    out: dict[str, Any] = {"batch_limit": DEFAULT_BATCH_LIMIT, "confirm_threshold": DEFAULT_CONFIRM_THRESHOLD,
+                           "snapshot_volumes": False}
+    for k, v in raw.items():
+        if k == "snapshot_volumes":
+            if not isinstance(v, bool):
+                raise PlanRefused(f"{where}key rules.cleanup.snapshot_volumes: expected true or false")
+        elif k in ("batch_limit", "confirm_threshold"):
+            lo, hi = (1, 500) if k == "batch_limit" else (0, 100)
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise PlanRefused(f"{where}key rules.cleanup.{k}: expected a whole number from {lo} to {hi}")
+        else:
+            raise PlanRefused(f"{where}key rules.cleanup.{k}: unknown (known: batch_limit, confirm_threshold, "
+                              "snapshot_volumes)")
+        out[k] = v
+    return out
+
+
+# -- planning --------------------------------------------------------------------------------------
+
+
+def _resource(conn: sqlite3.Connection, provider: str, rid: str) -> dict[str, Any] | None:
+    cur = conn.execute("SELECT * FROM resources WHERE provider_name=? AND resource_id=?", (provider, rid))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    names = [d[0] for d in cur.description]
+    return dict(zip(names, tuple(row), strict=True))
+
+
+def _exclusion(conn: sqlite3.Connection, provider: str, rid: str, rule: str) -> str | None:
+    row = conn.execute(
+        "SELECT reason FROM exclusions WHERE resource_id=? AND (provider_name IS NULL OR provider_name=?) "
+        "AND (rule IS NULL OR rule=?) ORDER BY id LIMIT 1",
+        (rid, provider, rule),
+    ).fetchone()
+    if row is None:
+        return None
+    return f"excluded: {row[0] or 'listed in the exclusions'}"
+
+
+def _loads(text: Any) -> Any:
+    if isinstance(text, dict | list):
+        return text
+    try:
+        return json.loads(text or "{}")
+    except (json.JSONDecodeError, TypeError):
+        return {}
+
+
+def build_plan(
+    conn: sqlite3.Connection,
+    recs: Iterable[Recommendation],
+    config: Config,
+    *,
+    read_only: bool,
+    demo: bool,
+    snapshot_volumes: bool | None = None,
+    batch_limit: int | None = None,
+    confirm_threshold: int | None = None,
+) -> Plan:
+    """Recommendations -> a plan of steps (and the excluded ones with their reasons).
+
+    Raises PlanRefused in read-only mode (or when [rules.cleanup] is invalid).
+    """
+    if read_only or config.read_only:
+        raise PlanRefused(READ_ONLY_MESSAGE)
+    opts = settings(config)
+    if snapshot_volumes is not None:
+        opts["snapshot_volumes"] = snapshot_volumes
+    if batch_limit is not None:
+        opts["batch_limit"] = max(1, batch_limit)
+    if confirm_threshold is not None:
+        opts["confirm_threshold"] = max(0, confirm_threshold)
+    plan = Plan(steps=[], demo=demo, snapshot_volumes=bool(opts["snapshot_volumes"]),
+                batch_limit=int(opts["batch_limit"]), confirm_threshold=int(opts["confirm_threshold"]))
+    seen: set[tuple[str, str]] = set()
+
+    for rec in recs:
+        def exclude(reason: str, kind: str, rec: Recommendation = rec) -> None:
+            plan.excluded.append(Excluded(
+                rule=rec.rule, provider_name=rec.provider_name, resource_id=rec.resource_id,
+                resource_name=rec.resource_name, reason=reason, kind=kind, sub_account_id=rec.sub_account_id,
+                region_id=rec.region_id, recommendation_id=rec.id, monthly_saving=rec.monthly_saving))
+
+        if rec.status == "applied":
+            exclude("already applied", "status")
+            continue
+        if rec.status == "dismissed":
+            exclude("dismissed" + (f": {rec.status_reason}" if rec.status_reason else ""), "status")
+            continue
+        action = RULE_ACTIONS.get(rec.rule)
+        if action is None:
+            exclude(NOT_ACTIONABLE.get(rec.rule, "not done automatically: no cleanup action for this rule"),
+                    "not-actionable")
+            continue
+        if rec.provider_name != AWS:
+            exclude(f"not supported yet: cleanup actions run on AWS only, not {rec.provider_name}", "not-supported")
+            continue
+        key = (rec.provider_name, rec.resource_id)
+        if key in seen:
+            exclude("already in the plan", "duplicate")
+            continue
+        if rec.detail.get("protected"):
+            why = rec.detail.get("protected")
+            exclude(why if isinstance(why, str) and why.startswith("protected") else "protected", "protected")
+            continue
+        row = _resource(conn, rec.provider_name, rec.resource_id)
+        rtype, pre, reversible, undo = _STEP_SPECS[action]
+        tags = _loads(row.get("tags")) if row else {}
+        why = protection_reason(tags if isinstance(tags, dict) else {}, rec.resource_id, config.protection)
+        if why:
+            exclude(why, "protected")
+            continue
+        why = _exclusion(conn, rec.provider_name, rec.resource_id, rec.rule)
+        if why:
+            exclude(why, "excluded")
+            continue
+        if row is None:
+            exclude("gone: not in the inventory any more (deleted since the last sync?)", "stale")
+            continue
+        if row.get("resource_type") != rtype:
+            exclude(f"a {row.get('resource_type')}, not a {rtype}: no {ACTIONS[action][0]}", "stale")
+            continue
+        step = PlanStep(
+            action=action, provider_name=rec.provider_name, resource_id=rec.resource_id,
+            resource_type=rtype, resource_name=row.get("resource_name") or rec.resource_name,
+            sub_account_id=row.get("sub_account_id") or rec.sub_account_id,
+            region_id=row.get("region_id") or rec.region_id, monthly_saving=rec.monthly_saving,
+            currency=rec.currency, reversible=reversible, undo=undo, recommendation_id=rec.id, rule=rec.rule,
+            preconditions=dict(pre), source_id=row.get("source_id"),
+        )
+        if action == "delete_volume" and plan.snapshot_volumes:
+            step.snapshot_first = True
+            step.reversible = True
+            step.undo = "create a volume from the snapshot taken first (aws ec2 create-volume --snapshot-id)"
+        if action == "deregister_image":
+            props = _loads(row.get("properties"))
+            snaps = [str(s) for s in (props.get("snapshot_ids") if isinstance(props, dict) else None) or []]
+            keep = []
+            for sid in snaps:
+                srow = _resource(conn, rec.provider_name, sid)
+                stags = _loads(srow.get("tags")) if srow else {}
+                if protection_reason(stags if isinstance(stags, dict) else {}, sid, config.protection):
+                    keep.append(sid)
+            step.snapshot_ids = [s for s in snaps if s not in keep]
+            if keep:
+                step.undo += f"; protected snapshot(s) kept: {', '.join(keep)}"
+        stale = mismatch(step, live_from_row(row, action), config.protection, since_plan=False)
+        if stale:
+            exclude(stale, "stale")
+            continue
+        seen.add(key)
+        plan.steps.append(step)
+
+    # a snapshot deleted with its image is not a step of its own
+    by_image = {sid: s.resource_id for s in plan.steps if s.action == "deregister_image" for sid in s.snapshot_ids}
+    kept: list[PlanStep] = []
+    for s in plan.steps:
+        if s.action == "delete_snapshot" and s.resource_id in by_image:
+            plan.excluded.append(_excluded_step(s, f"deleted with image {by_image[s.resource_id]}", "duplicate"))
+        else:
+            kept.append(s)
+    for e in plan.excluded:  # "in use by <image>" while that image is deregistered by this plan
+        if e.rule == "obsolete_snapshot" and e.kind == "stale" and e.resource_id in by_image:
+            e.reason, e.kind = f"deleted with image {by_image[e.resource_id]}", "duplicate"
+    if len(kept) > plan.batch_limit:
+        for s in kept[plan.batch_limit:]:
+            plan.excluded.append(_excluded_step(
+                s, f"over the batch limit of {plan.batch_limit} steps: run it in another batch "
+                   "([rules.cleanup] batch_limit)", "over-limit"))
+        kept = kept[:plan.batch_limit]
+    plan.steps = kept
+    return plan
+
+
+def _excluded_step(s: PlanStep, reason: str, kind: str) -> Excluded:
+    return Excluded(rule=s.rule or "", provider_name=s.provider_name, resource_id=s.resource_id,
+                    resource_name=s.resource_name, reason=reason, kind=kind, sub_account_id=s.sub_account_id,
+                    region_id=s.region_id, recommendation_id=s.recommendation_id, monthly_saving=s.monthly_saving)
+
+
+# -- executors --------------------------------------------------------------------------------------
+
+
+def executor_for(store: Store, config: Config, **aws_kw: Any) -> Callable[[PlanStep], Executor]:
+    """Chooses each step's executor from the resource's source: the demo cache (or a source of kind
+    "demo") -> the demo executor; an AWS source -> an AwsExecutor with that source's options from
+    the config (profile, endpoint_url...). Raises NoExecutor with the reason otherwise."""
+    cache: dict[Any, Executor] = {}
+    demo_cache = store.is_demo()
+
+    def resolve(step: PlanStep) -> Executor:
+        if step.provider_name != AWS:
+            raise NoExecutor(f"not supported yet: cleanup actions run on AWS only, not {step.provider_name}")
+        src = None
+        if step.source_id is not None:
+            src = store.conn.execute("SELECT name, kind FROM sources WHERE id=?", (step.source_id,)).fetchone()
+        kind = src[1] if src else None
+        if demo_cache or kind == "demo":
+            if "demo" not in cache:
+                cache["demo"] = DemoExecutor(store, config.protection)
+            return cache["demo"]
+        if src is None:
+            raise NoExecutor("the resource's source is unknown: sync it again before cleaning up")
+        name = str(src[0])
+        if kind != "aws":
+            raise NoExecutor(f"source {name!r} is of kind {kind!r}: cleanup actions need an AWS source")
+        conf = config.sources.get(name)
+        if conf is None or conf.kind != "aws":
+            raise NoExecutor(f"source {name!r} is not in the config file: costdeck cannot tell which "
+                             "credentials to use")
+        if name not in cache:
+            from providers.aws.actions import AwsExecutor
+
+            cache[name] = AwsExecutor(conf.options, config.protection, **aws_kw)
+        return cache[name]
+
+    return resolve
+
+
+def current_actor() -> str:
+    """Who acts: the OS user."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name (e.g. a container without passwd entry)
+        return "unknown"
+
+
+# -- execution --------------------------------------------------------------------------------------
+
+
+def execute_plan(
+    plan: Plan,
+    executor: Executor | Callable[[PlanStep], Executor],
+    store: Store,
+    *,
+    dry_run: bool = True,
+    actor: str | None = None,
+    on_result: Callable[[StepResult], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> list[StepResult]:
+    """Run the plan's steps in order; every attempt is written to the audit log.
+
+    `executor`: one Executor, or a resolver step -> Executor (see executor_for). Dry run is the
+    default: nothing is changed, each step is re-checked and logged as what it would do.
+    """
+    who = actor or current_actor()
+    resolve: Callable[[PlanStep], Executor]
+    resolve = (lambda _s: executor) if isinstance(executor, Executor) else executor  # type: ignore[assignment]
+    results: list[StepResult] = []
+    stopped: str | None = None
+    for step in plan.steps:
+        if stopped is not None or (cancel is not None and cancel.is_set()):
+            why = stopped or "cancelled"
+            res = StepResult(step, "not-run", f"not attempted: the batch stopped ({why})", dry_run=dry_run)
+            results.append(res)
+            if on_result is not None:
+                on_result(res)
+            continue
+        ex: Executor | None = None
+        try:
+            ex = resolve(step)
+            res = ex.run(step, dry_run=dry_run)
+        except NoExecutor as exc:
+            res = StepResult(step, "skipped", str(exc), dry_run=dry_run)
+        except FatalSourceError as exc:
+            stopped = one_line(exc)
+            res = StepResult(step, "failed", "credentials problem: the batch stops", error=stopped, dry_run=dry_run,
+                             simulated=bool(ex and ex.simulated))
+        except Exception as exc:  # noqa: BLE001 - one step's failure never stops the batch
+            res = StepResult(step, "failed", f"{step.verb} failed", error=one_line(exc), dry_run=dry_run)
+        _record(store, res, who, reflect=bool(res.ok and ex is not None and not ex.simulated))
+        results.append(res)
+        if on_result is not None:
+            on_result(res)
+    return results
+
+
+def _record(store: Store, res: StepResult, actor: str, *, reflect: bool) -> None:
+    """Audit log row; on success the recommendation is 'applied' and the inventory updated."""
+    step = res.step
+    at = timeutil.now()
+    with store.transaction():
+        store.log_action(
+            at=timeutil.iso(at), actor=actor, action=step.action, provider_name=step.provider_name,
+            sub_account_id=step.sub_account_id, region_id=step.region_id, resource_id=step.resource_id,
+            dry_run=1 if res.dry_run else 0, result=res.status,
+            error=res.error if res.status == "failed" else (res.message if res.status == "skipped" else None),
+            detail=audit_detail(step, res),
+        )
+        if res.ok and not res.dry_run:
+            if step.recommendation_id is not None:
+                how = "simulated (demo)" if res.simulated else "executed"
+                store.conn.execute(
+                    "UPDATE recommendations SET status='applied', status_reason=? WHERE id=?",
+                    (f"{step.verb} {how} by {actor} at {timeutil.iso(at)}", step.recommendation_id),
+                )
+            if reflect:
+                key = (step.provider_name, step.resource_id)
+                if step.action == "stop_instance":
+                    store.conn.execute(
+                        "UPDATE resources SET state='stopping' WHERE provider_name=? AND resource_id=?", key)
+                else:
+                    gone = [step.resource_id, *res.detail.get("deleted_snapshots", [])]
+                    store.conn.executemany("DELETE FROM resources WHERE provider_name=? AND resource_id=?",
+                                           [(step.provider_name, g) for g in gone])
+
+
+def summarize(results: Iterable[StepResult]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in results:
+        out[r.status] = out.get(r.status, 0) + 1
+    return out
+
+
+# -- script export -----------------------------------------------------------------------------------
+
+
+def _comment(value: object, max_len: int = 120) -> str:
+    """Text safe inside a shell comment: one line, control characters escaped, cut."""
+    s = "" if value is None else str(value)
+    out = []
+    for ch in s:
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029) or 0x202A <= code <= 0x202E \
+                or 0x2066 <= code <= 0x2069:
+            out.append(f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    text = "".join(out)
+    return text if len(text) <= max_len else text[: max_len - 1] + "…"
+
+
+def step_commands(step: PlanStep) -> list[list[str]]:
+    """The AWS CLI commands of one step (argv lists)."""
+    r = ["--region", step.region_id] if step.region_id else []
+    rid = step.resource_id
+    if step.action == "delete_volume":
+        cmds = []
+        if step.snapshot_first:
+            tags = [{"ResourceType": "snapshot", "Tags": [{"Key": "costdeck:created-by", "Value": "cleanup"},
+                                                           {"Key": "costdeck:source-volume", "Value": rid}]}]
+            cmds.append(["aws", "ec2", "create-snapshot", *r, "--volume-id", rid,
+                         "--description", f"costdeck: snapshot of {rid} before deleting it",
+                         "--tag-specifications", json.dumps(tags, separators=(",", ":"))])
+            cmds.append(["aws", "ec2", "wait", "snapshot-completed", *r,
+                         "--filters", f"Name=volume-id,Values={rid}"])
+        cmds.append(["aws", "ec2", "delete-volume", *r, "--volume-id", rid])
+        return cmds
+    if step.action == "release_address":
+        flag = "--allocation-id" if rid.startswith("eipalloc-") else "--public-ip"
+        return [["aws", "ec2", "release-address", *r, flag, rid]]
+    if step.action == "delete_snapshot":
+        return [["aws", "ec2", "delete-snapshot", *r, "--snapshot-id", rid]]
+    if step.action == "deregister_image":
+        return [["aws", "ec2", "deregister-image", *r, "--image-id", rid],
+                *[["aws", "ec2", "delete-snapshot", *r, "--snapshot-id", s] for s in step.snapshot_ids]]
+    if step.action == "stop_instance":
+        return [["aws", "ec2", "stop-instances", *r, "--instance-ids", rid]]
+    return []
+
+
+_PRELUDE = r'''set -euo pipefail
+
+DRY_RUN="${DRY_RUN:-1}"
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) DRY_RUN=1 ;;
+    --execute) DRY_RUN=0 ;;
+    *) echo "usage: $0 [--dry-run | --execute]" >&2; exit 2 ;;
+  esac
+done
+if [ "$DRY_RUN" != 0 ]; then
+  echo "DRY RUN: printing the commands only (run with --execute or DRY_RUN=0 to act)" >&2
+fi
+
+# run SHOWN CMD...: print SHOWN (the command, shell-quoted) in a dry run, else run CMD.
+run() {
+  local shown=$1
+  shift
+  if [ "$DRY_RUN" != 0 ]; then
+    printf '%s\n' "$shown"
+  else
+    printf '+ %s\n' "$shown" >&2
+    "$@"
+  fi
+}
+
+# in_account ID: true when the credentials belong to account ID (checked once per account, only
+# when executing); steps of another account are skipped with a message.
+in_account() {
+  [ "$DRY_RUN" != 0 ] && return 0
+  local want=$1 have
+  have=$(aws sts get-caller-identity --query Account --output text)
+  if [ "$have" != "$want" ]; then
+    echo "skipping the steps for account $want: the credentials are for account $have (set AWS_PROFILE)" >&2
+    return 1
+  fi
+}
+'''
+
+
+def export_script(plan: Plan, provider: str = "aws", *, generated_at: datetime | None = None) -> str:
+    """The plan as a bash script using the AWS CLI, every value shell-quoted; dry run by default."""
+    if provider != "aws":
+        raise PlanRefused(f"script export supports the AWS CLI only (provider 'aws'), not {provider!r}")
+    at = generated_at or timeutil.now()
+    steps = [s for s in plan.steps if s.provider_name == AWS]
+    total = sum(s.monthly_saving for s in steps)
+    lines = [
+        "#!/usr/bin/env bash",
+        f"# costdeck cleanup plan, generated by costdeck on {at:%Y-%m-%d %H:%M} UTC",
+        f"# {len(steps)} step(s), estimated saving {fmt(total, plan.currency)}/month; "
+        f"{sum(1 for s in steps if not s.reversible)} cannot be undone.",
+        "#",
+        "# What it does: runs one AWS CLI command per step (below). By default it is a DRY RUN that only",
+        "# prints the commands; `bash THIS_FILE --execute` (or DRY_RUN=0) runs them with the credentials of",
+        "# the environment (AWS_PROFILE...), step by step, stopping at the first error. Each account's",
+        "# steps run only when the credentials belong to that account. Resources are NOT re-checked here:",
+        "# review the list, or use costdeck's confirm screen, which re-reads each resource before acting.",
+        "#",
+        "# Resources:",
+    ]
+    for i, s in enumerate(steps, 1):
+        name = f" ({_comment(s.resource_name, 60)})" if s.resource_name else ""
+        lines.append(f"#  {i:>2}. {_comment(s.describe())}{name}")
+        lines.append(f"#      account {_comment(s.sub_account_id or '?', 40)}, region {_comment(s.region_id or '?', 30)}"
+                     f", saving {fmt(s.monthly_saving, s.currency)}/month, "
+                     f"{'reversible: ' + _comment(s.undo, 90) if s.reversible else 'irreversible'}")
+    if not steps:
+        lines.append("#   (none: nothing to do)")
+    if plan.excluded:
+        lines.append("#")
+        lines.append("# Not included:")
+        for e in plan.excluded:
+            lines.append(f"#   - {_comment(e.resource_id, 60)} ({_comment(e.rule, 30)}): {_comment(e.reason, 100)}")
+    lines.append("")
+    lines.append(_PRELUDE)
+    by_account: dict[str, list[tuple[int, PlanStep]]] = {}
+    for i, s in enumerate(steps, 1):
+        by_account.setdefault(s.sub_account_id or "", []).append((i, s))
+    for account, items in by_account.items():
+        indent = ""
+        if account:
+            lines.append(f"if in_account {shlex.quote(account)}; then")
+            indent = "  "
+        for i, s in items:
+            lines.append(f"{indent}# step {i}: {_comment(s.describe())}")
+            for argv in step_commands(s):
+                shown = shlex.join(argv)
+                lines.append(f"{indent}run {shlex.quote(shown)} {shown}")
+        if account:
+            lines.append("fi")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def script_lines(plan: Plan) -> list[str]:
+    """What the script prints in a dry run: one shell-quoted command per entry (for tests, previews)."""
+    return [shlex.join(argv) for s in plan.steps if s.provider_name == AWS for argv in step_commands(s)]
+
+
+def plan_rows(plan: Plan) -> list[dict[str, Any]]:
+    """The plan as records (for reports)."""
+    return [
+        {"action": s.action, "resource_id": s.resource_id, "resource_name": s.resource_name,
+         "resource_type": s.resource_type, "provider_name": s.provider_name, "sub_account_id": s.sub_account_id,
+         "region_id": s.region_id, "monthly_saving": s.monthly_saving, "reversible": s.reversible, "undo": s.undo,
+         "recommendation_id": s.recommendation_id}
+        for s in plan.steps
+    ]
+
+
+__all__ = [
+    "DEFAULT_BATCH_LIMIT",
+    "DEFAULT_CONFIRM_THRESHOLD",
+    "NOT_ACTIONABLE",
+    "READ_ONLY_MESSAGE",
+    "RULE_ACTIONS",
+    "Excluded",
+    "Plan",
+    "PlanRefused",
+    "PlanStep",
+    "StepResult",
+    "build_plan",
+    "current_actor",
+    "execute_plan",
+    "executor_for",
+    "export_script",
+    "plan_rows",
+    "script_lines",
+    "settings",
+    "step_commands",
+    "summarize",
+]
