@@ -272,8 +272,8 @@ def build_plan(
             exclude("already in the plan", "duplicate")
             continue
         if rec.detail.get("protected"):
-            why = rec.detail.get("protected")
-            exclude(why if isinstance(why, str) and why.startswith("protected") else "protected", "protected")
+            by = rec.detail.get("protected_by")
+            exclude(f"protected: {by}" if by else "protected", "protected")
             continue
         row = _resource(conn, rec.provider_name, rec.resource_id)
         rtype, pre, reversible, undo = _STEP_SPECS[action]
