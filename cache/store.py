@@ -393,8 +393,9 @@ class Store:
 
         Rows go in with `insert_cost_tuples` (or `replace_costs`, which uses this). The page cache
         is raised for the duration; once the rows inserted exceed `BULK_SHARE` of the rows the
-        table will hold, the secondary indexes of `costs` are dropped and rebuilt at the end of
-        the block (DDL is transactional: a rollback restores them). On an exception they are
+        table will hold, the secondary indexes of `costs` and of its rollups (`cost_summary`,
+        `cost_weekly`: rebuild or insert those inside the block too) are dropped and rebuilt at
+        the end of the block (DDL is transactional: a rollback restores them). On an exception they are
         rebuilt too while the transaction is still open, so a caller that goes on is not left
         without indexes. Nested blocks join the outer one.
         """
@@ -462,10 +463,10 @@ class Store:
                 if buf:
                     self.insert_cost_tuples(buf)
                     n += len(buf)
-            if window is not None:
-                self._rebuild_summary(source_id, window[0].isoformat(), window[1].isoformat())
-            elif min_day is not None and max_day is not None:
-                self._rebuild_summary(source_id, min_day, "9999-12-31")
+                if window is not None:
+                    self._rebuild_summary(source_id, window[0].isoformat(), window[1].isoformat())
+                elif min_day is not None and max_day is not None:
+                    self._rebuild_summary(source_id, min_day, "9999-12-31")
             if n:
                 self.analyze()
         return n
@@ -590,7 +591,7 @@ class Store:
 
 
 class _CostBulk:
-    """State of one `Store.bulk_costs` block: whether the secondary indexes of costs are dropped."""
+    """State of one `Store.bulk_costs` block: whether the secondary indexes are dropped."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -604,8 +605,8 @@ class _CostBulk:
         self.inserted += n
         if not self.dropped and self.inserted > BULK_SHARE * (self.existing + self.inserted):
             ddl = self.conn.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type='index' AND tbl_name='costs' AND sql IS NOT NULL "
-                "ORDER BY name"
+                "SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL "
+                "AND tbl_name IN ('costs', 'cost_summary', 'cost_weekly') ORDER BY tbl_name, name"
             ).fetchall()
             for name, _sql in ddl:
                 self.conn.execute(f'DROP INDEX "{name}"')

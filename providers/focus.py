@@ -892,7 +892,7 @@ def import_files(
                 with store.bulk_costs():  # large: indexes dropped for the insert, rebuilt after
                     for f in group:
                         n += imp.write(f, sid)
-                imp.write_rollups(group)
+                    imp.write_rollups(group)
                 run.rows = n
                 run.detail = {"files": [g.path.name for g in group], "kind": "focus import"}
                 store.finish_sync_run(run, "ok")
