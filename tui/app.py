@@ -24,6 +24,7 @@ from .dialogs import HelpScreen
 from .screens.activity import ActivityScreen
 from .screens.commitments import CommitmentsScreen
 from .screens.overview import OverviewScreen
+from .screens.recommendations import RecommendationsScreen
 from .screens.spend import SpendScreen
 from .widgets import clean
 
@@ -42,6 +43,7 @@ VIEWS: list[tuple[str, str, str]] = [
     # (key, mode, title)
     ("1", "overview", "Overview"),
     ("2", "spend", "Spend"),
+    ("3", "recommendations", "Recommendations"),
     ("4", "commitments", "Commitments"),
     ("7", "activity", "Activity"),
 ]
@@ -77,7 +79,7 @@ class CostdeckApp(App[int]):
     TITLE = "costdeck"
     COMMANDS = App.COMMANDS | {ViewCommands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
-    MODES = {"overview": OverviewScreen, "spend": SpendScreen, "activity": ActivityScreen,
+    MODES = {"overview": OverviewScreen, "spend": SpendScreen, "recommendations": RecommendationsScreen, "activity": ActivityScreen,
              "commitments": CommitmentsScreen}
 
     BINDINGS = [
@@ -197,7 +199,19 @@ class CostdeckApp(App[int]):
         except Exception as exc:  # noqa: BLE001 - shown as one line, the app keeps running
             self.call_from_thread(self._sync_failed, str(exc) or type(exc).__name__)
             return
+        self._recompute_recommendations()
         self.call_from_thread(self._sync_done, results)
+
+    def _recompute_recommendations(self) -> None:
+        """After a sync, in the sync worker: re-run the recommendation rules (on a connection of its own)."""
+        from analysis.recommendations.engine import recompute
+
+        try:
+            with Store(self.db_path) as store:
+                recompute(store, self.config)
+        except Exception as exc:  # noqa: BLE001 - the sync itself succeeded; say why the advice is stale
+            self.call_from_thread(self.notify, f"Recommendations not recomputed: {clean(str(exc), 160)}",
+                                  severity="warning", timeout=10)
 
     def _on_progress(self, p: SourceProgress) -> None:
         self.sync_progress[p.source] = p

@@ -44,6 +44,7 @@ enter on a service or sub account opens it in the Spend view.
             yield Card("Month to date", id="card-mtd")
             yield Card("Last month", id="card-last")
             yield Card("Forecast, month end", id="card-forecast")
+            yield Card("Recommendations", id="card-recs")
         yield Static("", id="expiring")
         yield Static("", id="no-data")
         yield StackedChart(id="daily-chart")
@@ -61,6 +62,7 @@ enter on a service or sub account opens it in the Spend view.
 
     def reload(self) -> None:
         self.load()
+        self.load_recs()
         self.load_expiring()
 
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
@@ -148,6 +150,27 @@ enter on a service or sub account opens it in the Spend view.
         t.append_text(safe(first.name or first.commitment_id, 50))
         t.append(" · 4 Commitments", style="dim")
         box.update(t)
+
+    # Open recommendations and the monthly saving they add up to (the Recommendations view, 3).
+    @work(thread=True, exclusive=True, group="overview-recs", exit_on_error=False)
+    def load_recs(self) -> None:
+        from analysis.recommendations.engine import open_summary
+
+        summary = self.cd_app.read(open_summary)
+        self.app.call_from_thread(self.show_recs, summary)
+
+    def show_recs(self, s: Any) -> None:
+        value = Text()
+        sub = Text()
+        if not s.count:
+            value.append("none open", style="bold")
+            sub.append("3 Recommendations", style="dim")
+        else:
+            value.append(" + ".join(f"{fmt(v, c)}/mo" for c, v in sorted(s.saving.items())) or "$0.00/mo", style="bold")
+            sub.append(f"{s.count} open", style="")
+            if s.security:
+                sub.append(f" · {s.security} security", style="magenta")
+        self.query_one("#card-recs", Card).set(value, sub)
 
     def on_resize(self) -> None:
         if self.data is not None and self.data.has_data:
