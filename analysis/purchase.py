@@ -309,6 +309,19 @@ def purchase_recommendations(conn: sqlite3.Connection, now: datetime | None = No
     return [to_recommendation(o, now) for o in purchase_options(conn, now)]
 
 
+# The rule-module interface of analysis.recommendations (RULE_ID, CATEGORY, TITLE, PARAMS, find), so the
+# engine can list this module in its RULES as it is.
+RULE_ID = RULE
+CATEGORY = "cost"
+TITLE = "Commitment purchases (steady on-demand usage)"
+PARAMS: dict[str, Any] = {}
+
+
+def find(ctx: Any, params: dict[str, Any]) -> list[Recommendation]:
+    """Engine entry point: ctx has .conn and .now (analysis.recommendations.common.RuleContext)."""
+    return purchase_recommendations(ctx.conn, ctx.now)
+
+
 __all__ = [
     "DEFAULT_DISCOUNTS",
     "RULE",
