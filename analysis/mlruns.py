@@ -123,7 +123,20 @@ class RunCost:
 
     @property
     def executors_label(self) -> str:
-        return ", ".join(e.label for e in self.executors) if self.executors else ""
+        """'ml.p3.2xlarge x2' (executors of the same instance type counted together)."""
+        counts: dict[str, int] = {}
+        for e in self.executors:
+            counts[e.instance_type] = counts.get(e.instance_type, 0) + e.instance_count
+        return ", ".join(executor_label(t, n) for t, n in counts.items())
+
+    @property
+    def short_name(self) -> str:
+        """The name without its task prefix ('resnet-0629-08' of task resnet -> '0629-08')."""
+        name = self.name or self.run_id
+        for sep in ("-", "_", "/", ":", " "):
+            if name.startswith(self.task + sep) and len(name) > len(self.task) + 1:
+                return name[len(self.task) + 1 :]
+        return name
 
     def matches(self, needle: str) -> bool:
         n = needle.lower()
