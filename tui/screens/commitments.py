@@ -327,8 +327,8 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
                 t.append("  │  basis ", style="dim")
                 t.append(", ".join(f"{k} {v}" for k, v in sorted(counts.items())), style="bold")
             if rep.other_currencies:
-                t.append(f"  │  totals in {rep.currency} only (also: {', '.join(rep.other_currencies)})",
-                         style="yellow")
+                others = ", ".join(clean(c, 8) for c in rep.other_currencies)
+                t.append(f"  │  totals in {clean(rep.currency, 8)} only (also: {others})", style="yellow")
         t.append("  │  t period · enter daily · e export", style="dim")
         self.query_one("#cm-controls", Static).update(t)
 
