@@ -593,7 +593,7 @@ def export_script(plan: Plan, provider: str = "aws", *, generated_at: datetime |
         "# Resources:",
     ]
     for i, s in enumerate(steps, 1):
-        name = f" ({_comment(s.resource_name, 60)})" if s.resource_name else ""
+        name = f" ({_comment(s.resource_name, 100)})" if s.resource_name else ""
         lines.append(f"#  {i:>2}. {_comment(s.describe())}{name}")
         lines.append(f"#      account {_comment(s.sub_account_id or '?', 40)}, region {_comment(s.region_id or '?', 30)}"
                      f", saving {fmt(s.monthly_saving, s.currency)}/month, "
