@@ -23,6 +23,7 @@ from .base import ViewScreen
 from .dialogs import HelpScreen
 from .screens.activity import ActivityScreen
 from .screens.commitments import CommitmentsScreen
+from .screens.mlruns import MLRunsScreen
 from .screens.overview import OverviewScreen
 from .screens.recommendations import RecommendationsScreen
 from .screens.spend import SpendScreen
@@ -45,6 +46,7 @@ VIEWS: list[tuple[str, str, str]] = [
     ("2", "spend", "Spend"),
     ("3", "recommendations", "Recommendations"),
     ("4", "commitments", "Commitments"),
+    ("5", "mlruns", "ML runs"),
     ("7", "activity", "Activity"),
 ]
 
@@ -80,7 +82,7 @@ class CostdeckApp(App[int]):
     COMMANDS = App.COMMANDS | {ViewCommands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
     MODES = {"overview": OverviewScreen, "spend": SpendScreen, "recommendations": RecommendationsScreen, "activity": ActivityScreen,
-             "commitments": CommitmentsScreen}
+             "commitments": CommitmentsScreen, "mlruns": MLRunsScreen}
 
     BINDINGS = [
         *[Binding(key, f"switch_mode('{mode}')", title, id=f"view.{mode}") for key, mode, title in VIEWS],

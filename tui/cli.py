@@ -60,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--as-of", type=_day, help="last day of the demo data (default: today, UTC)")
     d.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
 
-    i = sub.add_parser("import", parents=[common], help="load FOCUS files (CSV, CSV.gz, Parquet)")
+    i = sub.add_parser("import", parents=[common],
+                       help="load FOCUS files (CSV, CSV.gz, Parquet) or ML run logs (.jsonl)")
     i.add_argument("files", nargs="+", type=Path)
     i.add_argument("--source", help="source name to file the rows under (default: the file name)")
     i.add_argument("--force", action="store_true", help="import even if the same content was imported before")
@@ -74,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--until", type=_day, help="last day, exclusive (default: the day after the last day with data)")
     rs.add_argument("--metric", choices=["billed", "effective", "list"], default="billed")
     rs.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    rm = rsub.add_parser("ml-runs", parents=[common], help="ML runs with their cost (basis, or why unknown)")
+    rm.add_argument("--task", help="only this task (experiment)")
+    rm.add_argument("--format", choices=["table", "csv", "json"], default="table")
     rc = rsub.add_parser("commitments", parents=[common], help="RI/SP/CUD utilization, unused cost, savings, expiry")
     rc.add_argument("--since", type=_day, help="first day, inclusive (default: 30 days before --until)")
     rc.add_argument("--until", type=_day, help="last day, exclusive (default: the day after the last day with data)")
@@ -92,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
     sub.add_parser("sources", parents=[common], help="list sources and their last sync")
+
+    tr = sub.add_parser("track", parents=[common], help="run a command and record it as an ML run",
+                        usage="costdeck track [--task NAME] [--name NAME] [--instance-type T] [--count N] "
+                        "[--provider P] [--region R] -- CMD ARGS...")
+    tr.add_argument("--task", help="task (experiment) name (default: the command's name)")
+    tr.add_argument("--name", help="run name (default: the command line)")
+    tr.add_argument("--instance-type", help="instance type (default: from the cloud instance metadata)")
+    tr.add_argument("--count", type=int, default=1, help="number of instances (default 1)")
+    tr.add_argument("--provider", help="AWS, Microsoft or Google Cloud (default: AWS with instance metadata)")
+    tr.add_argument("--region", help="region of the instance")
+    tr.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command to run")
 
     sy = sub.add_parser("sync", parents=[common], help="pull data from the configured sources")
     sy.add_argument("sources", nargs="*", metavar="SOURCE", help="source names (default: all configured)")
@@ -138,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
         return cmd_sources(args)
     if cmd == "sync":
         return cmd_sync(args)
+    if cmd == "track":
+        return cmd_track(args)
     raise UsageError(f"unknown command {cmd!r}")
 
 
@@ -208,9 +225,19 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     check_rules(config)
-    from providers import focus
+    from providers import focus, runs_jsonl
 
+    # ML run logs (.jsonl/.ndjson, or JSON objects with a run_id) are parsed first: a bad line exits 2
+    # before anything is written; the FOCUS files keep their own path below.
+    logs = [f for f in args.files if runs_jsonl.is_run_log(f)]
+    parsed = runs_jsonl.parse_files(logs)
+    args.files = [f for f in args.files if f not in logs]
     path = resolve_db(args)
+    if not args.files:
+        with Store(path) as store:
+            for res in runs_jsonl.import_parsed(store, parsed, source_name=args.source):
+                print(res.summary())
+        return 0
     with Store(path) as store:
         progress = _Progress() if sys.stderr.isatty() else None
         results = focus.import_files(
@@ -218,6 +245,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         )
         if progress:
             progress.done()
+        if parsed:
+            results += runs_jsonl.import_parsed(store, parsed, source_name=args.source)  # type: ignore[arg-type]
         recs = recompute_recommendations(store, config)
     for res in results:
         print(res.summary())
@@ -256,6 +285,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     with Store(path) as store:
         if args.report == "spend":
             return report_spend(store, args)
+        if args.report == "ml-runs":
+            return report_ml_runs(store, args)
         if args.report == "commitments":
             return report_commitments(store, args)
         if args.report == "recommendations":
@@ -478,6 +509,29 @@ def report_commitments(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
+def report_ml_runs(store: Store, args: argparse.Namespace) -> int:
+    from analysis import mlruns
+
+    runs = mlruns.load_runs(store.conn, task=args.task)
+    if args.task and not runs:
+        known = ", ".join(mlruns.tasks(store.conn)) or "none in the cache"
+        raise UsageError(f"no runs for task {args.task!r} (tasks: {known})")
+    records = mlruns.run_records(runs)
+    if args.format == "table":  # readable on a terminal: short times, one metric column
+        records = [
+            {"task": r["task"], "name": r["name"] or r["run_id"], "status": r["status"],
+             "start": r["start"][:16].replace("T", " "), "duration": _duration(r["duration_s"]),
+             "executors": r["executors"], "cost": r["cost"], "currency": r["currency"],
+             "basis": r["cost_basis"] + (f": {r['cost_reason']}" if r["cost_reason"] else ""),
+             "metric": f"{r['primary_metric']}={r['primary_value']:.4g}" if r["primary_value"] is not None else ""}
+            for r in records
+        ]
+    write_records(records, args.format, money_fields=("cost",),
+                  title="ML runs" + (f" of {args.task}" if args.task else "") + " (cost basis: billed = apportioned "
+                  "from the billed cost; price x duration = on-demand price x instances x duration)")
+    return 0
+
+
 def write_records(
     records: list[dict[str, Any]],
     fmt_name: str,
@@ -523,6 +577,33 @@ def write_records(
                 cells.append(Text("" if v is None else str(v)))  # Text: names render literally, never as markup
         table.add_row(*cells)
     Console(file=stream, soft_wrap=False).print(table)
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+# -- track ---------------------------------------------------------------------
+def cmd_track(args: argparse.Namespace) -> int:
+    """Run a command, record it as an ML run; return the command's exit status."""
+    from providers.track import TrackOptions, run_tracked
+
+    cmd = list(args.cmd)
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    if not cmd:
+        raise UsageError("track needs a command: costdeck track [OPTIONS] -- CMD ARGS...")
+    opts = TrackOptions(task=args.task, name=args.name, instance_type=args.instance_type, count=args.count,
+                        provider=args.provider, region=args.region)
+    result = run_tracked(resolve_db(args), cmd, opts)
+    if result.error:
+        print(f"costdeck: error: {_safe(result.error)}", file=sys.stderr)
+    return result.exit_status
 
 
 # -- sources -------------------------------------------------------------------
