@@ -255,8 +255,8 @@ def parse_line(obj: Any) -> RunRecord:
         key = f"executors[{i}]"
         if not isinstance(e, dict):
             raise _LineError(key, f"expected an object, got {_show(e)}")
-        itype = _text(e, "instance_type", required=True, max_len=MAX_ID)
         try:
+            itype = _text(e, "instance_type", required=True, max_len=MAX_ID)
             count = _int(e.get("count", 1), "count", 1, 100_000)
             billable = e.get("billable_seconds")
             rec.executors.append(ExecutorRecord(
