@@ -131,10 +131,11 @@ class RunCost:
 
     @property
     def short_name(self) -> str:
-        """The name without its task prefix ('resnet-0629-08' of task resnet -> '0629-08')."""
+        """The name without its task prefix ('resnet-0629-08' of task resnet -> '0629-08'; kept when
+        what remains is under 4 characters)."""
         name = self.name or self.run_id
         for sep in ("-", "_", "/", ":", " "):
-            if name.startswith(self.task + sep) and len(name) > len(self.task) + 1:
+            if name.startswith(self.task + sep) and len(name) >= len(self.task) + 5:
                 return name[len(self.task) + 1 :]
         return name
 
