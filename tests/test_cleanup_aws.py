@@ -291,3 +291,80 @@ def test_expired_credentials_stop_the_batch(world: dict[str, Any], proxy: FaultP
     assert w["eip_free"] in moto_state(ec2)["addresses"]
     rows = store.conn.execute("SELECT resource_id, result FROM actions ORDER BY id").fetchall()
     assert [tuple(r) for r in rows] == [(w["idle"], "ok"), (w["vol_free"], "failed")]
+
+
+async def test_clean_up_through_the_app(world: dict[str, Any], proxy: FaultProxy, db_path: Path) -> None:
+    """The confirm screen in the real app, acting on moto: dry run, typed phrase, results, audit."""
+    from textual.widgets import DataTable, Input
+
+    from tui.app import CostdeckApp
+    from tui.screens.cleanup import CleanupScreen, open_cleanup
+
+    w, ec2 = world, world["ec2"]
+    synced(db_path, proxy.url).close()
+    with Store(db_path) as store:
+        recommend_waste(store, w)
+    config = cfg(proxy.url)
+    before = moto_state(ec2)
+
+    async def settle(pilot: Any) -> None:
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    def results_column(screen: Any) -> dict[str, str]:
+        t = screen.query_one("#plan-results", DataTable)
+        return {str(t.get_cell(r.key, "id")): str(t.get_cell(r.key, "result")) for r in t.ordered_rows}
+
+    # read-only: the screen refuses to open and moto hears nothing
+    app = CostdeckApp(db_path, config=config, read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        with Store(db_path) as store:
+            plan = build_plan(store.conn, load(store.conn), config, read_only=False, demo=False)
+        proxy.clear()
+        assert open_cleanup(app, plan) is False
+        app.push_screen(CleanupScreen(plan))
+        await settle(pilot)
+        await pilot.press("t", "enter", "y")
+        await settle(pilot)
+        assert not isinstance(app.screen, CleanupScreen)
+    assert proxy.counts == {}
+
+    app = CostdeckApp(db_path, config=config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = app.read(lambda c: build_plan(c, load(c), config, read_only=app.read_only, demo=False))
+        assert open_cleanup(app, plan)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, CleanupScreen)
+        # someone attaches a planned volume while the operator reads the plan
+        ec2.attach_volume(VolumeId=w["vol_reattach"], InstanceId=w["busy"], Device="/dev/sdh")
+        proxy.clear()
+        await pilot.press("enter")  # dry run
+        await settle(pilot)
+        assert mutating(proxy) == {}
+        assert results_column(screen)[w["vol_reattach"]].startswith("skipped: re-attached to")
+        await pilot.press("t", "enter")
+        await settle(pilot)
+        screen.query_one("#confirm-input", Input).value = "delete 6 resources"
+        await pilot.press("enter")
+        await settle(pilot)
+        got = results_column(screen)
+        assert got[w["vol_free"]] == "ok: deleted" and got[w["eip_free"]] == "ok: released"
+        assert got[w["vol_reattach"]].startswith(f"skipped: re-attached to {w['busy']}")
+        assert sum(v.startswith("ok: ") for v in got.values()) == 5
+        await pilot.press("escape")
+        await settle(pilot)
+    assert mutating(proxy) == {"DeleteVolume": 1, "ReleaseAddress": 1, "DeleteSnapshot": 1 + len(w["ami_snaps"]),
+                               "DeregisterImage": 1, "StopInstances": 1}
+    after = moto_state(ec2)
+    assert set(before["volumes"]) - set(after["volumes"]) == {w["vol_free"]}
+    assert w["vol_protected"] in after["volumes"] and after["volumes"][w["vol_reattach"]]["State"] == "in-use"
+    assert set(before["addresses"]) - set(after["addresses"]) == {w["eip_free"]}
+    assert set(before["snapshots"]) - set(after["snapshots"]) == {w["snap_orphan"], *w["ami_snaps"]}
+    assert before["images"] - after["images"] == {w["ami"]}
+    with Store(db_path) as store:
+        rows = store.conn.execute("SELECT dry_run, result, count(*) FROM actions GROUP BY 1, 2 ORDER BY 1, 2")
+        assert [tuple(r) for r in rows] == [(0, "ok", 5), (0, "skipped", 1), (1, "dry-run", 5), (1, "skipped", 1)]
