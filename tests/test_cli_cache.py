@@ -245,3 +245,9 @@ def test_bad_config_exits_2_before_opening(tmp_path: Path, capsys: pytest.Captur
     assert main(["--config", str(cfg), "--db", str(tmp_path / "c.db")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "c.toml" in err[0] and "sources.prod.kind" in err[0]
+
+
+def test_global_options_before_or_after_the_subcommand(known_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = run_json(capsys, "--db", str(known_db), "report", "spend", "--by", "provider_name")
+    after = run_json(capsys, "report", "spend", "--by", "provider_name", "--db", str(known_db))
+    assert before == after and before[0]["provider_name"] == "AWS"

@@ -40,17 +40,29 @@ def _day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (expected YYYY-MM-DD): {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(*, suppress: bool) -> _Parser:
+    """The global options, accepted before or after the subcommand.
+
+    Subcommands get them with SUPPRESS defaults, so `costdeck --db X report ...` keeps X instead of
+    the subcommand's default overwriting it.
+    """
     common = _Parser(add_help=False)
-    common.add_argument("--db", type=Path, help="cache file (default: COSTDECK_DB or the platform data dir)")
-    common.add_argument("--config", type=Path, help="config file (default: COSTDECK_CONFIG or the platform config dir)")
-    common.add_argument("--read-only", action="store_true", help="no mutating action anywhere")
-    common.add_argument("--debug", action="store_true", help="show tracebacks")
+    kw: dict[str, Any] = {"default": argparse.SUPPRESS} if suppress else {}
+    common.add_argument("--db", type=Path, help="cache file (default: COSTDECK_DB or the platform data dir)", **kw)
+    common.add_argument("--config", type=Path, help="config file (default: COSTDECK_CONFIG or the platform config dir)",
+                        **kw)
+    common.add_argument("--read-only", action="store_true", help="no mutating action anywhere", **kw)
+    common.add_argument("--debug", action="store_true", help="show tracebacks", **kw)
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(suppress=True)  # parents of every subcommand
 
     p = _Parser(
         prog="costdeck",
         description="Cloud and ML spend in the terminal, from a local SQLite snapshot.",
-        parents=[common],
+        parents=[_common_options(suppress=False)],
     )
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
