@@ -354,9 +354,10 @@ def _excluded_step(s: PlanStep, reason: str, kind: str) -> Excluded:
 
 
 def executor_for(store: Store, config: Config, **aws_kw: Any) -> Callable[[PlanStep], Executor]:
-    """Chooses each step's executor from the resource's source: the demo cache (or a source of kind
-    "demo") -> the demo executor; an AWS source -> an AwsExecutor with that source's options from
-    the config (profile, endpoint_url...). Raises NoExecutor with the reason otherwise."""
+    """Chooses each step's executor from the resource's source (resources.source_id -> sources):
+    a source of kind "demo" (or no source, in the demo cache) -> the demo executor; an AWS source ->
+    an AwsExecutor with that source's options from the config (profile, endpoint_url...). Raises
+    NoExecutor with the reason otherwise (the step is then skipped and logged)."""
     cache: dict[Any, Executor] = {}
     demo_cache = store.is_demo()
 
@@ -367,7 +368,7 @@ def executor_for(store: Store, config: Config, **aws_kw: Any) -> Callable[[PlanS
         if step.source_id is not None:
             src = store.conn.execute("SELECT name, kind FROM sources WHERE id=?", (step.source_id,)).fetchone()
         kind = src[1] if src else None
-        if demo_cache or kind == "demo":
+        if kind == "demo" or (src is None and demo_cache):
             if "demo" not in cache:
                 cache["demo"] = DemoExecutor(store, config.protection)
             return cache["demo"]

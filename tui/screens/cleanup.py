@@ -60,11 +60,26 @@ def _where(account: str | None, region: str | None) -> Text:
 
 
 class CleanupScreen(ModalScreen[list[StepResult] | None]):
+    VIEW_TITLE = "Clean up"
+    HELP = """
+The plan lists every step: the action, the resource (id and name), its account and region, the
+monthly saving and whether it can be undone (and how). "Not in the plan" lists what was left out
+and why: protected (tag costdeck:protect or the config's [protection]), excluded, not done
+automatically, not supported yet (AWS only), changed since the last sync, over the batch limit.
+Dry run is on when the screen opens: enter re-checks each resource and logs what would happen.
+t turns dry run off; enter then acts, after the typed phrase when the batch is large or has a step
+that cannot be undone. Right before each step the resource is re-read and skipped if it no longer
+matches (attached again, state changed, tagged protected, gone). Every attempt is in the audit log
+(Activity, 7). x writes the plan as a shell script (AWS CLI, dry run by default). Settings:
+[rules.cleanup] batch_limit (25), confirm_threshold (5), snapshot_volumes (false).
+"""
     BINDINGS = [
         Binding("enter,y", "confirm", "Confirm", id="cleanup.confirm"),
         Binding("n,escape", "cancel", "Cancel", id="cleanup.cancel"),
         Binding("t", "toggle_dry_run", "Dry run on/off", id="cleanup.dry_run"),
         Binding("x", "export", "Export script", id="cleanup.export"),
+        Binding("q", "quit_guard", "Quit", show=False, id="cleanup.quit"),
+        Binding("question_mark", "help", "Help", show=False, id="cleanup.help"),
     ]
     DEFAULT_CSS = """
     CleanupScreen { align: center middle; }
@@ -132,9 +147,11 @@ class CleanupScreen(ModalScreen[list[StepResult] | None]):
         table = self.query_one("#plan-steps", DataTable)
         table.can_focus = False
         wide = self.wide
-        cols = [("n", "#"), ("action", "Action"), ("id", "Resource")]
-        cols += [("name", "Name"), ("account", "Account"), ("region", "Region")] if wide else [("where", "Where")]
-        cols += [("saving", "Saving/mo"), ("undo", "Undo")]
+        if wide:
+            cols = [("n", "#"), ("action", "Action"), ("id", "Resource"), ("name", "Name"), ("account", "Account"),
+                    ("region", "Region"), ("saving", "Saving/mo"), ("undo", "Undo")]
+        else:  # 80 columns: two lines a row, saving and undo together
+            cols = [("action", "Action"), ("id", "Resource"), ("where", "Where"), ("saving", "Saving/mo")]
         for key, title in cols:
             table.add_column(title, key=key)
         for i, s in enumerate(plan.steps):
@@ -162,7 +179,9 @@ class CleanupScreen(ModalScreen[list[StepResult] | None]):
                 where = safe(s.sub_account_id or "—", 14, "dim")
                 where.append("\n")
                 where.append_text(safe(s.region_id or "—", 14, "dim"))
-                table.add_row(n, action, res, where, saving, undo, key=str(i), height=2)
+                saving.append("\nundo: ", style="dim")
+                saving.append_text(undo)
+                table.add_row(action, res, where, saving, key=str(i), height=2)
         if not plan.steps:
             table.add_row(*([""] * (len(cols) - 1)), Text("nothing to do", style="dim"))
         undo_lines = Text()
@@ -234,7 +253,7 @@ class CleanupScreen(ModalScreen[list[StepResult] | None]):
             keys.append("done · enter / esc close · x export script")
         else:
             if self.state == "done":
-                keys.append("dry run done · ", style="cyan")
+                keys.append("done · ", style="cyan")
             if plan.steps:
                 keys.append("enter / y ", style="bold")
                 keys.append("dry run" if self.dry_run else "confirm")
@@ -256,6 +275,8 @@ class CleanupScreen(ModalScreen[list[StepResult] | None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if getattr(self.app, "read_only", False) and action in ("confirm", "toggle_dry_run"):
             return False
+        if action in ("quit_guard", "help"):
+            return True
         if self.state == "running" and action in ("confirm", "cancel", "toggle_dry_run", "export"):
             return False
         if action == "toggle_dry_run":
@@ -316,6 +337,18 @@ class CleanupScreen(ModalScreen[list[StepResult] | None]):
             self.state = "ready"
         self._refresh()
 
+    def action_help(self) -> None:
+        helper = getattr(self.app, "action_help", None)
+        if callable(helper):
+            helper()  # the app's help lists this screen's keys and HELP
+
+    async def action_quit_guard(self) -> None:
+        """q: never quit in the middle of a batch (the steps already sent would go unrecorded)."""
+        if self.state == "running":
+            self.app.notify("A cleanup is running: wait for it to finish", severity="warning")
+            return
+        await self.app.action_quit()
+
     def _error(self, message: str) -> None:
         self.query_one("#cleanup-error", Static).update(Text(message))
 
@@ -326,11 +359,13 @@ class CleanupScreen(ModalScreen[list[StepResult] | None]):
         results.clear()
         for i, s in enumerate(self.plan.steps):
             results.add_row(Text(str(i + 1), style="dim"), safe(s.resource_id, 30), Text("…", style="dim"),
-                            key=str(i))
+                            key=str(i), height=1 if self.wide else 2)
         title = self.query_one("#results-title", Label)
         title.update(Text("Dry run results" if dry_run else "Results", style="bold"))
         title.display = results.display = True
-        self.query_one("#cleanup-scroll").focus()
+        scroll = self.query_one("#cleanup-scroll")
+        scroll.focus()
+        self.call_after_refresh(scroll.scroll_to_widget, title, top=True)
         self._refresh()
         self._run(dry_run)
 
