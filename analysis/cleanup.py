@@ -260,6 +260,10 @@ def build_plan(
             exclude("dismissed" + (f": {rec.status_reason}" if rec.status_reason else ""), "status")
             continue
         action = RULE_ACTIONS.get(rec.rule)
+        if action is None and rec.rule == "stopped_instance" and rec.provider_name == "Microsoft":
+            exclude("not done automatically (Azure is not supported yet): deallocate the VM (az vm deallocate) "
+                    "to stop paying for its compute", "not-supported")
+            continue
         if action is None:
             exclude(NOT_ACTIONABLE.get(rec.rule, "not done automatically: no cleanup action for this rule"),
                     "not-actionable")

@@ -110,6 +110,8 @@ def test_each_rule_maps_to_its_step_or_says_why_not(inv: Inv) -> None:
     inv.rec("open_security_group", inv.res("sg-1", "security_group"), 0)
     inv.rec("unattached_volume", inv.res("disk-az", "volume", state="Unattached", provider="Microsoft"), 7,
             provider="Microsoft")
+    inv.rec("stopped_instance", inv.res("vm-az", "instance", state="stopped", provider="Microsoft"), 70,
+            provider="Microsoft")
 
     plan = inv.plan()
     steps = steps_by_id(plan)
@@ -131,6 +133,8 @@ def test_each_rule_maps_to_its_step_or_says_why_not(inv: Inv) -> None:
     assert excl[("i-big", "rightsizing")][0] == "not-actionable"
     assert excl[("i-big", "previous_generation")][0] == "not-actionable"
     assert "security finding" in excl[("sg-1", "open_security_group")][1]
+    assert excl[("vm-az", "stopped_instance")][0] == "not-supported"
+    assert "deallocate the VM (az vm deallocate)" in excl[("vm-az", "stopped_instance")][1]
     assert excl[("disk-az", "unattached_volume")] == (
         "not-supported", "not supported yet: cleanup actions run on AWS only, not Microsoft")
 
