@@ -434,8 +434,8 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
                 plt.plot(xs, [v or 0 for v in peaks], label="p99", color="orange")
             top = max([v or 0 for v in peaks] + [p[1] or 0 for p in points] + [0])
             plt.ylim(0, min(100, max(10, top * 1.25)))
-            step = max(1, len(points) // 4)
-            plt.xticks(xs[::step], [p[0][5:10] for p in points[::step]])
+            ticks = sorted({0, len(points) // 2, len(points) - 1})
+            plt.xticks(ticks, [points[i][0][5:10] for i in ticks])
             plt.title(f"CPU % daily, last {len(points)} days")
         else:
             plt.title("no utilization data" if r is None or r.resource_type == "instance"
