@@ -288,3 +288,24 @@ def test_recommendations_snapshot(snap_compare, demo_master: Path, monkeypatch: 
         await settle(pilot)
 
     assert snap_compare(CostdeckApp(demo_master, read_only=True), terminal_size=(120, 40), run_before=go)
+
+
+def test_report_script_aws(demo_db: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    import subprocess
+
+    from tui.cli import main
+
+    assert main(["report", "recommendations", "--db", str(demo_db), "--rule", "unused_ip", "--script", "aws"]) == 0
+    script = capsys.readouterr().out
+    path = tmp_path / "cleanup.sh"
+    path.write_text(script)
+    assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
+    assert main(["report", "recommendations", "--db", str(demo_db), "--rule", "unused_ip", "--script", "aws",
+                 "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    with Store(demo_db) as store:
+        aws_ips = {r.resource_id for r in load(store.conn, rule="unused_ip") if r.provider_name == "AWS"}
+    assert len(lines) == len(aws_ips) == 3  # Azure/GCP addresses are listed in the script as not supported
+    assert all(line.startswith("aws ec2 release-address ") for line in lines)
+    assert {line.rsplit(" ", 1)[1] for line in lines} == aws_ips
+    assert main(["report", "recommendations", "--db", str(demo_db), "--dry-run"]) == 2
