@@ -154,11 +154,12 @@ class _Plan:
             [*self.join_params, self.since.isoformat(), self.until.isoformat(), *self.filter_params],
         )
 
-    def parts(self, conn: sqlite3.Connection) -> list[tuple[str, list[Any]]]:
+    def parts(self, conn: sqlite3.Connection, key: str | None = None) -> list[tuple[str, list[Any]]]:
         """FROM/WHERE clauses whose rows partition the range. On the fine grain: the whole ISO
         weeks inside [since, until) from `cost_weekly` (about a seventh of the rows) and the
         edge days (at most 6 at each end) from `costs`; otherwise the one clause of `sql_from()`.
-        Aggregate each part, then add up the partial sums (integers: exact)."""
+        Aggregate each part, then add up the partial sums (integers: exact). `key`: the costs
+        column grouped on, which picks how the edge days are read."""
         if self.table != "costs":
             return [self.sql_from()]
         w_lo = self.since + timedelta(days=(7 - self.since.weekday()) % 7)  # first Monday >= since
@@ -168,13 +169,20 @@ class _Plan:
         out = []
         edges = [self.since + timedelta(days=i) for i in range((w_lo - self.since).days)]
         edges += [w_hi + timedelta(days=i) for i in range((self.until - w_hi).days)]
-        if edges:
-            # An IN list of days: the day index, whatever the group key (a range on the covering
-            # index would skip-scan it, one seek per resource).
+        if edges and key == "resource":
+            # An IN list of days reads the day index (day, resource, ...) and sorts: a day range
+            # would skip-scan the resource covering index, one seek per resource and range.
             out.append((
                 self._from("costs", f"c.day IN ({', '.join('?' * len(edges))})", self.joins),
                 [*self.join_params, *(d.isoformat() for d in edges), *self.filter_params],
             ))
+        else:  # few groups (tag sets...): day ranges, skip-scanning a covering index is cheap
+            for lo, hi in ((self.since, w_lo), (w_hi, self.until)):
+                if lo < hi:
+                    out.append((
+                        self._from("costs", "c.day >= ? AND c.day < ?", self.joins),
+                        [*self.join_params, lo.isoformat(), hi.isoformat(), *self.filter_params],
+                    ))
         # When the weeks are most of the data, scan the covering indexes in group order and test
         # the week on each entry ('+' keeps the week term off the indexes); when they are a small
         # part of a long history, seek the week range instead.
@@ -222,7 +230,7 @@ def spend_by(
     plan = _Plan(conn, since, until, filters, (by,))
     if plan.empty:
         return []
-    parts = plan.parts(conn)
+    parts = plan.parts(conn, "tagset" if by.startswith("tag:") else DIMENSIONS[by])
     lim = f"LIMIT {int(limit)}" if limit else ""
     if by.startswith("tag:"):
         # Totals per tag set first (each part streams a covering index in tag set order), then
