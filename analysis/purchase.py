@@ -37,14 +37,16 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cache import queries as q
 from cache import timeutil
 from cache.money import NANOS
 
 from .commitments import family_of
-from .recommendations.model import Recommendation
+
+if TYPE_CHECKING:  # imported lazily: analysis.recommendations registers this module as a rule
+    from .recommendations.model import Recommendation
 
 RULE = "commitment_purchase"
 WINDOW_DAYS = 30
@@ -295,6 +297,8 @@ def to_recommendation(opt: PurchaseOption, now: datetime) -> Recommendation:
     basis = (f"p{PERCENTILE} of daily on-demand usage over {len(opt.days)} days "
              f"(${_money(opt.baseline_hourly)}/h) x {one.discount * 100:.0f}% 1-yr no-upfront discount "
              f"({one.rate_basis}) x {HOURS_PER_MONTH} h")
+    from .recommendations.model import Recommendation
+
     return Recommendation(
         rule=RULE, provider_name=opt.provider_name, resource_id=opt.key,
         resource_name=f"{opt.family} in {opt.region_id or 'all regions'}", resource_type="instance_family",

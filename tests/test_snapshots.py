@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from cache import Store
+from analysis.recommendations import recompute
 from providers import demo
+from providers.config import Config
 from tui.app import CostdeckApp
 
 AS_OF = date(2026, 6, 30)
@@ -26,6 +28,7 @@ def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         with Store(path) as store:
             demo.generate(store, as_of=AS_OF, seed=7)
+            recompute(store, Config())  # as `costdeck demo` does
     finally:
         mp.undo()
     return path

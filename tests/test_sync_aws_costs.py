@@ -559,7 +559,7 @@ def test_all_aws_steps_run_against_the_emulator(aws: str, tmp_path: Path, db_pat
     t0 = time.monotonic()
     [res] = run_sync(db_path, config)
     elapsed = time.monotonic() - t0
-    assert list(res.steps) == ["costs", "inventory", "metrics", "commitments", "sagemaker", "prices"]
+    assert list(res.steps) == ["costs", "inventory", "metrics", "commitments", "sagemaker", "prices", "rightsizing"]
     assert all(s["status"] in ("ok", "failed") for s in res.steps.values()), res.steps  # none skipped
     for name in ("costs", "inventory", "metrics", "sagemaker"):
         assert res.steps[name]["status"] == "ok", res.steps[name]

@@ -51,6 +51,9 @@ VIEWS: list[tuple[str, str, str]] = [
 ]
 
 
+SHORT_TITLES = {"recommendations": "Recs", "commitments": "Commit"}
+
+
 class ViewCommands(Provider):
     """Command palette: every view, and the current view's own commands."""
 
@@ -81,11 +84,14 @@ class CostdeckApp(App[int]):
     TITLE = "costdeck"
     COMMANDS = App.COMMANDS | {ViewCommands}
     COMMAND_PALETTE_BINDING = "ctrl+p"
+    VIEW_TABS = [(key, mode, SHORT_TITLES.get(mode, title)) for key, mode, title in VIEWS]
     MODES = {"overview": OverviewScreen, "spend": SpendScreen, "recommendations": RecommendationsScreen, "activity": ActivityScreen,
              "commitments": CommitmentsScreen, "mlruns": MLRunsScreen}
 
     BINDINGS = [
-        *[Binding(key, f"switch_mode('{mode}')", title, id=f"view.{mode}") for key, mode, title in VIEWS],
+        # The views are listed with their keys in the header (TopBar), so the footer keeps room for
+        # the keys of the view at hand.
+        *[Binding(key, f"switch_mode('{mode}')", title, show=False, id=f"view.{mode}") for key, mode, title in VIEWS],
         Binding("question_mark", "help", "Help", id="app.help"),
         # ctrl+p works everywhere (priority); ":" only where no text input has focus.
         Binding("ctrl+p", "command_palette", "Commands", show=False, priority=True, id="app.palette"),

@@ -76,10 +76,13 @@ def share_bar(share: float, width: int = 10) -> str:
 
 
 class TopBar(Static):
-    """Snapshot time and age, sources, DEMO / READ-ONLY badges. Refreshes its age every 30 s."""
+    """The header: the views with their keys (the current one highlighted), DEMO / READ-ONLY badges,
+    the snapshot time and age, and the sources. One line when it fits, else two. The age is
+    refreshed every 30 s."""
 
     DEFAULT_CSS = """
-    TopBar { height: 1; background: $panel; color: $text; padding: 0 1; }
+    TopBar { height: auto; background: $panel; color: $text; padding: 0 1; text-wrap: nowrap;
+             text-overflow: ellipsis; }
     """
 
     def __init__(self, title: str, **kw: object) -> None:
@@ -90,31 +93,57 @@ class TopBar(Static):
         self.refresh_bar()
         self.set_interval(30, self.refresh_bar)
 
+    def on_resize(self) -> None:
+        self.refresh_bar()
+
     def refresh_bar(self) -> None:
-        info = getattr(self.app, "cache_info", None)
-        t = Text()
-        t.append(" costdeck ", style="bold reverse")
-        t.append(f" {self.view_title} ", style="bold")
+        app = self.app
+        info = getattr(app, "cache_info", None)
+        tabs = Text()
+        tabs.append(" costdeck ", style="bold reverse")
+        current = getattr(app, "current_mode", None)
+        views = getattr(app, "VIEW_TABS", ())
+        for key, mode, short in views:
+            tabs.append(" ")
+            if mode == current:
+                tabs.append(f" {key} {short} ", style="bold reverse")
+            else:
+                tabs.append(f"{key}\u00a0", style="bold")
+                tabs.append(short, style="dim")
+        if not views:
+            tabs.append(f" {self.view_title}", style="bold")
+        status = Text()
         if info is not None:
+            if info.demo:
+                status.append(" DEMO ", style="bold black on yellow")
+                status.append(" ")
+            if info.read_only:
+                status.append(" READ-ONLY ", style="bold white on dark_red")
+                status.append(" ")
             snap: datetime | None = info.snapshot_time
             if snap is not None:
                 age = timeutil.humanize_age(timeutil.now() - snap)
-                t.append(" │ snapshot ")
-                t.append(snap.strftime("%Y-%m-%d %H:%M UTC"), style="bold")
-                t.append(f" ({age})", style="dim")
+                status.append("snapshot ")
+                status.append(snap.strftime("%Y-%m-%d %H:%M UTC"), style="bold")
+                status.append(f" ({age})", style="dim")
             else:
-                t.append(" │ no snapshot yet", style="dim")
+                status.append("no snapshot yet", style="dim")
             if info.sources:
-                names = ", ".join(clean(s, 24) for s in info.sources[:4])
+                names = ", ".join(clean(src, 24) for src in info.sources[:4])
                 more = f" +{len(info.sources) - 4}" if len(info.sources) > 4 else ""
-                t.append(f" │ sources: {names}{more}", style="dim")
-            if info.demo:
-                t.append("  ")
-                t.append(" DEMO ", style="bold black on yellow")
-            if info.read_only:
-                t.append("  ")
-                t.append(" READ-ONLY ", style="bold white on dark_red")
-        self.update(t)
+                status.append(f" │ sources: {names}{more}", style="dim")
+        width = (self.size.width or 120) - 2
+        line = Text()
+        line.append_text(tabs)
+        if status.plain:
+            if tabs.cell_len + 3 + status.cell_len <= width:
+                line.append(" │ ", style="dim")
+            else:
+                line.append("\n ")
+            line.append_text(status)
+        line.no_wrap = True
+        line.overflow = "ellipsis"
+        self.update(line)
 
 
 class Card(Vertical):

@@ -16,6 +16,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from .. import purchase  # commitment purchase recommendations (rule "commitment_purchase")
 from . import (
     idle_instance,
     obsolete_image,
@@ -33,7 +34,7 @@ from .model import STATUSES, Recommendation, load
 RULES: dict[str, ModuleType] = {
     m.RULE_ID: m
     for m in (unattached_volume, obsolete_snapshot, obsolete_image, unused_ip, stopped_instance, idle_instance,
-              rightsizing, previous_generation, open_security_group)
+              rightsizing, previous_generation, open_security_group, purchase)
 }
 
 # Advice written by provider sync steps: rule id -> (the costdeck rule it corresponds to, where it comes from).

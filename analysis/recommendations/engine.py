@@ -103,7 +103,11 @@ def _protection(rec: Recommendation, tags: dict[str, Any], config: Any) -> str |
 
 def recompute(store: Any, config: Any, now: datetime | None = None) -> RecomputeResult:
     """Run every rule and write the recommendations in one transaction (see the module doc)."""
-    now = now or timeutil.now()
+    # Rules look at the data as of the snapshot: an old snapshot (a file from a colleague, the demo of
+    # another day) is judged at its own time, not at the wall clock's.
+    if now is None:
+        snap = store.snapshot_time()
+        now = min(timeutil.now(), snap) if snap is not None else timeutil.now()
     where = str(getattr(config, "path", None) or "config")
     params = rule_params(getattr(config, "rules", None) or {}, where)  # RuleConfigError before any work
     conn: sqlite3.Connection = store.conn

@@ -221,8 +221,10 @@ def sync_rightsizing(ctx: SyncContext, aws: AwsSession) -> int:
     try:
         advice = fetch_rightsizing(aws.client("ce"))
     except FETCH_ERRORS as exc:
-        raise StepError(f"rightsizing (Cost Explorer) failed, previous advice kept: {error_text(exc, aws.profile)}") \
-            from exc
+        text = " ".join(error_text(exc, aws.profile).split())
+        if len(text) > 200:
+            text = text[:199] + "…"
+        raise StepError(f"previous advice kept: {text}") from exc
     return write_rightsizing(ctx, advice, [account_id])
 
 
