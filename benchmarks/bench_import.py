@@ -6,7 +6,8 @@ Generates a realistic hourly FOCUS 1.2 Parquet export (default 2,000 resources x
 subprocess so peak RSS is isolated:
 
   import     providers.focus.import_files into a fresh cache (validation, rollup,
-             tag canonicalisation, rounding, SQLite write, summary rebuild)
+             tag canonicalisation, rounding, SQLite bulk write with the indexes rebuilt
+             after it, summary and weekly rollups, ANALYZE)
   reference  DuckDB reading the same file and aggregating it to the same daily grain
              (GROUP BY day + the same 20 dimensions + tags, summing the same 6 columns)
 
