@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+from .widgets import clean
 
 
 class HelpScreen(ModalScreen[None]):
@@ -120,3 +126,29 @@ class PromptScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _export_path_error(text: str) -> str | None:
+    if not text or Path(text).suffix.lower() not in (".csv", ".json"):
+        return "give a file name ending in .csv or .json"
+    parent = Path(text).expanduser().parent
+    if not parent.is_dir():
+        return f"no such directory: {parent}"
+    return None
+
+
+def ask_export(screen: Screen[Any], title: str, default: str, write: Callable[[Path], int], noun: str = "rows") -> None:
+    """Ask for a .csv/.json path, call write(path) -> count, and notify the outcome (one line)."""
+
+    def done(text: str | None) -> None:
+        if not text:
+            return
+        path = Path(text).expanduser()
+        try:
+            n = write(path)
+        except OSError as exc:
+            screen.notify(f"export failed: {exc.strerror or exc}", severity="error")
+            return
+        screen.notify(f"exported {n:,} {noun} to {clean(path, 100)}", timeout=5)
+
+    screen.app.push_screen(PromptScreen(title, default, validate=_export_path_error), done)

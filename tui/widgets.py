@@ -8,7 +8,9 @@ shown as visible escapes, and very long text is cut with an ellipsis.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -168,39 +170,55 @@ class Card(Vertical):
         self.query_one(".card-sub", Static).update(sub)
 
 
-class StackedChart(PlotextPlot):
-    """A stacked bar chart of series over periods (amounts in nanos, plotted in units)."""
-
-    COLORS = ("orange", "blue", "green", "cyan", "magenta", "yellow", "red")
+class Chart(PlotextPlot):
+    """A plotext chart drawn by one function, redrawn on every resize. Subclasses' show() builds it."""
 
     def __init__(self, **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
-        self._data: tuple[list[str], dict[str, list[int]], str] = ([], {}, "")
+        self._draw: Callable[[Any], None] | None = None
 
-    def show(self, labels: list[str], series: dict[str, list[int]], title: str = "") -> None:
-        self._data = (labels, series, title)
+    def draw_with(self, draw: Callable[[Any], None]) -> None:
+        self._draw = draw
         self.replot()
 
     def replot(self) -> None:
-        labels, series, title = self._data
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        if title:
-            plt.title(title)
-        if labels and series:
-            names = [clean(n, 24) for n in series]
-            data = [[v / NANOS for v in vals] for vals in series.values()]
-            xs = list(range(len(labels)))
-            colors = [
-                "gray" if n.startswith("other (") else self.COLORS[i % len(self.COLORS)] for i, n in enumerate(names)
-            ]
-            plt.stacked_bar(xs, data, labels=names, color=colors, width=0.8)
-            step = max(1, len(labels) // 8)
-            plt.xticks(xs[::step], [lab[5:] if len(lab) == 10 else lab for lab in labels[::step]])
+        if self._draw is not None:
+            self._draw(plt)
         self.refresh()
 
     def on_resize(self) -> None:
         self.replot()
+
+
+def day_ticks(plt: Any, labels: list[str], count: int = 8) -> None:
+    """About `count` x ticks labelled MM-DD (or the label itself when it is not a date)."""
+    xs = list(range(len(labels)))
+    step = max(1, len(labels) // count)
+    plt.xticks(xs[::step], [lab[5:] if len(lab) == 10 else lab for lab in labels[::step]])
+
+
+class StackedChart(Chart):
+    """A stacked bar chart of series over periods (amounts in nanos, plotted in units)."""
+
+    COLORS = ("orange", "blue", "green", "cyan", "magenta", "yellow", "red")
+
+    def show(self, labels: list[str], series: dict[str, list[int]], title: str = "") -> None:
+        def draw(plt: Any) -> None:
+            if title:
+                plt.title(title)
+            if labels and series:
+                names = [clean(n, 24) for n in series]
+                data = [[v / NANOS for v in vals] for vals in series.values()]
+                colors = [
+                    "gray" if n.startswith("other (") else self.COLORS[i % len(self.COLORS)]
+                    for i, n in enumerate(names)
+                ]
+                plt.stacked_bar(list(range(len(labels))), data, labels=names, color=colors, width=0.8)
+                day_ticks(plt, labels)
+
+        self.draw_with(draw)
 
 

@@ -16,7 +16,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, Static
-from textual_plotext import PlotextPlot
 
 from analysis.commitments import (
     PERIODS,
@@ -33,8 +32,8 @@ from cache import timeutil
 from cache.money import decimal_str, fmt
 
 from ..base import ViewScreen
-from ..dialogs import PromptScreen
-from ..widgets import Card, TopBar, clean, money_text, safe
+from ..dialogs import ask_export
+from ..widgets import Card, Chart, TopBar, clean, day_ticks, money_text, safe
 
 UTIL_GOOD = 95.0  # utilization at or above: green
 UTIL_WARN = 80.0  # at or above: yellow; below: red
@@ -79,43 +78,28 @@ def term_text(c: CommitmentFigures) -> str:
     return f"{c.term_months // 12}yr" if c.term_months % 12 == 0 else f"{c.term_months}mo"
 
 
-class UtilizationChart(PlotextPlot):
+class UtilizationChart(Chart):
     """Daily utilization and coverage (%) as lines; days without a figure are gaps."""
 
-    def __init__(self, **kw: object) -> None:
-        super().__init__(**kw)  # type: ignore[arg-type]
-        self._data: tuple[list[str], dict[str, list[float | None]], str] = ([], {}, "")
+    COLORS = {"utilization %": "green", "coverage %": "cyan"}
 
     def show(self, labels: list[str], series: dict[str, list[float | None]], title: str = "") -> None:
-        self._data = (labels, series, title)
-        self.replot()
+        def draw(plt: Any) -> None:
+            if title:
+                plt.title(title)
+            drawn = False
+            for name, values in series.items():
+                pts = [(i, v) for i, v in enumerate(values) if v is not None]
+                if pts:
+                    drawn = True
+                    plt.plot([p[0] for p in pts], [p[1] for p in pts], label=name,
+                             color=self.COLORS.get(name, "orange"), marker="braille")
+            if labels and drawn:
+                day_ticks(plt, labels)
+                plt.ylim(0, 105)
+                plt.yticks([0, 25, 50, 75, 100])
 
-    def replot(self) -> None:
-        labels, series, title = self._data
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        if title:
-            plt.title(title)
-        colors = {"utilization %": "green", "coverage %": "cyan"}
-        drawn = False
-        for name, values in series.items():
-            pts = [(i, v) for i, v in enumerate(values) if v is not None]
-            if not pts:
-                continue
-            drawn = True
-            plt.plot([p[0] for p in pts], [p[1] for p in pts], label=name, color=colors.get(name, "orange"),
-                     marker="braille")
-        if labels and drawn:
-            xs = list(range(len(labels)))
-            step = max(1, len(labels) // 8)
-            plt.xticks(xs[::step], [lab[5:] for lab in labels[::step]])
-            plt.ylim(0, 105)
-            plt.yticks([0, 25, 50, 75, 100])
-        self.refresh()
-
-    def on_resize(self) -> None:
-        self.replot()
+        self.draw_with(draw)
 
 
 class CommitmentDetailScreen(ModalScreen[None]):
@@ -492,26 +476,8 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
             return
         default = f"costdeck-commitments-{rep.since}_{rep.until}.csv"
 
-        def validate(text: str) -> str | None:
-            if not text or Path(text).suffix.lower() not in (".csv", ".json"):
-                return "the file name must end in .csv or .json"
-            parent = Path(text).expanduser().parent
-            if not parent.is_dir():
-                return f"no such directory: {parent}"
-            return None
-
-        def done(text: str | None) -> None:
-            if not text:
-                return
-            path = Path(text).expanduser()
-            try:
-                n = export_commitments(path, rep)
-            except OSError as exc:
-                self.notify(f"export failed: {exc.strerror or exc}", severity="error")
-                return
-            self.notify(f"exported {n:,} commitments to {clean(path, 100)}", timeout=5)
-
-        self.app.push_screen(PromptScreen("Export commitments to (.csv or .json)", default, validate=validate), done)
+        ask_export(self, "Export commitments to (.csv or .json)", default,
+                   lambda path: export_commitments(path, rep), "commitments")
 
     def palette_commands(self) -> list[tuple[str, Any, str]]:
         cmds: list[tuple[str, Any, str]] = []

@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
-from textual_plotext import PlotextPlot
 
 from analysis.mlruns import (
     BASIS_MARK,
@@ -30,7 +29,7 @@ from cache.money import NANOS, fmt
 
 from ..base import ViewScreen
 from ..dialogs import PickerScreen
-from ..widgets import TopBar, clean, safe
+from ..widgets import Chart, TopBar, clean, safe
 
 SORTS = ("start", "cost", "metric", "duration")
 SORT_TITLES = {"start": "newest first", "cost": "cost, highest first", "metric": "metric, best first",
@@ -73,56 +72,32 @@ def status_text(status: str) -> Text:
     return Text(clean(status, 12), style=STATUS_STYLE.get(status, ""))
 
 
-class ScatterPlot(PlotextPlot):
+class ScatterPlot(Chart):
     """Metric (y) against cost (x) for one task's runs; the best run in green."""
 
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self._data: tuple[list[float], list[float], list[float], list[float], str] = ([], [], [], [], "")
-
     def show(self, xs: list[float], ys: list[float], best_x: list[float], best_y: list[float], title: str) -> None:
-        self._data = (xs, ys, best_x, best_y, title)
-        self.replot()
+        def draw(plt: Any) -> None:
+            plt.title(title)
+            if xs:
+                plt.scatter(xs, ys, color="blue", marker="dot")
+                if best_x:
+                    plt.scatter(best_x, best_y, color="green", marker="x")
+                plt.xlabel("cost ($)")
 
-    def replot(self) -> None:
-        xs, ys, bx, by, title = self._data
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(title)
-        if xs:
-            plt.scatter(xs, ys, color="blue", marker="dot")
-            if bx:
-                plt.scatter(bx, by, color="green", marker="x")
-            plt.xlabel("cost ($)")
-        self.refresh()
-
-    def on_resize(self) -> None:
-        self.replot()
+        self.draw_with(draw)
 
 
-class HistoryPlot(PlotextPlot):
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
-        self._data: tuple[list[int], list[float], str] = ([], [], "")
+class HistoryPlot(Chart):
+    """A metric's history over training steps."""
 
     def show(self, steps: list[int], values: list[float], title: str) -> None:
-        self._data = (steps, values, title)
-        self.replot()
+        def draw(plt: Any) -> None:
+            plt.title(title)
+            if steps:
+                plt.plot(steps, values, color="cyan", marker="braille")
+                plt.xlabel("step")
 
-    def replot(self) -> None:
-        steps, values, title = self._data
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(title)
-        if steps:
-            plt.plot(steps, values, color="cyan", marker="braille")
-            plt.xlabel("step")
-        self.refresh()
-
-    def on_resize(self) -> None:
-        self.replot()
+        self.draw_with(draw)
 
 
 class MLRunsScreen(ViewScreen):

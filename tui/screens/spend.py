@@ -30,7 +30,7 @@ from cache import timeutil
 from cache.money import decimal_str, fmt
 
 from ..base import ViewScreen
-from ..dialogs import PickerScreen, PromptScreen
+from ..dialogs import PickerScreen, PromptScreen, ask_export
 from ..widgets import StackedChart, TopBar, clean, money_text, pct_text, safe, share_bar, sparkline
 
 MAX_ROWS = 500
@@ -363,28 +363,9 @@ Amounts are exact; groups in another currency are listed separately and never su
         since, until = self.current_range()
         default = f"costdeck-spend-{self.by.replace(':', '-')}-{since}_{until}.csv"
 
-        def validate(text: str) -> str | None:
-            if not text:
-                return "give a file name ending in .csv or .json"
-            if Path(text).suffix.lower() not in (".csv", ".json"):
-                return "the file name must end in .csv or .json"
-            parent = Path(text).expanduser().parent
-            if not parent.is_dir():
-                return f"no such directory: {parent}"
-            return None
-
-        def done(text: str | None) -> None:
-            if not text:
-                return
-            path = Path(text).expanduser()
-            try:
-                n = export_rows(path, self.by, self.shown, self.data)  # type: ignore[arg-type]
-            except OSError as exc:
-                self.notify(f"export failed: {exc.strerror or exc}", severity="error")
-                return
-            self.notify(f"exported {n:,} rows to {path}", timeout=5)
-
-        self.app.push_screen(PromptScreen("Export table to (.csv or .json)", default, validate=validate), done)
+        data = self.data
+        ask_export(self, "Export table to (.csv or .json)", default,
+                   lambda path: export_rows(path, self.by, self.shown, data))
 
     def palette_commands(self) -> list[tuple[str, Any, str]]:
         cmds: list[tuple[str, Any, str]] = []
