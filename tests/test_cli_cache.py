@@ -251,3 +251,54 @@ def test_global_options_before_or_after_the_subcommand(known_db: Path, capsys: p
     before = run_json(capsys, "--db", str(known_db), "report", "spend", "--by", "provider_name")
     after = run_json(capsys, "report", "spend", "--by", "provider_name", "--db", str(known_db))
     assert before == after and before[0]["provider_name"] == "AWS"
+
+
+def test_report_on_a_cache_without_costs_and_bad_ranges(tmp_path: Path, known_db: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "empty.db"
+    Store(empty).close()
+    assert main(["report", "spend", "--by", "provider_name", "--format", "json", "--db", str(empty)]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    assert main(["report", "spend", "--by", "provider_name", "--format", "csv", "--db", str(empty)]) == 0
+    assert capsys.readouterr().out == "provider_name,cost,currency\n"
+    assert main(["report", "spend", "--by", "provider_name", "--db", str(empty)]) == 0
+    assert "no cost data" in capsys.readouterr().out
+    # --since alone after the data: the message names what the user gave.
+    assert main(["report", "spend", "--by", "provider_name", "--since", "2027-01-01", "--db", str(known_db)]) == 2
+    err = capsys.readouterr().err
+    assert "--since 2027-01-01 is after the last day with data (2026-11-26)" in err and "--until" not in err
+
+
+def test_broken_pipe_is_quiet(known_db: Path) -> None:
+    proc = subprocess.run(
+        f"'{sys.executable}' -m tui.cli report spend --by resource_id --format csv --db '{known_db}' | head -c 10",
+        shell=True, capture_output=True, text=True, cwd=REPO, timeout=60,
+        env={**os.environ, "COSTDECK_NOW": dataset.NOW},
+    )
+    assert proc.stderr == "" and len(proc.stdout) == 10
+
+
+def test_failed_import_into_a_new_cache_leaves_no_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("not,a,focus,file\n1,2,3,4\n", encoding="utf-8")
+    db = tmp_path / "new" / "cache.db"
+    assert main(["import", str(bad), "--db", str(db)]) == 2
+    assert not db.exists() and not Path(f"{db}-wal").exists()
+
+
+def test_read_only_refuses_cleanup_scripts(known_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "recommendations", "--script", "aws", "--read-only", "--db", str(known_db)]) == 2
+    assert "read-only" in capsys.readouterr().err
+    cfg = tmp_path / "ro.toml"
+    cfg.write_text("read_only = true\n", encoding="utf-8")
+    assert main(["report", "recommendations", "--script", "aws", "--config", str(cfg), "--db", str(known_db)]) == 2
+
+
+@pytest.mark.parametrize("cmd", [["sources"], ["report", "rules"], ["sync"], ["demo"], ["import", "x.csv"]])
+def test_bad_rule_thresholds_exit_2_everywhere(cmd: list[str], known_db: Path, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[rules.idle_instance]\nmax_cpu_avg = "x"\n', encoding="utf-8")
+    assert main([*cmd, "--config", str(cfg), "--db", str(known_db)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rules.idle_instance.max_cpu_avg" in err[0]

@@ -10,6 +10,7 @@ import argparse
 import csv
 import io
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -51,7 +52,8 @@ def _common_options(*, suppress: bool) -> _Parser:
     common.add_argument("--db", type=Path, help="cache file (default: COSTDECK_DB or the platform data dir)", **kw)
     common.add_argument("--config", type=Path, help="config file (default: COSTDECK_CONFIG or the platform config dir)",
                         **kw)
-    common.add_argument("--read-only", action="store_true", help="no mutating action anywhere", **kw)
+    common.add_argument("--read-only", action="store_true",
+                        help="never change a cloud resource: no cleanup key, plan or script", **kw)
     common.add_argument("--debug", action="store_true", help="show tracebacks", **kw)
     return common
 
@@ -139,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("costdeck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `costdeck report ... | head`: the reader has gone; stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (CostdeckError, CacheError) as exc:
         if debug:
             raise
@@ -183,10 +190,8 @@ def demo_db_path(args: argparse.Namespace, *, explicit_ok: bool = False) -> Path
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from providers import demo
-    from providers.config import load_config
 
-    config = load_config(args.config)  # a bad config (rule thresholds included) exits 2 before writing
-    check_rules(config)
+    config = load_checked_config(args)  # a bad config (rule thresholds included) exits 2 before writing
     path = demo_db_path(args, explicit_ok=True)
     as_of = args.as_of or timeutil.today()
     with Store(path) as store:
@@ -202,9 +207,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def prepare_open(args: argparse.Namespace) -> tuple[Path, Any]:
     """The cache to open and the config: an empty cache with no configured source opens the demo
     (`demo.db` beside the cache, regenerated when it is not from today)."""
-    from providers.config import load_config
 
-    config = load_config(args.config)  # a bad config exits 2 before the screen opens
+    config = load_checked_config(args)  # a bad config exits 2 before the screen opens
     path = resolve_db(args)
     with Store(path) as store:
         use_demo = store.is_empty() and not config.sources
@@ -233,10 +237,19 @@ def cmd_open(args: argparse.Namespace) -> int:
 
 # -- import --------------------------------------------------------------------
 def cmd_import(args: argparse.Namespace) -> int:
-    from providers.config import load_config
+    config = load_checked_config(args)
+    path = resolve_db(args)
+    created = not path.exists()
+    try:
+        return _import(args, config, path)
+    except BaseException:
+        if created:  # a failed import into a new cache leaves no file behind
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        raise
 
-    config = load_config(args.config)
-    check_rules(config)
+
+def _import(args: argparse.Namespace, config: Any, path: Path) -> int:
     from providers import focus, runs_jsonl
 
     # ML run logs (.jsonl/.ndjson, or JSON objects with a run_id) are parsed first: a bad line exits 2
@@ -244,7 +257,6 @@ def cmd_import(args: argparse.Namespace) -> int:
     logs = [f for f in args.files if runs_jsonl.is_run_log(f)]
     parsed = runs_jsonl.parse_files(logs)
     args.files = [f for f in args.files if f not in logs]
-    path = resolve_db(args)
     if not args.files:
         with Store(path) as store:
             for res in runs_jsonl.import_parsed(store, parsed, source_name=args.source):
@@ -314,9 +326,22 @@ def report_spend(store: Store, args: argparse.Namespace) -> int:
     except q.QueryError as exc:
         raise UsageError(str(exc)) from None
     rng = q.data_range(store.conn)
+    if rng is None and not (args.since and args.until):
+        # No cost data: an empty result, not an error (scripts get [] or a bare header).
+        if args.format == "json":
+            print("[]")
+        elif args.format == "csv":
+            print(f"{args.by},cost,currency")
+        else:
+            print("no cost data in this cache: run costdeck import, sync or demo first")
+        return 0
     since = args.since or (rng[0] if rng else timeutil.today())
     until = args.until or ((rng[1] + timedelta(days=1)) if rng else timeutil.today())
     if until <= since:
+        if not args.until and rng:
+            raise UsageError(f"--since {since} is after the last day with data ({rng[1]})")
+        if not args.since and rng:
+            raise UsageError(f"--until {until} is before the first day with data ({rng[0]})")
         raise UsageError(f"--until {until} must be after --since {since}")
     groups = q.spend_by(store.conn, args.by, since, until, args.metric)
     records = [
@@ -335,6 +360,16 @@ def check_rules(config: Any) -> None:
     rule_params(config.rules, str(config.path or "config"))
 
 
+def load_checked_config(args: argparse.Namespace) -> Any:
+    """The config file, fully validated (sources, budgets, protection and rule thresholds): every
+    command that reads it refuses a bad one the same way, one line and exit 2."""
+    from providers.config import load_config
+
+    config = load_config(args.config)
+    check_rules(config)
+    return config
+
+
 def recompute_recommendations(store: Store, config: Any) -> Any:
     """Re-run the recommendation rules over the cache (after demo, import and sync)."""
     from analysis.recommendations.engine import recompute
@@ -344,9 +379,8 @@ def recompute_recommendations(store: Store, config: Any) -> Any:
 
 def report_rules(args: argparse.Namespace) -> int:
     from analysis.recommendations import RULES, rule_doc, rule_params
-    from providers.config import load_config
 
-    config = load_config(args.config)
+    config = load_checked_config(args)
     params = rule_params(config.rules, str(config.path or "config"))
     records = []
     for rid, mod in RULES.items():
@@ -378,6 +412,8 @@ def report_recommendations(store: Store, args: argparse.Namespace) -> int:
     statuses = None if args.status == "all" else (args.status,)
     recs = load(store.conn, statuses=statuses, rule=args.rule, include_duplicates=False)
     if args.script:
+        if args.read_only or load_checked_config(args).read_only:
+            raise UsageError("read-only mode (--read-only or read_only = true): no cleanup plan or script")
         return _recommendations_script(store, args, [r for r in recs if r.status == "open"])
     records = [
         {"id": r.id, "rule": r.rule, "category": r.category, "resource_id": r.resource_id,
@@ -428,13 +464,12 @@ def _write_exact_json(records: list[dict[str, Any]], money_fields: tuple[str, ..
 def _recommendations_script(store: Store, args: argparse.Namespace, recs: list[Any]) -> int:
     import dataclasses
 
-    from providers.config import load_config
 
     try:
         from analysis.cleanup import PlanRefused, build_plan, export_script, script_lines
     except ImportError:
         raise UsageError("--script needs the cleanup module, which is not in this build yet") from None
-    config = load_config(args.config)
+    config = load_checked_config(args)
     # A script only prints commands: it is the read-only way to hand a plan to change control.
     try:
         plan = build_plan(store.conn, recs, dataclasses.replace(config, read_only=False), read_only=False,
@@ -621,9 +656,8 @@ def cmd_track(args: argparse.Namespace) -> int:
 # -- sources -------------------------------------------------------------------
 def cmd_sources(args: argparse.Namespace) -> int:
     """Configured sources (even before their first sync) and any others in the cache."""
-    from providers.config import load_config
 
-    config = load_config(args.config)
+    config = load_checked_config(args)
     path = resolve_db(args)
     infos = {}
     runs: dict[int, Any] = {}
@@ -681,10 +715,9 @@ def _wide_table(title: str, records: list[dict[str, Any]], right: tuple[str, ...
 # -- sync -------------------------------------------------------------------------
 def cmd_sync(args: argparse.Namespace) -> int:
     """Sync sources concurrently with a live display (TTY) or plain lines; exit 1 if any failed."""
-    from providers.config import load_config
     from providers.sync import run_sync
 
-    config = load_config(args.config)
+    config = load_checked_config(args)
     if not config.sources:
         where = config.path if config.exists else f"{config.path} (not found)"
         raise UsageError(f"no sources configured in {where}: add a [sources.NAME] table")
