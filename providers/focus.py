@@ -75,6 +75,17 @@ MANDATORY = (
     "BillingAccountId",
 )
 PROVIDER_COLUMNS = ("ServiceProviderName", "ProviderName")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+# Mandatory columns FOCUS says must not be null (AllowsNulls False in the 1.2 column table), checked
+# on every row: (column, what is expected). The provider (either name), the charge period bounds
+# and BilledCost are checked with their own rules in `checks`. ServiceName is also non-null in the
+# spec but is not enforced: a missing service shows as "(none)" rather than refusing an export.
+NOT_NULL = (
+    ("BillingAccountId", "a billing account id"),
+    ("BillingCurrency", "a currency code"),
+    ("ChargeCategory", "one of Usage, Purchase, Tax, Credit, Adjustment"),
+)
 
 # Columns first defined by each FOCUS version (used to guess the version of a file).
 _VERSION_MARKERS: tuple[tuple[str, frozenset[str]], ...] = (
@@ -255,6 +266,11 @@ def _sniff(path: Path) -> _File:
         if tail != b"PAR1":
             raise InputError(f"{display}: truncated Parquet file (the footer is missing)")
         fmt = "parquet"
+    elif path.suffix.lower() in PARQUET_SUFFIXES:
+        # Named as Parquet but it is not: say so rather than reading it as CSV ("missing columns").
+        raise InputError(
+            f"{display}: not a Parquet file (no PAR1 signature); a FOCUS export must be Parquet, CSV or CSV.gz"
+        )
     elif head.startswith(b"\x1f\x8b"):
         fmt = "csv.gz"
     else:
@@ -468,21 +484,46 @@ class _Importer:
             return r  # summed exactly in its own type
         return f"TRY_CAST({r} AS {DEC})"
 
+    def instant(self, f: _File, name: str) -> str:
+        """The column as TIMESTAMPTZ (NULL when absent, null or unparsable)."""
+        r = self.raw(f, name)
+        if r is None:
+            return "CAST(NULL AS TIMESTAMPTZ)"
+        if _temporal(self.ctype(f, name)):
+            return f"CAST({r} AS TIMESTAMPTZ)"  # a naive TIMESTAMP is UTC (session zone)
+        return f"TRY_CAST({r} AS TIMESTAMPTZ)"
+
     def checks(self, f: _File) -> list[tuple[str, str, str, str]]:
-        """(FOCUS column, bad-row condition, raw value expression, expected) per checked column."""
+        """(FOCUS column, bad-row condition, raw value expression, expected) per checked column.
+
+        A value expression may give a list [value, other]: the message then shows both."""
         out: list[tuple[str, str, str, str]] = []
-        for name, required in (("ChargePeriodStart", True), ("ChargePeriodEnd", False)):
+        for name in ("ChargePeriodStart", "ChargePeriodEnd"):
             r = self.raw(f, name)
             if r is None:
                 continue
             if _temporal(self.ctype(f, name)):
-                if required:
-                    out.append((name, f"{r} IS NULL", f"CAST({r} AS VARCHAR)", _DATE_EXPECTED))
+                out.append((name, f"{r} IS NULL", f"CAST({r} AS VARCHAR)", _DATE_EXPECTED))
                 continue
-            cond = f"TRY_CAST({r} AS TIMESTAMPTZ) IS NULL"
-            if not required:
-                cond = f"({r} IS NOT NULL AND {cond})"
-            out.append((name, cond, f"CAST({r} AS VARCHAR)", _DATE_EXPECTED))
+            out.append((name, f"TRY_CAST({r} AS TIMESTAMPTZ) IS NULL", f"CAST({r} AS VARCHAR)", _DATE_EXPECTED))
+        start, end = self.raw(f, "ChargePeriodStart"), self.raw(f, "ChargePeriodEnd")
+        if start is not None and end is not None:
+            # the period must not run backwards (rows whose bounds do not parse are reported above)
+            out.append((
+                "ChargePeriodEnd",
+                f"coalesce({self.instant(f, 'ChargePeriodEnd')} < {self.instant(f, 'ChargePeriodStart')}, false)",
+                f"[CAST({end} AS VARCHAR), CAST({start} AS VARCHAR)]",
+                "a date/time not before ChargePeriodStart",
+            ))
+        cols = [c for c in PROVIDER_COLUMNS if self.col(f, c)]
+        if cols:
+            provider = " AND ".join(f"{self.raw(f, c)} IS NULL" for c in cols)
+            shown = self.col(f, cols[0]) or cols[0]
+            out.append((shown, provider, f"CAST({self.raw(f, cols[0])} AS VARCHAR)", "a provider name"))
+        for name, expected in NOT_NULL:
+            r = self.raw(f, name)
+            if r is not None:
+                out.append((name, f"{r} IS NULL", f"CAST({r} AS VARCHAR)", expected))
         for name, required in (
             ("BilledCost", True),
             ("EffectiveCost", False),
@@ -502,11 +543,8 @@ class _Importer:
             if not required:
                 cond = f"({r} IS NOT NULL AND {cond})"
             out.append((name, cond, f"CAST({r} AS VARCHAR)", _NUM_EXPECTED))
-        r = self.raw(f, "BillingCurrency")
-        if r is not None:
-            out.append(("BillingCurrency", f"{r} IS NULL", f"CAST({r} AS VARCHAR)", "a currency code"))
         order = {c.lower(): i for i, c in enumerate(f.columns)}
-        out.sort(key=lambda x: order.get(x[0].lower(), 10**6))
+        out.sort(key=lambda x: order.get(x[0].lower(), 10**6))  # stable: a bad end date before a backwards one
         return out
 
     def aggregate(self, f: _File) -> None:
@@ -583,7 +621,10 @@ class _Importer:
         for i, (col, _cond, _v, expected) in enumerate(checks):
             if row[1 + 2 * i]:
                 value = row[2 + 2 * i]
-                got = "an empty value" if value is None else _short(value)
+                if isinstance(value, list):  # [value, the ChargePeriodStart it is compared with]
+                    got = f"{_short(value[0])} (ChargePeriodStart {_short(value[1])})"
+                else:
+                    got = "an empty value" if value is None else _short(value)
                 line = _csv_line_of_record(f, rn) if f.fmt != "parquet" else rn
                 raise InputError(f"{f.display}: row {line}, column {col}: expected {expected}, got {got}")
         raise InputError(f"{f.display}: row {rn}: invalid values")  # pragma: no cover

@@ -7,6 +7,7 @@ import csv
 import gzip
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -272,6 +273,8 @@ def test_offsets_land_on_the_utc_day(tmp_path: Path) -> None:
               "2024-09-02 00:00:00"]
     for r, s in zip(rows, stamps, strict=True):
         r["ChargePeriodStart"] = s
+        r["ChargePeriodEnd"] = s.replace("01:30:00", "02:30:00").replace("22:00:00", "23:00:00").replace(
+            "10:00:00", "11:00:00").replace("00:00:00", "01:00:00")  # one hour later, same notation
     path = write_csv(tmp_path / "tz.csv", rows)
     db = tmp_path / "tz.db"
     with Store(db) as store:
@@ -385,7 +388,56 @@ def _bad_tags_json(p: Path) -> Path:
     return write_csv(p / "tags2.csv", rows)
 
 
+def _end_before_start(p: Path) -> Path:
+    rows = good_rows()
+    rows[7]["ChargePeriodEnd"] = "2024-09-01 06:00:00"  # starts 07:00: data row 8 = line 9
+    return write_csv(p / "backwards.csv", rows)
+
+
+def _null_in(column: str, value: str, row: int = 11) -> Callable[[Path], Path]:
+    def make(p: Path) -> Path:
+        rows = good_rows()
+        rows[row][column] = value  # data row row+1 = line row+2
+        return write_csv(p / f"null-{column}.csv", rows)
+    return make
+
+
+def _csv_named_parquet(p: Path) -> Path:
+    path = p / "export.parquet"
+    path.write_bytes(write_csv(p / "real.csv", good_rows()).read_bytes())
+    return path
+
+
+def _json_named_parquet(p: Path) -> Path:
+    path = p / "data.parquet"
+    path.write_text('{"BilledCost": 1}\n')
+    return path
+
+
 MALFORMED = {
+    "end before start": (_end_before_start, [
+        "backwards.csv: row 9, column ChargePeriodEnd: expected a date/time not before ChargePeriodStart",
+        "'2024-09-01 06:00:00'", "'2024-09-01 07:00:00'"]),
+    "null provider": (_null_in("ProviderName", "NULL"),
+                      ["null-ProviderName.csv: row 13, column ProviderName: expected a provider name, "
+                       "got an empty value"]),
+    "empty account": (_null_in("BillingAccountId", ""),
+                      ["null-BillingAccountId.csv: row 13, column BillingAccountId: expected a billing account id, "
+                       "got an empty value"]),
+    "null currency": (_null_in("BillingCurrency", "NULL"),
+                      ["null-BillingCurrency.csv: row 13, column BillingCurrency: expected a currency code"]),
+    "null category": (_null_in("ChargeCategory", "NULL", row=0),
+                      ["null-ChargeCategory.csv: row 2, column ChargeCategory: expected one of Usage, Purchase, "
+                       "Tax, Credit, Adjustment, got an empty value"]),
+    "null start": (_null_in("ChargePeriodStart", ""),
+                   ["null-ChargePeriodStart.csv: row 13, column ChargePeriodStart: expected a date/time"]),
+    "null end": (_null_in("ChargePeriodEnd", "NULL", row=29),
+                 ["null-ChargePeriodEnd.csv: row 31, column ChargePeriodEnd: expected a date/time",
+                  "got an empty value"]),
+    "null billed": (_null_in("BilledCost", "NULL"),
+                    ["null-BilledCost.csv: row 13, column BilledCost: expected a decimal number, got an empty value"]),
+    "csv named parquet": (_csv_named_parquet, ["export.parquet: not a Parquet file"]),
+    "json named parquet": (_json_named_parquet, ["data.parquet: not a Parquet file"]),
     "amount": (_bad_amount, ["bad.csv: row 17, column BilledCost: expected a decimal number, got 'abc'"]),
     "date": (_bad_date, ["bad-date.csv: row 6, column ChargePeriodStart: expected a date/time", "'2024-13-45 25:00'"]),
     "missing column": (_missing_column, ["nobilled.csv", "BilledCost", "missing"]),
@@ -508,3 +560,55 @@ def test_rounding_matches_cache_money_on_every_daily_row(tmp_path: Path, focus_s
     assert row[6:10] == (to_nanos(Decimal("0.0000000005")), to_nanos(Decimal("0.0000000015")),
                          to_nanos(Decimal("-0.0000000025")), to_nanos(Decimal("0.00000000050000001")))
     assert row[6:10] == (0, 2, -2, 1)
+
+
+def test_parquet_typed_nulls_and_backwards_periods_are_refused(tmp_path: Path, db_path: Path) -> None:
+    """Typed Parquet columns take the same not-null and period checks, numbered by 1-based file row."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    rows = good_rows(6)
+    t0 = datetime(2024, 9, 1, tzinfo=UTC)
+
+    def table(**override: Any) -> Any:
+        cols: dict[str, Any] = {c: [r[c] for r in rows] for c in HEADER if c not in ("ChargePeriodStart",
+                                                                                    "ChargePeriodEnd")}
+        cols["ChargePeriodStart"] = pa.array([t0 + timedelta(hours=h) for h in range(6)], pa.timestamp("us", tz="UTC"))
+        cols["ChargePeriodEnd"] = pa.array([t0 + timedelta(hours=h + 1) for h in range(6)],
+                                           pa.timestamp("us", tz="UTC"))
+        cols.update(override)
+        return pa.table(cols)
+
+    ends = [t0 + timedelta(hours=h + 1) for h in range(6)]
+    cases = {
+        "end-null.parquet": (
+            {"ChargePeriodEnd": pa.array([*ends[:3], None, *ends[4:]], pa.timestamp("us", tz="UTC"))},
+            "row 4, column ChargePeriodEnd: expected a date/time such as 2024-09-01T00:00:00Z, got an empty value"),
+        "backwards.parquet": (
+            {"ChargePeriodEnd": pa.array([*ends[:4], t0, ends[5]], pa.timestamp("us", tz="UTC"))},
+            "row 5, column ChargePeriodEnd: expected a date/time not before ChargePeriodStart, "
+            "got '2024-09-01 00:00:00+00' (ChargePeriodStart '2024-09-01 04:00:00+00')"),
+        "account-null.parquet": (
+            {"BillingAccountId": pa.array(["1", None, "1", "1", "1", "1"], pa.string())},
+            "row 2, column BillingAccountId: expected a billing account id, got an empty value"),
+    }
+    for name, (override, expected) in cases.items():
+        pq.write_table(table(**override), tmp_path / name)
+        with Store(db_path) as store:
+            with pytest.raises(InputError) as err:
+                focus.import_files(store, [tmp_path / name])
+            assert store.table_counts()["costs"] == 0
+        assert str(err.value) == f"{tmp_path / name}: {expected}"
+    # FOCUS 1.3 with both provider columns: the old one may be null when the new one is set (and back).
+    both = table(ServiceProviderName=pa.array(["AWS", None, "AWS", "AWS", "AWS", "AWS"], pa.string()),
+                 ProviderName=pa.array([None, "AWS", None, None, None, None], pa.string()))
+    pq.write_table(both, tmp_path / "both.parquet")
+    with Store(db_path) as store:
+        [res] = focus.import_files(store, [tmp_path / "both.parquet"])
+    assert res.input_rows == 6 and res.focus_version == "1.3"
+    neither = table(ServiceProviderName=pa.array(["AWS", "AWS", None, "AWS", "AWS", "AWS"], pa.string()),
+                    ProviderName=pa.array([None, None, None, None, None, None], pa.string()))
+    pq.write_table(neither, tmp_path / "neither.parquet")
+    with Store(tmp_path / "n.db") as store, pytest.raises(InputError) as err:
+        focus.import_files(store, [tmp_path / "neither.parquet"])
+    assert str(err.value).endswith("neither.parquet: row 3, column ServiceProviderName: expected a provider name, "
+                                   "got an empty value")
