@@ -111,6 +111,7 @@ class SpendTable:
     rows: list[SpendRow]
     totals: dict[str, int]
     periods: list[str]  # period starts of the chart/sparklines
+    period_days: list[int]  # days of each period inside [since, until) (the first and last may be partial)
     chart: dict[str, list[int]]  # top N + "other" series over periods (main currency)
 
 
@@ -183,4 +184,12 @@ def build_table(
                 for i, p in enumerate(pers):
                     other[i] += s.get(p, 0)
         chart[f"other ({len(rest)})"] = other
-    return SpendTable(by, since, until, metric, grain, filters, rows, totals, pers, chart)
+    return SpendTable(by, since, until, metric, grain, filters, rows, totals, pers, days_in_periods(pers, since, until),
+                      chart)
+
+
+def days_in_periods(pers: list[str], since: date, until: date) -> list[int]:
+    """How many days of [since, until) each period holds (partial weeks/months at the edges)."""
+    starts = [max(date.fromisoformat(p), since) for p in pers]
+    ends = [*starts[1:], until]
+    return [max(1, (b - a).days) for a, b in zip(starts, ends, strict=True)]

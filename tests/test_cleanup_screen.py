@@ -200,8 +200,9 @@ async def test_dry_run_typed_confirmation_and_the_audit_log(db: Path, marked: di
         assert isinstance(app.screen, ActivityScreen)
         audit = app.screen.query_one("#audit", DataTable)
         rows = [[str(c) for c in audit.get_row_at(i)] for i in range(audit.row_count)]
-        mine = [r for r in rows if r[2] in marked["planned"]]
-        assert sorted((r[2], r[4], r[5]) for r in mine) == sorted(
+        # columns: when, mode, result, action, resource, where
+        mine = [r for r in rows if r[4] in marked["planned"]]
+        assert sorted((r[4], r[1], r[2]) for r in mine) == sorted(
             [(rid, "executed", "ok") for rid in marked["planned"]] + [(rid, "dry run", "dry-run")
                                                                        for rid in marked["planned"]])
     [results_list] = dismissed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,6 +16,7 @@ from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
 
 from cache import Store
+from cache.queries import data_range
 from providers.base import SourceProgress
 from providers.config import Config
 
@@ -38,6 +39,7 @@ class CacheInfo:
     sources: list[str]
     demo: bool
     read_only: bool
+    data_end: date | None = None  # the last day with cost data
 
 
 VIEWS: list[tuple[str, str, str]] = [
@@ -131,6 +133,7 @@ class CostdeckApp(App[int]):
                 sources=[s.name for s in self.store.list_sources()],
                 demo=self.store.is_demo(),
                 read_only=self.read_only,
+                data_end=(rng[1] if (rng := data_range(self.store.conn)) else None),
             )
 
     def read(self, fn: Callable[[Any], T]) -> T:
@@ -138,13 +141,24 @@ class CostdeckApp(App[int]):
         with self.db_lock:
             return fn(self.store.conn)
 
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """Screenshots go to the Downloads folder when there is one, else the current directory."""
+        if path is None:
+            import platformdirs
+
+            downloads = platformdirs.user_downloads_path()
+            path = str(downloads if downloads.is_dir() else Path.cwd())
+        return super().deliver_screenshot(filename, path, time_format)
+
     def action_help(self) -> None:
         screen = self.screen
         keys: list[tuple[str, str]] = []
         seen: set[str] = set()
         for node_bindings in (getattr(screen, "BINDINGS", []), self.BINDINGS):
             for b in node_bindings:
-                if isinstance(b, Binding) and b.description and b.key not in seen:
+                if isinstance(b, Binding) and b.description and b.key not in seen and b.action != "command_palette":
                     if hasattr(screen, "check_action") and screen.check_action(b.action, ()) is False:
                         continue
                     seen.add(b.key)

@@ -60,16 +60,19 @@ def pct_text(pct: float | None, *, invert: bool = False) -> Text:
 _BARS = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(values: list[int], width: int = 16) -> str:
+def sparkline(values: list[int] | list[float], width: int = 16) -> str:
+    """Unicode bars of a series; longer series are averaged into `width` equal buckets."""
     if not values:
         return ""
-    if len(values) > width:  # bucket to width
-        step = len(values) / width
-        values = [sum(values[int(i * step) : int((i + 1) * step)]) for i in range(width)]
-    lo, hi = min(values), max(values)
+    vals = [float(v) for v in values]
+    if len(vals) > width:
+        n = len(vals)
+        bounds = [round(i * n / width) for i in range(width + 1)]
+        vals = [sum(vals[a:b]) / (b - a) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    lo, hi = min(vals), max(vals)
     if hi == lo:
-        return (_BARS[0] if hi == 0 else _BARS[3]) * len(values)
-    return "".join(_BARS[int((v - lo) / (hi - lo) * (len(_BARS) - 1))] for v in values)
+        return (_BARS[0] if hi == 0 else _BARS[3]) * len(vals)
+    return "".join(_BARS[int((v - lo) / (hi - lo) * (len(_BARS) - 1))] for v in vals)
 
 
 def share_bar(share: float, width: int = 10) -> str:
@@ -128,6 +131,11 @@ class TopBar(Static):
                 status.append("snapshot ")
                 status.append(snap.strftime("%Y-%m-%d %H:%M UTC"), style="bold")
                 status.append(f" ({age})", style="dim")
+                data_end = getattr(info, "data_end", None)
+                if data_end is not None and (snap.date() - data_end).days > 2:
+                    # an old export imported today looks fresh: say how old the data itself is
+                    status.append(" · data to ", style="dim")
+                    status.append(data_end.isoformat(), style="bold yellow")
             else:
                 status.append("no snapshot yet", style="dim")
             if info.sources:
@@ -194,10 +202,18 @@ class Chart(PlotextPlot):
 
 
 def day_ticks(plt: Any, labels: list[str], count: int = 8) -> None:
-    """About `count` x ticks labelled MM-DD (or the label itself when it is not a date)."""
+    """About `count` x ticks: MM-DD within a year, YYYY-MM across years (labels are ISO dates)."""
     xs = list(range(len(labels)))
     step = max(1, len(labels) // count)
-    plt.xticks(xs[::step], [lab[5:] if len(lab) == 10 else lab for lab in labels[::step]])
+    dated = all(len(lab) == 10 for lab in labels)
+    multi_year = dated and bool(labels) and labels[0][:4] != labels[-1][:4] and len(labels) > 62
+
+    def tick(lab: str) -> str:
+        if not dated:
+            return lab
+        return lab[:7] if multi_year else lab[5:]
+
+    plt.xticks(xs[::step], [tick(lab) for lab in labels[::step]])
 
 
 class StackedChart(Chart):

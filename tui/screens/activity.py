@@ -85,8 +85,8 @@ history and the audit log of cleanup actions (dry runs included).
                            ("calls", "Calls"), ("error", "Error")):
             runs.add_column(title, key=key)
         audit = self.query_one("#audit", DataTable)
-        for key, title in (("at", "When"), ("action", "Action"), ("resource", "Resource"), ("where", "Where"),
-                           ("mode", "Mode"), ("result", "Result")):
+        for key, title in (("at", "When"), ("mode", "Mode"), ("result", "Result"), ("action", "Action"),
+                           ("resource", "Resource"), ("where", "Where")):
             audit.add_column(title, key=key)
         t.focus()
         self.render_progress()
@@ -143,11 +143,11 @@ history and the audit log of cleanup actions (dry runs included).
                 res.append(f": {clean(a.error, 50)}", style="red")
             audit.add_row(
                 Text(a.at.strftime("%m-%d %H:%M"), style="dim"),
+                Text("dry run", style="yellow") if a.dry_run else Text("executed", style="bold"),
+                res,
                 safe(a.action, 24),
                 safe(a.resource_id or "", 40),
                 Text(where, style="dim"),
-                Text("dry run", style="yellow") if a.dry_run else Text("executed", style="bold"),
-                res,
             )
         if not actions:
             audit.add_row(Text("no cleanup actions yet", style="dim"), "", "", "", "", "")

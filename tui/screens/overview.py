@@ -148,7 +148,7 @@ enter on a service or sub account opens it in the Spend view.
         first = soon[0]
         t.append(f" · next in {first.days_to_expiry}d: ", style="dim")
         t.append_text(safe(first.name or first.commitment_id, 50))
-        t.append(" · 4 Commitments", style="dim")
+        t.append(" · details: key 4", style="dim")
         box.update(t)
 
     # Open recommendations and the monthly saving they add up to (the Recommendations view, 3).
@@ -164,7 +164,7 @@ enter on a service or sub account opens it in the Spend view.
         sub = Text()
         if not s.count:
             value.append("none open", style="bold")
-            sub.append("3 Recommendations", style="dim")
+            sub.append("nothing to clean up", style="dim")
         else:
             value.append(" + ".join(f"{fmt(v, c)}/mo" for c, v in sorted(s.saving.items())) or "$0.00/mo", style="bold")
             sub.append(f"{s.count} open", style="")

@@ -200,7 +200,9 @@ Amounts are exact; groups in another currency are listed separately and never su
                 money_text(r.cost, r.currency),
                 Text(f"{share_bar(r.share, 8)}{r.share * 100:6.1f}%"),
                 pct_text(r.change_pct),
-                Text(sparkline(r.series, trend_w), style="cyan"),
+                # per day, so partial weeks/months at the edges do not look like drops
+                Text(sparkline([v / d for v, d in zip(r.series, data.period_days, strict=False)], trend_w),
+                     style="cyan"),
             ]
             table.add_row(*cells, key=str(i))
         status = Text()
