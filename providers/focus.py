@@ -3,13 +3,16 @@
 How it works
 ------------
 1. Every file is checked first (exists, not empty, sniffed by content: Parquet magic,
-   gzip magic, UTF-8 text; anything else is "not a FOCUS export"), hashed (sha256),
+   gzip magic, UTF-8 text; anything else is "not a FOCUS export"; a `.parquet` name without
+   the Parquet magic is "not a Parquet file"), hashed (sha256),
    and its header read to find the FOCUS columns and guess the FOCUS version.
 2. DuckDB streams the file (out of core: memory_limit, temp_directory in a temp dir)
    and rolls it up to DAILY grain (day = UTC date of ChargePeriodStart) over the
    dimensions of `cache.CostRow`, summing the money columns as exact DECIMALs. In the
-   same pass it counts rows whose amounts or dates do not parse (TRY_CAST), so a good
-   file is read once. Only when that count is non-zero does a second, single-threaded
+   same pass it counts bad rows: amounts or dates that do not parse (TRY_CAST), a null in a
+   column FOCUS says must not be null (provider, BillingAccountId, BillingCurrency,
+   ChargeCategory, ChargePeriodStart/End, BilledCost; see NOT_NULL) and a ChargePeriodEnd
+   before its ChargePeriodStart, so a good file is read once. Only when that count is non-zero does a second, single-threaded
    pass number the rows to name the first bad one (file row / CSV line and column).
 3. Tag JSON is validated and canonicalised in Python per distinct value, then joined
    back in DuckDB; the daily rows are re-aggregated on the canonical tag set and each
