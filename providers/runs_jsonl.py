@@ -13,17 +13,26 @@ earlier one, so a trainer may log a run when it starts and again when it ends):
 
 Fields: run_id, task, status and start are required. status: running | completed | failed |
 stopped | scheduled (finished -> completed, killed -> stopped). start/end: ISO-8601 with Z or an
-offset (a time without one is refused: runs are stored in UTC). executors: instance_type required;
-count (default 1), provider (AWS, Microsoft, Google Cloud; aws/azure/gcp accepted), region,
-resource_id (the billed resource: with it the run's cost comes from the cost table),
-billable_seconds. metrics: a number (the final value, step 0) or a list of [step, value] pairs.
+offset (a time without one is refused: runs are stored in UTC); a start or end more than
+FUTURE_SKEW (5 minutes, for clock skew) after now (`timeutil.now()`) is refused as a clock or time
+zone mistake, except the start of a scheduled run. executors: instance_type required;
+count (default 1), provider, region, resource_id (the billed resource: with it the run's cost
+comes from the cost table), billable_seconds.
+
+Providers: any non-empty name (at most 256 characters) is accepted, so runs on other clouds
+(CoreWeave, Lambda, on-premises) are recorded; the common spellings of the three FOCUS provider
+names are normalised (aws/amazon -> AWS, azure/microsoft -> Microsoft, gcp/google -> Google Cloud,
+any case), other names are kept as given (trimmed). A run on an unknown provider is costed from
+the cost table through its resource_id, or from a price for that provider in `prices`; with
+neither its cost is unknown. `costdeck track --provider` follows the same rule (`check_provider`). metrics: a number (the final value, step 0) or a list of [step, value] pairs.
 params: scalar values, stored as text. primary_metric: defaults to the only metric when there is
 one. Optional exit_code (integer) and properties (object).
 
 A bad line exits 2 with one line naming the file, the line number and the field; nothing is
 written then (all files are parsed before the one transaction that writes them). Re-importing
 replaces the runs with the same run ids (their executors, metrics and params too); other runs
-stay. The source is `runs:FILE` (kind "runs"), or `--source NAME`.
+stay. The source is `runs:FILE` (kind "runs"), or `--source NAME`; each import records a sync run
+(status ok, rows written) and touches the snapshot time. The demo cache is refused.
 """
 
 from __future__ import annotations
@@ -32,11 +41,11 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cache import Store
+from cache import Store, timeutil
 
 from .errors import InputError
 
@@ -50,14 +59,25 @@ _PROVIDERS = {"aws": "AWS", "amazon": "AWS", "azure": "Microsoft", "microsoft": 
               "gcp": "Google Cloud", "google": "Google Cloud", "google cloud": "Google Cloud"}
 MAX_ID = 256
 MAX_TEXT = 1000
+FUTURE_SKEW = timedelta(minutes=5)
 
 
 def provider_name(value: str | None) -> str | None:
-    """FOCUS provider names (AWS, Microsoft, Google Cloud) from common spellings."""
+    """FOCUS provider names (AWS, Microsoft, Google Cloud) from common spellings; others as given."""
     if value is None or not str(value).strip():
         return None
     v = str(value).strip()
     return _PROVIDERS.get(v.lower(), v)
+
+
+def check_provider(value: Any) -> str:
+    """A provider name as given by a user (run log field, `track --provider`): any non-empty name of
+    at most MAX_ID characters, normalised by `provider_name`. Raises ValueError with the reason."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"expected a non-empty provider name, got {_show(value)}")
+    if len(value.strip()) > MAX_ID:
+        raise ValueError(f"longer than {MAX_ID} characters")
+    return provider_name(value) or ""
 
 
 def iso(dt: datetime) -> str:
@@ -227,6 +247,16 @@ def _number(v: Any, key: str) -> float:
     return float(v)
 
 
+def _provider(obj: dict[str, Any]) -> str | None:
+    if obj.get("provider") is None:
+        return None
+    try:
+        return check_provider(obj["provider"])
+    except ValueError as exc:
+        msg = str(exc).replace("a non-empty provider name", "a non-empty string")
+        raise _LineError("provider", msg) from None
+
+
 def parse_line(obj: Any) -> RunRecord:
     """One decoded JSON line -> RunRecord (raises _LineError naming the field)."""
     if not isinstance(obj, dict):
@@ -244,6 +274,11 @@ def parse_line(obj: Any) -> RunRecord:
     end = _instant(obj, "end")
     if end is not None and end < start:
         raise _LineError("end", "is before start")
+    now = timeutil.now()
+    for key, at in (("start", start if status != "scheduled" else None), ("end", end)):
+        if at is not None and at > now + FUTURE_SKEW:
+            raise _LineError(key, f"{_show(obj[key])} is in the future (now {timeutil.iso(now)}); "
+                                  "check the clock and the time zone")
     rec = RunRecord(run_id=run_id, task=task, status=status, start_at=start, end_at=end,
                     name=_text(obj, "name"), host=_text(obj, "host"))
     execs = obj.get("executors", [])
@@ -260,7 +295,7 @@ def parse_line(obj: Any) -> RunRecord:
             count = _int(e.get("count", 1), "count", 1, 100_000)
             billable = e.get("billable_seconds")
             rec.executors.append(ExecutorRecord(
-                instance_type=itype or "", instance_count=count, provider_name=provider_name(_text(e, "provider")),
+                instance_type=itype or "", instance_count=count, provider_name=_provider(e),
                 region_id=_text(e, "region", max_len=MAX_ID), resource_id=_text(e, "resource_id"),
                 billable_seconds=None if billable is None else _int(billable, "billable_seconds", 0, 10**9),
             ))
@@ -386,7 +421,11 @@ def import_parsed(store: Store, parsed: Sequence[tuple[Path, list[RunRecord]]], 
             if row and row[0] != SOURCE_KIND:
                 raise InputError(f"{path}: source {name!r} is a {row[0]} source, not a run log; choose another --source")
             sid = store.ensure_source(name, SOURCE_KIND, {"path": str(path)})
+            sync = store.start_sync_run(sid)
             n = write_runs(store, sid, runs, in_transaction=True)
+            sync.rows = n
+            sync.detail = {"kind": "run log import", "files": [path.name], "runs": len(runs)}
+            store.finish_sync_run(sync, "ok")  # `costdeck sources` shows when the log was imported
             results.append(ImportResult(path, name, len(runs), n))
         store.touch_snapshot()
     return results
@@ -397,5 +436,6 @@ def import_files(store: Store, paths: Sequence[Path], *, source_name: str | None
     return import_parsed(store, parse_files(paths), source_name=source_name)
 
 
-__all__ = ["ExecutorRecord", "ImportResult", "RunRecord", "import_files", "import_parsed", "is_run_log", "iso",
-           "parse_file", "parse_files", "parse_line", "provider_name", "write_runs"]
+__all__ = ["FUTURE_SKEW", "ExecutorRecord", "ImportResult", "RunRecord", "check_provider", "import_files",
+           "import_parsed", "is_run_log", "iso", "parse_file", "parse_files", "parse_line", "provider_name",
+           "write_runs"]

@@ -18,7 +18,14 @@
   executor's resource_id, so the run's cost comes from the billed cost of that instance when the
   cache holds it). The lookup is an injectable function with a very short timeout, and is skipped
   when COSTDECK_NO_IMDS=1 (the tests set it) or when --instance-type is given. With neither, the
-  run has no executor and its cost shows as unknown.
+  run has no executor and its cost shows as unknown. --provider takes any non-empty name, the
+  aws/azure/gcp spellings normalised, exactly as the `provider` field of a JSON Lines run log
+  (`runs_jsonl.check_provider`); an empty one exits 2 before the command runs.
+* The demo cache (`store.is_demo()`) is refused BEFORE the command runs (exit 2, nothing
+  executed): a `track` source in it would stop `costdeck demo` from regenerating it.
+* Each tracked run records one sync run of the `track` source (status ok, rows written, finished
+  time), written when the run starts and updated when it ends, and touches the snapshot time, so
+  `costdeck sources` shows when the source last received data.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import getpass
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -37,10 +45,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cache import Store
+from cache import CacheError, Store
+from cache.store import SyncRun
 
 from .errors import InputError
-from .runs_jsonl import ExecutorRecord, RunRecord, provider_name, write_runs
+from .runs_jsonl import ExecutorRecord, RunRecord, check_provider, provider_name, write_runs
 
 SOURCE_NAME = "track"
 SOURCE_KIND = "track"
@@ -123,6 +132,12 @@ def run_tracked(
         raise InputError("track: no command given (usage: costdeck track [OPTIONS] -- CMD ARGS...)")
     if opts.count < 1:
         raise InputError(f"track: --count must be 1 or more, got {opts.count}")
+    if opts.provider is not None:
+        try:
+            check_provider(opts.provider)
+        except ValueError as exc:
+            raise InputError(f"track: --provider: {exc}") from None
+    _refuse_demo(db_path)
     info: InstanceInfo | None = None
     instance_source = None
     if opts.instance_type:
@@ -157,6 +172,8 @@ def run_tracked(
         return TrackResult(None, 126, 0.0, "not started",
                            error=f"track: cannot run {command[0]}: {exc.strerror or exc}")
 
+    sync: list[SyncRun | None] = [None]  # the sync run of this tracked run, once written
+
     def record(status: str, end: datetime | None, code: int | None, duration: float | None) -> None:
         execs = []
         if info is not None:
@@ -171,9 +188,19 @@ def run_tracked(
         rec = RunRecord(run_id=run_id, task=task, name=name, status=status, start_at=start, end_at=end,
                         host=host, exit_code=code, properties=p, executors=execs)
         with Store(db_path) as store:
+            if store.is_demo():  # it became the demo cache while the command ran
+                raise InputError(_demo_message(db_path))
             with store.transaction():
                 sid = store.ensure_source(SOURCE_NAME, SOURCE_KIND)
-                write_runs(store, sid, [rec], in_transaction=True)
+                n = write_runs(store, sid, [rec], in_transaction=True)
+                # one sync run per tracked run: made when it starts, updated (same row) when it ends
+                if sync[0] is None or sync[0].source_id != sid:
+                    sync[0] = store.start_sync_run(sid)
+                run = sync[0]
+                run.rows = n
+                run.detail = {"kind": "track", "run_id": run_id, "status": status}
+                store.finish_sync_run(run, "ok")
+                store.touch_snapshot()
 
     record_error: str | None = None
     try:
@@ -204,6 +231,25 @@ def run_tracked(
     return TrackResult(run_id, code, duration, status,
                        error=f"track: the run was not recorded: {record_error}" if record_error else None,
                        executor=info)
+
+
+def _demo_message(db_path: str | os.PathLike[str]) -> str:
+    return (f"track: {db_path} is the demo cache; record runs into your own cache with --db PATH "
+            "(or COSTDECK_DB); the command was not run")
+
+
+def _refuse_demo(db_path: str | os.PathLike[str]) -> None:
+    """InputError when db_path is the demo cache. Read-only, and never creates the file; a cache
+    that cannot be read is left to the recording step (the command still runs, as before)."""
+    if not Path(db_path).expanduser().exists():
+        return
+    try:
+        with Store(db_path, readonly=True) as store:
+            demo = store.is_demo()
+    except (CacheError, OSError, sqlite3.Error):
+        return
+    if demo:
+        raise InputError(_demo_message(db_path))
 
 
 def _user() -> str | None:

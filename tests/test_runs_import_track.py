@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,135 @@ def test_track_signal_death_is_128_plus_signal(db_path: Path) -> None:
     res = track.run_tracked(db_path, [sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"],
                             track.TrackOptions(task="sig"))
     assert res.exit_status == 143 and res.status == "stopped"
+
+
+# -- review fixes: future starts, provider names, the demo cache, sync runs ---------------------------
+NOW = "2026-05-04T00:00:00+00:00"
+
+
+def _line(**kw: object) -> dict[str, object]:
+    return {"run_id": "x", "task": "t", "status": "completed", "start": "2026-05-03T10:00:00Z", **kw}
+
+
+@pytest.mark.parametrize(
+    ("obj", "expect"),
+    [
+        (_line(start="2026-05-04T00:10:00Z"),
+         'line 2: field start: "2026-05-04T00:10:00Z" is in the future (now 2026-05-04T00:00:00+00:00)'),
+        (_line(status="running", start="2026-05-04T03:00:00+02:00", end=None),  # 01:00 UTC
+         'line 2: field start: "2026-05-04T03:00:00+02:00" is in the future'),
+        (_line(end="2026-05-05T00:00:00Z"), 'line 2: field end: "2026-05-05T00:00:00Z" is in the future'),
+        (_line(executors=[{"instance_type": "m5.large", "provider": ""}]),
+         "line 2: field executors[0].provider: expected a non-empty string"),
+        (_line(executors=[{"instance_type": "m5.large", "provider": "x" * 300}]),
+         "line 2: field executors[0].provider: longer than 256 characters"),
+    ],
+)
+def test_future_runs_and_bad_providers_are_refused(db_path: Path, tmp_path: Path, capsys,
+                                                   monkeypatch: pytest.MonkeyPatch, obj: dict[str, object],
+                                                   expect: str) -> None:
+    monkeypatch.setenv("COSTDECK_NOW", NOW)
+    log = write_lines(tmp_path / "bad.jsonl", GOOD[1], obj)
+    assert main(["import", "--db", str(db_path), str(log)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{log}: {expect}" in err[0], err
+    with Store(db_path) as s:
+        assert s.conn.execute("SELECT count(*) FROM ml_runs").fetchone()[0] == 0
+
+
+def test_clock_skew_scheduled_runs_and_any_provider_accepted(db_path: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTDECK_NOW", NOW)
+    log = write_lines(
+        tmp_path / "ok.jsonl",
+        # a few minutes of clock skew between the trainer and this machine is tolerated
+        _line(run_id="skew", status="running", start="2026-05-04T00:04:59Z"),
+        # a scheduled run may start later
+        _line(run_id="later", status="scheduled", start="2026-05-10T00:00:00Z"),
+        _line(run_id="cw", executors=[{"instance_type": "H100", "provider": " CoreWeave "},
+                                      {"instance_type": "a2-highgpu-1g", "provider": "GCP"},
+                                      {"instance_type": "NC6", "provider": "azure"}]),
+    )
+    assert main(["import", "--db", str(db_path), str(log)]) == 0
+    with Store(db_path) as s:
+        assert {r[0] for r in s.conn.execute("SELECT run_id FROM ml_runs")} == {"skew", "later", "cw"}
+        provs = [r[0] for r in s.conn.execute("SELECT provider_name FROM ml_executors ORDER BY rowid")]
+    assert provs == ["CoreWeave", "Google Cloud", "Microsoft"]
+
+
+def test_track_provider_flag_like_the_run_log(db_path: Path, capsys) -> None:
+    assert main(["track", "--db", str(db_path), "--instance-type", "H100", "--provider", "CoreWeave", "--",
+                 sys.executable, "-c", "pass"]) == 0
+    assert main(["track", "--db", str(db_path), "--instance-type", "NC6", "--provider", "AZURE", "--",
+                 sys.executable, "-c", "pass"]) == 0
+    with Store(db_path) as s:
+        provs = sorted(r[0] for r in s.conn.execute("SELECT provider_name FROM ml_executors"))
+    assert provs == ["CoreWeave", "Microsoft"]
+    marker = db_path.parent / "ran"
+    capsys.readouterr()
+    assert main(["track", "--db", str(db_path), "--instance-type", "NC6", "--provider", " ", "--",
+                 sys.executable, "-c", f"open({str(marker)!r}, 'w')"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["costdeck: error: track: --provider: expected a non-empty provider name, got \" \""]
+    assert not marker.exists()  # refused before the command ran
+
+
+def _demo_cache(path: Path) -> None:
+    from providers import demo
+
+    with Store(path) as s:
+        demo.generate(s, as_of=date(2026, 6, 30))
+
+
+def test_track_and_run_log_refuse_the_demo_cache(tmp_path: Path, capsys) -> None:
+    demo_db = tmp_path / "demo.db"
+    _demo_cache(demo_db)
+    with Store(demo_db) as s:
+        before = (s.table_counts(), s.get_meta("snapshot_time"))
+    marker = tmp_path / "ran"
+    capsys.readouterr()
+    assert main(["track", "--db", str(demo_db), "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"costdeck: error: track: {demo_db} is the demo cache; record runs into your own cache with "
+                   "--db PATH (or COSTDECK_DB); the command was not run"]
+    assert not marker.exists()
+    log = write_lines(tmp_path / "runs.jsonl", GOOD[1])
+    assert main(["import", "--db", str(demo_db), str(log)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{demo_db}: is the demo cache; import into your own cache with --db PATH" in err[0]
+    with Store(demo_db) as s:
+        assert (s.table_counts(), s.get_meta("snapshot_time")) == before
+        assert "track" not in {x.name for x in s.list_sources()}
+    # so `costdeck demo` can still regenerate it
+    assert main(["demo", "--db", str(demo_db), "--as-of", "2026-06-30"]) == 0
+
+
+def _sources(capsys, db: Path) -> dict[str, str]:
+    capsys.readouterr()
+    assert main(["sources", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    return {line.split()[1]: line for line in out.splitlines() if line.startswith("│") and "(not in config)" in line}
+
+
+def test_import_and_track_record_a_sync_run(db_path: Path, tmp_path: Path, capsys,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COSTDECK_NOW", NOW)
+    log = write_lines(tmp_path / "runs.jsonl", GOOD[0], GOOD[1])
+    assert main(["import", "--db", str(db_path), str(log)]) == 0
+    assert main(["track", "--db", str(db_path), "--", sys.executable, "-c", "pass"]) == 0
+    with Store(db_path) as s:
+        runs = [tuple(r) for r in s.conn.execute(
+            "SELECT s.name, r.status, r.rows, r.finished_at, r.detail FROM sync_runs r "
+            "JOIN sources s ON s.id = r.source_id ORDER BY r.id")]
+        assert s.get_meta("snapshot_time") == NOW
+        (track_run_id,) = [r[0] for r in s.conn.execute("SELECT run_id FROM ml_runs WHERE run_id LIKE 'track-%'")]
+    (name, status, rows, finished, detail), (tname, tstatus, trows, tfinished, tdetail) = runs
+    # r-1: run + 1 executor + 4 metric points + 2 params; r-2: run + 1 metric point
+    assert (name, status, rows, finished) == ("runs:runs.jsonl", "ok", 10, NOW)
+    assert json.loads(detail) == {"kind": "run log import", "files": ["runs.jsonl"], "runs": 2}
+    assert (tname, tstatus, trows, tfinished) == ("track", "ok", 1, NOW)  # one sync run per tracked run
+    assert json.loads(tdetail) == {"kind": "track", "run_id": track_run_id, "status": "completed"}
+    shown = _sources(capsys, db_path)
+    assert set(shown) == {"runs:runs.jsonl", "track"}
+    for line in shown.values():
+        assert NOW in line and "never" not in line and " ok " in line
