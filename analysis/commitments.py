@@ -43,8 +43,10 @@ Coverage (share of eligible usage covered), per provider then summed:
 A period's coverage weights days by their eligible amount (sum covered / sum eligible); where a
 day's eligible amount cannot be derived (coverage 0 %), the mean of the daily percentages is used.
 
-Days to expiry count from `timeutil.now()` (real time, not the snapshot): a commitment is
-flagged 30, 60 or 90 when it ends within that many days.
+Days to expiry count from the cache's reference time (analysis.clock.reference_time: the earlier of
+now and the snapshot time, so an old snapshot is judged as of its own time): a commitment is flagged
+30, 60 or 90 when it ends within that many days. The period ends on the last day with data (cost
+or commitment usage), never after the reference day.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from analysis.clock import reference_day, reference_time
 from cache import queries as q
 from cache import timeutil
 
@@ -287,20 +290,21 @@ def _dim_id(conn: sqlite3.Connection, kind: str, value: str) -> int | None:
 
 
 def data_anchor(conn: sqlite3.Connection) -> date | None:
-    """The last day with commitment data (usage rows or committed cost rows), never after today."""
+    """The last day with data (cost rows or commitment usage rows), never after the reference day.
+
+    Like Overview and Spend, the period ends on the last day the cache holds, not on the last day a
+    commitment row happens to fall on (a FOCUS file's last commitment row may be days before its end).
+    """
     days = []
     row = conn.execute("SELECT max(day) FROM commitment_usage").fetchone()
     if row and row[0]:
         days.append(timeutil.parse_day(row[0]))
-    row = conn.execute("SELECT max(day) FROM costs WHERE commitment IS NOT NULL").fetchone()
-    if row and row[0]:
-        days.append(timeutil.parse_day(row[0]))
-    if not days:
-        rng = q.data_range(conn)
-        if rng is None:
-            return None
+    rng = q.data_range(conn)
+    if rng is not None:
         days.append(rng[1])
-    return min(max(days), timeutil.today())
+    if not days:
+        return None
+    return min(max(days), reference_day(conn))
 
 
 def period_range(preset: str, anchor: date) -> tuple[date, date]:
@@ -395,9 +399,8 @@ def _uncovered_rows(
 # -- the computation ------------------------------------------------------------------------------
 
 
-def _inventory(conn: sqlite3.Connection) -> list[CommitmentFigures]:
+def _inventory(conn: sqlite3.Connection, now: datetime) -> list[CommitmentFigures]:
     out = []
-    now = timeutil.now()
     for r in conn.execute(
         """SELECT provider_name, commitment_id, commitment_type, name, scope, region_id, sub_account_id,
                   instance_type, instance_count, hourly_commitment_nanos, upfront_nanos, payment_option,
@@ -499,14 +502,12 @@ def build_report(
     """Every commitment's figures over [since, until), the totals and the daily series."""
     if prefer not in ("api", "focus"):
         raise ValueError(f"prefer must be api or focus, not {prefer!r}")
-    now = now or timeutil.now()
+    now = now or reference_time(conn)
     rep = CommitmentReport(since=since, until=until)
     rep.days = timeutil.days(since, until)
     day_keys = [d.isoformat() for d in rep.days]
 
-    inventory = _inventory(conn)
-    for c in inventory:
-        c.days_to_expiry = days_to_expiry(c.end_at, now)
+    inventory = _inventory(conn, now)
     by_id = {c.commitment_id: c for c in inventory}
     api = _api_usage(conn, since, until)
     focus_rows = _focus_rows(conn, since, until)
@@ -742,8 +743,8 @@ RECORD_MONEY = ("hourly_commitment", "committed_cost", "used_cost", "unused_cost
 
 
 def expiring(conn: sqlite3.Connection, within: int = 90, now: datetime | None = None) -> list[Expiring]:
-    """Inventory commitments ending within `within` days from now, soonest first."""
-    now = now or timeutil.now()
+    """Inventory commitments ending within `within` days of the reference time, soonest first."""
+    now = now or reference_time(conn)
     out = []
     for pv, cid, ctype, name, end, state in conn.execute(
         "SELECT provider_name, commitment_id, commitment_type, name, end_at, state FROM commitments "

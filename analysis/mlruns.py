@@ -30,8 +30,11 @@ run used it. Per executor, in this order:
 
 The run's basis is "billed" or "price x duration" when every executor has that basis, "mixed"
 otherwise (an executor mixing billed days and priced days is "mixed" too); "unknown" when the
-cost is unknown. A run still going (status running/scheduled without an end) is costed up to
-now (`timeutil.now()`, which honours COSTDECK_NOW). Amounts are exact: each executor's share is
+cost is unknown. A run still going (status running/scheduled without an end) is costed up to the
+cache's reference time (analysis.clock.reference_time: the earlier of now and the snapshot time, so
+an old snapshot is judged as of its own time and a run's cost does not change between two calls),
+except a run recorded live on this machine by `costdeck track` (source kind "track", written after
+the last sync), which is costed up to now. Amounts are exact: each executor's share is
 summed as a fraction and rounded once, half-even, to integer nano-units.
 
 Metric direction: a metric whose name says loss, error, rmse, mse, mae, mape, perplexity, wer
@@ -53,6 +56,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from typing import Any
 
+from analysis.clock import reference_time
 from cache import timeutil
 
 BILLED = "billed"
@@ -62,6 +66,7 @@ UNKNOWN = "unknown"
 BASIS_MARK = {BILLED: "B", PRICED: "P", MIXED: "M", UNKNOWN: "?"}
 RUNNING = ("running", "scheduled")
 PREFERRED_REGION = "us-east-1"
+TRACK_KIND = "track"  # providers.track.SOURCE_KIND (analysis does not import providers)
 
 _LOWER = re.compile(r"(loss|error|err(?![a-z])|rmse|mse|mae|mape|perplexity|(?<![a-z])wer|(?<![a-z])cer)", re.I)
 _DIRECTION_KEYS = ("costdeck.metric_direction", "costdeck:metric_direction")
@@ -338,8 +343,11 @@ def load_runs(
     run_ids: Sequence[str] | None = None,
     now: datetime | None = None,
 ) -> list[RunCost]:
-    """Every run (of one task, or the given ids) with its cost, newest first."""
-    at = now or timeutil.now()
+    """Every run (of one task, or the given ids) with its cost, newest first.
+
+    Running runs are costed up to `now`, by default the cache's reference time (see the module doc)."""
+    at = now or reference_time(conn)
+    live = now or timeutil.now()  # runs `costdeck track` is recording on this machine
     where, params = [], []
     if task is not None:
         where.append("r.task = ?")
@@ -351,7 +359,7 @@ def load_runs(
         params.extend(run_ids)
     sql = (
         "SELECT r.run_id, r.task, r.name, r.status, r.start_at, r.end_at, r.host, r.primary_metric, "
-        "r.primary_value, r.exit_code, r.properties, s.name AS source FROM ml_runs r "
+        "r.primary_value, r.exit_code, r.properties, s.name AS source, s.kind FROM ml_runs r "
         "LEFT JOIN sources s ON s.id = r.source_id"
         + (" WHERE " + " AND ".join(where) if where else "")
         + " ORDER BY r.start_at DESC, r.run_id"
@@ -378,7 +386,8 @@ def load_runs(
             props = json.loads(r[10] or "{}")
         except json.JSONDecodeError:
             props = {}
-        start = _dt(r[4]) or at
+        run_at = live if r[12] == TRACK_KIND else at
+        start = _dt(r[4]) or run_at
         end = _dt(r[5])
         status = r[3] or "unknown"
         run = RunCost(
@@ -386,10 +395,10 @@ def load_runs(
             primary_metric=r[7], primary_value=r[8], exit_code=r[9], source=r[11],
             properties=props if isinstance(props, dict) else {},
         )
-        eff_end = end or (at if status in RUNNING else None)
+        eff_end = end or (run_at if status in RUNNING else None)
         run.duration_s = max(0.0, (eff_end - start).total_seconds()) if eff_end else 0.0
         for e in execs.get(run.run_id, []):
-            run.executors.append(_executor_cost(run, e, prices, billed, at))
+            run.executors.append(_executor_cost(run, e, prices, billed, run_at))
         _total(run)
         out.append(run)
     return out
@@ -608,6 +617,10 @@ def run_detail(conn: sqlite3.Connection, run_id: str, *, now: datetime | None = 
 # -- report -----------------------------------------------------------------------------------------------
 
 
+RECORD_FIELDS = ("task", "run_id", "name", "status", "start", "end", "duration_s", "executors", "cost", "currency",
+                 "cost_basis", "cost_reason", "primary_metric", "primary_value", "source")
+
+
 def run_records(runs: Sequence[RunCost]) -> list[dict[str, Any]]:
     """Rows for `costdeck report ml-runs` (cost in nanos, None when unknown)."""
     out = []
@@ -637,6 +650,7 @@ __all__ = [
     "BILLED",
     "MIXED",
     "PRICED",
+    "RECORD_FIELDS",
     "UNKNOWN",
     "ExecutorCost",
     "LeaderRow",

@@ -1,7 +1,7 @@
 """Commitment purchase recommendations: what steady on-demand usage a 1- or 3-year commitment would cover.
 
 For each provider, region and instance family, over the last 30 days up to the last day with cost
-data (never after `now`):
+data (never after the cache's reference time, analysis.clock.reference_time):
 
 * usage: the daily on-demand spend of compute instances = cost rows with ChargeCategory "Usage",
   PricingCategory "Standard" (on demand: spot and already-committed usage are excluded) and no
@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from analysis.clock import reference_time
 from cache import queries as q
 from cache import timeutil
 from cache.money import NANOS
@@ -168,7 +169,7 @@ def _usage(conn: sqlite3.Connection, since: date, until: date) -> list[tuple[Any
 def purchase_options(conn: sqlite3.Connection, now: datetime | None = None,
                      window_days: int = WINDOW_DAYS) -> list[PurchaseOption]:
     """One option per (provider, region, family) with a steady on-demand baseline, largest saving first."""
-    now = now or timeutil.now()
+    now = now or reference_time(conn)
     anchor = _anchor(conn, now)
     if anchor is None:
         return []
@@ -309,7 +310,7 @@ def to_recommendation(opt: PurchaseOption, now: datetime) -> Recommendation:
 
 def purchase_recommendations(conn: sqlite3.Connection, now: datetime | None = None) -> list[Recommendation]:
     """The purchase recommendations as Recommendation records (rule "commitment_purchase"); no write."""
-    now = now or timeutil.now()
+    now = now or reference_time(conn)
     return [to_recommendation(o, now) for o in purchase_options(conn, now)]
 
 

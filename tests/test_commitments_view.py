@@ -79,8 +79,9 @@ async def test_figures_expiry_period_detail_and_export(hand_db: Path, tmp_path: 
         assert cells(table, "commit") == ["1 x m5.large", "$0.10/h"]
         assert cells(table, "term") == ["1yr", "3yr"]
         # expiry: the RI ends in 20 days (red), the SP in 50 (orange); utilization colours by threshold
-        assert cells(table, "ends") == ["2026-03-23 20d", "2026-04-22 50d"]
-        assert cell_style(table, "ends", 0) == "bold red" and cell_style(table, "ends", 1) == "dark_orange"
+        assert cells(table, "ends") == ["2026-03-23", "2026-04-22"]
+        assert cells(table, "left") == ["20d", "50d"]
+        assert cell_style(table, "left", 0) == "bold red" and cell_style(table, "left", 1) == "dark_orange"
         assert cell_style(table, "util", 0) == "bold red" and cell_style(table, "util", 1) == "yellow"
 
         # t: 90 days takes in the older day when the RI was entirely unused

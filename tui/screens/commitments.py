@@ -52,16 +52,35 @@ def util_text(pct: float | None) -> Text:
     return Text(f"{pct:.1f}%", style=style, justify="right")
 
 
-def expiry_text(c: CommitmentFigures, *, short: bool = False) -> Text:
-    """End date with days to expiry; red within 30 days, orange within 60, yellow within 90."""
+EXPIRY_STYLE = {30: "bold red", 60: "dark_orange", 90: "yellow"}
+
+
+def end_text(c: CommitmentFigures) -> Text:
+    """The end date, always YYYY-MM-DD."""
+    if c.end_at is None:
+        return Text("—", style="dim")
+    return Text(c.end_at.strftime("%Y-%m-%d"), style="dim strike" if (c.days_to_expiry or 0) < 0 else "")
+
+
+def left_text(c: CommitmentFigures) -> Text:
+    """Days to expiry (from the snapshot's time); red within 30 days, orange within 60, yellow within 90."""
+    d = c.days_to_expiry
+    if c.end_at is None or d is None:
+        return Text("—", style="dim", justify="right")
+    if d < 0:
+        return Text("ended", style="dim", justify="right")
+    return Text(f"{d}d", style=EXPIRY_STYLE.get(c.expiry_flag or 0, ""), justify="right")
+
+
+def expiry_text(c: CommitmentFigures) -> Text:
+    """End date with days to expiry (the detail pane)."""
     if c.end_at is None:
         return Text("—", style="dim")
     d = c.days_to_expiry
-    end = c.end_at.strftime("%m-%d" if short else "%Y-%m-%d")
+    end = c.end_at.strftime("%Y-%m-%d")
     if d is not None and d < 0:
         return Text(f"{end} expired", style="dim strike")
-    style = {30: "bold red", 60: "dark_orange", 90: "yellow"}.get(c.expiry_flag or 0, "")
-    return Text(f"{end} {d}d", style=style)
+    return Text(f"{end} {d}d", style=EXPIRY_STYLE.get(c.expiry_flag or 0, ""))
 
 
 def commit_text(c: CommitmentFigures) -> Text:
@@ -201,10 +220,11 @@ class CommitmentsScreen(ViewScreen):
     VIEW_TITLE = "Commitments"
     HELP = f"""
 Reserved Instances, Savings Plans, reservations and committed use discounts over the period (t: 7, 30 or
-90 days ending on the last day with commitment data). Per commitment: utilization (used / committed:
+90 days ending on the last day with data, never after the snapshot's time). Per commitment: utilization (used / committed:
 green from {UTIL_GOOD:.0f} %, yellow from {UTIL_WARN:.0f} %, red below), unused commitment cost, and savings
 vs on demand (on-demand equivalent of the usage it covered minus what that usage cost; net = minus the
-unused part too). Ends: red within 30 days, orange within 60, yellow within 90.
+unused part too). Ends: the end date; Left: days to expiry, counted from the snapshot's time (an old
+snapshot is judged as of its own time): red within 30 days, orange within 60, yellow within 90.
 Basis: "api" = the provider's own daily figures (AWS Cost Explorer utilization and coverage), preferred
 where present; "focus" = computed from the FOCUS cost rows (CommitmentDiscountStatus Used/Unused,
 EffectiveCost, ContractedCost or ListCost). Commitments seen only in FOCUS rows are listed too.
@@ -360,15 +380,15 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
         width = self.size.width or 120
         wide = width >= 110
         if wide:
-            fixed = {"type": 11, "term": 4, "commit": 16, "ends": 15, "util": 6, "unused": 9, "saved": 10,
-                     "basis": 5}
+            fixed = {"type": 11, "term": 4, "commit": 16, "ends": 10, "left": 6, "util": 6, "unused": 9,
+                     "saved": 10, "basis": 5}
         else:
-            fixed = {"type": 8, "ends": 11, "util": 6, "unused": 10, "saved": 11}
+            fixed = {"type": 8, "ends": 10, "left": 6, "util": 6, "unused": 10, "saved": 11}
         name_w = max(12, width - sum(fixed.values()) - 2 * (len(fixed) + 1) - 2)
         table.add_column("Name", key="name", width=name_w)
-        titles = {"type": "Type", "term": "Term", "commit": "Commitment", "ends": "Ends", "util": "Util",
-                  "unused": "Unused", "saved": "Saved", "basis": "Basis"}
-        right = {"util", "unused", "saved"}
+        titles = {"type": "Type", "term": "Term", "commit": "Commitment", "ends": "Ends", "left": "Left",
+                  "util": "Util", "unused": "Unused", "saved": "Saved", "basis": "Basis"}
+        right = {"left", "util", "unused", "saved"}
         for key, w in fixed.items():
             table.add_column(Text(titles[key], justify="right") if key in right else titles[key], key=key, width=w)
         if rep is None:
@@ -380,7 +400,8 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
                 "type": safe(ctype, 20),
                 "term": term_text(c),
                 "commit": commit_text(c),
-                "ends": expiry_text(c, short=not wide),
+                "ends": end_text(c),
+                "left": left_text(c),
                 "util": util_text(c.utilization_pct),
                 "unused": money_text(c.unused, c.currency) if c.unused is not None else Text("—", justify="right"),
                 "saved": money_text(c.savings, c.currency) if c.savings is not None else Text("—", justify="right"),

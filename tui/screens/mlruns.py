@@ -112,6 +112,10 @@ class MLRunsScreen(ViewScreen):
     MLRunsScreen #ml-board { height: 1fr; }
     MLRunsScreen #ml-scatter { width: 1fr; }
     MLRunsScreen #ml-empty { height: auto; padding: 1 2; }
+    MLRunsScreen.-empty #ml-tasks { display: none; }
+    MLRunsScreen.-empty #ml-summary { display: none; }
+    MLRunsScreen.-empty #ml-runs { display: none; }
+    MLRunsScreen.-empty #ml-bottom { display: none; }
     MLRunsScreen.-short #ml-tasks { display: none; }
     MLRunsScreen.-short #ml-bottom { height: 9; }
     MLRunsScreen.-narrow #ml-board-box { width: 3fr; }
@@ -124,7 +128,8 @@ with its cost. The marker after a cost is its basis: B billed (the executor's bi
 cost table, each day's cost apportioned to the run's hours on that day), P price x duration (the
 on-demand hourly price of the instance type x instances x duration), M mixed (some of each: billed
 days plus days not billed yet), "unknown ?" when a price or instance type is missing (the detail
-says why; never counted as zero). Running runs are costed up to now.
+says why; never counted as zero). Running runs are costed up to the snapshot's time (an old snapshot is
+judged as of its own time; runs costdeck track is recording: up to now).
 The summary line and the leaderboard are for the picked task (t), else the selected run's task:
 runs, total cost, the best value of the task's metric (lower is better for loss/error/rmse, else
 higher), the cost of the best run, the cost per day over the days the task ran. The chart plots the
@@ -212,10 +217,12 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
             self.task_filter = None
         empty = self.query_one("#ml-empty", Static)
         empty.display = not runs
+        self.set_class(not runs, "-empty")  # no empty tables and chart: the message takes their place
         if not runs:
-            empty.update(Text(
-                "No ML runs in the cache yet. Sources: SageMaker (an AWS source), MLflow (kind = \"mlflow\"), "
-                "a JSON Lines run log (costdeck import runs.jsonl) or costdeck track -- CMD.", style="dim"))
+            msg = Text("No ML runs in this cache.\n", style="bold")
+            msg.append("Runs get in by a SageMaker sync (an AWS source), an MLflow source (kind = \"mlflow\"), "
+                       "costdeck import runs.jsonl (a JSON Lines run log) or costdeck track -- CMD.", style="")
+            empty.update(msg)
         self._fill_tasks()
         self._fill_runs()
 
