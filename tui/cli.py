@@ -488,6 +488,7 @@ def report_commitments(store: Store, args: argparse.Namespace) -> int:
     """Commitments with utilization, unused cost, savings and expiry (or, --purchase, what to buy)."""
     from analysis import commitments as cm
     from analysis import purchase
+    from analysis.clock import reference_day
 
     if args.purchase:
         recs = []
@@ -524,7 +525,7 @@ def report_commitments(store: Store, args: argparse.Namespace) -> int:
         ], right=(*pmoney, "instances", "discount_1yr_pct", "discount_3yr_pct", "break_even_1yr_pct",
                   "break_even_3yr_pct"))
         return 0
-    anchor = cm.data_anchor(store.conn) or timeutil.today()
+    anchor = cm.data_anchor(store.conn) or reference_day(store.conn)
     until = args.until or anchor + timedelta(days=1)
     since = args.since or until - timedelta(days=30)
     if until <= since:
@@ -542,11 +543,12 @@ def report_commitments(store: Store, args: argparse.Namespace) -> int:
     short = ("name", "type", "provider_name", "units", "end", "days_to_expiry", "utilization_pct", "unused_cost",
              "savings", "net_savings", "basis")
     rows = []
-    for r in records:
+    for c, r in zip(rep.commitments, records, strict=True):
         row = {k: r[k] for k in short}
         row["name"] = _safe(str(r["name"] or r["commitment_id"]))[:60]
         row["end"] = (r["end"] or "")[:10]
-        row["utilization_pct"] = "" if r["utilization_pct"] is None else f"{r['utilization_pct']:.1f}%"
+        # from the exact figure, rounded once (the record's 2-place value rounded again could differ)
+        row["utilization_pct"] = "" if c.utilization_pct is None else f"{c.utilization_pct:.1f}%"
         rows.append({k: (fmt(v, r["currency"]) if k in money and v is not None else "" if v is None else v)
                      for k, v in row.items()})
     if not rows:
@@ -564,6 +566,14 @@ def report_ml_runs(store: Store, args: argparse.Namespace) -> int:
         known = ", ".join(mlruns.tasks(store.conn)) or "none in the cache"
         raise UsageError(f"no runs for task {args.task!r} (tasks: {known})")
     records = mlruns.run_records(runs)
+    if not records:  # say so, in each format's own way
+        if args.format == "table":
+            print("no ML runs in this cache")
+        elif args.format == "csv":
+            csv.writer(sys.stdout, lineterminator="\n").writerow(mlruns.RECORD_FIELDS)
+        else:
+            sys.stdout.write("[]\n")
+        return 0
     if args.format == "table":  # readable on a terminal: short times, one metric column
         records = [
             {"task": r["task"], "name": r["name"] or r["run_id"], "status": r["status"],
