@@ -309,3 +309,66 @@ def test_report_script_aws(demo_db: Path, capsys: pytest.CaptureFixture[str], tm
     assert all(line.startswith("aws ec2 release-address ") for line in lines)
     assert {line.rsplit(" ", 1)[1] for line in lines} == aws_ips
     assert main(["report", "recommendations", "--db", str(demo_db), "--dry-run"]) == 2
+
+
+# -- evidence for humans, the chart only with a series, the empty state --------------------------------
+
+
+def _detail_text(screen: RecommendationsScreen) -> str:
+    return str(screen.query_one("#rec-detail", Static).render())
+
+
+async def test_evidence_is_rendered_for_humans(demo_db: Path) -> None:
+    app = CostdeckApp(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_view(pilot)
+        table = screen.query_one("#rec-table", DataTable)
+        rules = col(table, "rule")
+        resources = col(table, "resource")
+
+        # an idle instance: money from nano-units per hour, percentages, humanized keys, the CPU chart
+        table.move_cursor(row=resources.index("tmp-llm-finetune"))
+        await settle(pilot)
+        text = _detail_text(screen)
+        assert "Evidence cost per month now $8,356.07 · CPU avg 2.0% · CPU p99 8.8% · instance type p3.8xlarge" in text
+        assert "price now $12.2400/h" in text
+        assert "12240000000" not in text and "cpu_avg_pct" not in text and "price_now" not in text
+        assert "-nochart" not in screen.classes and screen.query_one("#rec-chart").display
+
+        # a commitment purchase: the terms as lines, no dict printed, no _nanos key, no empty chart box
+        table.move_cursor(row=resources.index("Dsv3 in westeurope"))
+        await settle(pilot)
+        assert rules[resources.index("Dsv3 in westeurope")] == "commitment_purchase"
+        text = _detail_text(screen)
+        assert "1yr: 36% off, $0.9634/h, saves $395.59/mo, break-even 64%, assumed default" in text
+        assert "3yr: 57% off, $0.6473/h, saves $626.36/mo, break-even 43%, assumed default" in text
+        assert "baseline hourly $1.5053/h" in text and "instance hourly price $0.4301/h" in text
+        assert "window 2026-06-01 → 2026-06-30" in text
+        assert "{" not in text and "_nanos" not in text and "1505300000" not in text
+        assert "-nochart" in screen.classes and not screen.query_one("#rec-chart").display
+
+
+async def test_no_findings_says_so_without_filters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import dataset
+
+    monkeypatch.setenv("COSTDECK_NOW", dataset.NOW)
+    db = dataset.build(tmp_path / "known.db")
+    with Store(db) as store:
+        store.conn.execute("DELETE FROM recommendations")
+        store.conn.commit()
+    app = CostdeckApp(db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_view(pilot)
+        assert screen.query_one("#rec-table", DataTable).row_count == 0
+        assert _detail_text(screen) == "No recommendations: the rules found nothing to clean up in this cache."
+
+
+async def test_filter_with_no_match_says_filters(demo_db: Path) -> None:
+    app = CostdeckApp(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_view(pilot)
+        screen.needle = "no-such-resource-anywhere"
+        screen._fill()
+        await settle(pilot)
+        assert screen.query_one("#rec-table", DataTable).row_count == 0
+        assert _detail_text(screen) == "Nothing to show with these filters."

@@ -14,6 +14,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Input, Static
 from textual_plotext import PlotextPlot
 
+from analysis.clock import reference_time
 from analysis.recommendations import NATIVE_RULES, RULES, Recommendation, load, rule_title
 from analysis.recommendations.engine import last_run, set_status
 from cache import timeutil
@@ -42,6 +43,107 @@ SORTS: list[tuple[str, str]] = [
 ]
 STATUS_STYLE = {"open": "", "dismissed": "dim", "snoozed": "cyan", "applied": "green"}
 MARK = "✓"
+
+
+# -- evidence: a finding's detail for humans ---------------------------------------------------------------
+
+EVIDENCE_SKIP = {"summary", "protected", "protected_by", "duplicate_of", "tags", "action"}
+_WORDS = {"cpu": "CPU", "vcpu": "vCPU", "gib": "GiB", "ip": "IP", "ips": "IPs", "id": "ID", "ids": "IDs", "vpc": "VPC",
+          "avg": "avg", "p99": "p99", "ebs": "EBS", "az": "AZ"}
+
+
+def humanize_key(key: str) -> str:
+    """'cpu_avg_pct' -> 'CPU avg', 'baseline_hourly_nanos' -> 'baseline hourly', 'snapshot_ids' -> 'snapshot IDs'."""
+    parts = [p for p in str(key).split("_") if p]
+    while parts and parts[-1] in ("nanos", "pct"):
+        parts.pop()
+    words = [_WORDS.get(p.lower(), p.lower()) for p in parts] or [str(key)]
+    return " ".join(words)
+
+
+def _num(v: float | int) -> str:
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def _nanos_value(v: Any) -> int | None:
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+        return int(v.strip())
+    return None
+
+
+def evidence_value(key: str, v: Any, currency: str = "USD") -> str:
+    """One evidence value as a person reads it (money from nano-units, % for percentages)."""
+    k = str(key).lower()
+    per = "/h" if "hourly" in k else "/mo" if "monthly" in k else ""
+    nanos = _nanos_value(v)
+    if k.endswith("_nanos") or (k.startswith("price") and nanos is not None):
+        if isinstance(v, list):
+            vals = [x for x in (_nanos_value(y) for y in v) if x is not None]
+            if not vals:
+                return f"{len(v)} values"
+            return (f"{len(vals)} values, {fmt(min(vals), currency)} to {fmt(max(vals), currency)}"
+                    + (f" (mean {fmt(sum(vals) // len(vals), currency)})" if len(vals) > 2 else ""))
+        if nanos is not None:
+            if k.startswith("price") and not per:
+                per = "/h"  # instance prices are hourly
+            return fmt(nanos, currency, places=4 if per == "/h" else 2) + per
+    if k.endswith("_pct") and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return f"{v:.1f}%" if v % 1 else f"{v:.0f}%"
+    if isinstance(v, dict):
+        return ", ".join(f"{humanize_key(a).lower()} {evidence_value(a, b, currency)}" for a, b in v.items()
+                         if b not in (None, "", [], {}))
+    if isinstance(v, list):
+        items = [clean(x if not isinstance(x, (int, float)) else _num(x), 40) for x in v]
+        if k == "window" and len(items) == 2:
+            return f"{items[0]} → {items[1]}"
+        if len(items) > 3:
+            return ", ".join(items[:2]) + f" and {len(items) - 2} more"
+        return ", ".join(items)
+    if isinstance(v, (int, float)):
+        return _num(v)
+    return clean(v, 60)
+
+
+def term_line(term: str, d: dict[str, Any], currency: str = "USD") -> str:
+    """A commitment term as '1yr: 36% off, $0.9634/h, saves $395.59/mo, break-even 64%'."""
+    parts = []
+    if isinstance(d.get("discount_pct"), (int, float)):
+        parts.append(f"{d['discount_pct']:.0f}% off")
+    if _nanos_value(d.get("hourly_commitment_nanos")) is not None:
+        parts.append(fmt(int(d["hourly_commitment_nanos"]), currency, places=4) + "/h")
+    if _nanos_value(d.get("monthly_saving_nanos")) is not None:
+        parts.append(f"saves {fmt(int(d['monthly_saving_nanos']), currency)}/mo")
+    if isinstance(d.get("break_even_utilization_pct"), (int, float)):
+        parts.append(f"break-even {d['break_even_utilization_pct']:.0f}%")
+    if d.get("rate_basis") and d.get("rate_basis") != "prices table":
+        parts.append(clean(d["rate_basis"], 30))
+    return f"{clean(term, 12)}: " + ", ".join(parts)
+
+
+def evidence(detail: dict[str, Any], currency: str = "USD") -> tuple[list[str], list[str]]:
+    """(short 'key value' items, lines of their own for nested tables such as a purchase's terms)."""
+    items: list[str] = []
+    lines: list[str] = []
+    for k, v in detail.items():
+        if k in EVIDENCE_SKIP or v in (None, "", [], {}):
+            continue
+        if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
+            for sub, d in v.items():
+                if k == "terms":
+                    lines.append(term_line(str(sub), d, currency))
+                else:
+                    lines.append(f"{clean(sub, 20)}: {evidence_value(k, d, currency)}")
+            continue
+        items.append(f"{humanize_key(clean(k, 30))} {evidence_value(k, v, currency)}")
+    return items, lines
 
 
 def _sort_key(key: str) -> Callable[[Recommendation], Any]:
@@ -119,6 +221,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
     #rec-table { height: 1fr; min-height: 5; }
     #rec-status { height: 1; padding: 0 1; background: $boost; }
     RecommendationsScreen.-narrow #rec-chart { display: none; }
+    RecommendationsScreen.-nochart #rec-chart { display: none; }
     RecommendationsScreen.-narrow #rec-summary { width: 32; }
     RecommendationsScreen.-narrow #rec-top { height: 8; }
     """
@@ -353,11 +456,19 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._render_detail()
 
+    def _empty_message(self) -> str:
+        if self.filters or self.needle:
+            return "Nothing to show with these filters."
+        if self.recs:
+            return (f"Nothing open: the {len(self.recs)} finding(s) are dismissed, snoozed or applied "
+                    "(a shows them).")
+        return "No recommendations: the rules found nothing to clean up in this cache."
+
     def _render_detail(self) -> None:
         r = self.highlighted()
         box = self.query_one("#rec-detail", Static)
         if r is None:
-            box.update(Text("Nothing to show with these filters.", style="dim"))
+            box.update(Text(self._empty_message(), style="dim"))
             self._show_chart(None, [])
             return
         t = Text()
@@ -381,12 +492,12 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
         if r.saving_basis:
             t.append(f" · {clean(r.saving_basis, 110)}", style="dim")
         t.append("\n")
-        skip = {"summary", "protected", "protected_by", "duplicate_of", "tags", "action"}
-        ev = [f"{clean(k, 24)} {clean(v if not isinstance(v, list) else ', '.join(map(str, v)), 40)}"
-              for k, v in r.detail.items() if k not in skip and v not in (None, "", [])]
+        ev, ev_lines = evidence(r.detail, r.currency)
+        for line in ev_lines:  # a purchase's terms first: the figures to act on
+            t.append(line + "\n")
         if ev:
             t.append("Evidence ", style="dim")
-            t.append(" · ".join(ev[:12]))
+            t.append(" · ".join(ev[:14]))
             t.append("\n")
         t.append(f"First seen {r.first_seen:%Y-%m-%d}" if r.first_seen else "", style="dim")
         t.append(" · status ", style="dim")
@@ -411,9 +522,8 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
 
     @work(thread=True, exclusive=True, group="rec-chart", exit_on_error=False)
     def load_chart(self, r: Recommendation) -> None:
-        since = timeutil.iso(timeutil.now() - timedelta(days=31))
-
         def read(conn: Any) -> list[tuple[str, float | None, float | None, float | None]]:
+            since = timeutil.iso(reference_time(conn) - timedelta(days=31))  # the snapshot's last 31 days
             return [tuple(x) for x in conn.execute(  # type: ignore[misc]
                 "SELECT ts, average, p99, maximum FROM metrics WHERE provider_name=? AND resource_id=? "
                 "AND metric='cpu' AND ts >= ? ORDER BY ts", (r.provider_name, r.resource_id, since))]
@@ -426,6 +536,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
         plt = chart.plt
         plt.clear_data()
         plt.clear_figure()
+        self.set_class(not points, "-nochart")  # no series: the evidence text takes the room
         if r is not None and points:
             xs = list(range(len(points)))
             plt.plot(xs, [p[1] or 0 for p in points], label="avg", color="cyan")
