@@ -85,16 +85,13 @@ class DayFigures:
         return _pct(self.used, self.committed)
 
 
-@dataclass(slots=True)
-class Figures:
-    """Amounts over a period (nanos), on one basis."""
+class _Amounts:
+    """Utilization and savings of anything with committed / used / on-demand-equivalent amounts."""
 
-    basis: str  # api | focus
-    committed: int = 0
-    used: int = 0
-    unused: int = 0
-    on_demand_equivalent: int = 0
-    days: int = 0  # days with data
+    __slots__ = ()
+    committed: int
+    used: int
+    on_demand_equivalent: int
 
     @property
     def utilization_pct(self) -> float | None:
@@ -107,6 +104,19 @@ class Figures:
     @property
     def net_savings(self) -> int:
         return self.on_demand_equivalent - self.committed
+
+
+@dataclass(slots=True)
+class Figures(_Amounts):
+    """Amounts over a period (nanos), on one basis."""
+
+    basis: str  # api | focus
+    committed: int = 0
+    used: int = 0
+    unused: int = 0
+    on_demand_equivalent: int = 0
+    days: int = 0  # days with data
+
 
 
 @dataclass(slots=True)
@@ -168,7 +178,7 @@ class CommitmentFigures:
 
 
 @dataclass(slots=True)
-class CommitmentReport:
+class CommitmentReport(_Amounts):
     since: date
     until: date  # exclusive
     currency: str = "USD"
@@ -184,17 +194,6 @@ class CommitmentReport:
     coverage_basis: dict[str, str] = field(default_factory=dict)  # provider -> api | focus
     other_currencies: list[str] = field(default_factory=list)
 
-    @property
-    def utilization_pct(self) -> float | None:
-        return _pct(self.used, self.committed)
-
-    @property
-    def savings(self) -> int:
-        return self.on_demand_equivalent - self.used
-
-    @property
-    def net_savings(self) -> int:
-        return self.on_demand_equivalent - self.committed
 
     @property
     def has_data(self) -> bool:

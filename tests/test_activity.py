@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Static
 
 from providers.config import load_config
 from tests import moto_server
+from tests.helpers import settle
 from tests.test_sync_aws_costs import NOW, seed_first_sync
 from tui.app import CostdeckApp
 from tui.screens.activity import ActivityScreen
@@ -52,10 +53,6 @@ def cells(table: DataTable, row: int) -> list[str]:  # type: ignore[type-arg]
     return [str(c) for c in table.get_row_at(row)]
 
 
-async def settle(app: CostdeckApp, pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 async def test_sync_all_from_the_activity_view(aws: str, tmp_path: Path, db_path: Path) -> None:

@@ -19,6 +19,7 @@ from analysis.cleanup import Plan, build_plan, export_script
 from analysis.recommendations.model import load
 from cache import Store
 from providers import demo
+from tests.helpers import settle
 from tui.app import CostdeckApp
 from tui.dialogs import PromptScreen
 from tui.screens.activity import ActivityScreen
@@ -96,10 +97,6 @@ def make_plan(app: CostdeckApp, **kw: Any) -> Plan:
     return app.read(lambda c: build_plan(c, load(c), app.config, read_only=app.read_only, demo=True, **kw))
 
 
-async def settle(pilot: Any) -> None:
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def column(table: DataTable, key: str) -> list[str]:  # type: ignore[type-arg]

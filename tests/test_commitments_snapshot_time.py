@@ -20,6 +20,7 @@ from analysis.clock import reference_time
 from cache import Store, timeutil
 from cache.money import to_nanos
 from providers import demo
+from tests.helpers import settle
 from tui.app import CostdeckApp
 from tui.cli import main
 from tui.screens.commitments import CommitmentsScreen
@@ -48,10 +49,6 @@ def november(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COSTDECK_NOW", NOVEMBER)
 
 
-async def settle(app: CostdeckApp, pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def cells(table: DataTable, key: str) -> list[str]:  # type: ignore[type-arg]

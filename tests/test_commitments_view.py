@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable, Input, Static
 
-from cache import Store
-from providers import demo
 from tests import test_commitments_math as hand
+from tests.helpers import build_demo, settle
 from tui.app import CostdeckApp
 from tui.screens.commitments import CommitmentDetailScreen, CommitmentsScreen
 
@@ -28,10 +27,6 @@ def hand_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return hand.build(tmp_path / "hand.db")
 
 
-async def settle(app: CostdeckApp, pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def text_of(widget: Static) -> str:
@@ -175,15 +170,7 @@ NOW = "2026-06-30T09:30:00+00:00"
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("snap-commitments") / "demo.db"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("COSTDECK_NOW", NOW)
-    try:
-        with Store(path) as store:
-            demo.generate(store, as_of=AS_OF, seed=7)
-    finally:
-        mp.undo()
-    return path
+    return build_demo(tmp_path_factory.mktemp("snap-commitments") / "demo.db", recommendations=False)
 
 
 def test_commitments_snapshot(snap_compare, demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -10,8 +10,8 @@ from textual.widgets import DataTable, Input, Static
 
 from cache import Store
 from cache.money import to_nanos
-from providers import demo
 from providers.runs_jsonl import ExecutorRecord, RunRecord, write_runs
+from tests.helpers import build_demo, settle
 from tui.app import CostdeckApp
 from tui.screens.mlruns import MLRunsScreen, RunDetailScreen
 
@@ -52,10 +52,6 @@ def small_db(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return db_path
 
 
-async def settle(app: CostdeckApp, pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def col(table: DataTable, key: str) -> list[str]:  # type: ignore[type-arg]
@@ -159,15 +155,7 @@ async def test_empty_cache_says_where_runs_come_from(db_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("mlsnap") / "demo.db"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("COSTDECK_NOW", NOW)
-    try:
-        with Store(path) as store:
-            demo.generate(store, as_of=AS_OF, seed=7)
-    finally:
-        mp.undo()
-    return path
+    return build_demo(tmp_path_factory.mktemp("mlsnap") / "demo.db", recommendations=False)
 
 
 def test_mlruns_snapshot(snap_compare, demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -21,8 +21,8 @@ from analysis.recommendations import load
 from analysis.recommendations.engine import recompute
 from cache import Store
 from cache.money import decimal_str
-from providers import demo
 from providers.config import Config
+from tests.helpers import build_demo, settle
 from tui.app import CostdeckApp
 from tui.screens.recommendations import RecommendationsScreen
 
@@ -32,16 +32,7 @@ NOW = "2026-06-30T09:30:00+00:00"
 
 @pytest.fixture(scope="module")
 def demo_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("recs") / "demo.db"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("COSTDECK_NOW", NOW)
-    try:
-        with Store(path) as store:
-            demo.generate(store, as_of=AS_OF, seed=7)
-            recompute(store, Config())
-    finally:
-        mp.undo()
-    return path
+    return build_demo(tmp_path_factory.mktemp("recs") / "demo.db")
 
 
 @pytest.fixture
@@ -52,10 +43,6 @@ def demo_db(demo_master: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return path
 
 
-async def settle(pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def col(table: DataTable, key: str) -> list[str]:  # type: ignore[type-arg]

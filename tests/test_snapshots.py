@@ -10,10 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from cache import Store
-from analysis.recommendations import recompute
-from providers import demo
-from providers.config import Config
+from tests.helpers import build_demo
 from tui.app import CostdeckApp
 
 AS_OF = date(2026, 6, 30)
@@ -22,16 +19,7 @@ NOW = "2026-06-30T09:30:00+00:00"
 
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("snap") / "demo.db"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("COSTDECK_NOW", NOW)
-    try:
-        with Store(path) as store:
-            demo.generate(store, as_of=AS_OF, seed=7)
-            recompute(store, Config())  # as `costdeck demo` does
-    finally:
-        mp.undo()
-    return path
+    return build_demo(tmp_path_factory.mktemp("snap") / "demo.db")
 
 
 @pytest.fixture(autouse=True)

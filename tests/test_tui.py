@@ -10,6 +10,7 @@ import pytest
 from textual.widgets import DataTable, Input, Static
 
 from tests import dataset
+from tests.helpers import settle
 from tui.app import CostdeckApp
 from tui.screens.spend import SpendScreen
 
@@ -20,10 +21,6 @@ def known_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return dataset.build(tmp_path / "known.db")
 
 
-async def settle(app: CostdeckApp, pilot) -> None:  # type: ignore[no-untyped-def]
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
 
 
 def text_of(widget: Static) -> str:
