@@ -444,3 +444,18 @@ def new_rec(rule: str, category: str, res: Res, **kw: Any) -> Recommendation:
 
 __all__ = ["HOURS_PER_MONTH", "SPOT_REASON", "Param", "PriceRow", "Res", "RuleConfigError", "RuleContext",
            "Skipped", "Usage", "new_rec", "series", "size_class", "validate_params"]
+
+
+def resize_evidence(instance_type: str | None, now_p: Any, target: Any) -> dict[str, Any]:
+    """The evidence shared by the resize rules: both types, sizes and hourly prices."""
+    return {
+        "instance_type": instance_type,
+        "target_type": target.sku,
+        "vcpu_now": now_p.vcpu,
+        "vcpu_after": target.vcpu,
+        "memory_gib_now": now_p.memory_gib,
+        "memory_gib_after": target.memory_gib,
+        "price_now": fmt(now_p.price_nanos, now_p.currency, places=4) + "/h",
+        "price_after": fmt(target.price_nanos, target.currency, places=4) + "/h",
+        "action": "resize_instance",
+    }

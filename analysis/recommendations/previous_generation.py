@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cache.money import fmt
-
-from .common import SPOT_REASON, Param, RuleContext, new_rec, size_class
+from .common import SPOT_REASON, Param, RuleContext, new_rec, resize_evidence, size_class
 from .model import Recommendation
 
 RULE_ID = "previous_generation"
@@ -52,14 +50,8 @@ def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
         ctx.flagged[(inst.provider_name, inst.resource_id)] = RULE_ID
         detail = {
             "summary": f"{inst.instance_type} is previous generation: {target.sku} has the same vCPUs for less",
-            "instance_type": inst.instance_type,
-            "target_type": target.sku,
             "vcpu": now_p.vcpu,
-            "memory_gib_now": now_p.memory_gib,
-            "memory_gib_after": target.memory_gib,
-            "price_now": fmt(now_p.price_nanos, now_p.currency, places=4) + "/h",
-            "price_after": fmt(target.price_nanos, target.currency, places=4) + "/h",
-            "action": "resize_instance",
+            **resize_evidence(inst.instance_type, now_p, target),
             **ev,
         }
         out.append(new_rec(RULE_ID, CATEGORY, inst, detail=detail, monthly_saving=saving, saving_basis=basis,

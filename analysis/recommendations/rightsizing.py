@@ -16,9 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cache.money import fmt
-
-from .common import SPOT_REASON, Param, RuleContext, new_rec, series, size_class
+from .common import SPOT_REASON, Param, RuleContext, new_rec, resize_evidence, series, size_class
 from .model import Recommendation
 
 RULE_ID = "rightsizing"
@@ -74,15 +72,7 @@ def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
             "cpu_avg_pct": None if u.cpu_avg is None else round(u.cpu_avg, 2),
             "cpu_p99_pct": round(u.cpu_p99, 2),
             "metric_days": u.days,
-            "instance_type": inst.instance_type,
-            "target_type": target.sku,
-            "vcpu_now": now_p.vcpu,
-            "vcpu_after": target.vcpu,
-            "memory_gib_now": now_p.memory_gib,
-            "memory_gib_after": target.memory_gib,
-            "price_now": fmt(now_p.price_nanos, now_p.currency, places=4) + "/h",
-            "price_after": fmt(target.price_nanos, target.currency, places=4) + "/h",
-            "action": "resize_instance",
+            **resize_evidence(inst.instance_type, now_p, target),
             **ev,
         }
         out.append(new_rec(RULE_ID, CATEGORY, inst, detail=detail, monthly_saving=saving, saving_basis=basis,
