@@ -223,16 +223,23 @@ class StackedChart(Chart):
 
     def show(self, labels: list[str], series: dict[str, list[int]], title: str = "") -> None:
         def draw(plt: Any) -> None:
-            if title:
+            names = [clean(n, 24) for n in series]
+            colors = [
+                "gray" if n.startswith("other (") else self.COLORS[i % len(self.COLORS)] for i, n in enumerate(names)
+            ]
+            # A short chart has no room for plotext's legend (it would hide the first bars): name the
+            # colours in the title instead.
+            small = self.size.height and self.size.height < 14
+            if small and names:
+                key = "  ".join(f"{c}={n}" for c, n in zip(colors, names, strict=True))
+                width = self.size.width or 80
+                plt.title(f"{title}  {key}" if title and len(title) + len(key) + 2 <= width else key[:width])
+            elif title:
                 plt.title(title)
             if labels and series:
-                names = [clean(n, 24) for n in series]
                 data = [[v / NANOS for v in vals] for vals in series.values()]
-                colors = [
-                    "gray" if n.startswith("other (") else self.COLORS[i % len(self.COLORS)]
-                    for i, n in enumerate(names)
-                ]
-                plt.stacked_bar(list(range(len(labels))), data, labels=names, color=colors, width=0.8)
+                plt.stacked_bar(list(range(len(labels))), data, labels=None if small else names, color=colors,
+                                width=0.8)
                 day_ticks(plt, labels)
 
         self.draw_with(draw)

@@ -86,7 +86,9 @@ enter on a service or sub account opens it in the Spend view.
         mtd_sub = Text()
         mtd_sub.append_text(pct_text(ov.mtd_pct))
         last_day = (ov.prev_range[1] - timedelta(days=1)).day
-        mtd_sub.append(f"  vs {fmt(ov.prev_same, cur)} ({ov.prev_range[0]:%b} 1–{last_day})", style="dim")
+        narrow = self.size.width < 110
+        mtd_sub.append(f"  vs {fmt(ov.prev_same, cur, compact=narrow)} ({ov.prev_range[0]:%b} 1–{last_day})",
+                       style="dim")
         card = self.query_one("#card-mtd", Card)
         card.border_subtitle = f"as of {ov.as_of:%Y-%m-%d}"
         card.set(Text(fmt(ov.mtd, cur), style="bold"), mtd_sub)
@@ -100,7 +102,10 @@ enter on a service or sub account opens it in the Spend view.
             )
             sub = Text()
             sub.append_text(vs_last)
-            sub.append(f"  vs last month · run rate {fmt(fc.run_rate, cur)}/day", style="dim")
+            if narrow:
+                sub.append(f" · {fmt(fc.run_rate, cur, compact=True)}/day", style="dim")
+            else:
+                sub.append(f"  vs last month · run rate {fmt(fc.run_rate, cur)}/day", style="dim")
             self.query_one("#card-forecast", Card).set(Text(fmt(fc.month_end, cur), style="bold"), sub)
         chart = self.query_one("#daily-chart", StackedChart)
         extra = f" (other currencies not shown: {', '.join(ov.other_currencies)})" if ov.other_currencies else ""
