@@ -234,6 +234,20 @@ async def test_command_palette_reaches_views_and_spend_commands(known_db: Path) 
         assert screen.by == "region_id"
         table = screen.query_one("#spend-table", DataTable)
         assert column(table, 0) == ["us-east-1", "westeurope", "us-west-2"]
+        # tag keys from the cache are palette commands too
+        await pilot.press("colon")
+        await pilot.pause()
+        await pilot.press(*"group by tag env")
+        await pilot.pause(1.0)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert screen.by == "tag:env"
+        # the export's default name says what the table is
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen.query_one(Input).value == (
+            "costdeck-spend-billed-by-tag-env-2026-10-28_to_2026-11-26.csv")
+        await pilot.press("escape")
 
 
 async def test_badges_and_empty_cache(tmp_path: Path, known_db: Path) -> None:

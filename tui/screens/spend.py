@@ -209,7 +209,7 @@ Amounts are exact; groups in another currency are listed separately and never su
         totals = {}
         for r in rows:
             totals[r.currency] = totals.get(r.currency, 0) + r.cost
-        status.append(f"{len(rows):,} groups", style="bold")
+        status.append(f"{len(rows):,} group{'' if len(rows) == 1 else 's'}", style="bold")
         if self.needle:
             status.append(f" of {len(data.rows):,}", style="dim")
         status.append("  ·  total ", style="dim")
@@ -363,7 +363,11 @@ Amounts are exact; groups in another currency are listed separately and never su
         if self.data is None:
             return
         since, until = self.current_range()
-        default = f"costdeck-spend-{self.by.replace(':', '-')}-{since}_{until}.csv"
+        last = until - timedelta(days=1)
+        scope = "-".join(f"{c.dim}-{c.value}" for c in self.crumbs)
+        scope = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in scope)[:60]
+        default = (f"costdeck-spend-{self.metric}-by-{self.by.replace(':', '-')}"
+                   f"{'-' + scope if scope else ''}-{since}_to_{last}.csv")
 
         data = self.data
         ask_export(self, "Export table to (.csv or .json)", default,
@@ -373,6 +377,9 @@ Amounts are exact; groups in another currency are listed separately and never su
         cmds: list[tuple[str, Any, str]] = []
         for d in GROUP_DIMS:
             cmds.append((f"Spend: group by {q.dim_title(d)}", lambda d=d: self._set_by(d), f"Group spend by {d}"))
+        for key in self.cd_app.read(q.tag_keys):
+            cmds.append((f"Spend: group by tag {clean(key, 40)}", lambda k=key: self._set_by(f"tag:{k}"),
+                         f"Group spend by the value of tag {clean(key, 40)}"))
         for p in PRESETS:
             if p != "custom":
                 cmds.append((f"Spend: range {PRESET_TITLES[p]}", lambda p=p: self._set_preset(p), ""))
