@@ -631,9 +631,12 @@ def write_records(
             if c in money_fields and v is not None:
                 cells.append(Text(fmt(v, r.get("currency"))))
             else:
-                cells.append(Text("" if v is None else str(v)))  # Text: names render literally, never as markup
+                # Text: names render literally, never as markup
+                cells.append(Text("(not set)", style="dim") if v is None else Text(str(v)))
         table.add_row(*cells)
-    Console(file=stream, soft_wrap=False).print(table)
+    # Piped (not a terminal): do not fold long ids at 80 columns; the table is as wide as its content.
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    Console(file=stream, soft_wrap=False, width=None if tty else 10_000).print(table)
 
 
 def _duration(seconds: float) -> str:
