@@ -427,6 +427,25 @@ _V3 = [
     "CREATE INDEX cost_weekly_tagset_cov ON cost_weekly(tagset, currency, week, billed, effective, list, contracted)",
 ]
 
+# v4: fewer, narrower indexes on `costs` (cheaper bulk writes: an import rebuilds them all),
+# now that whole weeks are read from `cost_weekly` and `costs` only answers the edge days,
+# day-range reads, resource lookups and source deletes:
+# - costs_day_cov replaces costs_day_resource: the same leading (day, resource) plus tagset and
+#   the 4 amounts, so the edge days of resource and tag set group-bys (and any other day-range
+#   group-by on them) read one covering index, the days in order;
+# - costs_tagset_cov goes (its sort was the dearest index build): tag set group-bys read the edge
+#   days from costs_day_cov, tag filters match the tag sets on those index entries;
+# - costs_resource_cov becomes costs_resource_day (resource, day): a resource filter reads its
+#   few rows through it, nothing streams it any more.
+# costs_source_day stays (source deletes, rows per source).
+_V4 = [
+    "DROP INDEX IF EXISTS costs_tagset_cov",
+    "DROP INDEX IF EXISTS costs_day_resource",
+    "DROP INDEX IF EXISTS costs_resource_cov",
+    "CREATE INDEX costs_day_cov ON costs(day, resource, tagset, currency, billed, effective, list, contracted)",
+    "CREATE INDEX costs_resource_day ON costs(resource, day)",
+]
+
 # MIGRATIONS[i] upgrades version i -> i + 1.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -39,10 +39,12 @@ import gzip
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import sqlite3
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,6 +68,9 @@ SOURCE_KIND = "focus"
 DEC = "DECIMAL(38,18)"  # exact for any amount up to 10^20 with 18 decimal places
 MEMORY_LIMIT = os.environ.get("COSTDECK_DUCKDB_MEMORY", "512MB")
 WRITE_BATCH = 25_000
+# Amount sums of at most this many decimals are rounded with BIGINT arithmetic (`_nanos_sql`):
+# up to 9.2 million per daily row at 12 decimals, 922 million at 10 (beyond: the general path).
+_FAST_MAX_SCALE = 12
 
 # Columns without which a file cannot be imported (provider: one of the two names).
 MANDATORY = (
@@ -664,11 +669,6 @@ class _Importer:
                 cases = " ".join(f"WHEN {_ql(v.lower())} THEN {_ql(v)}" for v in allowed)
                 e = f"CASE lower({e}) {cases} ELSE {e} END"
             clean.append(f"{e} AS {name}")
-        inner = (
-            f"SELECT {', '.join(clean)}, a.day, {tags_col} AS tags, "
-            + ", ".join(f"CAST(a.{m} AS {DEC}) AS {m}" for m, _ in (*_MONEY, *_QUANTITIES))
-            + f", a.n FROM {f.table} a {join}"
-        )
         keys = ", ".join((*_DIM_NAMES, "day", "tags"))
         # The cleanup merges keys only if it changes a value (null spellings, capitalisation,
         # '' or 'NULL' tags) or maps two tag spellings to one canonical set. Otherwise every
@@ -681,21 +681,43 @@ class _Importer:
                 + ["a.tags_raw IN ('', 'NULL')"]
             )
             merges = bool(self.con.execute(f"SELECT count_if({changed}) FROM {f.table} a").fetchone()[0])
-        if merges:
-            agg = "sum({})"
-            tail = f", sum(n) AS n FROM ({inner}) GROUP BY {keys}"
-        else:
-            agg = "{}"
-            tail = f", n FROM ({inner})"
-        money = ", ".join(
-            f"CAST(round_even(coalesce({agg.format(m)}, 0), 9) * 1000000000 AS BIGINT) AS {m}" for m, _ in _MONEY
-        )
-        qty = ", ".join(f"CAST({agg.format(q)} AS DOUBLE) AS {q}" for q, _ in _QUANTITIES)
+        types = {str(r[0]): str(r[1]) for r in self.con.execute(f"DESCRIBE {f.table}").fetchall()}
+        scales = {m: _decimal_scale(types.get(m, "")) for m, _ in _MONEY}
         daily = f"{f.table}_daily"
-        try:
-            self.con.execute(f"CREATE TEMP TABLE {daily} AS SELECT {keys}, {money}, {qty}{tail}")
-        except duckdb.Error as exc:
-            raise InputError(f"{f.display}: cannot total the amounts ({_first_line(exc)})") from None
+        # Fast path (exact numeric amounts of at most _FAST_MAX_SCALE decimals, e.g. Parquet
+        # DECIMALs): the sums in their own exact type, rounded with BIGINT arithmetic
+        # (`_nanos_sql`); it raises (BIGINT overflow) rather than round wrongly, and then the
+        # general path sums at DECIMAL(38,18) and rounds with round_even.
+        fast = all(sc is not None and sc <= _FAST_MAX_SCALE for sc in scales.values())
+        for attempt in ((True, False) if fast else (False,)):
+            inner = (
+                f"SELECT {', '.join(clean)}, a.day, {tags_col} AS tags, "
+                + ", ".join(f"a.{m} AS {m}" if attempt else f"CAST(a.{m} AS {DEC}) AS {m}" for m, _ in _MONEY)
+                + ", " + ", ".join(f"CAST(a.{q} AS {DEC}) AS {q}" for q, _ in _QUANTITIES)
+                + f", a.n FROM {f.table} a {join}"
+            )
+            if merges:
+                agg = "sum({})"
+                tail = f", sum(n) AS n FROM ({inner}) GROUP BY {keys}"
+            else:
+                agg = "{}"
+                tail = f", n FROM ({inner})"
+            if attempt:
+                money = ", ".join(
+                    f"{_nanos_sql(f'coalesce({agg.format(m)}, 0)', scales[m] or 0)} AS {m}" for m, _ in _MONEY
+                )
+            else:
+                money = ", ".join(
+                    f"CAST(round_even(coalesce({agg.format(m)}, 0), 9) * 1000000000 AS BIGINT) AS {m}"
+                    for m, _ in _MONEY
+                )
+            qty = ", ".join(f"CAST({agg.format(q)} AS DOUBLE) AS {q}" for q, _ in _QUANTITIES)
+            try:
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {daily} AS SELECT {keys}, {money}, {qty}{tail}")
+                break
+            except duckdb.Error as exc:
+                if not attempt:
+                    raise InputError(f"{f.display}: cannot total the amounts ({_first_line(exc)})") from None
         self.con.execute(f"DROP TABLE {f.table}")
         f.table = daily
         res = f.result
@@ -723,8 +745,9 @@ class _Importer:
         )
 
     # -- writing --------------------------------------------------------------------------
-    def write(self, f: _File, source_id: int) -> int:
-        """Resolve each distinct dimension value once, join the ids in DuckDB, bulk-insert."""
+    def write(self, f: _File, source_id: int, writer: _Writer) -> int:
+        """Resolve each distinct dimension value once, join the ids in DuckDB, hand the rows in
+        batches to `writer` (which inserts them into SQLite on its own thread)."""
         store = self.store
         t = f.table
         ids: dict[tuple[str, str], int | None] = {}
@@ -760,17 +783,18 @@ class _Importer:
         label = f"writing {f.path.name}"
         self._tick(label, 0, total)
         while True:
-            batch = cur.fetchmany(WRITE_BATCH)
+            batch = cur.fetchmany(WRITE_BATCH)  # DuckDB -> tuples here while the writer inserts
             if not batch:
                 break
-            store.insert_cost_tuples(batch)
+            writer.put(store.insert_cost_tuples, batch)
             done += len(batch)
             self._tick(label, done, total)
         return done
 
-    def write_rollups(self, files: list[_File]) -> None:
+    def write_rollups(self, files: list[_File], writer: _Writer) -> None:
         """The summary and weekly rows of one source's files, aggregated by DuckDB from the rows
-        just written (what `Store.rebuild_summary` would compute, without SQLite's GROUP BY)."""
+        just written (what `Store.rebuild_summary` would compute, without SQLite's GROUP BY),
+        while the writer is still inserting the costs rows."""
         src = " UNION ALL ".join(f"SELECT * FROM {f.rows_table}" for f in files)
         money = "sum(billed), sum(effective), sum(list), sum(contracted), count(*)"
         sdims = ", ".join(SUMMARY_DIMS)
@@ -782,7 +806,70 @@ class _Importer:
             f"SELECT source_id, strftime(date_trunc('week', CAST(day AS DATE)), '%Y-%m-%d') AS week, {cdims}, "
             f"{money} FROM ({src}) GROUP BY source_id, week, {cdims}"
         ).fetchall()
-        self.store.insert_rollup_tuples(summary, weekly)
+        writer.put(self.store.insert_rollup_tuples, summary, weekly)
+
+
+class _Writer:
+    """Runs the SQLite writes of an import on one thread while the caller goes on producing
+    rows with DuckDB (sqlite3 releases the GIL inside sqlite3_step, DuckDB while it executes:
+    the two stages overlap on two cores). Writes run in order; the first failure stops the
+    writes and is raised in the caller (by `put` or on leaving the block). Leaving the block
+    always waits for the thread, so the caller's transaction is never used by two threads."""
+
+    def __init__(self) -> None:
+        self._q: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.Queue(maxsize=2)
+        self._exc: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="costdeck-import-writer", daemon=True)
+
+    def __enter__(self) -> _Writer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._q.put(None)
+        self._thread.join()
+        if exc is None and self._exc is not None:
+            raise self._exc
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if self._exc is None:
+                fn, args = item
+                try:
+                    fn(*args)
+                except BaseException as exc:  # raised in the caller's thread
+                    self._exc = exc
+
+    def put(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self._exc is not None:
+            raise self._exc
+        self._q.put((fn, args))
+
+
+def _decimal_scale(t: str) -> int | None:
+    """The scale of an exact numeric DuckDB type (0 for integers), None for anything else."""
+    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", t)
+    if m:
+        return int(m.group(2))
+    return 0 if _exact_numeric(t) else None
+
+
+def _nanos_sql(x: str, scale: int) -> str:
+    """SQL for the exact amount `x` (an exact numeric of `scale` decimals, 0 <= scale <= 18) in
+    integer nano-units, rounded half-even like `cache.money.to_nanos`, with BIGINT arithmetic
+    only. Raises in DuckDB (conversion/overflow) when x * 10^scale does not fit a BIGINT."""
+    if scale <= 9:
+        return f"CAST({x} * 1000000000 AS BIGINT)"  # a whole number of nanos: exact
+    d = 10 ** (scale - 9)
+    u = f"CAST({x} * {10 ** scale} AS BIGINT)"  # the amount in units of 10^-scale, exactly
+    # DuckDB's // and % truncate toward zero: floor them (no intermediate can overflow).
+    neg = f"(({u}) % {d} < 0)"
+    r = f"(({u}) % {d} + CASE WHEN {neg} THEN {d} ELSE 0 END)"  # floor remainder, 0 <= r < d
+    q = f"(({u}) // {d} - CASE WHEN {neg} THEN 1 ELSE 0 END)"  # floor quotient
+    return f"({q} + CASE WHEN {r} * 2 > {d} OR ({r} * 2 = {d} AND {q} % 2 <> 0) THEN 1 ELSE 0 END)"
 
 
 def _exact_numeric(t: str) -> bool:
@@ -934,9 +1021,10 @@ def import_files(
                 store.replace_costs(sid, [], window=None, in_transaction=True)  # drop the source's old rows
                 n = 0
                 with store.bulk_costs():  # large: indexes dropped for the insert, rebuilt after
-                    for f in group:
-                        n += imp.write(f, sid)
-                    imp.write_rollups(group)
+                    with _Writer() as writer:  # SQLite inserts on a thread, DuckDB goes on here
+                        for f in group:
+                            n += imp.write(f, sid, writer)
+                        imp.write_rollups(group, writer)
                 run.rows = n
                 run.detail = {"files": [g.path.name for g in group], "kind": "focus import"}
                 store.finish_sync_run(run, "ok")
