@@ -128,10 +128,11 @@ class _Plan:
                     )
                     self.filter_params.append(k[4:])
                 else:
-                    self.joins.append(f"JOIN tag_index f{i} ON f{i}.tagset_id = c.tagset AND f{i}.key = ?")
-                    self.join_params.append(k[4:])
-                    self.filters.append(f"f{i}.value = ?")
-                    self.filter_params.append(v)
+                    # The few matching tag sets first, then the cost rows: a covering index of the
+                    # day (or tag set, on cost_weekly) tests each entry against that list.
+                    self.filters.append(f"c.tagset IN (SELECT f{i}.tagset_id FROM tag_index f{i} "
+                                        f"WHERE f{i}.key = ? AND f{i}.value = ?)")
+                    self.filter_params.extend((k[4:], v))
                 continue
             col = DIMENSIONS[k]
             if v is None:
