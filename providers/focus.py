@@ -68,8 +68,8 @@ SOURCE_KIND = "focus"
 DEC = "DECIMAL(38,18)"  # exact for any amount up to 10^20 with 18 decimal places
 MEMORY_LIMIT = os.environ.get("COSTDECK_DUCKDB_MEMORY", "512MB")
 WRITE_BATCH = 25_000
-# Amount sums of at most this many decimals are rounded with BIGINT arithmetic (`_nanos_sql`):
-# up to 9.2 million per daily row at 12 decimals, 922 million at 10 (beyond: the general path).
+# Amount sums of at most this many decimals are rounded with 64-bit arithmetic (`_nanos_sql`):
+# up to 10^8 per daily row at 10 decimals, 10^6 at 12 (beyond: the general path, same result).
 _FAST_MAX_SCALE = 12
 
 # Columns without which a file cannot be imported (provider: one of the two names).
@@ -685,8 +685,8 @@ class _Importer:
         scales = {m: _decimal_scale(types.get(m, "")) for m, _ in _MONEY}
         daily = f"{f.table}_daily"
         # Fast path (exact numeric amounts of at most _FAST_MAX_SCALE decimals, e.g. Parquet
-        # DECIMALs): the sums in their own exact type, rounded with BIGINT arithmetic
-        # (`_nanos_sql`); it raises (BIGINT overflow) rather than round wrongly, and then the
+        # DECIMALs): the sums in their own exact type, rounded with 64-bit arithmetic
+        # (`_nanos_sql`); it raises (overflow) rather than round wrongly, and then the
         # general path sums at DECIMAL(38,18) and rounds with round_even.
         fast = all(sc is not None and sc <= _FAST_MAX_SCALE for sc in scales.values())
         for attempt in ((True, False) if fast else (False,)):
@@ -859,17 +859,17 @@ def _decimal_scale(t: str) -> int | None:
 
 def _nanos_sql(x: str, scale: int) -> str:
     """SQL for the exact amount `x` (an exact numeric of `scale` decimals, 0 <= scale <= 18) in
-    integer nano-units, rounded half-even like `cache.money.to_nanos`, with BIGINT arithmetic
-    only. Raises in DuckDB (conversion/overflow) when x * 10^scale does not fit a BIGINT."""
-    if scale <= 9:
-        return f"CAST({x} * 1000000000 AS BIGINT)"  # a whole number of nanos: exact
-    d = 10 ** (scale - 9)
-    u = f"CAST({x} * {10 ** scale} AS BIGINT)"  # the amount in units of 10^-scale, exactly
-    # DuckDB's // and % truncate toward zero: floor them (no intermediate can overflow).
-    neg = f"(({u}) % {d} < 0)"
-    r = f"(({u}) % {d} + CASE WHEN {neg} THEN {d} ELSE 0 END)"  # floor remainder, 0 <= r < d
-    q = f"(({u}) // {d} - CASE WHEN {neg} THEN 1 ELSE 0 END)"  # floor quotient
-    return f"({q} + CASE WHEN {r} * 2 > {d} OR ({r} * 2 = {d} AND {q} % 2 <> 0) THEN 1 ELSE 0 END)"
+    integer nano-units, rounded half-even like `cache.money.to_nanos`, with 64-bit DECIMAL
+    arithmetic only (DuckDB's DECIMAL(38) multiplications and round_even are several times
+    slower): x as DECIMAL(18, scale), rounded half-even to 9 decimals (d, |d| < 10^9), then
+    whole part * 10^9 + the 9 decimals as an integer. Every step is exact; a value out of range
+    (|x| >= 10^(18 - max(scale, 9))) raises in DuckDB (conversion/overflow), never rounds wrongly."""
+    d = f"CAST({x} AS DECIMAL(18,{scale}))"
+    if scale > 9:
+        d = f"round_even({d}, 9)"
+    d = f"CAST({d} AS DECIMAL(18,9))"
+    frac = f"CAST(CAST({d} - trunc({d}) AS DECIMAL(9,9)) * CAST(100000000 AS DECIMAL(9,0)) * CAST(10 AS DECIMAL(2,0)) AS BIGINT)"
+    return f"(CAST(trunc({d}) AS BIGINT) * 1000000000 + {frac})"
 
 
 def _exact_numeric(t: str) -> bool:

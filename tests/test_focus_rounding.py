@@ -1,15 +1,18 @@
-"""The importer's BIGINT half-even rounding (`providers.focus._nanos_sql`) against
+"""The importer's 64-bit half-even rounding (`providers.focus._nanos_sql`) against
 `cache.money.to_nanos`, the rounding rule of the cache, on DuckDB exact numerics."""
 
 from __future__ import annotations
 
 import random
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 import pytest
 
+from cache import Store
 from cache.money import to_nanos
+from providers import focus
 from providers.focus import _decimal_scale, _nanos_sql
 
 BIGINT_MAX = 2**63 - 1
@@ -25,13 +28,13 @@ def _values(scale: int) -> list[Decimal]:
             vals += [Decimal(base) + half, Decimal(base) - half, -(Decimal(base) + half)]
         vals += [(Decimal(base) + half + q).quantize(q) for base in ("3", "4.000000001")]
         vals += [(Decimal(base) + half - q).quantize(q) for base in ("3", "4.000000001")]
-    # The fast path's range: x * 10^max(scale, 9) must fit a BIGINT (beyond it, it raises).
-    top = BIGINT_MAX // 10 ** max(0, 9 - scale)  # the largest |x| in units of 10^-scale
+    # The fast path's range: |x| < 10^(18 - max(scale, 9)) (beyond it, it raises).
+    top = 10 ** (18 - max(scale, 9) + scale) - 1  # the largest |x| in units of 10^-scale
     for _ in range(400):
         vals.append(Decimal(rng.randint(-top, top)).scaleb(-scale))
-        vals.append(Decimal(rng.randint(-(10**12), 10**12)).scaleb(-scale))
+        vals.append(Decimal(rng.randint(-(10**6), 10**6)).scaleb(-scale))
     vals += [Decimal(top).scaleb(-scale), Decimal(-top).scaleb(-scale)]
-    return [v for v in vals if abs(v) * 10 ** max(scale, 9) <= BIGINT_MAX]
+    return [v for v in vals if abs(v) < 10 ** (18 - max(scale, 9))]
 
 
 @pytest.mark.parametrize("scale", [0, 2, 6, 9, 10, 12, 15, 18])
@@ -48,10 +51,12 @@ def test_nanos_sql_matches_to_nanos(scale: int) -> None:
 
 def test_nanos_sql_raises_instead_of_overflowing() -> None:
     con = duckdb.connect()
-    with pytest.raises(duckdb.Error):
-        con.execute(f"SELECT {_nanos_sql('CAST(9223372036.8547758075 AS DECIMAL(38,10))', 10)}").fetchall()
-    with pytest.raises(duckdb.Error):
-        con.execute(f"SELECT {_nanos_sql('CAST(10000000000.5 AS DECIMAL(38,1))', 1)}").fetchall()
+    for x, scale in (("100000000.0000000001", 10), ("-100000000", 10), ("1000000.5", 12), ("1000000000", 2),
+                     ("-1000000000.5", 1), ("1", 18)):
+        with pytest.raises(duckdb.Error):
+            con.execute(f"SELECT {_nanos_sql(f'CAST({x} AS DECIMAL(38,{scale}))', scale)}").fetchall()
+    assert con.execute(f"SELECT {_nanos_sql('CAST(9999999.99999999995 AS DECIMAL(38,11))', 11)}").fetchone()[0] \
+        == to_nanos("10000000.000000000")
 
 
 def test_decimal_scale() -> None:
@@ -60,3 +65,54 @@ def test_decimal_scale() -> None:
     assert _decimal_scale("HUGEINT") == 0
     assert _decimal_scale("DOUBLE") is None
     assert _decimal_scale("VARCHAR") is None
+
+
+@pytest.mark.parametrize("with_big", [False, True])
+def test_import_of_decimal_parquet_rounds_like_to_nanos_on_both_paths(
+    tmp_path: Path, with_big: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Parquet export with DECIMAL(20,10) amounts, exact ties at the nano digit: every daily
+    amount == to_nanos(exact sum of the day's rows). Without the big day the fast path rounds;
+    with a day whose sums pass 10^8 it overflows and the DECIMAL(38,18) path rounds."""
+    calls: list[int] = []
+    real = focus._nanos_sql
+    monkeypatch.setattr(focus, "_nanos_sql", lambda x, scale: calls.append(scale) or real(x, scale))
+    rows = []  # (day, resource, billed, effective, list, contracted)
+    rng = random.Random(7)
+    for day in ("2025-01-01", "2025-01-02"):
+        for res in ("r-1", "r-2", "r-3"):
+            for _h in range(4):
+                amounts = [Decimal(rng.randint(-(10**12), 10**12)).scaleb(-10) for _ in range(4)]
+                rows.append((day, res, *amounts))
+    rows += [("2025-01-01", "r-tie", Decimal("0.0000000005"), Decimal("0.0000000015"),
+              Decimal("-0.0000000025"), Decimal("2.0000000035"))]
+    big = Decimal("60000000.0000000003")
+    if with_big:
+        rows += [("2025-01-03", "r-big", big, big, -big, Decimal("0.00000000005"))] * 2
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("CREATE TABLE t(day DATE, res VARCHAR, b DECIMAL(20,10), e DECIMAL(20,10), l DECIMAL(20,10), "
+                "k DECIMAL(20,10))")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?, ?, ?, ?)", [(d, r, *map(str, a)) for d, r, *a in rows])
+    path = tmp_path / "dec.parquet"
+    con.execute(f"""COPY (SELECT 'AWS' AS ProviderName, 'acct' AS BillingAccountId, 'USD' AS BillingCurrency,
+                           'Usage' AS ChargeCategory, 'svc' AS ServiceName, res AS ResourceId,
+                           CAST(day AS TIMESTAMPTZ) AS ChargePeriodStart,
+                           CAST(day AS TIMESTAMPTZ) + INTERVAL 1 HOUR AS ChargePeriodEnd,
+                           b AS BilledCost, e AS EffectiveCost, l AS ListCost, k AS ContractedCost FROM t)
+                    TO '{path}' (FORMAT parquet)""")
+    want: dict[tuple[str, str], list[Decimal]] = {}
+    for d, r, *a in rows:
+        acc = want.setdefault((d, r), [Decimal(0)] * 4)
+        for i, v in enumerate(a):
+            acc[i] += v
+    with Store(tmp_path / "c.db") as store:
+        focus.import_files(store, [path])
+        got = {(d, r): (b, e, li, k) for d, r, b, e, li, k in store.conn.execute(
+            "SELECT c.day, d.value, c.billed, c.effective, c.list, c.contracted FROM costs c "
+            "JOIN dims d ON d.id = c.resource")}
+    assert got == {key: tuple(to_nanos(v) for v in sums) for key, sums in want.items()}
+    assert got[("2025-01-01", "r-tie")] == (0, 2, -2, 2000000004)
+    assert calls == [10, 10, 10, 10]  # the fast path was tried on the 4 amounts
+    if with_big:
+        assert got[("2025-01-03", "r-big")] == (120000000000000001, 120000000000000001, -120000000000000001, 0)
