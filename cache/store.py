@@ -39,6 +39,30 @@ _INSERT_WEEKLY = (
     f"VALUES ({', '.join('?' * (len(COST_DIMS) + 7))})"
 )
 
+# Packed cost tuples (Store.insert_packed_cost_tuples): the dimension ids of COST_DIMS, in this
+# many groups of up to 3, each group one integer of 21-bit fields (first dimension highest,
+# 0 = NULL). Fewer Python values per row for bulk writers that produce ids elsewhere (DuckDB).
+PACK_BITS = 21
+PACK_MAX_ID = (1 << PACK_BITS) - 1  # larger ids cannot be packed: use insert_cost_tuples
+PACK_GROUPS: tuple[tuple[str, ...], ...] = tuple(COST_DIMS[i:i + 3] for i in range(0, len(COST_DIMS), 3))
+
+
+def _packed_insert_sql() -> str:
+    vals = ["?1", "?2"]
+    for g, dims in enumerate(PACK_GROUPS):
+        for j in range(len(dims)):
+            shift = PACK_BITS * (len(dims) - 1 - j)
+            vals.append(f"nullif((?{3 + g} >> {shift}) & {PACK_MAX_ID}, 0)")
+    first = 3 + len(PACK_GROUPS)
+    vals += [f"?{first + i}" for i in range(6)]
+    return (
+        f"INSERT INTO costs(source_id, day, {_COST_COLS}, billed, effective, list, contracted, "
+        f"pricing_quantity, consumed_quantity) VALUES ({', '.join(vals)})"
+    )
+
+
+_INSERT_PACKED_COSTS = _packed_insert_sql()
+
 # Bulk writes of costs (see Store.bulk_costs): when the rows written are more than this share
 # of the rows in `costs` afterwards, the secondary indexes are dropped for the insert and
 # rebuilt after it (a sorted bulk build) instead of being maintained row by row.
@@ -506,6 +530,16 @@ class Store:
         if self._bulk is not None:
             self._bulk.before_insert(len(tuples))
         self.conn.executemany(_INSERT_COSTS, tuples)
+
+    def insert_packed_cost_tuples(self, tuples: list[tuple[Any, ...]]) -> None:
+        """`insert_cost_tuples` with the dimension ids packed (fewer values to bind per row):
+        source_id, day, one integer per group of PACK_GROUPS (each id in PACK_BITS bits, the
+        group's first dimension highest, 0 for NULL; ids up to PACK_MAX_ID), billed, effective,
+        list, contracted, pricing_quantity, consumed_quantity. SQLite unpacks them: the rows
+        stored are those `insert_cost_tuples` would store."""
+        if self._bulk is not None:
+            self._bulk.before_insert(len(tuples))
+        self.conn.executemany(_INSERT_PACKED_COSTS, tuples)
 
     def insert_rollup_tuples(self, summary: Iterable[tuple[Any, ...]], weekly: Iterable[tuple[Any, ...]]) -> None:
         """Insert precomputed rollup rows instead of `rebuild_summary` (inside a transaction), for

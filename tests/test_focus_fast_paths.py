@@ -1,5 +1,8 @@
-"""The importer's 64-bit half-even rounding (`providers.focus._nanos_sql`) against
-`cache.money.to_nanos`, the rounding rule of the cache, on DuckDB exact numerics."""
+"""The FOCUS importer's fast paths give what the general ones give:
+- the 64-bit half-even rounding (`providers.focus._nanos_sql`) against `cache.money.to_nanos`,
+  the rounding rule of the cache, on DuckDB exact numerics and through an import;
+- packed cost tuples (`Store.insert_packed_cost_tuples`) store the rows `insert_cost_tuples`
+  stores, and an import writes the same rows packed or not."""
 
 from __future__ import annotations
 
@@ -116,3 +119,56 @@ def test_import_of_decimal_parquet_rounds_like_to_nanos_on_both_paths(
     assert calls == [10, 10, 10, 10]  # the fast path was tried on the 4 amounts
     if with_big:
         assert got[("2025-01-03", "r-big")] == (120000000000000001, 120000000000000001, -120000000000000001, 0)
+
+
+def _cost_rows(store: Store, order: str = "rowid") -> list[tuple[object, ...]]:
+    return [tuple(r) for r in store.conn.execute(f"SELECT * FROM costs ORDER BY {order}")]
+
+
+def test_packed_cost_tuples_store_the_same_rows(tmp_path: Path) -> None:
+    from cache.schema import COST_DIMS
+    from cache.store import PACK_BITS, PACK_GROUPS, PACK_MAX_ID
+
+    assert [d for g in PACK_GROUPS for d in g] == list(COST_DIMS)
+    rng = random.Random(3)
+    plain = []
+    for n in range(300):
+        ids = [rng.choice([None, 1, 2, PACK_MAX_ID - 1, PACK_MAX_ID, rng.randint(1, PACK_MAX_ID)]) for _ in COST_DIMS]
+        tail = (rng.randint(-(2**62), 2**62), -5, 0, 2**63 - 1, rng.choice([None, 0.1, 24.0]), None)
+        plain.append((1, f"2025-01-{n % 28 + 1:02d}", *ids, *tail))
+    packed = []
+    for row in plain:
+        ids = dict(zip(COST_DIMS, row[2:2 + len(COST_DIMS)], strict=True))
+        groups = []
+        for group in PACK_GROUPS:
+            v = 0
+            for d in group:
+                v = (v << PACK_BITS) | (ids[d] or 0)
+            groups.append(v)
+        packed.append((row[0], row[1], *groups, *row[2 + len(COST_DIMS):]))
+    with Store(tmp_path / "a.db") as a, a.transaction():
+        a.insert_cost_tuples(plain)
+        want = _cost_rows(a)
+    with Store(tmp_path / "b.db") as b, b.transaction():
+        b.insert_packed_cost_tuples(packed)
+        got = _cost_rows(b)
+    assert got == want
+    assert [tuple(type(v) for v in r) for r in got] == [tuple(type(v) for v in r) for r in want]
+
+
+def test_import_writes_the_same_rows_packed_or_not(tmp_path: Path, focus_sample: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = Store.insert_packed_cost_tuples
+    monkeypatch.setattr(Store, "insert_packed_cost_tuples", lambda self, t: calls.append(len(t)) or real(self, t))
+    with Store(tmp_path / "packed.db") as store:
+        focus.import_files(store, [focus_sample])
+        packed = _cost_rows(store, "day, resource, billed, effective, list, contracted, tagset, commitment")
+    assert calls and sum(calls) == len(packed)
+    monkeypatch.setattr(focus, "PACK_MAX_ID", 0)  # as if an id were too large to pack
+    calls.clear()
+    with Store(tmp_path / "plain.db") as store:
+        focus.import_files(store, [focus_sample])
+        plain = _cost_rows(store, "day, resource, billed, effective, list, contracted, tagset, commitment")
+    assert calls == []
+    assert packed == plain and len(plain) > 10
