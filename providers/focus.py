@@ -691,7 +691,8 @@ class _Importer:
         fast = all(sc is not None and sc <= _FAST_MAX_SCALE for sc in scales.values())
         for attempt in ((True, False) if fast else (False,)):
             inner = (
-                f"SELECT {', '.join(clean)}, a.day, {tags_col} AS tags, "
+                # without merges the cleanup changes no value (checked above): the values as read
+                f"SELECT {', '.join(clean if merges else (f'a.{n}' for n in _DIM_NAMES))}, a.day, {tags_col} AS tags, "
                 + ", ".join(f"a.{m} AS {m}" if attempt else f"CAST(a.{m} AS {DEC}) AS {m}" for m, _ in _MONEY)
                 + ", " + ", ".join(f"CAST(a.{q} AS {DEC}) AS {q}" for q, _ in _QUANTITIES)
                 + f", a.n FROM {f.table} a {join}"
@@ -712,21 +713,28 @@ class _Importer:
                     for m, _ in _MONEY
                 )
             qty = ", ".join(f"CAST({agg.format(q)} AS DOUBLE) AS {q}" for q, _ in _QUANTITIES)
+            # Without merges the daily rows are the pass-1 rows with rounded amounts and canonical
+            # tags: a view (nothing copied; each later query computes only the columns it reads).
+            kind = "TABLE" if merges else "VIEW"
             try:
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {daily} AS SELECT {keys}, {money}, {qty}{tail}")
+                self.con.execute(f"CREATE OR REPLACE TEMP {kind} {daily} AS SELECT {keys}, {money}, {qty}{tail}")
+                # every amount of every row, so a failing rounding surfaces here
+                totals = self.con.execute(
+                    f"SELECT billing_currency, sum(billed), sum(effective), sum(list), sum(contracted) "
+                    f"FROM {daily} GROUP BY 1 ORDER BY 1"
+                ).fetchall()
                 break
             except duckdb.Error as exc:
                 if not attempt:
                     raise InputError(f"{f.display}: cannot total the amounts ({_first_line(exc)})") from None
-        self.con.execute(f"DROP TABLE {f.table}")
+        if merges:
+            self.con.execute(f"DROP TABLE {f.table}")
         f.table = daily
         res = f.result
         assert res is not None
         n, rows, lo, hi = self.con.execute(f"SELECT sum(n), count(*), min(day), max(day) FROM {daily}").fetchone()
         res.input_rows, res.daily_rows, res.first_day, res.last_day = int(n), int(rows), lo, hi
-        for cur, b, e, li in self.con.execute(
-            f"SELECT billing_currency, sum(billed), sum(effective), sum(list) FROM {daily} GROUP BY 1 ORDER BY 1"
-        ).fetchall():
+        for cur, b, e, li, _c in totals:
             res.billed_totals[cur] = int(b)
             res.effective_totals[cur] = int(e)
             res.list_totals[cur] = int(li)
