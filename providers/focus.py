@@ -759,15 +759,16 @@ class _Importer:
         store = self.store
         t = f.table
         ids: dict[tuple[str, str], int | None] = {}
-        for kind, value, label, extra in _DIM_KINDS:
-            lab = label or "NULL"
-            ext = extra or "NULL"
-            for v, lb, ex in self.con.execute(
-                f"SELECT DISTINCT {value}, {lab}, {ext} FROM {t} WHERE {value} IS NOT NULL ORDER BY ALL"
-            ).fetchall():
-                # one id per value; a value seen with several labels keeps the last label
-                ids[(kind, v)] = store.dim_id(kind, v, lb, ex)
-        for (canon,) in self.con.execute(f"SELECT DISTINCT tags FROM {t} WHERE tags IS NOT NULL").fetchall():
+        # The distinct values of every kind in one query (one pass per kind, in kind order, each
+        # kind's values sorted): one id per value; a value seen with several labels keeps the last.
+        distinct = " UNION ALL ".join(
+            f"SELECT DISTINCT {k} AS k, {value} AS v, {label or 'NULL'} AS lb, {extra or 'NULL'} AS ex "
+            f"FROM {t} WHERE {value} IS NOT NULL"
+            for k, (_kind, value, label, extra) in enumerate(_DIM_KINDS)
+        )
+        for k, v, lb, ex in self.con.execute(f"SELECT * FROM ({distinct}) ORDER BY ALL").fetchall():
+            ids[(_DIM_KINDS[k][0], v)] = store.dim_id(_DIM_KINDS[k][0], v, lb, ex)
+        for (canon,) in self.con.execute(f"SELECT DISTINCT tags FROM {t} WHERE tags IS NOT NULL ORDER BY 1").fetchall():
             ids[("tagset", canon)] = store.tagset_id(canon)
         idt = f"{t}_ids"
         self.load_table(idt, {"kind": "VARCHAR", "value": "VARCHAR", "id": "BIGINT"},
@@ -815,6 +816,8 @@ class _Importer:
         """The summary and weekly rows of one source's files, aggregated by DuckDB from the rows
         just written (what `Store.rebuild_summary` would compute, without SQLite's GROUP BY),
         while the writer is still inserting the costs rows."""
+        # One DuckDB thread: the other core stays with the SQLite writer (this is off its path).
+        self.con.execute("SET threads = 1")
         src = " UNION ALL ".join(f"SELECT * FROM {f.rows_table}" for f in files)
         money = "sum(billed), sum(effective), sum(list), sum(contracted), count(*)"
         sdims = ", ".join(SUMMARY_DIMS)
@@ -826,6 +829,7 @@ class _Importer:
             f"SELECT source_id, strftime(date_trunc('week', CAST(day AS DATE)), '%Y-%m-%d') AS week, {cdims}, "
             f"{money} FROM ({src}) GROUP BY source_id, week, {cdims}"
         ).fetchall()
+        self.con.execute(f"SET threads = {self.threads}")
         writer.put(self.store.insert_rollup_tuples, summary, weekly)
 
 
