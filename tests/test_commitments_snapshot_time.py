@@ -19,29 +19,19 @@ from analysis import purchase
 from analysis.clock import reference_time
 from cache import Store, timeutil
 from cache.money import to_nanos
-from providers import demo
-from tests.helpers import settle
+from tests.helpers import build_demo, settle
 from tui.app import CostdeckApp
 from tui.cli import main
 from tui.screens.commitments import CommitmentsScreen
 
 AS_OF = date(2026, 6, 30)
-GEN_NOW = "2026-06-30T09:30:00+00:00"
 NOVEMBER = "2026-11-20T12:00:00+00:00"
 M5 = "m5.2xlarge x8 us-east-1 (1yr No Upfront)"
 
 
 @pytest.fixture(scope="module")
 def demo_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("cm-snap") / "demo.db"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("COSTDECK_NOW", GEN_NOW)
-    try:
-        with Store(path) as store:
-            demo.generate(store, as_of=AS_OF, seed=7)
-    finally:
-        mp.undo()
-    return path
+    return build_demo(tmp_path_factory.mktemp("cm-snap") / "demo.db", recommendations=False)
 
 
 @pytest.fixture

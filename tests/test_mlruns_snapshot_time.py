@@ -17,28 +17,19 @@ from textual.widgets import Static
 from analysis import mlruns
 from cache import Store, timeutil
 from cache.money import to_nanos
-from providers import demo
 from providers.runs_jsonl import ExecutorRecord, RunRecord, write_runs
+from tests.helpers import build_demo
 from tui.app import CostdeckApp
 from tui.cli import main
 
 AS_OF = date(2026, 6, 30)
-GEN_NOW = "2026-06-30T09:30:00+00:00"
 NOVEMBER = "2026-11-20T12:00:00+00:00"
 SNAP = datetime(2026, 6, 30, 6, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def demo_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ml-snap") / "demo.db"
-    mp = pytest.MonkeyPatch()
-    mp.setenv("COSTDECK_NOW", GEN_NOW)
-    try:
-        with Store(path) as store:
-            demo.generate(store, as_of=AS_OF, seed=7)
-    finally:
-        mp.undo()
-    return path
+    return build_demo(tmp_path_factory.mktemp("ml-snap") / "demo.db", recommendations=False)
 
 
 def test_running_runs_end_at_the_snapshot(demo_master: Path, monkeypatch: pytest.MonkeyPatch) -> None:

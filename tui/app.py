@@ -130,7 +130,8 @@ class CostdeckApp(App[int]):
         with self.db_lock:
             return CacheInfo(
                 snapshot_time=self.store.snapshot_time(),
-                sources=[s.name for s in self.store.list_sources()],
+                # names only: list_sources() also counts every source's cost rows, too slow for the UI thread
+                sources=[r[0] for r in self.store.conn.execute("SELECT name FROM sources ORDER BY name")],
                 demo=self.store.is_demo(),
                 read_only=self.read_only,
                 data_end=(rng[1] if (rng := data_range(self.store.conn)) else None),

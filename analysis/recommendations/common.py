@@ -21,7 +21,7 @@ import json
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -459,3 +459,25 @@ def resize_evidence(instance_type: str | None, now_p: Any, target: Any) -> dict[
         "price_after": fmt(target.price_nanos, target.currency, places=4) + "/h",
         "action": "resize_instance",
     }
+
+
+def measured_instances(
+    ctx: RuleContext, rule_id: str, params: dict[str, Any], metric: str, keep: Callable[[Res], bool] | None = None
+) -> Iterator[tuple[Res, Usage]]:
+    """Running instances (those `keep` accepts) with their usage over params["window_days"].
+
+    Spot instances and instances with fewer than params["min_days"] days of `metric` (a Usage
+    field such as "cpu_avg" or "cpu_p99") are skipped with the reason, under `rule_id`.
+    """
+    for inst in ctx.resources(("instance",)):
+        if (inst.state or "").lower() != "running" or (keep is not None and not keep(inst)):
+            continue
+        if inst.spot:
+            ctx.skip(rule_id, inst, SPOT_REASON)
+            continue
+        u = ctx.usage(inst, params["window_days"])
+        if u.days < params["min_days"] or getattr(u, metric) is None:
+            ctx.skip(rule_id, inst, f"too little metric history: {u.days} day(s) of CPU data in the last "
+                     f"{params['window_days']} days, needs {params['min_days']}")
+            continue
+        yield inst, u

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import SPOT_REASON, Param, RuleContext, new_rec
+from .common import Param, RuleContext, measured_instances, new_rec
 from .model import Recommendation
 
 RULE_ID = "idle_instance"
@@ -30,17 +30,7 @@ PARAMS = {
 
 def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
     out = []
-    for inst in ctx.resources(("instance",)):
-        if (inst.state or "").lower() != "running":
-            continue
-        if inst.spot:
-            ctx.skip(RULE_ID, inst, SPOT_REASON)
-            continue
-        u = ctx.usage(inst, params["window_days"])
-        if u.days < params["min_days"] or u.cpu_avg is None:
-            ctx.skip(RULE_ID, inst, f"too little metric history: {u.days} day(s) of CPU data in the last "
-                     f"{params['window_days']} days, needs {params['min_days']}")
-            continue
+    for inst, u in measured_instances(ctx, RULE_ID, params, "cpu_avg"):
         if u.cpu_avg >= params["max_cpu_avg"]:
             continue
         if u.network_avg is not None and u.network_avg >= params["max_network_bytes"]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .common import SPOT_REASON, Param, RuleContext, new_rec, resize_evidence, series, size_class
+from .common import Param, Res, RuleContext, measured_instances, new_rec, resize_evidence, series, size_class
 from .model import Recommendation
 
 RULE_ID = "rightsizing"
@@ -32,19 +32,10 @@ PARAMS = {
 
 def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
     out = []
-    for inst in ctx.resources(("instance",)):
-        if (inst.state or "").lower() != "running" or not inst.instance_type:
-            continue
-        if (inst.provider_name, inst.resource_id) in ctx.flagged:
-            continue
-        if inst.spot:
-            ctx.skip(RULE_ID, inst, SPOT_REASON)
-            continue
-        u = ctx.usage(inst, params["window_days"])
-        if u.days < params["min_days"] or u.cpu_p99 is None:
-            ctx.skip(RULE_ID, inst, f"too little metric history: {u.days} day(s) of CPU data in the last "
-                     f"{params['window_days']} days, needs {params['min_days']}")
-            continue
+    def keep(inst: Res) -> bool:  # a type to resize, and not already flagged idle
+        return bool(inst.instance_type) and (inst.provider_name, inst.resource_id) not in ctx.flagged
+
+    for inst, u in measured_instances(ctx, RULE_ID, params, "cpu_p99", keep):
         if u.cpu_p99 > params["max_cpu_p99"]:
             continue
         now_p = ctx.price(inst.provider_name, inst.region_id, inst.instance_type)
