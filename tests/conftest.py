@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("COSTDECK_SHARED", REPO.parent / "shared"))
-FOCUS_SAMPLE = SHARED / "data" / "focus" / "focus-sample-1.0-1000rows.csv"
+TESTS = Path(__file__).resolve().parent
+# Anonymized real FOCUS 1.0 data kept in the repo (CC BY 4.0, see tests/data/NOTICE.md).
+FOCUS_SAMPLE = TESTS / "data" / "focus-sample-1.0-1000rows.csv"
 
 
 @pytest.fixture(autouse=True)
@@ -30,6 +29,4 @@ def db_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def focus_sample() -> Path:
-    if not FOCUS_SAMPLE.exists():
-        pytest.fail(f"FOCUS sample not found at {FOCUS_SAMPLE} (set COSTDECK_SHARED)")
     return FOCUS_SAMPLE
