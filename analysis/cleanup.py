@@ -14,7 +14,8 @@ Plan (what each recommendation becomes):
   bill; snapshotting and deleting them is a decision for a human), rightsizing and
   previous_generation (a type change needs a stop/modify/start window), open_security_group
   (a security finding: revoking the rule may cut someone's access).
-* Only AWS is executed; steps for other providers are listed as "not supported yet".
+* Only providers that a registered kind can act on (its `cleanup_providers`: AWS today) are
+  executed; steps for other providers are listed as "not supported yet".
 
 Guards at plan time (each excluded item keeps its reason): protected resources (tag
 `costdeck:protect`, `[protection] tags` / `resource_ids`, or a recommendation marked protected),
@@ -44,16 +45,19 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from cache import Store, timeutil
 from cache.money import fmt
+from providers import registry
 from providers.actions import (
     ACTIONS,
-    DemoExecutor,
     Executor,
     NoExecutor,
     PlanStep,
+    ScriptExporter,
     StepResult,
     audit_detail,
     live_from_row,
@@ -62,10 +66,11 @@ from providers.actions import (
 )
 from providers.base import FatalSourceError, one_line
 from providers.config import Config
+from providers.errors import InputError
+from providers.options import Model, convert
 
 from .recommendations.model import Recommendation
 
-AWS = "AWS"
 DEFAULT_BATCH_LIMIT = 25
 DEFAULT_CONFIRM_THRESHOLD = 5
 SETTINGS_KEY = "cleanup"  # [rules.cleanup] in the config file
@@ -165,25 +170,24 @@ class Plan:
 # -- settings --------------------------------------------------------------------------------------
 
 
+class CleanupSettings(Model):
+    """[rules.cleanup] in the config file."""
+
+    batch_limit: Annotated[int, Meta(ge=1, le=500, description="most steps in one plan (the rest are listed)")] \
+        = DEFAULT_BATCH_LIMIT
+    confirm_threshold: Annotated[int, Meta(ge=0, le=100, description="a plan with more steps (or any "
+                                           "irreversible one) needs the typed phrase")] = DEFAULT_CONFIRM_THRESHOLD
+    snapshot_volumes: Annotated[bool, Meta(description="snapshot a volume before deleting it (reversible)")] = False
+
+
 def settings(config: Config) -> dict[str, Any]:
     """[rules.cleanup] validated: batch_limit, confirm_threshold, snapshot_volumes (one-line errors)."""
-    raw = dict(config.rules.get(SETTINGS_KEY) or {})
     where = f"{config.path}: " if config.path else ""
-    out: dict[str, Any] = {"batch_limit": DEFAULT_BATCH_LIMIT, "confirm_threshold": DEFAULT_CONFIRM_THRESHOLD,
-                           "snapshot_volumes": False}
-    for k, v in raw.items():
-        if k == "snapshot_volumes":
-            if not isinstance(v, bool):
-                raise PlanRefused(f"{where}key rules.cleanup.snapshot_volumes: expected true or false")
-        elif k in ("batch_limit", "confirm_threshold"):
-            lo, hi = (1, 500) if k == "batch_limit" else (0, 100)
-            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                raise PlanRefused(f"{where}key rules.cleanup.{k}: expected a whole number from {lo} to {hi}")
-        else:
-            raise PlanRefused(f"{where}key rules.cleanup.{k}: unknown (known: batch_limit, confirm_threshold, "
-                              "snapshot_volumes)")
-        out[k] = v
-    return out
+    try:
+        model = convert(config.rules.get(SETTINGS_KEY) or {}, CleanupSettings, f"rules.{SETTINGS_KEY}")
+    except InputError as exc:
+        raise PlanRefused(f"{where}{exc}") from None
+    return model.as_dict()
 
 
 # -- planning --------------------------------------------------------------------------------------
@@ -245,6 +249,7 @@ def build_plan(
     plan = Plan(steps=[], demo=demo, snapshot_volumes=bool(opts["snapshot_volumes"]),
                 batch_limit=int(opts["batch_limit"]), confirm_threshold=int(opts["confirm_threshold"]))
     seen: set[tuple[str, str]] = set()
+    actionable = registry.cleanup_providers()
 
     for rec in recs:
         def exclude(reason: str, kind: str, rec: Recommendation = rec) -> None:
@@ -268,8 +273,8 @@ def build_plan(
             exclude(NOT_ACTIONABLE.get(rec.rule, "not done automatically: no cleanup action for this rule"),
                     "not-actionable")
             continue
-        if rec.provider_name != AWS:
-            exclude(f"not supported yet: cleanup actions run on AWS only, not {rec.provider_name}", "not-supported")
+        if rec.provider_name not in actionable:
+            exclude(unsupported(rec.provider_name), "not-supported")
             continue
         key = (rec.provider_name, rec.resource_id)
         if key in seen:
@@ -357,39 +362,53 @@ def _excluded_step(s: PlanStep, reason: str, kind: str) -> Excluded:
 # -- executors --------------------------------------------------------------------------------------
 
 
-def executor_for(store: Store, config: Config, **aws_kw: Any) -> Callable[[PlanStep], Executor]:
-    """Chooses each step's executor from the resource's source (resources.source_id -> sources):
-    a source of kind "demo" (or no source, in the demo cache) -> the demo executor; an AWS source ->
-    an AwsExecutor with that source's options from the config (profile, endpoint_url...). Raises
-    NoExecutor with the reason otherwise (the step is then skipped and logged)."""
-    cache: dict[Any, Executor] = {}
+def unsupported(provider: str | None) -> str:
+    """Why a provider's resources are not acted on (no registered kind has an executor for them)."""
+    can = registry.cleanup_providers()
+    where = ", ".join(can) + " only" if can else "no provider"
+    return f"not supported yet: cleanup actions run on {where}, not {provider}"
+
+
+def executor_for(store: Store, config: Config, **kw: Any) -> Callable[[PlanStep], Executor]:
+    """Chooses each step's executor from the resource's source (resources.source_id -> sources -> its
+    kind in the registry): the kind's adapter, built with the source's options from the config,
+    gives the executor (`Adapter.executor`). A kind not synced from the config (the demo) is built
+    with default options; in the demo cache a step without a source goes to the demo kind. Raises
+    NoExecutor with the reason otherwise (the step is then skipped and logged). `kw` goes to the
+    executor (tests: counters, sessions, waits)."""
+    cache: dict[str, Executor] = {}
     demo_cache = store.is_demo()
 
     def resolve(step: PlanStep) -> Executor:
-        if step.provider_name != AWS:
-            raise NoExecutor(f"not supported yet: cleanup actions run on AWS only, not {step.provider_name}")
+        if step.provider_name not in registry.cleanup_providers():
+            raise NoExecutor(unsupported(step.provider_name))
         src = None
         if step.source_id is not None:
             src = store.conn.execute("SELECT name, kind FROM sources WHERE id=?", (step.source_id,)).fetchone()
-        kind = src[1] if src else None
-        if kind == "demo" or (src is None and demo_cache):
-            if "demo" not in cache:
-                cache["demo"] = DemoExecutor(store, config.protection)
-            return cache["demo"]
-        if src is None:
+        if src is None and demo_cache and registry.demo_kind():
+            name, kind = "demo", str(registry.demo_kind())
+        elif src is None:
             raise NoExecutor("the resource's source is unknown: sync it again before cleaning up")
-        name = str(src[0])
-        if kind != "aws":
-            raise NoExecutor(f"source {name!r} is of kind {kind!r}: cleanup actions need an AWS source")
-        conf = config.sources.get(name)
-        if conf is None or conf.kind != "aws":
-            raise NoExecutor(f"source {name!r} is not in the config file: costdeck cannot tell which "
-                             "credentials to use")
-        if name not in cache:
-            from providers.aws.actions import AwsExecutor
-
-            cache[name] = AwsExecutor(conf.options, config.protection, **aws_kw)
-        return cache[name]
+        else:
+            name, kind = str(src[0]), str(src[1])
+        if name in cache:
+            return cache[name]
+        try:
+            cls = registry.get(kind)
+        except registry.UnknownKind as exc:
+            raise NoExecutor(str(exc)) from None
+        options: Model = cls.Options()
+        if cls.configurable:
+            conf = config.sources.get(name)
+            if conf is None or conf.kind != kind:
+                raise NoExecutor(f"source {name!r} is not in the config file: costdeck cannot tell which "
+                                 "credentials to use")
+            options = conf.options
+        executor = cls(name, options, store.path).executor(store, config.protection, **kw)
+        if executor is None:
+            raise NoExecutor(f"source {name!r} is of kind {kind!r}, which has no cleanup actions")
+        cache[name] = executor
+        return executor
 
     return resolve
 
@@ -507,33 +526,32 @@ def _comment(value: object, max_len: int = 120) -> str:
     return text if len(text) <= max_len else text[: max_len - 1] + "…"
 
 
-def step_commands(step: PlanStep) -> list[list[str]]:
-    """The AWS CLI commands of one step (argv lists)."""
-    r = ["--region", step.region_id] if step.region_id else []
-    rid = step.resource_id
-    if step.action == "delete_volume":
-        cmds = []
-        if step.snapshot_first:
-            tags = [{"ResourceType": "snapshot", "Tags": [{"Key": "costdeck:created-by", "Value": "cleanup"},
-                                                           {"Key": "costdeck:source-volume", "Value": rid}]}]
-            cmds.append(["aws", "ec2", "create-snapshot", *r, "--volume-id", rid,
-                         "--description", f"costdeck: snapshot of {rid} before deleting it",
-                         "--tag-specifications", json.dumps(tags, separators=(",", ":"))])
-            cmds.append(["aws", "ec2", "wait", "snapshot-completed", *r,
-                         "--filters", f"Name=volume-id,Values={rid}"])
-        cmds.append(["aws", "ec2", "delete-volume", *r, "--volume-id", rid])
-        return cmds
-    if step.action == "release_address":
-        flag = "--allocation-id" if rid.startswith("eipalloc-") else "--public-ip"
-        return [["aws", "ec2", "release-address", *r, flag, rid]]
-    if step.action == "delete_snapshot":
-        return [["aws", "ec2", "delete-snapshot", *r, "--snapshot-id", rid]]
-    if step.action == "deregister_image":
-        return [["aws", "ec2", "deregister-image", *r, "--image-id", rid],
-                *[["aws", "ec2", "delete-snapshot", *r, "--snapshot-id", s] for s in step.snapshot_ids]]
-    if step.action == "stop_instance":
-        return [["aws", "ec2", "stop-instances", *r, "--instance-ids", rid]]
-    return []
+def exporter(kind: str | None, plan: Plan | None = None) -> ScriptExporter:
+    """The script exporter of a kind (PlanRefused when it has none). Without a kind: the exporter
+    for the provider of most of the plan's steps (the first kind with one for an empty plan)."""
+    if kind is None:
+        found = {}
+        for k in registry.script_kinds():
+            ex = registry.get(k).script_exporter()
+            if ex is not None:
+                found.setdefault(ex.provider_name, ex)
+        counts: dict[str, int] = {}
+        for s in plan.steps if plan else []:
+            if s.provider_name in found:
+                counts[s.provider_name] = counts.get(s.provider_name, 0) + 1
+        if counts:
+            return found[max(counts, key=lambda p: counts[p])]
+        if found:
+            return next(iter(found.values()))
+        raise PlanRefused("no registered kind can export a cleanup script")
+    try:
+        ex = registry.get(kind).script_exporter()
+    except registry.UnknownKind as exc:
+        raise PlanRefused(str(exc)) from None
+    if ex is None:
+        kinds = ", ".join(registry.script_kinds()) or "none"
+        raise PlanRefused(f"kind {kind!r} has no script export (kinds with one: {kinds})")
+    return ex
 
 
 _PRELUDE = r'''set -euo pipefail
@@ -567,7 +585,7 @@ run() {
 in_account() {
   [ "$DRY_RUN" != 0 ] && return 0
   local want=$1 have
-  have=$(aws sts get-caller-identity --query Account --output text)
+  @ACCOUNT_CHECK@
   if [ "$have" != "$want" ]; then
     echo "skipping the steps for account $want: the credentials are for account $have (set AWS_PROFILE)" >&2
     return 1
@@ -576,12 +594,12 @@ in_account() {
 '''
 
 
-def export_script(plan: Plan, provider: str = "aws", *, generated_at: datetime | None = None) -> str:
-    """The plan as a bash script using the AWS CLI, every value shell-quoted; dry run by default."""
-    if provider != "aws":
-        raise PlanRefused(f"script export supports the AWS CLI only (provider 'aws'), not {provider!r}")
+def export_script(plan: Plan, kind: str | None = None, *, generated_at: datetime | None = None) -> str:
+    """The plan's steps for the kind's provider as a bash script (the kind's CLI), every value
+    shell-quoted; a dry run unless run with --execute. Kind: see `exporter`."""
+    ex = exporter(kind, plan)
     at = generated_at or timeutil.now()
-    steps = [s for s in plan.steps if s.provider_name == AWS]
+    steps = [s for s in plan.steps if s.provider_name == ex.provider_name]
     total = sum(s.monthly_saving for s in steps)
     lines = [
         "#!/usr/bin/env bash",
@@ -589,9 +607,9 @@ def export_script(plan: Plan, provider: str = "aws", *, generated_at: datetime |
         f"# {len(steps)} step(s), estimated saving {fmt(total, plan.currency)}/month; "
         f"{sum(1 for s in steps if not s.reversible)} cannot be undone.",
         "#",
-        "# What it does: runs one AWS CLI command per step (below). By default it is a DRY RUN that only",
-        "# prints the commands; `bash THIS_FILE --execute` (or DRY_RUN=0) runs them with the credentials of",
-        "# the environment (AWS_PROFILE...), step by step, stopping at the first error. Each account's",
+        f"# What it does: runs {ex.tool} (one or more commands per step, below). By default it is a DRY RUN",
+        "# that only prints the commands; `bash THIS_FILE --execute` (or DRY_RUN=0) runs them with the",
+        "# credentials of the environment, step by step, stopping at the first error. Each account's",
         "# steps run only when the credentials belong to that account. Resources are NOT re-checked here:",
         "# review the list, or use costdeck's confirm screen, which re-reads each resource before acting.",
         "#",
@@ -611,7 +629,7 @@ def export_script(plan: Plan, provider: str = "aws", *, generated_at: datetime |
         for e in plan.excluded:
             lines.append(f"#   - {_comment(e.resource_id, 60)} ({_comment(e.rule, 30)}): {_comment(e.reason, 100)}")
     lines.append("")
-    lines.append(_PRELUDE)
+    lines.append(_PRELUDE.replace("@ACCOUNT_CHECK@", ex.account_check()))
     by_account: dict[str, list[tuple[int, PlanStep]]] = {}
     for i, s in enumerate(steps, 1):
         by_account.setdefault(s.sub_account_id or "", []).append((i, s))
@@ -622,7 +640,7 @@ def export_script(plan: Plan, provider: str = "aws", *, generated_at: datetime |
             indent = "  "
         for i, s in items:
             lines.append(f"{indent}# step {i}: {_comment(s.describe())}")
-            for argv in step_commands(s):
+            for argv in ex.commands(s):
                 shown = shlex.join(argv)
                 lines.append(f"{indent}run {shlex.quote(shown)} {shown}")
         if account:
@@ -631,9 +649,10 @@ def export_script(plan: Plan, provider: str = "aws", *, generated_at: datetime |
     return "\n".join(lines)
 
 
-def script_lines(plan: Plan) -> list[str]:
+def script_lines(plan: Plan, kind: str | None = None) -> list[str]:
     """What the script prints in a dry run: one shell-quoted command per entry (for tests, previews)."""
-    return [shlex.join(argv) for s in plan.steps if s.provider_name == AWS for argv in step_commands(s)]
+    ex = exporter(kind, plan)
+    return [shlex.join(argv) for s in plan.steps if s.provider_name == ex.provider_name for argv in ex.commands(s)]
 
 
 def plan_rows(plan: Plan) -> list[dict[str, Any]]:
@@ -658,6 +677,7 @@ __all__ = [
     "PlanRefused",
     "PlanStep",
     "StepResult",
+    "CleanupSettings",
     "build_plan",
     "current_actor",
     "execute_plan",
@@ -666,6 +686,6 @@ __all__ = [
     "plan_rows",
     "script_lines",
     "settings",
-    "step_commands",
+    "unsupported",
     "summarize",
 ]

@@ -37,12 +37,13 @@ import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from analysis.clock import reference_time
 from cache import queries as q
 from cache import timeutil
 from cache.money import NANOS
+from providers.options import Model
 
 from .commitments import family_of
 
@@ -314,15 +315,20 @@ def purchase_recommendations(conn: sqlite3.Connection, now: datetime | None = No
     return [to_recommendation(o, now) for o in purchase_options(conn, now)]
 
 
-# The rule-module interface of analysis.recommendations (RULE_ID, CATEGORY, TITLE, PARAMS, find), so the
+# The rule-module interface of analysis.recommendations (RULE_ID, CATEGORY, TITLE, Params, find), so the
 # engine can list this module in its RULES as it is.
 RULE_ID = RULE
 CATEGORY = "cost"
 TITLE = "Commitment purchases (steady on-demand usage)"
-PARAMS: dict[str, Any] = {}
 
 
-def find(ctx: Any, params: dict[str, Any]) -> list[Recommendation]:
+class Params(Model):
+    """No thresholds (the purchase math is documented in this module)."""
+
+    sorted_keys: ClassVar[bool] = True
+
+
+def find(ctx: Any, params: Params) -> list[Recommendation]:
     """Engine entry point: ctx has .conn and .now (analysis.recommendations.common.RuleContext)."""
     return purchase_recommendations(ctx.conn, ctx.now)
 

@@ -102,22 +102,6 @@ class PlanStep:
             text += f" and delete {len(self.snapshot_ids)} snapshot(s)"
         return text
 
-    def expectations(self) -> list[str]:
-        """The preconditions in words (shown on the confirm screen and in the audit detail)."""
-        out = []
-        pre = self.preconditions
-        if "state" in pre:
-            states = pre["state"] if isinstance(pre["state"], list) else [pre["state"]]
-            out.append("state " + " or ".join(states))
-        if pre.get("attached") is False:
-            out.append("not attached" if self.action == "delete_volume" else "not associated")
-        if pre.get("in_use") is False:
-            out.append("not used by an image" if self.action == "delete_snapshot" else "no instance uses it")
-        if pre.get("spot") is False:
-            out.append("not spot")
-        out.append("not protected")
-        return out
-
 
 @dataclass(slots=True)
 class StepResult:
@@ -257,6 +241,28 @@ class Executor(ABC):
 
 
 Resolver = Callable[[PlanStep], Executor]
+
+
+class ScriptExporter(ABC):
+    """How plan steps of one kind become shell commands, for a script a change board can review.
+
+    analysis/cleanup.py writes the script around these: header, dry-run switch, `run` helper,
+    one `if in_account ID; then ... fi` block per account. An exporter provides the commands of
+    each step (argv lists, shell-quoted by the script) and the body of `in_account`.
+    """
+
+    #: what the script runs, for its header ("the AWS CLI")
+    tool: str = ""
+    #: the provider_name of the steps it exports (steps of other providers are left out)
+    provider_name: str = ""
+
+    @abstractmethod
+    def commands(self, step: PlanStep) -> list[list[str]]:
+        """The commands of one step, in order."""
+
+    @abstractmethod
+    def account_check(self) -> str:
+        """bash lines setting `have` to the account the credentials belong to (run only when executing)."""
 
 
 class StepFailed(SourceError):
@@ -404,6 +410,7 @@ __all__ = [
     "NoExecutor",
     "PlanStep",
     "Resolver",
+    "ScriptExporter",
     "StepFailed",
     "StepResult",
     "audit_detail",

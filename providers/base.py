@@ -2,8 +2,8 @@
 
 Contract (every provider adapter and every step function follows it):
 
-* An adapter is a subclass of `Adapter`, built as `Adapter(name, options, store_path)` where
-  `options` are the source's validated config options. `sync(ctx)` pulls data for one source
+* An adapter is a subclass of `Adapter` (below), built as `Adapter(name, options, store_path)`
+  where `options` is the source's validated options model (the kind's `Options`). `sync(ctx)` pulls data for one source
   and writes it through `ctx.store`. It runs in a worker thread (one thread per source), so it
   must not touch signals or global state, and must only use `ctx.store` (its own connection).
 * A sync is a list of named steps (`costs`, `inventory`, ...). The adapter calls
@@ -29,17 +29,24 @@ from __future__ import annotations
 
 import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from abc import ABC
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
+
+from msgspec import Meta
 
 from cache import CostRow, Store
 
 from .errors import SourceError
+from .options import Model
+
+if TYPE_CHECKING:
+    from .actions import Executor, ScriptExporter
+    from .config import ProtectionConfig
 
 # -- errors ----------------------------------------------------------------------------
 
@@ -136,7 +143,7 @@ class SyncContext:
     source_id: int
     source_name: str
     kind: str
-    options: Mapping[str, Any]
+    options: Model
     now: datetime
     cost_window: tuple[date, date]
     first_sync: bool = True
@@ -304,27 +311,85 @@ def one_line(exc: BaseException) -> str:
 # -- the adapter ------------------------------------------------------------------------------
 
 
-class Adapter(ABC):
-    """A provider adapter: one configured source of one kind."""
+class NoOptions(Model):
+    """A kind without options."""
+
+
+class CostOptions(Model):
+    """What every source that syncs costs accepts (the sync engine reads these two)."""
+
+    backfill_months: Annotated[int, Meta(ge=1, le=38, description="months of costs the first sync fetches "
+                                         "(the current month and the N-1 before it)")] = 13
+    refetch_days: Annotated[int, Meta(ge=0, le=62, description="days before the last synced day that every "
+                                      "later sync fetches again (late-arriving charges)")] = 3
+
+
+OptionsT = TypeVar("OptionsT", bound=Model)
+
+
+class Adapter(ABC, Generic[OptionsT]):
+    """One kind of source (AWS, MLflow, FOCUS files...): what it reads and how it cleans up.
+
+    A kind declares, as class attributes:
+
+    * `kind`: its name in the config (`kind = "aws"`) and in the cache's sources table;
+    * `title`: one line saying what it reads;
+    * `Options`: its typed options model (a `providers.options.Model`; `CostOptions` fields when it
+      syncs costs); `[sources.NAME]` tables of this kind are validated against it;
+    * `steps`: the names of its sync steps, in order (`costdeck sources --kinds` lists them);
+    * `configurable`: False for kinds filled by a command rather than by `costdeck sync`
+      (`costdeck import`, `costdeck track`, `costdeck demo`); `filled_by` names that command;
+    * `cleanup_providers`: the provider names (FOCUS ProviderName, e.g. "AWS") whose resources its
+      executor acts on (empty: no cleanup); `demo`: True for the kind that fills the demo cache.
+
+    An instance is one source: `Adapter(name, options, store_path)`. `sync(ctx)` pulls its data
+    (see the module docstring). `executor(store, protection)` returns the cleanup executor that
+    acts on this source's resources, or None (the default: no cleanup). `script_exporter()` returns
+    the exporter of cleanup plans as a shell script, or None.
+
+    Built-in kinds are registered as entry points in the group `costdeck.adapters`
+    (pyproject.toml); a third-party package adds a kind the same way (see providers/registry.py).
+    Keep the module that defines the class light: import a cloud SDK inside the methods that use
+    it, because every command validates the config, and so imports every configured kind.
+    """
 
     kind: ClassVar[str]
+    title: ClassVar[str] = ""
+    Options: ClassVar[type[Model]] = NoOptions
+    steps: ClassVar[tuple[str, ...]] = ()
+    configurable: ClassVar[bool] = True
+    filled_by: ClassVar[str] = ""
+    cleanup_providers: ClassVar[tuple[str, ...]] = ()
+    demo: ClassVar[bool] = False
 
-    def __init__(self, name: str, options: Mapping[str, Any], store_path: Path) -> None:
+    def __init__(self, name: str, options: OptionsT, store_path: Path) -> None:
         self.name = name
-        self.options = dict(options)
+        self.options: OptionsT = options
         self.store_path = Path(store_path)
 
-    @abstractmethod
     def sync(self, ctx: SyncContext) -> None:
         """Pull this source's data into ctx.store (see the module docstring)."""
+        how = f": it is filled by `{self.filled_by}`" if self.filled_by else ""
+        raise FatalSourceError(f"sources of kind {self.kind!r} are not synced{how}")
 
     def translate_error(self, exc: BaseException) -> BaseException:
         """Map a provider exception to StepError/FatalSourceError with a one-line message."""
         return exc
 
+    def executor(self, store: Store, protection: ProtectionConfig, **kw: Any) -> Executor | None:
+        """The cleanup executor for this source's resources, or None (no cleanup for this kind)."""
+        return None
+
+    @classmethod
+    def script_exporter(cls) -> ScriptExporter | None:
+        """How a cleanup plan for this kind becomes a shell script, or None."""
+        return None
+
 
 __all__ = [
     "Adapter",
+    "CostOptions",
+    "NoOptions",
     "FatalSourceError",
     "RequestCounter",
     "SourceProgress",

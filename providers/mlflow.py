@@ -48,12 +48,16 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-import httpx
+from msgspec import Meta
 
 from .base import Adapter, FatalSourceError, StepError, SyncContext
+from .options import Model
 from .runs_jsonl import ExecutorRecord, RunRecord, provider_name, write_runs
+
+if TYPE_CHECKING:
+    import httpx
 
 API = "/api/2.0/mlflow"
 PAGE = 1000
@@ -87,6 +91,8 @@ class MlflowClient:
         self.token_env = token_env
         self.counter = counter
         self.max_attempts = max(1, max_attempts)
+        import httpx  # here, not at import time: the config imports this module to validate options
+
         self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport,
                                  trust_env=False)
 
@@ -101,6 +107,8 @@ class MlflowClient:
 
     def call(self, method: str, path: str, *, body: dict[str, Any] | None = None,
              params: dict[str, Any] | None = None) -> dict[str, Any]:
+        import httpx
+
         op = path.strip("/")
         last: str = ""
         for attempt in range(self.max_attempts):
@@ -301,28 +309,64 @@ def build_run(run: dict[str, Any], experiment_names: Mapping[str, str]) -> RunRe
 # -- the adapter -----------------------------------------------------------------------------------
 
 
-class MlflowAdapter(Adapter):
-    kind = "mlflow"
+Url = Annotated[str, Meta(pattern=r"^https?://[^\s/]+(/\S*)?$",
+                          extra={"expected": 'an http:// or https:// URL like "http://127.0.0.1:5000"'},
+                          description='the tracking server, e.g. url = "http://127.0.0.1:5000"')]
+
+
+class MlflowOptions(Model):
+    """[sources.NAME] kind = "mlflow"."""
+
+    sorted_keys: ClassVar[bool] = True
+
+    url: Url
+    token_env: Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+                                   extra={"expected": "the NAME of an environment variable holding the token, "
+                                                      'like "MLFLOW_TRACKING_TOKEN"'},
+                                   description="NAME of an env var holding a bearer token (never the token)")] \
+        | None = None
+    experiments: Annotated[list[Annotated[str, Meta(min_length=1)]],
+                           Meta(extra={"expected": "a list of experiment names or ids"},
+                                description="experiment names or ids (default: every active experiment)")] = []
+    max_runs: Annotated[int, Meta(ge=1, le=1_000_000, description="newest runs kept")] = DEFAULT_MAX_RUNS
+    history_points: Annotated[int, Meta(ge=0, le=100_000, description="primary-metric history points per run "
+                                        "(0 = none)")] = DEFAULT_HISTORY
+    max_attempts: Annotated[int, Meta(ge=1, le=20, description="attempts per request (5xx, 429, timeouts)")] \
+        = DEFAULT_ATTEMPTS
+    timeout_s: Annotated[int, Meta(ge=1, le=600, description="seconds per request")] = int(TIMEOUT_S)
+
+    def normalized(self) -> MlflowOptions:
+        import msgspec
+
+        return msgspec.structs.replace(self, url=self.url.rstrip("/"),
+                                       experiments=[e.strip() for e in self.experiments])
+
+
+class MlflowAdapter(Adapter[MlflowOptions]):
+    kind: ClassVar[str] = "mlflow"
+    title: ClassVar[str] = "MLflow tracking server: runs, metrics and the instances they ran on, over REST"
+    Options = MlflowOptions
+    steps: ClassVar[tuple[str, ...]] = ("runs",)
     transport: httpx.BaseTransport | None = None  # tests may inject an httpx.MockTransport
 
     def sync(self, ctx: SyncContext) -> None:
-        ctx.set_steps(["runs"])
+        ctx.set_steps(list(self.steps))
         ctx.run_step("runs", self._sync_runs)
 
     def client(self, ctx: SyncContext | None = None) -> MlflowClient:
-        env = self.options.get("token_env")
+        env = self.options.token_env
         token = os.environ.get(env) if env else None
         if env and not token:
             raise FatalSourceError(f"MLflow source {self.name}: the env var {env} (token_env) is not set")
-        return MlflowClient(self.options["url"], token=token, token_env=env,
+        return MlflowClient(self.options.url, token=token, token_env=env,
                             counter=ctx.counter if ctx else None,
-                            max_attempts=int(self.options.get("max_attempts", DEFAULT_ATTEMPTS)),
-                            timeout=float(self.options.get("timeout_s", TIMEOUT_S)), transport=self.transport)
+                            max_attempts=self.options.max_attempts,
+                            timeout=float(self.options.timeout_s), transport=self.transport)
 
     def _sync_runs(self, ctx: SyncContext) -> int:
-        wanted = [str(x) for x in self.options.get("experiments") or []]
-        max_runs = int(self.options.get("max_runs", DEFAULT_MAX_RUNS))
-        points = int(self.options.get("history_points", DEFAULT_HISTORY))
+        wanted = list(self.options.experiments)
+        max_runs = self.options.max_runs
+        points = self.options.history_points
         with self.client(ctx) as c:
             ctx.progress(detail="experiments")
             names: dict[str, str] = {}
@@ -365,4 +409,4 @@ class MlflowAdapter(Adapter):
         return n
 
 
-__all__ = ["MlflowAdapter", "MlflowClient", "MlflowError", "build_run", "executors_of", "primary_metric"]
+__all__ = ["MlflowAdapter", "MlflowOptions", "MlflowClient", "MlflowError", "build_run", "executors_of", "primary_metric"]

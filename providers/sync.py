@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable
@@ -31,12 +30,10 @@ from typing import Any
 
 from cache import Store, timeutil
 
-from .base import Adapter, FatalSourceError, SourceProgress, SyncContext, one_line
+from . import registry
+from .base import CostOptions, FatalSourceError, SourceProgress, SyncContext, one_line
 from .config import Config, SourceConfig
-from .errors import InputError
-
-# kind -> "module:Class" (imported lazily, so one provider's SDK is only loaded when used)
-ADAPTERS: dict[str, str] = {"aws": "providers.aws.adapter:AwsAdapter", "mlflow": "providers.mlflow:MlflowAdapter"}
+from .options import Model
 
 MAX_WORKERS = 8
 BUSY_TIMEOUT_MS = 60_000
@@ -68,14 +65,6 @@ class SourceResult:
         return self.status != "failed"
 
 
-def load_adapter(kind: str) -> type[Adapter]:
-    target = ADAPTERS.get(kind)
-    if target is None:
-        raise InputError(f"no adapter for source kind {kind!r}")
-    module, cls = target.split(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
-
-
 # -- windows ----------------------------------------------------------------------------------
 
 
@@ -100,15 +89,16 @@ def synced_cost_windows(store: Store, source_id: int) -> tuple[tuple[date, date]
     return (date.fromisoformat(row[0]), date.fromisoformat(row[1])), date.fromisoformat(earliest)
 
 
-def cost_window(store: Store, source_id: int, options: dict[str, Any], today: date) -> tuple[tuple[date, date], bool]:
+def cost_window(store: Store, source_id: int, options: Model, today: date) -> tuple[tuple[date, date], bool]:
     """(window [start, end), first_sync) for this source's next sync.
 
     First sync: the backfill. Later: from the last synced day minus refetch_days, to today
     (end exclusive: tomorrow). If backfill_months was raised since, or the last sync is older
     than the backfill, the whole backfill is fetched again.
     """
-    months = int(options.get("backfill_months", 13))
-    refetch = int(options.get("refetch_days", 3))
+    plain = CostOptions()  # kinds that sync no costs: the defaults
+    months = int(getattr(options, "backfill_months", plain.backfill_months))
+    refetch = int(getattr(options, "refetch_days", plain.refetch_days))
     start0 = backfill_start(today, months)
     end = today + timedelta(days=1)
     synced = synced_cost_windows(store, source_id)
@@ -172,20 +162,20 @@ def _sync_one(
     try:
         store.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         with store.transaction():
-            source_id = store.ensure_source(src.name, src.kind, dict(src.options))
+            source_id = store.ensure_source(src.name, src.kind, src.options.as_dict())
             # a run left "running" by a killed process is over
             store.conn.execute(
                 "UPDATE sync_runs SET status='failed', error=?, finished_at=? WHERE source_id=? AND status='running'",
                 ("interrupted: the process ended before the sync finished", timeutil.iso(at), source_id),
             )
-            window, first = cost_window(store, source_id, dict(src.options), at.date())
+            window, first = cost_window(store, source_id, src.options, at.date())
             run = store.start_sync_run(source_id, window)
         ctx = SyncContext(
             store=store,
             source_id=source_id,
             source_name=src.name,
             kind=src.kind,
-            options=dict(src.options),
+            options=src.options,
             now=at,
             cost_window=window,
             first_sync=first,
@@ -195,7 +185,7 @@ def _sync_one(
             _watch_cancel(ctx, cancel)
         fatal: str | None = None
         try:
-            adapter = load_adapter(src.kind)(src.name, src.options, db_path)
+            adapter = registry.get(src.kind)(src.name, src.options, db_path)
             try:
                 adapter.sync(ctx)
             except Exception as exc:  # noqa: BLE001
@@ -293,13 +283,11 @@ def summarize(results: list[SourceResult]) -> dict[str, int]:
 
 
 __all__ = [
-    "ADAPTERS",
     "SourceProgress",
     "SourceResult",
     "SyncCancelled",
     "backfill_start",
     "cost_window",
-    "load_adapter",
     "run_sync",
     "summarize",
 ]

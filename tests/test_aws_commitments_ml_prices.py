@@ -24,6 +24,7 @@ from cache import Store
 from providers.aws import commitments as com
 from providers.aws import ml
 from providers.aws import pricing as pr
+from providers.aws.adapter import AwsOptions
 from providers.aws.session import AwsSession
 from providers.base import StepError, SyncContext
 from tests.moto_server import aws_env, moto_url, reset_moto  # noqa: F401
@@ -38,9 +39,10 @@ SP_ARN = f"arn:aws:savingsplans::{ACCOUNT}:savingsplan/0d1f6c9e-aaaa-bbbb-cccc-0
 def make_ctx(db: Path, options: dict[str, Any], now: datetime = NOW) -> tuple[SyncContext, AwsSession]:
     store = Store(db)
     sid = store.ensure_source("aws-test", "aws", {})
-    ctx = SyncContext(store=store, source_id=sid, source_name="aws-test", kind="aws", options=options,
+    typed = AwsOptions(**options)
+    ctx = SyncContext(store=store, source_id=sid, source_name="aws-test", kind="aws", options=typed,
                       now=now, cost_window=(now.date() - timedelta(days=3), now.date()))
-    return ctx, AwsSession(options, ctx.counter, max_attempts=1)
+    return ctx, AwsSession(typed, ctx.counter, max_attempts=1)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from analysis.cleanup import (
 from analysis.recommendations.model import Recommendation, load
 from cache import Store
 from providers.actions import DemoExecutor, Executor, LiveState, PlanStep
+from providers.aws.adapter import AwsOptions
 from providers.base import FatalSourceError
 from providers.config import Config, ProtectionConfig, SourceConfig, parse_config
 
@@ -386,6 +387,6 @@ def test_real_sources_need_a_configured_aws_source(tmp_path: Path) -> None:
     assert res.status == "skipped"
     assert res.message == "source 'src' is not in the config file: costdeck cannot tell which credentials to use"
     assert inv.audit()[0]["result"] == "skipped"
-    resolve = executor_for(inv.store, Config(sources={"src": SourceConfig("src", "aws", {"region": "us-east-1"})}))
+    resolve = executor_for(inv.store, Config(sources={"src": SourceConfig("src", "aws", AwsOptions(region="us-east-1"))}))
     assert type(resolve(plan.steps[0])).__name__ == "AwsExecutor"
     assert not isinstance(resolve(plan.steps[0]), DemoExecutor)

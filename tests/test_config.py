@@ -59,11 +59,14 @@ def test_full_config_loads_with_defaults(tmp_path: Path) -> None:
     c = load_config(write(tmp_path, FULL))
     assert c.read_only is True and c.exists
     prod, dev = c.sources["prod"], c.sources["dev"]
-    assert prod.kind == "aws" and prod.options["regions"] == ["us-east-1", "eu-west-1"]
-    assert prod.options["backfill_months"] == 6 and prod.options["refetch_days"] == 5
-    assert prod.options["athena_schema"] == "focus"
-    assert dev.options == {"endpoint_url": "http://127.0.0.1:5000", "regions": "all", "cost_source": "cost-explorer",
-                           "athena_schema": "cur2", "backfill_months": 13, "refetch_days": 3}
+    assert prod.kind == "aws" and prod.options.regions == ["us-east-1", "eu-west-1"]
+    assert prod.options.backfill_months == 6 and prod.options.refetch_days == 5
+    assert prod.options.athena_schema == "focus"
+    d = dev.options.as_dict()
+    assert {k: d[k] for k in ("endpoint_url", "regions", "cost_source", "athena_schema", "backfill_months",
+                              "refetch_days", "profile")} == {
+        "endpoint_url": "http://127.0.0.1:5000", "regions": "all", "cost_source": "cost-explorer",
+        "athena_schema": "cur2", "backfill_months": 13, "refetch_days": 3, "profile": None}
     assert c.rules == {"idle_instance": {"min_days": 14, "cpu_max_pct": 5.0}}
     assert c.budgets["platform"].amount_nanos == 12_000_500_000_000 and c.budgets["platform"].currency == "USD"
     assert c.budgets["ml"].period == "quarter" and c.budgets["ml"].currency == "EUR"

@@ -272,8 +272,9 @@ def test_timeouts_are_retried_then_one_line() -> None:
 
 def test_config_validation() -> None:
     cfg = config("http://127.0.0.1:5000/", token_env="MLFLOW_TRACKING_TOKEN", experiments=["a"], max_runs=10)
-    assert cfg.sources["mlf"].options == {"url": "http://127.0.0.1:5000", "token_env": "MLFLOW_TRACKING_TOKEN",
-                                          "experiments": ["a"], "max_runs": 10}
+    opts = cfg.sources["mlf"].options.as_dict()
+    assert {k: opts[k] for k in ("url", "token_env", "experiments", "max_runs")} == {
+        "url": "http://127.0.0.1:5000", "token_env": "MLFLOW_TRACKING_TOKEN", "experiments": ["a"], "max_runs": 10}
     bad = [
         ({"token": "abc"}, "sources.mlf.token: credentials are never kept"),
         ({"token_env": "not a name"}, "sources.mlf.token_env: credentials are never kept"),  # a value, not a name

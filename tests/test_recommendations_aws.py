@@ -21,6 +21,7 @@ from analysis.recommendations.engine import recompute, set_status
 from cache import Store, timeutil
 from cache.money import to_nanos
 from providers.aws import rightsizing as rz
+from providers.aws.adapter import AwsOptions
 from providers.aws.session import AwsSession
 from providers.base import StepError, SyncContext
 from providers.config import load_config
@@ -193,9 +194,10 @@ def _ctx(db: Path, url: str) -> tuple[SyncContext, AwsSession]:
     store = Store(db)
     sid = store.ensure_source("acct", "aws", {})
     now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-    ctx = SyncContext(store=store, source_id=sid, source_name="acct", kind="aws", options={}, now=now,
+    options = AwsOptions(endpoint_url=url, regions=[REGION])
+    ctx = SyncContext(store=store, source_id=sid, source_name="acct", kind="aws", options=options, now=now,
                       cost_window=(now.date() - timedelta(days=3), now.date()))
-    return ctx, AwsSession({"endpoint_url": url, "regions": [REGION]}, ctx.counter, max_attempts=1)
+    return ctx, AwsSession(options, ctx.counter, max_attempts=1)
 
 
 def test_rightsizing_step_pages_maps_and_keeps_status(moto_url: str, aws_env: None, tmp_path: Path) -> None:  # noqa: F811

@@ -355,7 +355,7 @@ def test_thresholds_from_config_and_one_line_errors(store: Store) -> None:
         assert message in text and "\n" not in text and text.startswith("cfg.toml: key rules.")
         with pytest.raises(RuleConfigError):
             recompute(store, Config(rules=rules), NOW)
-    assert rule_params({"cleanup": {"batch_limit": 3}})["unattached_volume"] == {"min_days": 7}
+    assert rule_params({"cleanup": {"batch_limit": 3}})["unattached_volume"].as_dict() == {"min_days": 7}
 
 
 # -- engine --------------------------------------------------------------------------------------

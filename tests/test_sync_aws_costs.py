@@ -24,6 +24,7 @@ from cache import Store
 from cache.money import decimal_str, to_nanos
 from providers.aws import adapter as aws_adapter
 from providers.aws import costs as aws_costs
+from providers.aws.adapter import AwsOptions
 from providers.aws.session import AwsSession
 from providers.base import SourceProgress, StepError, SyncContext
 from providers.config import load_config
@@ -435,7 +436,7 @@ def test_unknown_source_name_is_refused_before_anything_runs(aws: str, tmp_path:
 def _athena_ctx(db_path: Path, options: dict[str, Any]) -> SyncContext:
     store = Store(db_path)
     sid = store.ensure_source("cur", "aws", options)
-    return SyncContext(store=store, source_id=sid, source_name="cur", kind="aws", options=options,
+    return SyncContext(store=store, source_id=sid, source_name="cur", kind="aws", options=AwsOptions(**options),
                        now=__import__("datetime").datetime(2025, 3, 15, 12, tzinfo=__import__("datetime").UTC),
                        cost_window=(date(2025, 3, 1), date(2025, 3, 16)))
 
@@ -448,7 +449,7 @@ def test_athena_cur2_query_is_aggregated_in_athena_and_paged(db_path: Path, aws_
     opts = {"cost_source": "athena", "athena_schema": "cur2", "athena_database": "cur", "athena_table": "cur2_daily",
             "athena_workgroup": "primary", "athena_output_location": "s3://results/costdeck/"}
     ctx = _athena_ctx(db_path, opts)
-    session = AwsSession({**opts, "region": "us-east-1"}, ctx.counter)
+    session = AwsSession(AwsOptions(**opts, region="us-east-1"), ctx.counter)
     athena = session.client("athena")
     cols = ["day", "billing_account_id", "sub_account_id", "sub_account_name", "service_name", "product_code",
             "region_id", "resource_id", "line_item_type", "currency", "tags", "billed", "effective", "list", "contracted"]
@@ -487,7 +488,7 @@ def test_athena_failed_query_is_a_step_error(db_path: Path, aws_env: None) -> No
     opts = {"cost_source": "athena", "athena_schema": "focus", "athena_database": "exports", "athena_table": "focus",
             "athena_output_location": "s3://results/x/"}
     ctx = _athena_ctx(db_path, opts)
-    session = AwsSession({**opts, "region": "us-east-1"}, ctx.counter)
+    session = AwsSession(AwsOptions(**opts, region="us-east-1"), ctx.counter)
     athena = session.client("athena")
     with Stubber(athena) as stub:
         stub.add_response("start_query_execution", {"QueryExecutionId": "q-2"})

@@ -28,7 +28,7 @@ from . import (
     unattached_volume,
     unused_ip,
 )
-from .common import RuleConfigError, Skipped, validate_params
+from .common import RuleConfigError, Skipped, Thresholds, validate_params
 from .model import STATUSES, Recommendation, load
 
 RULES: dict[str, ModuleType] = {
@@ -61,7 +61,7 @@ def rule_doc(rule: str) -> str:
 OTHER_TABLES = frozenset({"cleanup"})
 
 
-def rule_params(rules_config: dict[str, dict[str, Any]] | None, where: str = "config") -> dict[str, dict[str, Any]]:
+def rule_params(rules_config: dict[str, dict[str, Any]] | None, where: str = "config") -> dict[str, Thresholds]:
     """Every rule's thresholds: defaults overridden by the config. Unknown rules or keys and wrong
     types raise RuleConfigError with one line."""
     rules_config = rules_config or {}
@@ -69,7 +69,7 @@ def rule_params(rules_config: dict[str, dict[str, Any]] | None, where: str = "co
         if rid not in RULES and rid not in OTHER_TABLES:
             known = ", ".join([*RULES, *sorted(OTHER_TABLES)])
             raise RuleConfigError(f"{where}: key rules.{rid}: unknown rule (known: {known})")
-    return {rid: validate_params(rid, mod.PARAMS, rules_config.get(rid), where) for rid, mod in RULES.items()}
+    return {rid: validate_params(rid, mod.Params, rules_config.get(rid), where) for rid, mod in RULES.items()}
 
 
 def recompute(store: Any, config: Any, now: Any = None) -> Any:
@@ -78,5 +78,5 @@ def recompute(store: Any, config: Any, now: Any = None) -> Any:
     return _recompute(store, config, now)
 
 
-__all__ = ["NATIVE_RULES", "OTHER_TABLES", "RULES", "STATUSES", "Recommendation", "RuleConfigError", "Skipped", "load",
+__all__ = ["NATIVE_RULES", "OTHER_TABLES", "RULES", "STATUSES", "Recommendation", "RuleConfigError", "Skipped", "Thresholds", "load",
            "recompute", "rule_doc", "rule_params", "rule_title"]

@@ -1,7 +1,8 @@
 """What every rule works with: the inventory, observed costs, prices and utilization, read once.
 
-A rule module defines RULE_ID, CATEGORY ("cost" | "security"), TITLE, PARAMS (name ->
-Param: type, bounds, default, meaning) and `find(ctx, params) -> list[Recommendation]`; its module
+A rule module defines RULE_ID, CATEGORY ("cost" | "security"), TITLE, `Params` (its thresholds: a
+`Thresholds` model whose fields carry type, bounds, default and meaning) and
+`find(ctx, params: Params) -> list[Recommendation]`; its module
 docstring is its documentation (the view's help, `costdeck report rules`). A rule calls
 `ctx.skip(rule, resource, reason)` for a resource it looked at and chose not to judge (spot,
 too little metric history, no price), so the user sees why.
@@ -24,11 +25,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, ClassVar, TypeVar
+
+from msgspec import Meta
 
 from cache import timeutil
 from cache.money import fmt
 from providers.errors import InputError
+from providers.options import Model, convert
 
 from .model import Recommendation
 
@@ -41,57 +45,28 @@ class RuleConfigError(InputError):
     """A bad [rules.*] table in the config: one line (key, what was expected, what was found); exit 2."""
 
 
-@dataclass(frozen=True, slots=True)
-class Param:
-    kind: type  # int | float | list
-    default: Any
-    meaning: str
-    lo: float | None = 0
-    hi: float | None = None
+T = TypeVar("T", bound="Thresholds")
 
 
-def validate_params(rule_id: str, params: dict[str, Param], table: dict[str, Any] | None,
-                    where: str = "config") -> dict[str, Any]:
+class Thresholds(Model):
+    """A rule's thresholds: its `[rules.RULE_ID]` table in the config (a rule module's `Params`)."""
+
+    sorted_keys: ClassVar[bool] = True
+
+
+class WindowThresholds(Thresholds):
+    """Thresholds of the rules that judge utilization over a window (idle, rightsizing)."""
+
+    min_days: Annotated[int, Meta(ge=1, le=3650, description="days of data needed in the window")] = 7
+    window_days: Annotated[int, Meta(ge=1, le=3650, description="utilization window in days")] = 30
+
+
+def validate_params(rule_id: str, model: type[T], table: dict[str, Any] | None, where: str = "config") -> T:
     """The rule's thresholds: defaults overridden by its [rules.RULE_ID] table, type-checked."""
-    out = {k: p.default for k, p in params.items()}
-    for key, value in (table or {}).items():
-        full = f"rules.{rule_id}.{key}"
-        p = params.get(key)
-        if p is None:
-            known = ", ".join(sorted(params)) or "none"
-            raise RuleConfigError(f"{where}: key {full}: unknown threshold (known: {known})")
-        if p.kind is list:
-            if not isinstance(value, list) or not all(isinstance(x, int) and not isinstance(x, bool)
-                                                      and 0 < x < 65536 for x in value):
-                raise RuleConfigError(f"{where}: key {full}: expected a list of port numbers, got {_show(value)}")
-            out[key] = [int(x) for x in value]
-            continue
-        ok_type = (isinstance(value, int) and not isinstance(value, bool)) if p.kind is int else \
-            (isinstance(value, int | float) and not isinstance(value, bool))
-        in_range = ok_type and (p.lo is None or value >= p.lo) and (p.hi is None or value <= p.hi)
-        if not in_range:
-            what = "a whole number" if p.kind is int else "a number"
-            bounds = f" from {_num(p.lo)} to {_num(p.hi)}" if p.hi is not None else f" >= {_num(p.lo)}"
-            raise RuleConfigError(f"{where}: key {full}: expected {what}{bounds}, got {_show(value)}")
-        out[key] = p.kind(value)
-    return out
-
-
-def _num(v: float | None) -> str:
-    return str(int(v)) if v is not None and float(v).is_integer() else str(v)
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, str):
-        s = '"' + v + '"'
-    elif isinstance(v, bool):
-        s = "true" if v else "false"
-    elif isinstance(v, dict):
-        s = "a table"
-    else:
-        s = str(v)
-    s = "".join(ch if ch.isprintable() else "?" for ch in s)
-    return s if len(s) <= 60 else s[:57] + "..."
+    try:
+        return convert(table or {}, model, f"rules.{rule_id}", unknown="unknown threshold")
+    except InputError as exc:
+        raise RuleConfigError(f"{where}: {exc}") from None
 
 
 @dataclass(slots=True)
@@ -442,7 +417,7 @@ def new_rec(rule: str, category: str, res: Res, **kw: Any) -> Recommendation:
     )
 
 
-__all__ = ["HOURS_PER_MONTH", "SPOT_REASON", "Param", "PriceRow", "Res", "RuleConfigError", "RuleContext",
+__all__ = ["HOURS_PER_MONTH", "SPOT_REASON", "Thresholds", "WindowThresholds", "PriceRow", "Res", "RuleConfigError", "RuleContext",
            "Skipped", "Usage", "new_rec", "series", "size_class", "validate_params"]
 
 
@@ -462,11 +437,11 @@ def resize_evidence(instance_type: str | None, now_p: Any, target: Any) -> dict[
 
 
 def measured_instances(
-    ctx: RuleContext, rule_id: str, params: dict[str, Any], metric: str, keep: Callable[[Res], bool] | None = None
+    ctx: RuleContext, rule_id: str, params: WindowThresholds, metric: str, keep: Callable[[Res], bool] | None = None
 ) -> Iterator[tuple[Res, Usage]]:
-    """Running instances (those `keep` accepts) with their usage over params["window_days"].
+    """Running instances (those `keep` accepts) with their usage over params.window_days.
 
-    Spot instances and instances with fewer than params["min_days"] days of `metric` (a Usage
+    Spot instances and instances with fewer than params.min_days days of `metric` (a Usage
     field such as "cpu_avg" or "cpu_p99") are skipped with the reason, under `rule_id`.
     """
     for inst in ctx.resources(("instance",)):
@@ -475,9 +450,9 @@ def measured_instances(
         if inst.spot:
             ctx.skip(rule_id, inst, SPOT_REASON)
             continue
-        u = ctx.usage(inst, params["window_days"])
-        if u.days < params["min_days"] or getattr(u, metric) is None:
+        u = ctx.usage(inst, params.window_days)
+        if u.days < params.min_days or getattr(u, metric) is None:
             ctx.skip(rule_id, inst, f"too little metric history: {u.days} day(s) of CPU data in the last "
-                     f"{params['window_days']} days, needs {params['min_days']}")
+                     f"{params.window_days} days, needs {params.min_days}")
             continue
         yield inst, u

@@ -11,29 +11,32 @@ unknown. Action: stop it (or terminate it once it is known to be unneeded).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from .common import Param, RuleContext, measured_instances, new_rec
+from msgspec import Meta
+
+from .common import RuleContext, WindowThresholds, measured_instances, new_rec
 from .model import Recommendation
 
 RULE_ID = "idle_instance"
 CATEGORY = "cost"
 TITLE = "Idle instances"
-PARAMS = {
-    "min_days": Param(int, 7, "days of CPU data needed in the window", 1, 3650),
-    "window_days": Param(int, 30, "utilization window in days", 1, 3650),
-    "max_cpu_avg": Param(float, 5.0, "average CPU % below which an instance is idle", 0, 100),
-    "max_network_bytes": Param(int, 1_000_000, "average network in+out (bytes per sample) below which it is idle",
-                               0, None),
-}
 
 
-def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
+class Params(WindowThresholds):
+    min_days: Annotated[int, Meta(ge=1, le=3650, description="days of CPU data needed in the window")] = 7
+    max_cpu_avg: Annotated[float, Meta(ge=0, le=100, description="average CPU % below which an instance is idle")] \
+        = 5.0
+    max_network_bytes: Annotated[int, Meta(ge=0, description="average network in+out (bytes per sample) "
+                                           "below which it is idle")] = 1_000_000
+
+
+def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
     out = []
     for inst, u in measured_instances(ctx, RULE_ID, params, "cpu_avg"):
-        if u.cpu_avg >= params["max_cpu_avg"]:
+        if u.cpu_avg >= params.max_cpu_avg:
             continue
-        if u.network_avg is not None and u.network_avg >= params["max_network_bytes"]:
+        if u.network_avg is not None and u.network_avg >= params.max_network_bytes:
             continue
         price = ctx.price(inst.provider_name, inst.region_id, inst.instance_type)
         saving, basis, cur, ev = ctx.saving([inst.resource_id], price=price,
@@ -46,7 +49,7 @@ def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
             "cpu_p99_pct": None if u.cpu_p99 is None else round(u.cpu_p99, 2),
             "network_avg_bytes": None if u.network_avg is None else round(u.network_avg),
             "metric_days": u.days,
-            "window_days": params["window_days"],
+            "window_days": params.window_days,
             "instance_type": inst.instance_type,
             "price_now": None if price is None else str(price.price_nanos),
             "action": "stop_instance",

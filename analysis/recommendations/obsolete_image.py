@@ -11,18 +11,23 @@ snapshots.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from .common import Param, RuleContext, new_rec
+from msgspec import Meta
+
+from .common import RuleContext, Thresholds, new_rec
 from .model import Recommendation
 
 RULE_ID = "obsolete_image"
 CATEGORY = "cost"
 TITLE = "Unused images"
-PARAMS = {"min_days": Param(int, 30, "age of the image in days (and not in use)", 0, 3650)}
 
 
-def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
+class Params(Thresholds):
+    min_days: Annotated[int, Meta(ge=0, le=3650, description="age of the image in days (and not in use)")] = 30
+
+
+def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
     out = []
     for img in ctx.resources(("image",)):
         p = img.properties
@@ -32,7 +37,7 @@ def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
         if p.get("in_use") or p.get("instances"):
             continue
         age = ctx.days_since(img.created_at or img.first_seen) or 0.0
-        if age < params["min_days"]:
+        if age < params.min_days:
             continue
         snaps = [str(s) for s in p.get("snapshot_ids") or [] if s]
         saving, basis, cur, ev = ctx.saving([img.resource_id, *snaps], unknown="no cost rows for its snapshots")

@@ -9,25 +9,30 @@ the snapshot's start time. Saving: the snapshot's observed cost, else unknown. A
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from .common import Param, RuleContext, new_rec
+from msgspec import Meta
+
+from .common import RuleContext, Thresholds, new_rec
 from .model import Recommendation
 
 RULE_ID = "obsolete_snapshot"
 CATEGORY = "cost"
 TITLE = "Obsolete snapshots"
-PARAMS = {"min_days": Param(int, 30, "age of the snapshot in days", 0, 3650)}
 
 
-def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
+class Params(Thresholds):
+    min_days: Annotated[int, Meta(ge=0, le=3650, description="age of the snapshot in days")] = 30
+
+
+def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
     out = []
     for s in ctx.resources(("snapshot",)):
         p = s.properties
         if "volume_exists" not in p or p.get("volume_exists") or p.get("images"):
             continue
         age = ctx.days_since(s.created_at or s.first_seen) or 0.0
-        if age < params["min_days"]:
+        if age < params.min_days:
             continue
         saving, basis, cur, ev = ctx.saving([s.resource_id], unknown="no cost rows for this snapshot")
         detail = {

@@ -9,15 +9,24 @@ to known addresses (costdeck never edits security groups itself).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from .common import Param, RuleContext, new_rec
+import msgspec
+from msgspec import Meta
+
+from .common import RuleContext, Thresholds, new_rec
 from .model import Recommendation
 
 RULE_ID = "open_security_group"
 CATEGORY = "security"
 TITLE = "Open security groups"
-PARAMS = {"ports": Param(list, [22, 3389], "ports that must not be open to the world", None, None)}
+
+
+class Params(Thresholds):
+    ports: Annotated[list[Annotated[int, Meta(ge=1, le=65535)]],
+                     Meta(extra={"expected": "a list of port numbers"},
+                          description="ports that must not be open to the world")] = msgspec.field(
+        default_factory=lambda: [22, 3389])
 WORLD = ("0.0.0.0/0", "::/0")
 
 
@@ -33,7 +42,7 @@ def covers(rule: dict[str, Any], port: int) -> bool:
     return int(lo) <= port <= int(hi)
 
 
-def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
+def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
     out = []
     for sg in ctx.resources(("security_group",)):
         p = sg.properties
@@ -41,9 +50,9 @@ def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
         if isinstance(rules, list):
             world = [r for r in rules if isinstance(r, dict)
                      and (r.get("world") or any(c in WORLD for c in (r.get("cidrs") or []) + (r.get("ipv6_cidrs") or [])))]
-            ports = sorted({port for r in world for port in params["ports"] if covers(r, port)})
+            ports = sorted({port for r in world for port in params.ports if covers(r, port)})
         else:
-            ports = sorted(int(x) for x in p.get("open_ports") or [] if int(x) in params["ports"])
+            ports = sorted(int(x) for x in p.get("open_ports") or [] if int(x) in params.ports)
         if not ports:
             continue
         users = p.get("instances") or []

@@ -11,18 +11,24 @@ skipped. Saving: the observed cost x (1 - price after / price now), else the pri
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from .common import SPOT_REASON, Param, RuleContext, new_rec, resize_evidence, size_class
+from msgspec import Meta
+
+from .common import SPOT_REASON, RuleContext, Thresholds, new_rec, resize_evidence, size_class
 from .model import Recommendation
 
 RULE_ID = "previous_generation"
 CATEGORY = "cost"
 TITLE = "Previous-generation types"
-PARAMS = {"min_saving_pct": Param(float, 1.0, "how much cheaper (%) the current equivalent must be", 0, 100)}
 
 
-def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
+class Params(Thresholds):
+    min_saving_pct: Annotated[float, Meta(ge=0, le=100, description="how much cheaper (%) the current equivalent "
+                                          "must be")] = 1.0
+
+
+def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
     out = []
     for inst in ctx.resources(("instance",)):
         if (inst.state or "").lower() != "running" or not inst.instance_type:
@@ -38,7 +44,7 @@ def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
             ctx.skip(RULE_ID, inst, f"previous-generation {inst.instance_type}, but the {other} rule covers it")
             continue
         cls = size_class(inst.provider_name, inst.instance_type)
-        limit = now_p.price_nanos * (100 - params["min_saving_pct"]) / 100
+        limit = now_p.price_nanos * (100 - params.min_saving_pct) / 100
         options = [p for p in ctx.prices_in(inst.provider_name, inst.region_id)
                    if p.generation == "current" and size_class(inst.provider_name, p.sku) == cls
                    and p.vcpu == now_p.vcpu and (now_p.memory_gib is None or (p.memory_gib or 0) >= now_p.memory_gib)

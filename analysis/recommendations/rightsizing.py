@@ -14,35 +14,47 @@ observed cost x (1 - price after / price now), else the price difference x 730 h
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from .common import Param, Res, RuleContext, measured_instances, new_rec, resize_evidence, series, size_class
+from msgspec import Meta
+
+from .common import (
+    Res,
+    RuleContext,
+    WindowThresholds,
+    measured_instances,
+    new_rec,
+    resize_evidence,
+    series,
+    size_class,
+)
 from .model import Recommendation
 
 RULE_ID = "rightsizing"
 CATEGORY = "cost"
 TITLE = "Rightsizing"
-PARAMS = {
-    "min_days": Param(int, 14, "days of CPU data needed in the window", 1, 3650),
-    "window_days": Param(int, 30, "utilization window in days", 1, 3650),
-    "max_cpu_p99": Param(float, 40.0, "CPU p99 % at or under which an instance is oversized", 0, 100),
-    "target_cpu_p99": Param(float, 70.0, "CPU p99 % the smaller size may reach", 1, 100),
-}
 
 
-def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
+class Params(WindowThresholds):
+    min_days: Annotated[int, Meta(ge=1, le=3650, description="days of CPU data needed in the window")] = 14
+    max_cpu_p99: Annotated[float, Meta(ge=0, le=100, description="CPU p99 % at or under which an instance is "
+                                       "oversized")] = 40.0
+    target_cpu_p99: Annotated[float, Meta(ge=1, le=100, description="CPU p99 % the smaller size may reach")] = 70.0
+
+
+def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
     out = []
     def keep(inst: Res) -> bool:  # a type to resize, and not already flagged idle
         return bool(inst.instance_type) and (inst.provider_name, inst.resource_id) not in ctx.flagged
 
     for inst, u in measured_instances(ctx, RULE_ID, params, "cpu_p99", keep):
-        if u.cpu_p99 > params["max_cpu_p99"]:
+        if u.cpu_p99 > params.max_cpu_p99:
             continue
         now_p = ctx.price(inst.provider_name, inst.region_id, inst.instance_type)
         if now_p is None or not now_p.vcpu:
             ctx.skip(RULE_ID, inst, f"no price (with vCPUs) for {inst.instance_type} in {inst.region_id}")
             continue
-        need = now_p.vcpu * u.cpu_p99 / params["target_cpu_p99"]
+        need = now_p.vcpu * u.cpu_p99 / params.target_cpu_p99
         fam = series(inst.provider_name, inst.instance_type)
         cls = size_class(inst.provider_name, inst.instance_type)
         old = now_p.generation == "previous"

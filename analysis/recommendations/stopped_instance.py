@@ -14,17 +14,22 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated
+
+from msgspec import Meta
 
 from cache import timeutil
 
-from .common import SPOT_REASON, Param, Res, RuleContext, new_rec
+from .common import SPOT_REASON, Res, RuleContext, Thresholds, new_rec
 from .model import Recommendation
 
 RULE_ID = "stopped_instance"
 CATEGORY = "cost"
 TITLE = "Stopped instances still billed"
-PARAMS = {"min_days": Param(int, 7, "days the instance has been stopped", 0, 3650)}
+
+
+class Params(Thresholds):
+    min_days: Annotated[int, Meta(ge=0, le=3650, description="days the instance has been stopped")] = 7
 _REASON_TIME = re.compile(r"\((\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) GMT\)")
 
 
@@ -48,7 +53,7 @@ def still_billed_compute(res: Res) -> bool:
     return res.provider_name == "Microsoft" and (res.state or "").lower() == "stopped" and "deallocated" not in power
 
 
-def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
+def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
     out = []
     for inst in ctx.resources(("instance",)):
         state = (inst.state or "").lower()
@@ -60,7 +65,7 @@ def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
             continue
         since, basis = stopped_since(inst)
         days = ctx.days_since(since) or 0.0
-        if days < params["min_days"]:
+        if days < params.min_days:
             continue
         disks = ctx.attached_disks(inst)
         compute = still_billed_compute(inst)

@@ -12,23 +12,28 @@ after that. Saving: the volume's observed cost (cost rows), else unknown. Action
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
+
+from msgspec import Meta
 
 from cache import timeutil
 
-from .common import Param, RuleContext, new_rec
+from .common import RuleContext, Thresholds, new_rec
 from .model import Recommendation
 
 RULE_ID = "unattached_volume"
 CATEGORY = "cost"
 TITLE = "Unattached volumes"
-PARAMS = {"min_days": Param(int, 7, "days the volume has been unattached", 0, 3650)}
+
+
+class Params(Thresholds):
+    min_days: Annotated[int, Meta(ge=0, le=3650, description="days the volume has been unattached")] = 7
 ATTACHED_STATES = {"in-use", "attached", "attaching", "creating", "deleting", "reserved", "activesas"}
 
 
-def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
+def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
     out = []
-    min_days = params["min_days"]
+    min_days = params.min_days
     for v in ctx.resources(("volume",)):
         p = v.properties
         if v.attached_to or (v.state or "").lower() in ATTACHED_STATES or p.get("users") or p.get("managed_by"):

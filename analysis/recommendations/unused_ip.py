@@ -9,18 +9,24 @@ Saving: the address's observed cost, else unknown. Action: release it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from .common import Param, RuleContext, new_rec
+from msgspec import Meta
+
+from .common import RuleContext, Thresholds, new_rec
 from .model import Recommendation
 
 RULE_ID = "unused_ip"
 CATEGORY = "cost"
 TITLE = "Unused IP addresses"
-PARAMS = {"min_days": Param(int, 1, "days the address has been unassociated (as far as costdeck saw)", 0, 3650)}
 
 
-def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
+class Params(Thresholds):
+    min_days: Annotated[int, Meta(ge=0, le=3650, description="days the address has been unassociated (as far as "
+                                  "costdeck saw)")] = 1
+
+
+def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
     out = []
     for ip in ctx.resources(("elastic_ip", "ip_address")):
         p = ip.properties
@@ -30,7 +36,7 @@ def find(ctx: RuleContext, params: dict[str, Any]) -> list[Recommendation]:
             continue
         since = max(t for t in (ip.created_at, ip.first_seen) if t is not None)
         days = ctx.days_since(since) or 0.0
-        if days < params["min_days"]:
+        if days < params.min_days:
             continue
         saving, basis, cur, ev = ctx.saving([ip.resource_id], unknown="no cost rows for this address")
         addr = p.get("public_ip") or p.get("ip_address") or p.get("address")

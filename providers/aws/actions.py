@@ -30,7 +30,6 @@ Anything else (access denied on one call, throttling after the retries) fails th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
@@ -40,6 +39,7 @@ from providers.base import FatalSourceError, RequestCounter, one_line
 from providers.config import ProtectionConfig
 
 from . import errors
+from .adapter import AwsOptions
 from .inventory import pages, tag_dict
 from .session import AwsSession
 
@@ -58,7 +58,7 @@ class AwsExecutor(Executor):
 
     def __init__(
         self,
-        options: Mapping[str, Any],
+        options: AwsOptions,
         protection: ProtectionConfig | None = None,
         *,
         counter: RequestCounter | None = None,
@@ -67,8 +67,8 @@ class AwsExecutor(Executor):
         snapshot_wait_attempts: int = 120,
     ) -> None:
         super().__init__(protection)
-        self.options = dict(options)
-        self.aws = session or AwsSession(self.options, counter)
+        self.options = options
+        self.aws = session or AwsSession(options, counter)
         self.snapshot_wait_delay = snapshot_wait_delay
         self.snapshot_wait_attempts = snapshot_wait_attempts
         self._live: dict[str, LiveState] = {}

@@ -311,9 +311,8 @@ def fetch_sp_usage(ce: Any, start: date, end: date, account_id: str, *, details:
 # -- window and write ---------------------------------------------------------------------------
 
 
-def usage_window(ctx: SyncContext, ids: Sequence[str]) -> tuple[date, date]:
-    days = int(ctx.options.get("commitment_days") or DEFAULT_DAYS)
-    late = int(ctx.options.get("late_days") or LATE_DAYS)
+def usage_window(ctx: SyncContext, ids: Sequence[str], days: int = DEFAULT_DAYS, late: int = LATE_DAYS
+                 ) -> tuple[date, date]:
     end = ctx.today
     start = end - timedelta(days=days)
     last = _last_usage_day(ctx, ids)
@@ -407,7 +406,7 @@ def sync_commitments(ctx: SyncContext, aws: AwsSession) -> int:
     sps = [c for c in commitments if c.commitment_type == SP_TYPE]
     ri_total, sp_total = f"ri-total:{account_id}", f"sp-total:{account_id}"
     ids = [c.commitment_id for c in commitments] + [ri_total, sp_total]
-    window = usage_window(ctx, ids)
+    window = usage_window(ctx, ids, aws.options.commitment_days, aws.options.late_days)
     usage: list[Usage] | None = []
     ce_error: str | None = None
     try:
@@ -419,7 +418,7 @@ def sync_commitments(ctx: SyncContext, aws: AwsSession) -> int:
         if any(_active_in(c, window[0]) for c in sps):
             ctx.progress(detail="savings plans utilization and coverage")
             usage.extend(fetch_sp_usage(  # type: ignore[union-attr]
-                ce, window[0], window[1], account_id, details=bool(ctx.options.get("sp_details", True))))
+                ce, window[0], window[1], account_id, details=aws.options.sp_details))
     except FETCH_ERRORS as exc:
         usage, ce_error = None, error_text(exc, aws.profile)
     n = write_commitments(ctx, commitments, usage, ids, window, account_id)

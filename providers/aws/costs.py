@@ -36,6 +36,7 @@ from cache import CostRow
 from cache.money import to_nanos
 from providers.base import StepError, SyncContext
 
+from .adapter import AwsOptions
 from .session import AwsSession
 
 PROVIDER = "AWS"
@@ -358,7 +359,7 @@ def run_athena_query(
     ctx: SyncContext,
     athena: Any,
     sql: str,
-    options: dict[str, Any],
+    options: AwsOptions,
     *,
     poll_s: float = 1.0,
     max_poll_s: float = 10.0,
@@ -366,11 +367,11 @@ def run_athena_query(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[dict[str, str | None]]:
     """Run one query and yield its rows as {column: value} (header row skipped)."""
-    start: dict[str, Any] = {"QueryString": sql, "QueryExecutionContext": {"Database": options["athena_database"]}}
-    if options.get("athena_workgroup"):
-        start["WorkGroup"] = options["athena_workgroup"]
-    if options.get("athena_output_location"):
-        start["ResultConfiguration"] = {"OutputLocation": options["athena_output_location"]}
+    start: dict[str, Any] = {"QueryString": sql, "QueryExecutionContext": {"Database": options.athena_database}}
+    if options.athena_workgroup:
+        start["WorkGroup"] = options.athena_workgroup
+    if options.athena_output_location:
+        start["ResultConfiguration"] = {"OutputLocation": options.athena_output_location}
     qid = athena.start_query_execution(**start)["QueryExecutionId"]
     t0 = time.monotonic()
     delay = poll_s
@@ -443,9 +444,9 @@ def _tags(v: str | None) -> dict[str, Any] | None:
 
 
 def fetch_athena(ctx: SyncContext, aws: AwsSession, window: tuple[date, date], **poll: Any) -> list[CostRow]:
-    opts = dict(ctx.options)
-    schema = opts.get("athena_schema", "cur2")
-    sql = athena_sql(schema, opts["athena_database"], opts["athena_table"], window)
+    opts = aws.options
+    schema = opts.athena_schema
+    sql = athena_sql(schema, str(opts.athena_database), str(opts.athena_table), window)
     athena = aws.client("athena")
     rows: list[CostRow] = []
     for r in run_athena_query(ctx, athena, sql, opts, **poll):
@@ -500,7 +501,7 @@ def fetch_athena(ctx: SyncContext, aws: AwsSession, window: tuple[date, date], *
 def sync_costs(ctx: SyncContext, aws: AwsSession) -> int:
     """Fetch the window's costs, then replace them in the cache in ONE transaction."""
     window = ctx.cost_window
-    if ctx.options.get("cost_source") == "athena":
+    if aws.options.cost_source == "athena":
         rows = fetch_athena(ctx, aws, window)
     else:
         rows = fetch_cost_explorer(ctx, aws, window)

@@ -399,7 +399,7 @@ def write_inventory(
 
 def sync_inventory(ctx: SyncContext, aws: AwsSession) -> int:
     """Step: fetch every region's inventory, then write the regions that answered."""
-    page_size = ctx.options.get("page_size")
+    page_size = aws.options.page_size
     account_id = aws.account_id
     found: list[Resource] = []
     done: list[str] = []

@@ -169,8 +169,8 @@ def source_instances(ctx: SyncContext) -> dict[str, list[str]]:
 
 def sync_metrics(ctx: SyncContext, aws: AwsSession) -> int:
     """Step: CloudWatch daily CPU and network for every instance of this source."""
-    days = int(ctx.options.get("metrics_days") or DEFAULT_DAYS)
-    p99 = bool(ctx.options.get("metrics_p99", True))
+    days = aws.options.metrics_days
+    p99 = aws.options.metrics_p99
     start, end = metric_window(ctx.now, days)
     by_region = source_instances(ctx)
     points: list[MetricPoint] = []

@@ -225,7 +225,7 @@ def write_runs(
 
 def sync_sagemaker(ctx: SyncContext, aws: AwsSession) -> int:
     """Step: SageMaker training jobs of every region."""
-    days = int(ctx.options.get("ml_days") or DEFAULT_DAYS)
+    days = aws.options.ml_days
     since = ctx.now - timedelta(days=days)
     known = _known(ctx)
     runs: list[Run] = []

@@ -113,10 +113,9 @@ def fetch_price(pricing: Any, region: str, instance_type: str) -> Price | None:
     return min(found, key=lambda p: p.price_nanos) if found else None
 
 
-def wanted(ctx: SyncContext) -> list[tuple[str, str]]:
+def wanted(ctx: SyncContext, max_age_days: int = MAX_AGE_DAYS) -> list[tuple[str, str]]:
     """(region, type) pairs of this source that have no price younger than the max age."""
-    max_age = int(ctx.options.get("price_max_age_days") or MAX_AGE_DAYS)
-    fresh_after = timeutil.iso(ctx.now - timedelta(days=max_age))
+    fresh_after = timeutil.iso(ctx.now - timedelta(days=max_age_days))
     rows = ctx.store.conn.execute(
         """SELECT DISTINCT region_id, instance_type FROM resources
            WHERE source_id=? AND provider_name=? AND resource_type='instance' AND instance_type IS NOT NULL
@@ -153,7 +152,7 @@ def write_prices(ctx: SyncContext, prices: Sequence[Price]) -> int:
 
 def sync_prices(ctx: SyncContext, aws: AwsSession) -> int:
     """Step: prices of the types seen that are missing or older than the max age."""
-    todo = wanted(ctx)
+    todo = wanted(ctx, aws.options.price_max_age_days)
     if not todo:
         return 0
     pricing = aws.client("pricing", "us-east-1")

@@ -16,13 +16,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
 from providers.base import RequestCounter
+
+from .adapter import AwsOptions
 
 # Services billed per request.
 BILLED_SERVICES = frozenset({"ce"})
@@ -37,20 +38,20 @@ class AwsSession:
 
     def __init__(
         self,
-        options: Mapping[str, Any],
+        options: AwsOptions,
         counter: RequestCounter | None = None,
         *,
         max_attempts: int | None = None,
         connect_timeout: float = 10,
         read_timeout: float = 60,
     ) -> None:
-        self.options = dict(options)
-        self.profile: str | None = self.options.get("profile") or None
-        self.endpoint_url: str | None = self.options.get("endpoint_url") or None
+        self.options = options
+        self.profile: str | None = options.profile
+        self.endpoint_url: str | None = options.endpoint_url
         self.counter = counter or RequestCounter()
         self._boto = boto3.Session(profile_name=self.profile)
-        self.default_region = self.options.get("region") or self._boto.region_name or DEFAULT_REGION
-        attempts = int(max_attempts or self.options.get("max_attempts") or DEFAULT_MAX_ATTEMPTS)
+        self.default_region = options.region or self._boto.region_name or DEFAULT_REGION
+        attempts = int(max_attempts or options.max_attempts or DEFAULT_MAX_ATTEMPTS)
         self._config = Config(
             retries={"total_max_attempts": attempts, "mode": "standard"},
             connect_timeout=connect_timeout,
@@ -112,7 +113,7 @@ class AwsSession:
         """The configured regions, or all regions enabled for the account ("all" / unset)."""
         if self._regions is not None:
             return list(self._regions)
-        conf = self.options.get("regions")
+        conf = self.options.regions
         if isinstance(conf, list) and conf:
             self._regions = [str(r) for r in conf]
         else:

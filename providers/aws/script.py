@@ -1,0 +1,47 @@
+"""Cleanup plans as AWS CLI commands (the script export of analysis/cleanup.py)."""
+
+from __future__ import annotations
+
+import json
+
+from providers.actions import PlanStep, ScriptExporter
+
+
+class AwsCli(ScriptExporter):
+    tool = "the AWS CLI"
+    provider_name = "AWS"
+
+    def commands(self, step: PlanStep) -> list[list[str]]:
+        r = ["--region", step.region_id] if step.region_id else []
+        rid = step.resource_id
+        if step.action == "delete_volume":
+            cmds = []
+            if step.snapshot_first:
+                tags = [{"ResourceType": "snapshot", "Tags": [{"Key": "costdeck:created-by", "Value": "cleanup"},
+                                                               {"Key": "costdeck:source-volume", "Value": rid}]}]
+                cmds.append(["aws", "ec2", "create-snapshot", *r, "--volume-id", rid,
+                             "--description", f"costdeck: snapshot of {rid} before deleting it",
+                             "--tag-specifications", json.dumps(tags, separators=(",", ":"))])
+                cmds.append(["aws", "ec2", "wait", "snapshot-completed", *r,
+                             "--filters", f"Name=volume-id,Values={rid}"])
+            cmds.append(["aws", "ec2", "delete-volume", *r, "--volume-id", rid])
+            return cmds
+        if step.action == "release_address":
+            flag = "--allocation-id" if rid.startswith("eipalloc-") else "--public-ip"
+            return [["aws", "ec2", "release-address", *r, flag, rid]]
+        if step.action == "delete_snapshot":
+            return [["aws", "ec2", "delete-snapshot", *r, "--snapshot-id", rid]]
+        if step.action == "deregister_image":
+            return [["aws", "ec2", "deregister-image", *r, "--image-id", rid],
+                    *[["aws", "ec2", "delete-snapshot", *r, "--snapshot-id", s] for s in step.snapshot_ids]]
+        if step.action == "stop_instance":
+            return [["aws", "ec2", "stop-instances", *r, "--instance-ids", rid]]
+        return []
+
+    def account_check(self) -> str:
+        return "have=$(aws sts get-caller-identity --query Account --output text)"
+
+
+AWS_CLI = AwsCli()
+
+__all__ = ["AWS_CLI", "AwsCli"]

@@ -1,0 +1,152 @@
+"""The kinds of source: every `Adapter` registered in the entry-point group `costdeck.adapters`.
+
+    [project.entry-points."costdeck.adapters"]
+    aws = "providers.aws.adapter:AwsAdapter"
+
+The entry point's name is the kind (it must equal the class's `kind`). costdeck's own kinds are
+registered that way in its pyproject.toml, and a third-party package adds a kind by declaring one
+in its own metadata: nothing in costdeck changes. Config validation, `costdeck sources`, sync,
+cleanup and script export all look kinds up here; no module outside an adapter names one.
+
+Entry points are listed once per process (cheap) and a kind's module is imported only when that
+kind is used. A kind that fails to import is reported with one line when it is used (and in
+`costdeck sources --kinds`); the other kinds keep working.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+
+from .base import Adapter
+from .errors import InputError
+
+GROUP = "costdeck.adapters"
+
+
+class UnknownKind(InputError):
+    """No adapter is registered for a kind (or it failed to load): one line, exit 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class KindEntry:
+    kind: str
+    target: str  # "module:Class"
+    distribution: str  # the package that registered it
+
+
+_lock = threading.Lock()
+_entries: dict[str, KindEntry] | None = None
+_loaded: dict[str, type[Adapter]] = {}
+_broken: dict[str, str] = {}
+
+
+def _discover() -> dict[str, KindEntry]:
+    global _entries
+    with _lock:
+        if _entries is None:
+            found: dict[str, KindEntry] = {}
+            for ep in entry_points(group=GROUP):
+                if ep.name in found:
+                    continue  # the first registration of a kind wins
+                found[ep.name] = KindEntry(ep.name, ep.value, _dist_name(ep))
+            _entries = dict(sorted(found.items()))
+        return _entries
+
+
+def _dist_name(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    return str(getattr(dist, "name", "") or "")
+
+
+def refresh() -> None:
+    """Forget what was discovered (after installing a package in the same process; tests)."""
+    global _entries
+    with _lock:
+        _entries = None
+        _loaded.clear()
+        _broken.clear()
+
+
+def kinds() -> list[str]:
+    """Every registered kind, sorted (loaded or not)."""
+    return list(_discover())
+
+
+def entries() -> dict[str, KindEntry]:
+    return dict(_discover())
+
+
+def get(kind: str) -> type[Adapter]:
+    """The adapter class of a kind; UnknownKind (one line) when none is registered or it is broken."""
+    if kind in _loaded:
+        return _loaded[kind]
+    entry = _discover().get(kind)
+    if entry is None:
+        known = ", ".join(kinds()) or "none (is costdeck installed? pip install -e .)"
+        raise UnknownKind(f"no adapter for source kind {kind!r} (registered kinds: {known})")
+    if kind in _broken:
+        raise UnknownKind(_broken[kind])
+    try:
+        cls = EntryPoint(entry.kind, entry.target, GROUP).load()
+        if not (isinstance(cls, type) and issubclass(cls, Adapter)):
+            raise TypeError(f"{entry.target} is not a providers.base.Adapter subclass")
+        if getattr(cls, "kind", None) != kind:
+            raise TypeError(f"{entry.target}.kind is {getattr(cls, 'kind', None)!r}, registered as {kind!r}")
+    except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break the other kinds
+        msg = " ".join(str(exc).split()) or type(exc).__name__
+        _broken[kind] = f"the adapter for kind {kind!r} ({entry.target}) cannot be loaded: {msg}"
+        raise UnknownKind(_broken[kind]) from None
+    _loaded[kind] = cls
+    return cls
+
+
+def configurable() -> list[str]:
+    """Kinds a `[sources.NAME]` table may name (those that sync), sorted. Loads every kind."""
+    out = []
+    for k in kinds():
+        try:
+            if get(k).configurable:
+                out.append(k)
+        except UnknownKind:
+            out.append(k)  # named so that its load error is shown when a source uses it
+    return out
+
+
+def cleanup_providers() -> list[str]:
+    """The provider names (FOCUS ProviderName) that some kind's cleanup executor acts on."""
+    out: list[str] = []
+    for k in kinds():
+        try:
+            out.extend(p for p in get(k).cleanup_providers if p not in out)
+        except UnknownKind:
+            continue
+    return out
+
+
+def demo_kind() -> str | None:
+    """The kind that fills the demo cache (its executor simulates cleanup), if one is registered."""
+    for k in kinds():
+        try:
+            if get(k).demo:
+                return k
+        except UnknownKind:
+            continue
+    return None
+
+
+def script_kinds() -> list[str]:
+    """Kinds whose cleanup plans can be exported as a shell script."""
+    out = []
+    for k in kinds():
+        try:
+            if get(k).script_exporter() is not None:
+                out.append(k)
+        except UnknownKind:
+            continue
+    return out
+
+
+__all__ = ["GROUP", "KindEntry", "UnknownKind", "cleanup_providers", "configurable", "demo_kind", "entries", "get",
+           "kinds", "refresh", "script_kinds"]
