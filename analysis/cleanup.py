@@ -386,7 +386,8 @@ def executor_for(store: Store, config: Config, **kw: Any) -> Callable[[PlanStep]
         if step.source_id is not None:
             src = store.conn.execute("SELECT name, kind FROM sources WHERE id=?", (step.source_id,)).fetchone()
         if src is None and demo_cache and registry.demo_kind():
-            name, kind = "demo", str(registry.demo_kind())
+            kind = str(registry.demo_kind())
+            name = kind
         elif src is None:
             raise NoExecutor("the resource's source is unknown: sync it again before cleaning up")
         else:
@@ -441,7 +442,11 @@ def execute_plan(
     """
     who = actor or current_actor()
     resolve: Callable[[PlanStep], Executor]
-    resolve = (lambda _s: executor) if isinstance(executor, Executor) else executor  # type: ignore[assignment]
+    if isinstance(executor, Executor):
+        single = executor
+        resolve = lambda _s: single  # noqa: E731
+    else:
+        resolve = executor
     results: list[StepResult] = []
     stopped: str | None = None
     for step in plan.steps:
@@ -530,7 +535,7 @@ def exporter(kind: str | None, plan: Plan | None = None) -> ScriptExporter:
     """The script exporter of a kind (PlanRefused when it has none). Without a kind: the exporter
     for the provider of most of the plan's steps (the first kind with one for an empty plan)."""
     if kind is None:
-        found = {}
+        found: dict[str, ScriptExporter] = {}
         for k in registry.script_kinds():
             ex = registry.get(k).script_exporter()
             if ex is not None:

@@ -693,8 +693,8 @@ def _focus_coverage(
     res_family: dict[tuple[str, str], str | None] = {}
     if need_family:
         fam_by_provider: dict[str, dict[str, str]] = defaultdict(dict)
-        for (prov, sku), fam in families.items():
-            fam_by_provider[prov][sku] = fam
+        for (prov, sku), family in families.items():
+            fam_by_provider[prov][sku] = family
         for prov, rid, itype in conn.execute(
             "SELECT provider_name, resource_id, instance_type FROM resources WHERE instance_type IS NOT NULL"
         ):

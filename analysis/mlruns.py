@@ -33,7 +33,7 @@ otherwise (an executor mixing billed days and priced days is "mixed" too); "unkn
 cost is unknown. A run still going (status running/scheduled without an end) is costed up to the
 cache's reference time (analysis.clock.reference_time: the earlier of now and the snapshot time, so
 an old snapshot is judged as of its own time and a run's cost does not change between two calls),
-except a run recorded live on this machine by `costdeck track` (source kind "track", written after
+except a run recorded live on this machine by `costdeck track` (a kind whose adapter declares `live_runs`, written after
 the last sync), which is costed up to now. Amounts are exact: each executor's share is
 summed as a fraction and rounded once, half-even, to integer nano-units.
 
@@ -58,6 +58,7 @@ from typing import Any
 
 from analysis.clock import reference_time
 from cache import timeutil
+from providers import registry
 
 BILLED = "billed"
 PRICED = "price x duration"
@@ -66,7 +67,6 @@ UNKNOWN = "unknown"
 BASIS_MARK = {BILLED: "B", PRICED: "P", MIXED: "M", UNKNOWN: "?"}
 RUNNING = ("running", "scheduled")
 PREFERRED_REGION = "us-east-1"
-TRACK_KIND = "track"  # providers.track.SOURCE_KIND (analysis does not import providers)
 
 _LOWER = re.compile(r"(loss|error|err(?![a-z])|rmse|mse|mae|mape|perplexity|(?<![a-z])wer|(?<![a-z])cer)", re.I)
 _DIRECTION_KEYS = ("costdeck.metric_direction", "costdeck:metric_direction")
@@ -380,13 +380,14 @@ def load_runs(
     all_execs = [e for es in execs.values() for e in es]
     prices = _load_prices(conn, (e[3] for e in all_execs))
     billed = _load_billed(conn, (e[2] for e in all_execs))
+    live_kinds = registry.live_run_kinds() if any(r[3] in RUNNING for r in rows) else []
     out = []
     for r in rows:
         try:
             props = json.loads(r[10] or "{}")
         except json.JSONDecodeError:
             props = {}
-        run_at = live if r[12] == TRACK_KIND else at
+        run_at = live if r[12] in live_kinds else at
         start = _dt(r[4]) or run_at
         end = _dt(r[5])
         status = r[3] or "unknown"

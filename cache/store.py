@@ -142,9 +142,9 @@ def canonical_tags(tags: dict[str, Any] | str | None) -> str | None:
         return None
     if isinstance(tags, str):
         try:
-            tags = json.loads(tags)
+            text, tags = tags, json.loads(tags)
         except json.JSONDecodeError as exc:
-            raise CacheError(f"tags are not a JSON object: {tags[:60]!r}") from exc
+            raise CacheError(f"tags are not a JSON object: {text[:60]!r}") from exc
     if not isinstance(tags, dict):
         raise CacheError("tags must be a JSON object")
     if not tags:
@@ -282,7 +282,7 @@ class Store:
         return self.get_meta("demo") == "1"
 
     def is_empty(self) -> bool:
-        return self.conn.execute("SELECT count(*) FROM sources").fetchone()[0] == 0
+        return bool(self.conn.execute("SELECT count(*) FROM sources").fetchone()[0] == 0)
 
     # -- sources and sync runs ---------------------------------------------------
     def ensure_source(self, name: str, kind: str, options: dict[str, Any] | None = None) -> int:
@@ -617,7 +617,7 @@ class Store:
         return int(cur.lastrowid or 0)
 
     def integrity_ok(self) -> bool:
-        return self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        return bool(self.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok")
 
     def table_counts(self) -> dict[str, int]:
         names = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]

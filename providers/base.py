@@ -340,7 +340,9 @@ class Adapter(ABC, Generic[OptionsT]):
     * `configurable`: False for kinds filled by a command rather than by `costdeck sync`
       (`costdeck import`, `costdeck track`, `costdeck demo`); `filled_by` names that command;
     * `cleanup_providers`: the provider names (FOCUS ProviderName, e.g. "AWS") whose resources its
-      executor acts on (empty: no cleanup); `demo`: True for the kind that fills the demo cache.
+      executor acts on (empty: no cleanup); `demo`: True for the kind that fills the demo cache;
+    * `live_runs`: its running ML runs are recorded live on this machine, so they are timed to
+      the wall clock rather than to the snapshot time (`costdeck track`).
 
     An instance is one source: `Adapter(name, options, store_path)`. `sync(ctx)` pulls its data
     (see the module docstring). `executor(store, protection)` returns the cleanup executor that
@@ -361,6 +363,7 @@ class Adapter(ABC, Generic[OptionsT]):
     filled_by: ClassVar[str] = ""
     cleanup_providers: ClassVar[tuple[str, ...]] = ()
     demo: ClassVar[bool] = False
+    live_runs: ClassVar[bool] = False
 
     def __init__(self, name: str, options: OptionsT, store_path: Path) -> None:
         self.name = name

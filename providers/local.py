@@ -56,6 +56,7 @@ class Track(Adapter[NoOptions]):
     title: ClassVar[str] = "ML runs recorded by costdeck track (command, host, instance, duration)"
     configurable: ClassVar[bool] = False
     filled_by: ClassVar[str] = "costdeck track -- CMD"
+    live_runs: ClassVar[bool] = True
 
 
 class Demo(Adapter[NoOptions]):

@@ -37,7 +37,7 @@ from .errors import InputError
 M = TypeVar("M", bound="Model")
 
 
-class Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, frozen=True):
+class Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Base of every typed config table. Unknown keys are refused.
 
     refused: keys refused with a message of their own (e.g. `role_arn`: how to do it instead);

@@ -136,6 +136,30 @@ def demo_kind() -> str | None:
     return None
 
 
+def live_run_kinds() -> list[str]:
+    """Kinds whose running ML runs are timed to the wall clock (recorded live on this machine)."""
+    out = []
+    for k in kinds():
+        try:
+            if get(k).live_runs:
+                out.append(k)
+        except UnknownKind:
+            continue
+    return out
+
+
+def not_synced(kind: str) -> str | None:
+    """Why a source of this kind is not synced (the command that fills it), or None when it syncs."""
+    try:
+        cls = get(kind)
+    except UnknownKind as exc:
+        return str(exc)
+    if cls.configurable:
+        return None
+    return f"{kind} sources are filled by `{cls.filled_by}`, not synced" if cls.filled_by else \
+        f"{kind} sources are not synced"
+
+
 def script_kinds() -> list[str]:
     """Kinds whose cleanup plans can be exported as a shell script."""
     out = []
@@ -149,4 +173,4 @@ def script_kinds() -> list[str]:
 
 
 __all__ = ["GROUP", "KindEntry", "UnknownKind", "cleanup_providers", "configurable", "demo_kind", "entries", "get",
-           "kinds", "refresh", "script_kinds"]
+           "kinds", "live_run_kinds", "not_synced", "refresh", "script_kinds"]

@@ -34,7 +34,9 @@ class Params(WindowThresholds):
 def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
     out = []
     for inst, u in measured_instances(ctx, RULE_ID, params, "cpu_avg"):
-        if u.cpu_avg >= params.max_cpu_avg:
+        cpu_avg = u.cpu_avg
+        assert cpu_avg is not None  # measured_instances keeps only instances with this metric
+        if cpu_avg >= params.max_cpu_avg:
             continue
         if u.network_avg is not None and u.network_avg >= params.max_network_bytes:
             continue
@@ -45,7 +47,7 @@ def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
         net = "no network data" if u.network_avg is None else f"network {u.network_avg:,.0f} B/sample"
         detail = {
             "summary": f"CPU avg {u.cpu_avg:.1f}% (p99 {u.cpu_p99 or 0:.1f}%), {net}, over {u.days} days",
-            "cpu_avg_pct": round(u.cpu_avg, 2),
+            "cpu_avg_pct": round(cpu_avg, 2),
             "cpu_p99_pct": None if u.cpu_p99 is None else round(u.cpu_p99, 2),
             "network_avg_bytes": None if u.network_avg is None else round(u.network_avg),
             "metric_days": u.days,

@@ -81,7 +81,8 @@ def load(
 
     include_duplicates=False leaves out provider-native advice hidden because one of our rules
     found the same resource (detail.duplicate_of, set by the engine)."""
-    where, params = [], []  # type: ignore[var-annotated]
+    where: list[str] = []
+    params: list[object] = []
     if statuses is not None:
         st = list(statuses)
         where.append(f"status IN ({', '.join('?' for _ in st)})")

@@ -48,15 +48,17 @@ def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
         return bool(inst.instance_type) and (inst.provider_name, inst.resource_id) not in ctx.flagged
 
     for inst, u in measured_instances(ctx, RULE_ID, params, "cpu_p99", keep):
-        if u.cpu_p99 > params.max_cpu_p99:
+        p99, itype = u.cpu_p99, inst.instance_type
+        assert p99 is not None and itype is not None  # measured_instances and keep guarantee both
+        if p99 > params.max_cpu_p99:
             continue
         now_p = ctx.price(inst.provider_name, inst.region_id, inst.instance_type)
         if now_p is None or not now_p.vcpu:
             ctx.skip(RULE_ID, inst, f"no price (with vCPUs) for {inst.instance_type} in {inst.region_id}")
             continue
-        need = now_p.vcpu * u.cpu_p99 / params.target_cpu_p99
-        fam = series(inst.provider_name, inst.instance_type)
-        cls = size_class(inst.provider_name, inst.instance_type)
+        need = now_p.vcpu * p99 / params.target_cpu_p99
+        fam = series(inst.provider_name, itype)
+        cls = size_class(inst.provider_name, itype)
         old = now_p.generation == "previous"
         options = [p for p in ctx.prices_in(inst.provider_name, inst.region_id)
                    if (series(inst.provider_name, p.sku) == fam
@@ -73,7 +75,7 @@ def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
         detail = {
             "summary": f"CPU p99 {u.cpu_p99:.1f}% over {u.days} days: {inst.instance_type} -> {target.sku}",
             "cpu_avg_pct": None if u.cpu_avg is None else round(u.cpu_avg, 2),
-            "cpu_p99_pct": round(u.cpu_p99, 2),
+            "cpu_p99_pct": round(p99, 2),
             "metric_days": u.days,
             **resize_evidence(inst.instance_type, now_p, target),
             **ev,

@@ -13,6 +13,7 @@ are imported when a sync or a cleanup starts.
 from __future__ import annotations
 
 import importlib
+import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
@@ -40,13 +41,14 @@ STEPS: dict[str, tuple[str, str]] = {
     "prices": ("pricing", "sync_prices"),
     "rightsizing": ("rightsizing", "sync_rightsizing"),
 }
-AWS_STEPS = tuple(STEPS)
+Step = Literal["costs", "inventory", "metrics", "commitments", "sagemaker", "prices", "rightsizing"]
+AWS_STEPS: tuple[Step, ...] = typing.get_args(Step)
+assert AWS_STEPS == tuple(STEPS)
 
 Region = Annotated[str, Meta(pattern=r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")]
 Ident = Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
                             extra={"expected": "an SQL identifier (letters, digits, _)"})]
 Url = Annotated[str, Meta(pattern=r"^https?://[^\s/]+(/\S*)?$", extra={"expected": "an http:// or https:// URL"})]
-Step = Literal["costs", "inventory", "metrics", "commitments", "sagemaker", "prices", "rightsizing"]
 Days = Annotated[int, Meta(ge=1, le=400)]
 
 
@@ -140,7 +142,7 @@ class AwsAdapter(Adapter[AwsOptions]):
         return errors.translate(exc, self.options.profile)
 
     def sync(self, ctx: SyncContext) -> None:
-        names = list(self.options.steps)
+        names: list[str] = list(self.options.steps)
         ctx.set_steps(names)
         try:
             aws = self.make_session(ctx)

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer, Label, ProgressBar, Static
 
 from analysis.activity import ActionRow, RunRow, SourceRow, audit_log, sources_overview, sync_runs
 from cache import timeutil
+from providers import registry
 
 from ..base import ViewScreen
 from ..widgets import TopBar, clean, safe
@@ -219,10 +220,7 @@ history and the audit log of cleanup actions (dry runs included).
             return
         src = self.sources[min(max(t.cursor_row, 0), len(self.sources) - 1)]
         if not src.configured:
-            hint = {
-                "demo": "demo data is generated, not synced: run `costdeck demo` to regenerate it",
-                "focus": "an imported file: run `costdeck import FILE` again to refresh it",
-            }.get(src.kind, "not in the config file, so there is nothing to sync it from")
+            hint = registry.not_synced(src.kind) or "not in the config file, so there is nothing to sync it from"
             self.notify(f"{src.name}: {hint}", severity="warning")
             return
         self.cd_app.start_sync([src.name])
