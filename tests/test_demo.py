@@ -1,4 +1,4 @@
-"""The deterministic demo snapshot (providers/demo.py): shape, determinism, money semantics, safety."""
+"""The deterministic demo snapshot (providers/demo/): shape, determinism, money semantics, safety."""
 
 from __future__ import annotations
 
