@@ -7,7 +7,6 @@ shown as visible escapes, and very long text is cut with an ellipsis.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -18,24 +17,9 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from analysis.text import clean  # the escaping itself is pure: analysis/ builds text with it too
 from cache import timeutil
 from cache.money import NANOS, fmt
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape_char(m: re.Match[str]) -> str:
-    code = ord(m.group())
-    return f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}"
-
-
-def clean(value: object, max_len: int = 80) -> str:
-    """Data string -> one printable line, control characters escaped, cut at max_len."""
-    s = "" if value is None else str(value)
-    s = _CONTROL.sub(_escape_char, s)
-    if max_len and len(s) > max_len:
-        s = s[: max_len - 1] + "…"
-    return s
 
 
 def safe(value: object, max_len: int = 80, style: str = "") -> Text:

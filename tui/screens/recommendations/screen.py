@@ -1,4 +1,9 @@
-"""Recommendations (3): waste, sizing and security findings; dismiss, snooze, mark and clean up."""
+"""Recommendations (3): waste, sizing and security findings; dismiss, snooze, mark and clean up.
+
+The screen owns the state (findings, filters, search, sort, marks) and the actions; it composes the
+findings table and rule summary (table.py), the detail pane and CPU chart (detail.py). The evidence
+text comes from analysis.recommendations.evidence.
+"""
 
 from __future__ import annotations
 
@@ -12,17 +17,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Input, Static
-from textual_plotext import PlotextPlot
 
 from analysis.clock import reference_time
-from analysis.recommendations import NATIVE_RULES, RULES, Recommendation, load, rule_title
+from analysis.recommendations import RULES, Recommendation, load, rule_title
 from analysis.recommendations.engine import last_run, set_status
 from cache import timeutil
 from cache.money import fmt
 
-from ..base import ViewScreen
-from ..dialogs import PickerScreen, PromptScreen
-from ..widgets import TopBar, clean, money_text, safe
+from ...base import ViewScreen
+from ...dialogs import PickerScreen, PromptScreen
+from ...widgets import TopBar, clean
+from .detail import CpuChart, RecommendationDetail
+from .table import RecommendationsTable, RuleSummary
 
 FILTER_DIMS: list[tuple[str, str]] = [
     ("provider_name", "Provider"),
@@ -41,110 +47,6 @@ SORTS: list[tuple[str, str]] = [
     ("first_seen", "First seen"),
     ("status", "Status"),
 ]
-STATUS_STYLE = {"open": "", "dismissed": "dim", "snoozed": "cyan", "applied": "green"}
-MARK = "✓"
-
-
-# -- evidence: a finding's detail for humans ---------------------------------------------------------------
-
-EVIDENCE_SKIP = {"summary", "protected", "protected_by", "duplicate_of", "tags", "action"}
-_WORDS = {"cpu": "CPU", "vcpu": "vCPU", "gib": "GiB", "ip": "IP", "ips": "IPs", "id": "ID", "ids": "IDs", "vpc": "VPC",
-          "avg": "avg", "p99": "p99", "ebs": "EBS", "az": "AZ"}
-
-
-def humanize_key(key: str) -> str:
-    """'cpu_avg_pct' -> 'CPU avg', 'baseline_hourly_nanos' -> 'baseline hourly', 'snapshot_ids' -> 'snapshot IDs'."""
-    parts = [p for p in str(key).split("_") if p]
-    while parts and parts[-1] in ("nanos", "pct"):
-        parts.pop()
-    words = [_WORDS.get(p.lower(), p.lower()) for p in parts] or [str(key)]
-    return " ".join(words)
-
-
-def _num(v: float | int) -> str:
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    return f"{v:,.2f}".rstrip("0").rstrip(".") if abs(v) < 1000 else f"{v:,.0f}"
-
-
-def _nanos_value(v: Any) -> int | None:
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, int):
-        return v
-    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
-        return int(v.strip())
-    return None
-
-
-def evidence_value(key: str, v: Any, currency: str = "USD") -> str:
-    """One evidence value as a person reads it (money from nano-units, % for percentages)."""
-    k = str(key).lower()
-    per = "/h" if "hourly" in k else "/mo" if "monthly" in k else ""
-    nanos = _nanos_value(v)
-    if k.endswith("_nanos") or (k.startswith("price") and nanos is not None):
-        if isinstance(v, list):
-            vals = [x for x in (_nanos_value(y) for y in v) if x is not None]
-            if not vals:
-                return f"{len(v)} values"
-            return (f"{len(vals)} values, {fmt(min(vals), currency)} to {fmt(max(vals), currency)}"
-                    + (f" (mean {fmt(sum(vals) // len(vals), currency)})" if len(vals) > 2 else ""))
-        if nanos is not None:
-            if k.startswith("price") and not per:
-                per = "/h"  # instance prices are hourly
-            return fmt(nanos, currency, places=4 if per == "/h" else 2) + per
-    if k.endswith("_pct") and isinstance(v, (int, float)) and not isinstance(v, bool):
-        return f"{v:.1f}%" if v % 1 else f"{v:.0f}%"
-    if isinstance(v, dict):
-        return ", ".join(f"{humanize_key(a).lower()} {evidence_value(a, b, currency)}" for a, b in v.items()
-                         if b not in (None, "", [], {}))
-    if isinstance(v, list):
-        items = [clean(x if not isinstance(x, (int, float)) else _num(x), 40) for x in v]
-        if k == "window" and len(items) == 2:
-            return f"{items[0]} → {items[1]}"
-        if len(items) > 3:
-            return ", ".join(items[:2]) + f" and {len(items) - 2} more"
-        return ", ".join(items)
-    if isinstance(v, (int, float)):
-        return _num(v)
-    return clean(v, 60)
-
-
-def term_line(term: str, d: dict[str, Any], currency: str = "USD") -> str:
-    """A commitment term as '1yr: 36% off, $0.9634/h, saves $395.59/mo, break-even 64%'."""
-    parts = []
-    if isinstance(d.get("discount_pct"), (int, float)):
-        parts.append(f"{d['discount_pct']:.0f}% off")
-    if _nanos_value(d.get("hourly_commitment_nanos")) is not None:
-        parts.append(fmt(int(d["hourly_commitment_nanos"]), currency, places=4) + "/h")
-    if _nanos_value(d.get("monthly_saving_nanos")) is not None:
-        parts.append(f"saves {fmt(int(d['monthly_saving_nanos']), currency)}/mo")
-    if isinstance(d.get("break_even_utilization_pct"), (int, float)):
-        parts.append(f"break-even {d['break_even_utilization_pct']:.0f}%")
-    if d.get("rate_basis") and d.get("rate_basis") != "prices table":
-        parts.append(clean(d["rate_basis"], 30))
-    return f"{clean(term, 12)}: " + ", ".join(parts)
-
-
-def evidence(detail: dict[str, Any], currency: str = "USD") -> tuple[list[str], list[str]]:
-    """(short 'key value' items, lines of their own for nested tables such as a purchase's terms)."""
-    items: list[str] = []
-    lines: list[str] = []
-    for k, v in detail.items():
-        if k in EVIDENCE_SKIP or v in (None, "", [], {}):
-            continue
-        if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
-            for sub, d in v.items():
-                if k == "terms":
-                    lines.append(term_line(str(sub), d, currency))
-                else:
-                    lines.append(f"{clean(sub, 20)}: {evidence_value(k, d, currency)}")
-            continue
-        items.append(f"{humanize_key(clean(k, 30))} {evidence_value(k, v, currency)}")
-    return items, lines
-
 
 def _sort_key(key: str) -> Callable[[Recommendation], Any]:
     return {
@@ -174,12 +76,6 @@ def parse_snooze(text: str, now: datetime) -> datetime:
     if until <= now:
         raise ValueError(f"{day} is not in the future")
     return until
-
-
-def _rule_label(rec: Recommendation) -> str:
-    if rec.rule in NATIVE_RULES:
-        return f"{NATIVE_RULES[rec.rule][0]} (AWS)"
-    return rec.rule
 
 
 class RecommendationsScreen(ViewScreen):
@@ -265,16 +161,16 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
         yield Static("", id="rec-controls")
         yield Input(placeholder="search names and ids (esc clears)", id="rec-search")
         with Horizontal(id="rec-top"):
-            yield DataTable(id="rec-summary", cursor_type="none", zebra_stripes=False, show_cursor=False)
-            yield Static("", id="rec-detail")
-            yield PlotextPlot(id="rec-chart")
-        yield DataTable(id="rec-table", cursor_type="row", zebra_stripes=True)
+            yield RuleSummary(id="rec-summary")
+            yield RecommendationDetail("", id="rec-detail")
+            yield CpuChart(id="rec-chart")
+        yield RecommendationsTable(id="rec-table")
         yield Static("", id="rec-status")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#rec-search", Input).display = False
-        self.query_one("#rec-table", DataTable).focus()
+        self.query_one("#rec-table", RecommendationsTable).focus()
         self._narrow()
         self.reload()
 
@@ -322,82 +218,21 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
         return True
 
     def _fill(self) -> None:
-        table = self.query_one("#rec-table", DataTable)
         current = self.highlighted()
         rows = [r for r in self.recs if self._matches(r)]
         rows.sort(key=_sort_key(self.sort), reverse=self.reverse)
         self.shown = rows
-        width = self.size.width or 120
-        wide = width >= 110
-        table.clear(columns=True)
-        fixed = 2 + 20 + 12 + 16 + (16 + 13 if wide else 0) + 2 * (7 if wide else 5) + 2
-        name_w = max(14, width - fixed)
-        table.add_column(" ", key="mark", width=2)
-        table.add_column("Rule", key="rule", width=20)
-        table.add_column("Resource", key="resource", width=name_w)
-        if wide:
-            table.add_column("Account", key="account", width=16)
-            table.add_column("Region", key="region", width=13)
-        table.add_column(Text("Saving/mo", justify="right"), key="saving", width=12)
-        table.add_column("Status", key="status", width=16)
-        for r in rows:
-            marked = r.id in self.marked
-            style = "bold yellow" if marked else ""
-            status = Text(r.status, style=STATUS_STYLE.get(r.status, ""))
-            if r.detail.get("protected"):
-                status.append(" protected", style="yellow")
-            cells: list[Any] = [
-                Text(MARK if marked else "", style="bold yellow"),
-                safe(_rule_label(r), 20, style or ("magenta" if r.category == "security" else "")),
-                safe(r.resource_name or r.resource_id, name_w, style),
-            ]
-            if wide:
-                cells += [safe(r.sub_account_id or "", 16, "dim"), safe(r.region_id or "", 13, "dim")]
-            saving = money_text(r.monthly_saving, r.currency) if r.monthly_saving or r.category == "cost" \
-                else Text("—", justify="right", style="dim")
-            if r.category == "cost" and not r.monthly_saving and (r.saving_basis or "").startswith("unknown"):
-                saving = Text("unknown", justify="right", style="dim italic")
-            cells += [saving, status]
-            table.add_row(*cells, key=str(r.id))
-        if current is not None:
-            idx = next((i for i, r in enumerate(rows) if r.id == current.id), None)
-            if idx is not None:
-                table.move_cursor(row=idx)
+        self.query_one("#rec-table", RecommendationsTable).show_rows(rows, self.marked, self.size.width or 120,
+                                                                     keep=current)
         self._render_summary()
         self._render_controls()
         self._render_status()
         self._render_detail()
 
     def _render_summary(self) -> None:
-        t = self.query_one("#rec-summary", DataTable)
-        t.clear(columns=True)
-        narrow = self.has_class("-narrow")
-        t.add_column("Rule", key="rule", width=12 if narrow else 19)
-        t.add_column(Text("#", justify="right"), key="n", width=3)
-        t.add_column(Text("Saving/mo" if not narrow else "/month", justify="right"), key="saving",
-                     width=8 if narrow else 11)
-        by: dict[str, tuple[int, int]] = {}
-        cur = "USD"
-        for r in self.recs:
-            if not self._matches(r, skip="rule"):
-                continue
-            n, s = by.get(r.rule, (0, 0))
-            by[r.rule] = (n + 1, s + r.monthly_saving)
-            cur = r.currency
-        total_n = total_s = 0
-        for rule in sorted(by, key=lambda k: -by[k][1]):
-            n, s = by[rule]
-            total_n += n
-            total_s += s
-            active = self.filters.get("rule") == rule
-            t.add_row(safe(rule, 19 if not narrow else 12, "bold yellow" if active else ""),
-                      Text(str(n), justify="right"), self._money(s, cur, narrow))
-        t.add_row(Text("total", style="bold"), Text(str(total_n), justify="right", style="bold"),
-                  self._money(total_s, cur, narrow, "bold"))
-
-    @staticmethod
-    def _money(nanos: int, cur: str, narrow: bool, style: str = "") -> Text:
-        return Text(fmt(nanos, cur, places=0 if narrow else 2), style=style, justify="right")
+        self.query_one("#rec-summary", RuleSummary).show_counts(
+            (r for r in self.recs if self._matches(r, skip="rule")), narrow=self.has_class("-narrow"),
+            active_rule=self.filters.get("rule"))
 
     def _render_controls(self) -> None:
         t = Text()
@@ -444,7 +279,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
     # -- detail pane ------------------------------------------------------------------------
     def highlighted(self) -> Recommendation | None:
         try:
-            table = self.query_one("#rec-table", DataTable)
+            table = self.query_one("#rec-table", RecommendationsTable)
         except Exception:  # noqa: BLE001 - before compose
             return None
         if table.row_count == 0 or not self.shown:
@@ -466,53 +301,12 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
 
     def _render_detail(self) -> None:
         r = self.highlighted()
-        box = self.query_one("#rec-detail", Static)
+        box = self.query_one("#rec-detail", RecommendationDetail)
         if r is None:
-            box.update(Text(self._empty_message(), style="dim"))
+            box.show_message(self._empty_message())
             self._show_chart(None, [])
             return
-        t = Text()
-        t.append(rule_title(r.rule), style="bold magenta" if r.category == "security" else "bold")
-        t.append(" · ", style="dim")
-        t.append_text(safe(r.resource_name or r.resource_id, 60, "bold"))
-        t.append("\n")
-        if r.resource_name:
-            t.append_text(safe(r.resource_id, 90, "dim"))
-            t.append("\n")
-        where = " / ".join(clean(x, 40) for x in (r.provider_name, r.sub_account_id, r.region_id) if x)
-        t.append(f"{clean(r.resource_type or '', 20)} · {where}\n", style="dim")
-        if r.detail.get("summary"):
-            t.append_text(safe(r.detail["summary"], 160))
-            t.append("\n")
-        t.append("Saving ", style="dim")
-        if r.category == "security":
-            t.append("none (security finding)", style="magenta")
-        else:
-            t.append(f"{fmt(r.monthly_saving, r.currency)}/month", style="bold green")
-        if r.saving_basis:
-            t.append(f" · {clean(r.saving_basis, 110)}", style="dim")
-        t.append("\n")
-        ev, ev_lines = evidence(r.detail, r.currency)
-        for line in ev_lines:  # a purchase's terms first: the figures to act on
-            t.append(line + "\n")
-        if ev:
-            t.append("Evidence ", style="dim")
-            t.append(" · ".join(ev[:14]))
-            t.append("\n")
-        t.append(f"First seen {r.first_seen:%Y-%m-%d}" if r.first_seen else "", style="dim")
-        t.append(" · status ", style="dim")
-        t.append(r.status, style="bold " + STATUS_STYLE.get(r.status, ""))
-        if r.status_reason:
-            t.append(": ")
-            t.append_text(safe(r.status_reason, 60))
-        if r.snoozed_until:
-            t.append(f" until {r.snoozed_until:%Y-%m-%d}")
-        if r.origin != "costdeck":
-            t.append(f" · from {clean(r.origin, 30)}", style="cyan")
-        if r.detail.get("protected"):
-            t.append("\nProtected", style="bold yellow")
-            t.append(f" ({clean(r.detail.get('protected_by'), 50)}): cleanup will refuse it", style="yellow")
-        box.update(t)
+        box.show_recommendation(r)
         if r.resource_type == "instance" and r.id != self._chart_for:
             self._chart_for = r.id
             self.load_chart(r)
@@ -532,26 +326,8 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
         self.app.call_from_thread(self._show_chart, r, points)
 
     def _show_chart(self, r: Recommendation | None, points: list[Any]) -> None:
-        chart = self.query_one("#rec-chart", PlotextPlot)
-        plt = chart.plt
-        plt.clear_data()
-        plt.clear_figure()
         self.set_class(not points, "-nochart")  # no series: the evidence text takes the room
-        if r is not None and points:
-            xs = list(range(len(points)))
-            plt.plot(xs, [p[1] or 0 for p in points], label="avg", color="cyan")
-            peaks = [p[2] if p[2] is not None else p[3] for p in points]
-            if any(v is not None for v in peaks):
-                plt.plot(xs, [v or 0 for v in peaks], label="p99", color="orange")
-            top = max([v or 0 for v in peaks] + [p[1] or 0 for p in points] + [0])
-            plt.ylim(0, min(100, max(10, top * 1.25)))
-            ticks = sorted({0, len(points) // 2, len(points) - 1})
-            plt.xticks(ticks, [points[i][0][5:10] for i in ticks])
-            plt.title(f"CPU % daily, last {len(points)} days")
-        else:
-            plt.title("no utilization data" if r is None or r.resource_type == "instance"
-                      else f"no utilization for a {clean(r.resource_type, 20)}")
-        chart.refresh()
+        self.query_one("#rec-chart", CpuChart).show_cpu(r, points)
 
     # -- sort and filters -------------------------------------------------------------------------
     def action_pick_sort(self) -> None:
@@ -627,7 +403,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
         event.stop()
         if not self.needle:
             self.query_one("#rec-search", Input).display = False
-        self.query_one("#rec-table", DataTable).focus()
+        self.query_one("#rec-table", RecommendationsTable).focus()
 
     def action_clear_filters(self) -> None:
         box = self.query_one("#rec-search", Input)
@@ -635,7 +411,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
             self.needle = ""
             box.value = ""
             box.display = False
-            self.query_one("#rec-table", DataTable).focus()
+            self.query_one("#rec-table", RecommendationsTable).focus()
         elif self.filters:
             self.filters.clear()
         elif self.marked:
@@ -651,7 +427,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
             self.marked.discard(r.id)
         else:
             self.marked.add(r.id)
-        table = self.query_one("#rec-table", DataTable)
+        table = self.query_one("#rec-table", RecommendationsTable)
         row = table.cursor_row
         self._fill()
         if row + 1 < table.row_count:
