@@ -423,10 +423,6 @@ def generation(price: PriceRow | None, provider: str, sku: str) -> str | None:
     return None
 
 
-def fmt_days(d: float | None) -> str:
-    return "?" if d is None else f"{int(d)}"
-
-
 def tag_matches(tags: dict[str, Any], spec: str) -> bool:
     if "=" in spec:
         k, _, v = spec.partition("=")
