@@ -55,10 +55,6 @@ class ActionRow:
     error: str | None
 
 
-def _dt(v: str | None) -> datetime | None:
-    return timeutil.parse_instant(v) if v else None
-
-
 def sources_overview(conn: sqlite3.Connection, configured: Iterable[tuple[str, str]]) -> list[SourceRow]:
     """Configured sources first (in config order), then sources only the cache knows (imports, demo)."""
     cached: dict[str, SourceRow] = {}
@@ -76,13 +72,13 @@ def sources_overview(conn: sqlite3.Connection, configured: Iterable[tuple[str, s
             name=r[1],
             kind=r[2],
             configured=False,
-            last_sync=_dt(r[3] or r[4]),
+            last_sync=timeutil.parse_instant_opt(r[3] or r[4]),
             status=r[5],
             api_calls=r[6] or 0,
             billed_api_calls=r[7] or 0,
             duration_ms=r[8],
             error=r[9],
-            last_ok=_dt(r[10]),
+            last_ok=timeutil.parse_instant_opt(r[10]),
             cost_rows=r[11],
         )
     out: list[SourceRow] = []
@@ -117,7 +113,7 @@ def sync_runs(conn: sqlite3.Connection, source: str, limit: int = 100) -> list[R
         out.append(
             RunRow(
                 started_at=timeutil.parse_instant(r[0]),
-                finished_at=_dt(r[1]),
+                finished_at=timeutil.parse_instant_opt(r[1]),
                 status=r[2],
                 window=f"{r[3]} → {r[4]}" if r[3] else "",
                 rows=r[5] or 0,

@@ -244,15 +244,6 @@ def days_to_expiry(end_at: datetime | None, now: datetime | None = None) -> int 
     return (end_at - now).days
 
 
-def _dt(v: str | None) -> datetime | None:
-    if not v:
-        return None
-    try:
-        return timeutil.parse_instant(v)
-    except ValueError:
-        return None
-
-
 def _json(v: str | None) -> dict[str, Any]:
     try:
         d = json.loads(v or "{}")
@@ -407,11 +398,12 @@ def _inventory(conn: sqlite3.Connection, now: datetime) -> list[CommitmentFigure
            FROM commitments ORDER BY provider_name, commitment_id"""
     ):
         props = _json(r[16])
-        end = _dt(r[14])
+        end = timeutil.parse_instant_opt(r[14])
         out.append(CommitmentFigures(
             provider_name=r[0], commitment_id=r[1], commitment_type=r[2], name=r[3], scope=r[4], region_id=r[5],
             sub_account_id=r[6], instance_type=r[7], instance_count=r[8], hourly_commitment=r[9], upfront=r[10],
-            payment_option=r[11], term_months=r[12], start_at=_dt(r[13]), end_at=end, state=r[15],
+            payment_option=r[11], term_months=r[12], start_at=timeutil.parse_instant_opt(r[13]), end_at=end,
+            state=r[15],
             currency=str(props.get("currency") or "USD"), properties=props,
             days_to_expiry=days_to_expiry(end, now),
         ))
@@ -751,7 +743,7 @@ def expiring(conn: sqlite3.Connection, within: int = 90, now: datetime | None = 
     ):
         if (state or "").lower() in ("retired", "expired"):
             continue
-        end_at = _dt(end)
+        end_at = timeutil.parse_instant_opt(end)
         d = days_to_expiry(end_at, now)
         if end_at is not None and d is not None and 0 <= d <= within:
             out.append(Expiring(pv, cid, ctype, name, end_at, d))

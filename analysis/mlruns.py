@@ -207,15 +207,6 @@ def metric_direction(name: str | None, override: str | None = None) -> str:
     return "min" if _LOWER.search(n) else "max"
 
 
-def _dt(v: str | None) -> datetime | None:
-    if not v:
-        return None
-    try:
-        return timeutil.parse_instant(v)
-    except ValueError:
-        return None
-
-
 def _round(x: Fraction) -> int:
     d = Decimal(x.numerator) / Decimal(x.denominator)
     return int(d.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
@@ -388,8 +379,8 @@ def load_runs(
         except json.JSONDecodeError:
             props = {}
         run_at = live if r[12] in live_kinds else at
-        start = _dt(r[4]) or run_at
-        end = _dt(r[5])
+        start = timeutil.parse_instant_opt(r[4]) or run_at
+        end = timeutil.parse_instant_opt(r[5])
         status = r[3] or "unknown"
         run = RunCost(
             run_id=r[0], task=r[1], name=r[2], status=status, start=start, end=end, duration_s=0.0, host=r[6],
@@ -410,8 +401,8 @@ def _executor_cost(
 ) -> ExecutorCost:
     _, provider, resource_id, itype, count, region, s_at, e_at, billable = e
     count = max(1, int(count or 1))
-    start = _dt(s_at) or run.start
-    end = _dt(e_at) or run.end
+    start = timeutil.parse_instant_opt(s_at) or run.start
+    end = timeutil.parse_instant_opt(e_at) or run.end
     reason: str | None = None
     if end is None:
         if run.status in RUNNING:
@@ -611,7 +602,7 @@ def run_detail(conn: sqlite3.Connection, run_id: str, *, now: datetime | None = 
         "SELECT key, step, ts, value FROM ml_run_metrics WHERE run_id=? ORDER BY key, step LIMIT ?",
         (run_id, max_points),
     ):
-        metrics[key].append((int(step), _dt(ts), float(value)))
+        metrics[key].append((int(step), timeutil.parse_instant_opt(ts), float(value)))
     return RunDetail(run=runs[0], params=params, metrics=dict(metrics))
 
 

@@ -36,10 +36,6 @@ def to_nanos(value: object) -> int:
     return int((d * NANOS).quantize(_Q, rounding=ROUND_HALF_EVEN))
 
 
-def to_decimal(nanos: int) -> Decimal:
-    return Decimal(nanos) / NANOS
-
-
 def decimal_str(nanos: int) -> str:
     """Exact decimal text, all significant places but at least two: 1_500_000_000 -> '1.50'."""
     d = (Decimal(nanos) / NANOS).quantize(Decimal("0.000000001"))

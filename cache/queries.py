@@ -357,10 +357,3 @@ def dim_values(conn: sqlite3.Connection, by: str, limit: int = 500) -> list[tupl
 
 def tag_keys(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT DISTINCT key FROM tag_index ORDER BY key")]
-
-
-def sources_summary(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return [dict(r) for r in conn.execute(
-        "SELECT s.name, s.kind, (SELECT max(finished_at) FROM sync_runs r WHERE r.source_id=s.id) AS last_sync "
-        "FROM sources s ORDER BY s.name"
-    )]

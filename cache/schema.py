@@ -11,25 +11,6 @@ Days are TEXT 'YYYY-MM-DD' (UTC); instants are TEXT ISO-8601 with '+00:00'.
 
 from __future__ import annotations
 
-# Dimension kinds stored in the `dims` dictionary table. The costs fact table
-# stores small integer ids; group-bys run over integers and only the groups shown
-# are joined back to their names.
-DIM_KINDS = (
-    "provider",
-    "billing_account",
-    "sub_account",
-    "service",
-    "service_category",
-    "region",
-    "resource",
-    "resource_type",
-    "charge_category",
-    "pricing_category",
-    "commitment",
-    "commitment_status",
-    "currency",
-)
-
 # Dimensions of the coarse daily summary table (everything but resource grain).
 SUMMARY_DIMS = (
     "provider",
@@ -44,6 +25,8 @@ SUMMARY_DIMS = (
 )
 
 # Dimension columns of the costs fact table (ids; tagset = tag set id) and of its weekly rollup.
+# The ids point into the `dims` dictionary table (tagset into `tagsets`): group-bys run over
+# integers and only the groups shown are joined back to their names.
 COST_DIMS = (
     "provider",
     "billing_account",
@@ -60,8 +43,6 @@ COST_DIMS = (
     "currency",
     "tagset",
 )
-
-MONEY = ("billed", "effective", "list", "contracted")
 
 _V1 = [
     """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",

@@ -22,7 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from . import timeutil
-from .schema import COST_DIMS, DIM_KINDS, MIGRATIONS, SCHEMA_VERSION, SUMMARY_DIMS
+from .schema import COST_DIMS, MIGRATIONS, SCHEMA_VERSION, SUMMARY_DIMS
 
 _COST_COLS = ", ".join(COST_DIMS)
 _SUMMARY_COLS = ", ".join(SUMMARY_DIMS)
@@ -267,9 +267,6 @@ class Store:
             "INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
             (key, value),
         )
-
-    def schema_version(self) -> int:
-        return int(self.get_meta("schema_version", "0") or 0)
 
     def snapshot_time(self) -> datetime | None:
         v = self.get_meta("snapshot_time")
@@ -587,11 +584,6 @@ class Store:
         for table in ("costs", "cost_summary", "cost_weekly"):
             self.conn.execute(f"ANALYZE {table}")
 
-    def delete_source_costs(self, source_id: int) -> None:
-        with self.transaction():
-            for table in ("costs", "cost_summary", "cost_weekly"):
-                self.conn.execute(f"DELETE FROM {table} WHERE source_id=?", (source_id,))
-
     # -- generic record writes (inventory, metrics, prices, commitments, ML) -------
     def upsert(self, table: str, records: Iterable[dict[str, Any]], pk: str | tuple[str, ...]) -> int:
         recs = [_jsonify(r) for r in records]
@@ -682,7 +674,6 @@ def _jsonify(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "DIM_KINDS",
     "CacheError",
     "CacheVersionError",
     "CostRow",

@@ -31,6 +31,17 @@ def parse_instant(text: str) -> datetime:
     return dt.astimezone(UTC)
 
 
+def parse_instant_opt(text: str | None) -> datetime | None:
+    """A stored ISO instant as aware UTC (naive text taken as UTC, as `parse_instant`); None when the
+    value is missing (None or empty) or is not an ISO instant."""
+    if not text:
+        return None
+    try:
+        return parse_instant(text)
+    except ValueError:
+        return None
+
+
 def iso(dt: datetime) -> str:
     if dt.tzinfo is None:
         raise ValueError("naive datetime: costdeck stores UTC instants only")

@@ -17,6 +17,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from cache import Store
@@ -317,10 +318,27 @@ def timeutil_iso(dt: datetime) -> str:
 
 
 class FakeCloudWatch:
-    """Records GetMetricData requests; answers each query in two pages."""
+    """Records GetMetricData requests; answers each query in two pages. The paging runs through a
+    real botocore client and its paginator, whose hooks hand each request to `get_metric_data`
+    below and return its answer (nothing leaves the process)."""
 
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
+        self._client = boto3.client("cloudwatch", region_name=REGION, aws_access_key_id="testing",
+                                    aws_secret_access_key="testing")
+        self._answer: dict[str, Any] = {}
+        events = self._client.meta.events
+        events.register("before-parameter-build.cloudwatch.GetMetricData", self._request)
+        events.register("before-call.cloudwatch.GetMetricData", self._respond)
+
+    def get_paginator(self, operation: str) -> Any:
+        return self._client.get_paginator(operation)
+
+    def _request(self, params: dict[str, Any], **_: Any) -> None:
+        self._answer = self.get_metric_data(**params)
+
+    def _respond(self, **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return AWSResponse("", 200, {}, None), self._answer
 
     def get_metric_data(self, **kw: Any) -> dict[str, Any]:
         self.calls.append(kw)

@@ -148,15 +148,6 @@ def _json(text: str | None) -> dict[str, Any]:
     return v if isinstance(v, dict) else {}
 
 
-def _dt(v: str | None) -> datetime | None:
-    if not v:
-        return None
-    try:
-        return timeutil.parse_instant(v)
-    except ValueError:
-        return None
-
-
 @dataclass
 class RuleContext:
     """Read-only view of the cache shared by the rules of one recompute."""
@@ -180,8 +171,9 @@ class RuleContext:
                 "first_seen, last_seen, tags, properties FROM resources ORDER BY provider_name, resource_id"
             ).fetchall()
             self._resources = [
-                Res(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], _dt(r[12]),
-                    _dt(r[13]) or self.now, _dt(r[14]) or self.now, _json(r[15]), _json(r[16]))
+                Res(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+                    timeutil.parse_instant_opt(r[12]), timeutil.parse_instant_opt(r[13]) or self.now,
+                    timeutil.parse_instant_opt(r[14]) or self.now, _json(r[15]), _json(r[16]))
                 for r in rows
             ]
         if types is None:
@@ -396,10 +388,6 @@ def generation(price: PriceRow | None, provider: str, sku: str) -> str | None:
     if price is not None and price.generation in ("current", "previous"):
         return price.generation
     return None
-
-
-def fmt_days(d: float | None) -> str:
-    return "?" if d is None else f"{int(d)}"
 
 
 def tag_matches(tags: dict[str, Any], spec: str) -> bool:

@@ -49,10 +49,6 @@ _COLS = (
 )
 
 
-def _dt(v: str | None) -> datetime | None:
-    return timeutil.parse_instant(v) if v else None
-
-
 def from_row(r: Iterable[Any]) -> Recommendation:
     (rid, rule, origin, prov, res_id, res_name, res_type, ba, sa, region, cat, detail, saving, basis, cur,
      first, last, status, reason, snoozed) = tuple(r)
@@ -64,8 +60,9 @@ def from_row(r: Iterable[Any]) -> Recommendation:
         id=rid, rule=rule, origin=origin, provider_name=prov, resource_id=res_id, resource_name=res_name,
         resource_type=res_type, billing_account_id=ba, sub_account_id=sa, region_id=region, category=cat,
         detail=d if isinstance(d, dict) else {}, monthly_saving=int(saving or 0), saving_basis=basis,
-        currency=cur or "USD", first_seen=_dt(first), last_seen=_dt(last), status=status, status_reason=reason,
-        snoozed_until=_dt(snoozed),
+        currency=cur or "USD", first_seen=timeutil.parse_instant_opt(first),
+        last_seen=timeutil.parse_instant_opt(last), status=status, status_reason=reason,
+        snoozed_until=timeutil.parse_instant_opt(snoozed),
     )
 
 

@@ -397,14 +397,10 @@ def run_athena_query(
             except Exception:  # noqa: BLE001 - best effort
                 pass
         raise
-    token: str | None = None
     columns: list[str] | None = None
     first = True
-    while True:
-        req: dict[str, Any] = {"QueryExecutionId": qid, "MaxResults": 1000}
-        if token:
-            req["NextToken"] = token
-        resp = athena.get_query_results(**req)
+    paginator = athena.get_paginator("get_query_results")
+    for resp in paginator.paginate(QueryExecutionId=qid, PaginationConfig={"PageSize": 1000}):
         rs = resp.get("ResultSet") or {}
         if columns is None:
             columns = [c["Name"] for c in (rs.get("ResultSetMetadata") or {}).get("ColumnInfo", [])]
@@ -415,10 +411,8 @@ def run_athena_query(
                 continue  # Athena repeats the header as the first row of the first page
             yield dict(zip(columns, values, strict=False))
         first = False
-        token = resp.get("NextToken")
-        if not token:
-            return
-        ctx.progress("Athena results")
+        if resp.get("NextToken"):
+            ctx.progress("Athena results")
 
 
 def _nanos(v: str | None, col: str) -> int:

@@ -131,8 +131,20 @@ def build_region(
     groups: list[dict[str, Any]],
 ) -> list[Resource]:
     """Raw describe results of one region -> Resource records (cross-references resolved)."""
-    out: list[Resource] = []
     volume_ids = {v["VolumeId"] for v in volumes}
+    by_image, by_group = _instance_users(instances)
+    images_by_snapshot = _images_by_snapshot(images)
+    out = [_instance(region, i) for i in instances]
+    out += [_volume(region, v) for v in volumes]
+    out += [_snapshot(region, s, volume_ids, images_by_snapshot) for s in snapshots]
+    out += [_image(region, img, by_image) for img in images]
+    out += [r for a in addresses if (r := _address(region, a)) is not None]
+    out += [_security_group(region, g, by_group) for g in groups]
+    return out
+
+
+def _instance_users(instances: list[dict[str, Any]]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
+    """Instance ids by image id, and by security group id (instance and network interface groups)."""
     by_image: dict[str, list[str]] = {}
     by_group: dict[str, list[str]] = {}
     for i in instances:
@@ -144,173 +156,187 @@ def build_region(
                 lst = by_group.setdefault(g.get("GroupId", ""), [])
                 if i["InstanceId"] not in lst:
                     lst.append(i["InstanceId"])
+    return by_image, by_group
+
+
+def _images_by_snapshot(images: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Image ids by the snapshot ids their block device mappings use."""
     images_by_snapshot: dict[str, list[str]] = {}
     for img in images:
         for bdm in img.get("BlockDeviceMappings") or []:
             sid = (bdm.get("Ebs") or {}).get("SnapshotId")
             if sid:
                 images_by_snapshot.setdefault(sid, []).append(img["ImageId"])
+    return images_by_snapshot
 
-    for i in instances:
-        tags = tag_dict(i.get("Tags"))
-        vols = [
-            {"device": b.get("DeviceName"), "volume_id": (b.get("Ebs") or {}).get("VolumeId")}
-            for b in i.get("BlockDeviceMappings") or []
-            if (b.get("Ebs") or {}).get("VolumeId")
-        ]
-        lifecycle = i.get("InstanceLifecycle") or "on-demand"
-        out.append(Resource(
-            resource_id=i["InstanceId"],
-            resource_type="instance",
-            region_id=region,
-            resource_name=tags.get("Name"),
-            state=(i.get("State") or {}).get("Name"),
-            instance_type=i.get("InstanceType"),
-            lifecycle=lifecycle,
-            created_at=iso(i.get("LaunchTime")),
-            tags=tags,
-            properties={
-                "image_id": i.get("ImageId"),
-                "platform": i.get("Platform") or i.get("PlatformDetails") or "Linux/UNIX",
-                "availability_zone": (i.get("Placement") or {}).get("AvailabilityZone"),
-                "tenancy": (i.get("Placement") or {}).get("Tenancy"),
-                "vpc_id": i.get("VpcId"),
-                "subnet_id": i.get("SubnetId"),
-                "private_ip": i.get("PrivateIpAddress"),
-                "public_ip": i.get("PublicIpAddress"),
-                "architecture": i.get("Architecture"),
-                "volumes": vols,
-                "security_groups": [g.get("GroupId") for g in i.get("SecurityGroups") or []],
-                "spot_instance_request_id": i.get("SpotInstanceRequestId"),
-                "state_reason": (i.get("StateReason") or {}).get("Message") or i.get("StateTransitionReason"),
-            },
-        ))
 
-    for v in volumes:
-        tags = tag_dict(v.get("Tags"))
-        atts = v.get("Attachments") or []
-        size = v.get("Size")
-        out.append(Resource(
-            resource_id=v["VolumeId"],
-            resource_type="volume",
-            region_id=region,
-            resource_name=tags.get("Name"),
-            state=v.get("State"),
-            attached_to=atts[0].get("InstanceId") if atts else None,
-            size=f"{size} GiB" if size is not None else None,
-            created_at=iso(v.get("CreateTime")),
-            tags=tags,
-            properties={
-                "size_gib": size,
-                "volume_type": v.get("VolumeType"),
-                "iops": v.get("Iops"),
-                "throughput": v.get("Throughput"),
-                "encrypted": v.get("Encrypted"),
-                "availability_zone": v.get("AvailabilityZone"),
-                "snapshot_id": v.get("SnapshotId") or None,
-                "attachments": [
-                    {"instance_id": a.get("InstanceId"), "device": a.get("Device"), "state": a.get("State"),
-                     "delete_on_termination": a.get("DeleteOnTermination")}
-                    for a in atts
-                ],
-            },
-        ))
+def _instance(region: str, i: dict[str, Any]) -> Resource:
+    tags = tag_dict(i.get("Tags"))
+    vols = [
+        {"device": b.get("DeviceName"), "volume_id": (b.get("Ebs") or {}).get("VolumeId")}
+        for b in i.get("BlockDeviceMappings") or []
+        if (b.get("Ebs") or {}).get("VolumeId")
+    ]
+    lifecycle = i.get("InstanceLifecycle") or "on-demand"
+    return Resource(
+        resource_id=i["InstanceId"],
+        resource_type="instance",
+        region_id=region,
+        resource_name=tags.get("Name"),
+        state=(i.get("State") or {}).get("Name"),
+        instance_type=i.get("InstanceType"),
+        lifecycle=lifecycle,
+        created_at=iso(i.get("LaunchTime")),
+        tags=tags,
+        properties={
+            "image_id": i.get("ImageId"),
+            "platform": i.get("Platform") or i.get("PlatformDetails") or "Linux/UNIX",
+            "availability_zone": (i.get("Placement") or {}).get("AvailabilityZone"),
+            "tenancy": (i.get("Placement") or {}).get("Tenancy"),
+            "vpc_id": i.get("VpcId"),
+            "subnet_id": i.get("SubnetId"),
+            "private_ip": i.get("PrivateIpAddress"),
+            "public_ip": i.get("PublicIpAddress"),
+            "architecture": i.get("Architecture"),
+            "volumes": vols,
+            "security_groups": [g.get("GroupId") for g in i.get("SecurityGroups") or []],
+            "spot_instance_request_id": i.get("SpotInstanceRequestId"),
+            "state_reason": (i.get("StateReason") or {}).get("Message") or i.get("StateTransitionReason"),
+        },
+    )
 
-    for s in snapshots:
-        tags = tag_dict(s.get("Tags"))
-        size = s.get("VolumeSize")
-        vid = s.get("VolumeId")
-        out.append(Resource(
-            resource_id=s["SnapshotId"],
-            resource_type="snapshot",
-            region_id=region,
-            resource_name=tags.get("Name"),
-            state=s.get("State"),
-            size=f"{size} GiB" if size is not None else None,
-            created_at=iso(s.get("StartTime")),
-            tags=tags,
-            properties={
-                "size_gib": size,
-                "volume_id": vid,
-                # vol-ffffffff is what AWS shows for snapshots copied or made from AMIs.
-                "volume_exists": bool(vid) and vid in volume_ids,
-                "images": sorted(images_by_snapshot.get(s["SnapshotId"], [])),
-                "description": s.get("Description"),
-                "storage_tier": s.get("StorageTier"),
-                "encrypted": s.get("Encrypted"),
-            },
-        ))
 
-    for img in images:
-        tags = tag_dict(img.get("Tags"))
-        snaps = [
-            (b.get("Ebs") or {}).get("SnapshotId")
-            for b in img.get("BlockDeviceMappings") or []
-            if (b.get("Ebs") or {}).get("SnapshotId")
-        ]
-        users = sorted(by_image.get(img["ImageId"], []))
-        out.append(Resource(
-            resource_id=img["ImageId"],
-            resource_type="image",
-            region_id=region,
-            resource_name=img.get("Name") or tags.get("Name"),
-            state=img.get("State"),
-            created_at=iso(img.get("CreationDate")),
-            tags=tags,
-            properties={
-                "snapshot_ids": snaps,
-                "in_use": bool(users),
-                "instances": users,
-                "public": img.get("Public"),
-                "platform": img.get("PlatformDetails") or img.get("Platform"),
-                "description": img.get("Description"),
-            },
-        ))
+def _volume(region: str, v: dict[str, Any]) -> Resource:
+    tags = tag_dict(v.get("Tags"))
+    atts = v.get("Attachments") or []
+    size = v.get("Size")
+    return Resource(
+        resource_id=v["VolumeId"],
+        resource_type="volume",
+        region_id=region,
+        resource_name=tags.get("Name"),
+        state=v.get("State"),
+        attached_to=atts[0].get("InstanceId") if atts else None,
+        size=f"{size} GiB" if size is not None else None,
+        created_at=iso(v.get("CreateTime")),
+        tags=tags,
+        properties={
+            "size_gib": size,
+            "volume_type": v.get("VolumeType"),
+            "iops": v.get("Iops"),
+            "throughput": v.get("Throughput"),
+            "encrypted": v.get("Encrypted"),
+            "availability_zone": v.get("AvailabilityZone"),
+            "snapshot_id": v.get("SnapshotId") or None,
+            "attachments": [
+                {"instance_id": a.get("InstanceId"), "device": a.get("Device"), "state": a.get("State"),
+                 "delete_on_termination": a.get("DeleteOnTermination")}
+                for a in atts
+            ],
+        },
+    )
 
-    for a in addresses:
-        tags = tag_dict(a.get("Tags"))
-        rid = a.get("AllocationId") or a.get("PublicIp")
-        if not rid:
-            continue
-        target = a.get("InstanceId") or a.get("NetworkInterfaceId") or None
-        out.append(Resource(
-            resource_id=rid,
-            resource_type="elastic_ip",
-            region_id=region,
-            resource_name=tags.get("Name") or a.get("PublicIp"),
-            state="associated" if a.get("AssociationId") or target else "unassociated",
-            attached_to=target,
-            tags=tags,
-            properties={
-                "public_ip": a.get("PublicIp"),
-                "association_id": a.get("AssociationId"),
-                "instance_id": a.get("InstanceId") or None,
-                "network_interface_id": a.get("NetworkInterfaceId"),
-                "private_ip": a.get("PrivateIpAddress"),
-                "domain": a.get("Domain"),
-            },
-        ))
 
-    for g in groups:
-        tags = tag_dict(g.get("Tags"))
-        rules = [_rule(p) for p in g.get("IpPermissions") or []]
-        open_ports = sorted({port for r in rules if r["world"] for port in SENSITIVE_PORTS if _covers(r, port)})
-        out.append(Resource(
-            resource_id=g["GroupId"],
-            resource_type="security_group",
-            region_id=region,
-            resource_name=g.get("GroupName") or tags.get("Name"),
-            tags=tags,
-            properties={
-                "description": g.get("Description"),
-                "vpc_id": g.get("VpcId"),
-                "rules": rules,
-                "open_to_world": bool(open_ports),
-                "open_ports": open_ports,
-                "instances": sorted(by_group.get(g["GroupId"], [])),
-            },
-        ))
-    return out
+def _snapshot(
+    region: str, s: dict[str, Any], volume_ids: set[str], images_by_snapshot: dict[str, list[str]]
+) -> Resource:
+    tags = tag_dict(s.get("Tags"))
+    size = s.get("VolumeSize")
+    vid = s.get("VolumeId")
+    return Resource(
+        resource_id=s["SnapshotId"],
+        resource_type="snapshot",
+        region_id=region,
+        resource_name=tags.get("Name"),
+        state=s.get("State"),
+        size=f"{size} GiB" if size is not None else None,
+        created_at=iso(s.get("StartTime")),
+        tags=tags,
+        properties={
+            "size_gib": size,
+            "volume_id": vid,
+            # vol-ffffffff is what AWS shows for snapshots copied or made from AMIs.
+            "volume_exists": bool(vid) and vid in volume_ids,
+            "images": sorted(images_by_snapshot.get(s["SnapshotId"], [])),
+            "description": s.get("Description"),
+            "storage_tier": s.get("StorageTier"),
+            "encrypted": s.get("Encrypted"),
+        },
+    )
+
+
+def _image(region: str, img: dict[str, Any], by_image: dict[str, list[str]]) -> Resource:
+    tags = tag_dict(img.get("Tags"))
+    snaps = [
+        (b.get("Ebs") or {}).get("SnapshotId")
+        for b in img.get("BlockDeviceMappings") or []
+        if (b.get("Ebs") or {}).get("SnapshotId")
+    ]
+    users = sorted(by_image.get(img["ImageId"], []))
+    return Resource(
+        resource_id=img["ImageId"],
+        resource_type="image",
+        region_id=region,
+        resource_name=img.get("Name") or tags.get("Name"),
+        state=img.get("State"),
+        created_at=iso(img.get("CreationDate")),
+        tags=tags,
+        properties={
+            "snapshot_ids": snaps,
+            "in_use": bool(users),
+            "instances": users,
+            "public": img.get("Public"),
+            "platform": img.get("PlatformDetails") or img.get("Platform"),
+            "description": img.get("Description"),
+        },
+    )
+
+
+def _address(region: str, a: dict[str, Any]) -> Resource | None:
+    """An Elastic IP; None when it has neither an allocation id nor a public IP."""
+    tags = tag_dict(a.get("Tags"))
+    rid = a.get("AllocationId") or a.get("PublicIp")
+    if not rid:
+        return None
+    target = a.get("InstanceId") or a.get("NetworkInterfaceId") or None
+    return Resource(
+        resource_id=rid,
+        resource_type="elastic_ip",
+        region_id=region,
+        resource_name=tags.get("Name") or a.get("PublicIp"),
+        state="associated" if a.get("AssociationId") or target else "unassociated",
+        attached_to=target,
+        tags=tags,
+        properties={
+            "public_ip": a.get("PublicIp"),
+            "association_id": a.get("AssociationId"),
+            "instance_id": a.get("InstanceId") or None,
+            "network_interface_id": a.get("NetworkInterfaceId"),
+            "private_ip": a.get("PrivateIpAddress"),
+            "domain": a.get("Domain"),
+        },
+    )
+
+
+def _security_group(region: str, g: dict[str, Any], by_group: dict[str, list[str]]) -> Resource:
+    tags = tag_dict(g.get("Tags"))
+    rules = [_rule(p) for p in g.get("IpPermissions") or []]
+    open_ports = sorted({port for r in rules if r["world"] for port in SENSITIVE_PORTS if _covers(r, port)})
+    return Resource(
+        resource_id=g["GroupId"],
+        resource_type="security_group",
+        region_id=region,
+        resource_name=g.get("GroupName") or tags.get("Name"),
+        tags=tags,
+        properties={
+            "description": g.get("Description"),
+            "vpc_id": g.get("VpcId"),
+            "rules": rules,
+            "open_to_world": bool(open_ports),
+            "open_ports": open_ports,
+            "instances": sorted(by_group.get(g["GroupId"], [])),
+        },
+    )
 
 
 def _rule(p: dict[str, Any]) -> dict[str, Any]:

@@ -7,8 +7,8 @@
   `metrics` as metric "cpu", "network_in", "network_out"; ts = the day's start (ISO UTC),
   period_s = 86400.
 * How: GetMetricData, up to 500 MetricDataQueries per request (7 per instance, so 71 instances
-  per request), each request paged with NextToken (results of one query id are merged across
-  pages). Window: whole UTC days [today - metrics_days, today).
+  per request), each request paged with NextToken by botocore's paginator (results of one query
+  id are merged across pages). Window: whole UTC days [today - metrics_days, today).
 * Write: ONE transaction replacing these instances' cpu/network rows inside the window; older
   days are kept as history. A region that fails keeps its previous rows (StepError after the
   others are written).
@@ -27,7 +27,7 @@ from typing import Any
 from cache import timeutil
 from providers.base import StepError, SyncContext
 
-from .inventory import FETCH_ERRORS, PROVIDER, error_text, region_failures
+from .inventory import FETCH_ERRORS, PROVIDER, error_text, pages, region_failures
 from .session import AwsSession
 
 MAX_QUERIES = 500
@@ -94,34 +94,26 @@ def fetch_metrics(
     p99: bool = True,
     max_queries: int = MAX_QUERIES,
 ) -> list[MetricPoint]:
-    """Daily points for the instances (pure API): batches of <= max_queries, NextToken paging."""
+    """Daily points for the instances (pure API): batches of <= max_queries, each paged by botocore's
+    paginator (NextToken)."""
     per_instance = sum(len([s for s in st if s[0] != "p99" or p99]) for _, _, st in SERIES)
     batch = max(1, max_queries // per_instance)
     points: dict[tuple[str, str, str], MetricPoint] = {}
     for i in range(0, len(instance_ids), batch):
         chunk = list(instance_ids[i:i + batch])
         queries, index = build_queries(chunk, p99=p99)
-        token: str | None = None
-        while True:
-            kw: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end,
-                                  "ScanBy": "TimestampAscending"}
-            if token:
-                kw["NextToken"] = token
-            resp = cw.get_metric_data(**kw)
-            for res in resp.get("MetricDataResults") or []:
-                key = index.get(res.get("Id", ""))
-                if key is None:
-                    continue
-                iid, metric, column = key
-                for ts, value in zip(res.get("Timestamps") or [], res.get("Values") or [], strict=False):
-                    day = timeutil.iso(_day_start(ts))
-                    pt = points.get((iid, metric, day))
-                    if pt is None:
-                        pt = points[(iid, metric, day)] = MetricPoint(iid, metric, day)
-                    setattr(pt, column, float(value))
-            token = resp.get("NextToken")
-            if not token:
-                break
+        for res in pages(cw, "get_metric_data", "MetricDataResults", MetricDataQueries=queries, StartTime=start,
+                         EndTime=end, ScanBy="TimestampAscending"):
+            key = index.get(res.get("Id", ""))
+            if key is None:
+                continue
+            iid, metric, column = key
+            for ts, value in zip(res.get("Timestamps") or [], res.get("Values") or [], strict=False):
+                day = timeutil.iso(_day_start(ts))
+                pt = points.get((iid, metric, day))
+                if pt is None:
+                    pt = points[(iid, metric, day)] = MetricPoint(iid, metric, day)
+                setattr(pt, column, float(value))
     return sorted(points.values(), key=lambda p: (p.resource_id, p.metric, p.ts))
 
 

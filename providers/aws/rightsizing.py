@@ -2,7 +2,7 @@
 
 * How: Cost Explorer GetRightsizingRecommendation, Service "AmazonEC2", Configuration
   RecommendationTarget SAME_INSTANCE_FAMILY with BenefitsConsidered (savings net of RI/SP
-  benefits), paginated with NextPageToken (PageSize 100). Billed: $0.01 per request, counted by
+  benefits), paged by botocore's paginator (NextPageToken, PageSize 100). Billed: $0.01 per request, counted by
   the session like every Cost Explorer call. Rightsizing must be enabled in the account's Cost
   Explorer preferences; when it is not (or access is denied), the step fails with one line and
   the previous advice is kept.
@@ -33,7 +33,7 @@ from cache import timeutil
 from cache.money import to_nanos
 from providers.base import StepError, SyncContext
 
-from .inventory import FETCH_ERRORS, PROVIDER, error_text
+from .inventory import FETCH_ERRORS, PROVIDER, error_text, pages
 from .session import AwsSession
 
 ORIGIN = "aws-rightsizing"
@@ -136,25 +136,15 @@ def _float(v: Any) -> float | None:
 
 
 def fetch_rightsizing(ce: Any, page_size: int = PAGE_SIZE) -> list[NativeAdvice]:
-    """Every EC2 rightsizing recommendation (NextPageToken paging)."""
+    """Every EC2 rightsizing recommendation (botocore's paginator: NextPageToken paging)."""
     out: list[NativeAdvice] = []
-    token: str | None = None
-    while True:
-        kw: dict[str, Any] = {
-            "Service": "AmazonEC2",
-            "Configuration": {"RecommendationTarget": "SAME_INSTANCE_FAMILY", "BenefitsConsidered": True},
-            "PageSize": page_size,
-        }
-        if token:
-            kw["NextPageToken"] = token
-        resp = ce.get_rightsizing_recommendation(**kw)
-        for r in resp.get("RightsizingRecommendations") or []:
-            adv = parse_recommendation(r)
-            if adv is not None:
-                out.append(adv)
-        token = resp.get("NextPageToken")
-        if not token:
-            return out
+    for r in pages(ce, "get_rightsizing_recommendation", "RightsizingRecommendations", page_size=page_size,
+                   Service="AmazonEC2",
+                   Configuration={"RecommendationTarget": "SAME_INSTANCE_FAMILY", "BenefitsConsidered": True}):
+        adv = parse_recommendation(r)
+        if adv is not None:
+            out.append(adv)
+    return out
 
 
 def write_rightsizing(ctx: SyncContext, advice: Sequence[NativeAdvice], account_ids: Sequence[str]) -> int:

@@ -55,10 +55,6 @@ def open_cleanup(app: App[Any], plan: Plan, callback: Callable[[list[StepResult]
     return True
 
 
-def _where(account: str | None, region: str | None) -> Text:
-    return safe(" ".join(x for x in (account, region) if x) or "—", 34, "dim")
-
-
 class CleanupScreen(ModalScreen[list[StepResult] | None]):
     VIEW_TITLE = "Clean up"
     HELP = """
