@@ -57,6 +57,7 @@ from providers.actions import (
     Executor,
     NoExecutor,
     PlanStep,
+    Resolver,
     ScriptExporter,
     StepResult,
     audit_detail,
@@ -369,7 +370,7 @@ def unsupported(provider: str | None) -> str:
     return f"not supported yet: cleanup actions run on {where}, not {provider}"
 
 
-def executor_for(store: Store, config: Config, **kw: Any) -> Callable[[PlanStep], Executor]:
+def executor_for(store: Store, config: Config, **kw: Any) -> Resolver:
     """Chooses each step's executor from the resource's source (resources.source_id -> sources -> its
     kind in the registry): the kind's adapter, built with the source's options from the config,
     gives the executor (`Adapter.executor`). A kind not synced from the config (the demo) is built
@@ -504,13 +505,6 @@ def _record(store: Store, res: StepResult, actor: str, *, reflect: bool) -> None
                     gone = [step.resource_id, *res.detail.get("deleted_snapshots", [])]
                     store.conn.executemany("DELETE FROM resources WHERE provider_name=? AND resource_id=?",
                                            [(step.provider_name, g) for g in gone])
-
-
-def summarize(results: Iterable[StepResult]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for r in results:
-        out[r.status] = out.get(r.status, 0) + 1
-    return out
 
 
 # -- script export -----------------------------------------------------------------------------------
@@ -660,17 +654,6 @@ def script_lines(plan: Plan, kind: str | None = None) -> list[str]:
     return [shlex.join(argv) for s in plan.steps if s.provider_name == ex.provider_name for argv in ex.commands(s)]
 
 
-def plan_rows(plan: Plan) -> list[dict[str, Any]]:
-    """The plan as records (for reports)."""
-    return [
-        {"action": s.action, "resource_id": s.resource_id, "resource_name": s.resource_name,
-         "resource_type": s.resource_type, "provider_name": s.provider_name, "sub_account_id": s.sub_account_id,
-         "region_id": s.region_id, "monthly_saving": s.monthly_saving, "reversible": s.reversible, "undo": s.undo,
-         "recommendation_id": s.recommendation_id}
-        for s in plan.steps
-    ]
-
-
 __all__ = [
     "DEFAULT_BATCH_LIMIT",
     "DEFAULT_CONFIRM_THRESHOLD",
@@ -688,9 +671,7 @@ __all__ = [
     "execute_plan",
     "executor_for",
     "export_script",
-    "plan_rows",
     "script_lines",
     "settings",
     "unsupported",
-    "summarize",
 ]

@@ -153,7 +153,7 @@ class ConfigModel(Model):
     sources: dict[str, dict[str, Any]] = {}
     rules: dict[str, dict[str, Any]] = {}
     budgets: dict[str, BudgetModel] = {}
-    protection: ProtectionModel = ProtectionModel()
+    protection: ProtectionModel = msgspec.field(default_factory=ProtectionModel)
     read_only: Annotated[bool, Meta(description="never change a cloud resource (no cleanup key, plan or script)")] \
         = False
 

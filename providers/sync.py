@@ -271,17 +271,6 @@ def _watch_cancel(ctx: SyncContext, cancel: threading.Event) -> None:
     ctx.min_interval_s = 0.0 if user_cb is None else ctx.min_interval_s
 
 
-def summarize(results: list[SourceResult]) -> dict[str, int]:
-    return {
-        "sources": len(results),
-        "failed": sum(1 for r in results if r.status == "failed"),
-        "partial": sum(1 for r in results if r.status == "partial"),
-        "rows": sum(r.rows for r in results),
-        "api_calls": sum(r.api_calls for r in results),
-        "billed_api_calls": sum(r.billed_api_calls for r in results),
-    }
-
-
 __all__ = [
     "SourceProgress",
     "SourceResult",
@@ -289,5 +278,4 @@ __all__ = [
     "backfill_start",
     "cost_window",
     "run_sync",
-    "summarize",
 ]

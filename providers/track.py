@@ -194,9 +194,9 @@ def run_tracked(
                 sid = store.ensure_source(SOURCE_NAME, SOURCE_KIND)
                 n = write_runs(store, sid, [rec], in_transaction=True)
                 # one sync run per tracked run: made when it starts, updated (same row) when it ends
-                if sync[0] is None or sync[0].source_id != sid:
-                    sync[0] = store.start_sync_run(sid)
                 run = sync[0]
+                if run is None or run.source_id != sid:
+                    run = sync[0] = store.start_sync_run(sid)
                 run.rows = n
                 run.detail = {"kind": "track", "run_id": run_id, "status": status}
                 store.finish_sync_run(run, "ok")

@@ -455,6 +455,7 @@ def fetch_athena(ctx: SyncContext, aws: AwsSession, window: tuple[date, date], *
         listed = _nanos(r.get("list"), "list")
         contracted = _nanos(r.get("contracted"), "contracted")
         service = r.get("service_name") or None
+        category: str | None
         if schema == "focus":
             charge = r.get("charge_category") or "Usage"
             category = r.get("service_category") or service_category(service)

@@ -101,6 +101,7 @@ def parse_price_item(item: str | dict[str, Any], region: str, sku: str) -> Price
 
 def fetch_price(pricing: Any, region: str, instance_type: str) -> Price | None:
     """The Linux shared-tenancy on-demand price of one type in one region (EC2 or SageMaker)."""
+    kw: dict[str, Any]
     if instance_type.startswith("ml."):
         kw = {"ServiceCode": "AmazonSageMaker",
               "Filters": _filters({"instanceName": instance_type, "regionCode": region, "component": "Training"})}

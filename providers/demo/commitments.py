@@ -41,10 +41,10 @@ def _reservation(g: Gen, r: Reservation, snap_day: datetime) -> Commitment:
     eff = round(od * (1 - r.discount), 4)
     recurring = round(eff * (1 - r.upfront_share), 4)
     start = end - timedelta(days=round(r.term_months * 30.4375))
-    upfront = round((eff - recurring) * r.count * r.term_months * HOURS_PER_MONTH, 2)
+    upfront = round((eff - recurring) * r.instances * r.term_months * HOURS_PER_MONTH, 2)
     return Commitment(
-        r.provider, cid, r.ctype, f"{r.itype} x{r.count} {r.region} ({label} {r.payment})", acct, r.region, r.itype,
-        r.count, od, eff, recurring, r.fee_cadence, r.fee_service, r.payment, r.term_months, start, end,
+        r.provider, cid, r.ctype, f"{r.itype} x{r.instances} {r.region} ({label} {r.payment})", acct, r.region, r.itype,
+        r.instances, od, eff, recurring, r.fee_cadence, r.fee_service, r.payment, r.term_months, start, end,
         upfront=upfront, scope=r.scope, props=r.props,
     )
 

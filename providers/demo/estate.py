@@ -50,7 +50,7 @@ class Fleet(NamedTuple):
     account: str
     region: str
     itype: str
-    count: int
+    instances: int
     prefix: str
     schedule: str  # always | business (weekdays) | autoscale | stopped | stopped-billed (Azure) | deallocated
     profile: str  # utilization: idle | normal | busy | oversized
@@ -182,7 +182,7 @@ class Reservation(NamedTuple):
     ctype: str  # FOCUS CommitmentDiscountType
     region: str
     itype: str
-    count: int
+    instances: int
     discount: float  # effective rate = on-demand x (1 - discount)
     upfront_share: float  # the part of the effective rate paid upfront
     payment: str
@@ -443,7 +443,7 @@ class MlTask(NamedTuple):
     runs: int
     kind: str  # where it runs: sagemaker (training jobs) | ec2 (the gpu-dev instances) | azureml (a cluster)
     itype: str
-    count: int  # instances per run
+    instances: int  # instances per run
     hours: tuple[float, float]  # duration range of a completed run
     steps: int  # metric steps logged by a completed run
     last_running: bool  # the newest run is still running at the snapshot

@@ -23,18 +23,18 @@ def build(g: Gen) -> None:
 
 def _add_fleet(g: Gen, provider: str, f: Fleet) -> None:
     acct = ACCOUNTS[f.account]
-    n_new = int(round(f.count * f.new_share))
-    n_untagged = int(round(f.count * f.untagged))
-    for k in range(f.count):
+    n_new = int(round(f.instances * f.new_share))
+    n_untagged = int(round(f.instances * f.untagged))
+    for k in range(f.instances):
         launch_idx = -g.rng.randint(20, 700)
-        if k >= f.count - n_new:
+        if k >= f.instances - n_new:
             launch_idx = g.rng.randint(8, N_DAYS - 10)
         tags: dict[str, str] | None = {"team": f.team, "env": f.env, "project": f.project}
         if k < n_untagged:
             tags = None
         elif f.project.endswith("[beta]") and k >= 2:
             tags = {"team": f.team, "env": f.env, "project": f.project.replace("-[beta]", "")}
-        name = f"{f.prefix}-{k + 1:02d}" if f.count > 1 else f.prefix
+        name = f"{f.prefix}-{k + 1:02d}" if f.instances > 1 else f.prefix
         if f.prefix == "web" and k == 0:
             name = "web-[blue]"
         lifecycle = "spot" if k < f.n_spot else "on-demand"

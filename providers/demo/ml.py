@@ -142,14 +142,14 @@ def _sagemaker_job(g: Gen, run: _Run, props: dict[str, Any]) -> str:
     hourly = price(AWS, task.itype, region)
     tg = {"team": "ml", "env": "dev", "project": task.task}
     for day_idx, hrs in _split_days(run.day, run.start_h, run.dur):
-        g.cost(day_idx, ACCOUNTS["ml"], "Amazon SageMaker", region, hrs * task.count * hourly, rid=run.run_id,
-               rname=run.name, rtype="training_job", tags=tg, qty=round(hrs * task.count, 4))
+        g.cost(day_idx, ACCOUNTS["ml"], "Amazon SageMaker", region, hrs * task.instances * hourly, rid=run.run_id,
+               rname=run.name, rtype="training_job", tags=tg, qty=round(hrs * task.instances, 4))
     raw = {"completed": "Completed", "failed": "Failed", "running": "InProgress", "stopped": "Stopped"}[run.status]
     props.update({"sagemaker_status": raw, "training_seconds": run.billable, "billable_estimated": False,
                   "managed_spot": False, "tags": tg,
                   "failure_reason": "AlgorithmError: CUDA out of memory" if run.status == "failed" else None})
     g.ml_executors.append({"run_id": run.run_id, "provider_name": AWS, "resource_id": run.run_id,
-                           "instance_type": task.itype, "instance_count": task.count, "region_id": region,
+                           "instance_type": task.itype, "instance_count": task.instances, "region_id": region,
                            "start_at": g.iso(run.start), "end_at": None if run.is_running else g.iso(run.end),
                            "billable_seconds": run.billable})
     return region
@@ -158,7 +158,7 @@ def _sagemaker_job(g: Gen, run: _Run, props: dict[str, Any]) -> str:
 def _on_instances(g: Gen, run: _Run, gpu_dev: list[Instance]) -> str:
     """A run on the gpu-dev EC2 instances (billed as EC2 already): one executor per instance. Returns the host."""
     task = run.task
-    for inst in gpu_dev[:task.count]:
+    for inst in gpu_dev[:task.instances]:
         g.ml_executors.append({"run_id": run.run_id, "provider_name": AWS, "resource_id": inst.rid,
                                "instance_type": task.itype, "instance_count": 1, "region_id": _REGION[task.kind],
                                "start_at": g.iso(run.start), "end_at": g.iso(run.end),
@@ -170,9 +170,9 @@ def _on_azure_cluster(g: Gen, run: _Run, azure_cluster: str, cluster_hours: dict
     """A run on the Azure ML cluster: its node-hours add to the cluster's daily bill. Returns the host."""
     task = run.task
     for day_idx, hrs in _split_days(run.day, run.start_h, run.dur):
-        cluster_hours[day_idx] += hrs * task.count
+        cluster_hours[day_idx] += hrs * task.instances
     g.ml_executors.append({"run_id": run.run_id, "provider_name": AZURE, "resource_id": azure_cluster,
-                           "instance_type": task.itype, "instance_count": task.count,
+                           "instance_type": task.itype, "instance_count": task.instances,
                            "region_id": _REGION[task.kind], "start_at": g.iso(run.start),
                            "end_at": None if run.is_running else g.iso(run.end), "billable_seconds": run.billable})
     return "gpu-cluster"
