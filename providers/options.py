@@ -37,7 +37,16 @@ from .errors import InputError
 M = TypeVar("M", bound="Model")
 
 
-class Model(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class _KwOnly(msgspec.StructMeta):
+    """Every model's fields are keyword-only, subclasses' too (msgspec applies `kw_only` per class
+    otherwise), so a plug-in's required option may follow the inherited ones with defaults."""
+
+    def __new__(mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kw: Any) -> _KwOnly:
+        kw.setdefault("kw_only", True)
+        return super().__new__(mcls, name, bases, ns, **kw)
+
+
+class Model(msgspec.Struct, metaclass=_KwOnly, kw_only=True, forbid_unknown_fields=True):
     """Base of every typed config table. Unknown keys are refused.
 
     refused: keys refused with a message of their own (e.g. `role_arn`: how to do it instead);
