@@ -1,0 +1,49 @@
+"""What the command handlers share: where the cache and the demo are, the validated config, and the
+recommendation recompute after demo, import and sync."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from cache import Store
+from providers.paths import default_db_path
+
+
+def resolve_db(args: argparse.Namespace) -> Path:
+    return Path(args.db).expanduser() if args.db else default_db_path()
+
+
+def demo_db_path(args: argparse.Namespace, *, explicit_ok: bool = False) -> Path:
+    """Where the demo lives: `demo.db` beside the cache, so the real cache never holds demo data.
+
+    `costdeck demo --db PATH` (explicit_ok) writes the demo exactly there instead.
+    """
+    if explicit_ok and args.db:
+        return Path(args.db).expanduser()
+    return resolve_db(args).with_name("demo.db")
+
+
+def check_rules(config: Any) -> None:
+    """Validate the [rules.*] thresholds (one line, exit 2) before anything runs."""
+    from analysis.recommendations import rule_params
+
+    rule_params(config.rules, str(config.path or "config"))
+
+
+def load_checked_config(args: argparse.Namespace) -> Any:
+    """The config file, fully validated (sources, budgets, protection and rule thresholds): every
+    command that reads it refuses a bad one the same way, one line and exit 2."""
+    from providers.config import load_config
+
+    config = load_config(args.config)
+    check_rules(config)
+    return config
+
+
+def recompute_recommendations(store: Store, config: Any) -> Any:
+    """Re-run the recommendation rules over the cache (after demo, import and sync)."""
+    from analysis.recommendations.engine import recompute
+
+    return recompute(store, config)

@@ -1,0 +1,122 @@
+"""Report output: records as a table, CSV or JSON (money exact), and the wide status tables.
+
+rich is imported only when a table is printed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from typing import Any, TextIO
+
+from cache.money import decimal_str, fmt
+
+
+def safe(text: str) -> str:
+    """No terminal control characters from remote data."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
+
+
+def duration(seconds: float) -> str:
+    s = int(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+def write_records(
+    records: list[dict[str, Any]],
+    fmt_name: str,
+    *,
+    money_fields: tuple[str, ...] = (),
+    title: str = "",
+    out: io.TextIOBase | None = None,
+) -> None:
+    """Print records as a table, CSV or JSON. Money fields are nano-units in, exact decimals out."""
+    stream = out or sys.stdout
+    if fmt_name == "json":
+        _write_json(records, money_fields, stream)
+        return
+    cols: list[str] = []
+    for r in records:
+        for k in r:
+            if k not in cols:
+                cols.append(k)
+    if fmt_name == "csv":
+        _write_csv(records, cols, money_fields, stream)
+        return
+    _write_table(records, cols, money_fields, title, stream)
+
+
+def _write_json(records: list[dict[str, Any]], money_fields: tuple[str, ...], stream: TextIO) -> None:
+    data = [
+        {k: (float(decimal_str(v)) if k in money_fields and v is not None else v) for k, v in r.items()}
+        for r in records
+    ]
+    stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _write_csv(records: list[dict[str, Any]], cols: list[str], money_fields: tuple[str, ...], stream: TextIO) -> None:
+    w = csv.writer(stream, lineterminator="\n")
+    w.writerow(cols)
+    for r in records:
+        w.writerow([decimal_str(r[c]) if c in money_fields and r.get(c) is not None else r.get(c, "") for c in cols])
+
+
+def _write_table(
+    records: list[dict[str, Any]], cols: list[str], money_fields: tuple[str, ...], title: str, stream: TextIO
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title or None, title_justify="left")
+    for c in cols:
+        table.add_column(c, justify="right" if c in money_fields else "left", overflow="fold")
+    for r in records:
+        cells = []
+        for c in cols:
+            v = r.get(c)
+            if c in money_fields and v is not None:
+                cells.append(Text(fmt(v, r.get("currency"))))
+            else:
+                # Text: names render literally, never as markup
+                cells.append(Text("(not set)", style="dim") if v is None else Text(str(v)))
+        table.add_row(*cells)
+    # Piped (not a terminal): do not fold long ids at 80 columns; the table is as wide as its content.
+    tty = hasattr(stream, "isatty") and stream.isatty()
+    Console(file=stream, soft_wrap=False, width=None if tty else 10_000).print(table)
+
+
+def write_exact_json(records: list[dict[str, Any]], money_fields: tuple[str, ...]) -> None:
+    """JSON with money as exact decimal numbers (nano-units -> 12.345000001, never a float)."""
+    import secrets
+
+    tag = f"@@dec{secrets.token_hex(8)}@@"
+    data = [{k: (f"{tag}{decimal_str(v)}{tag}" if k in money_fields and v is not None else v) for k, v in r.items()}
+            for r in records]
+    text = json.dumps(data, indent=2, ensure_ascii=False)
+    for field_text in set(text.split(f'"{tag}')[1:]):
+        number = field_text.split(f'{tag}"', 1)[0]
+        text = text.replace(f'"{tag}{number}{tag}"', number)
+    sys.stdout.write(text + "\n")
+
+
+def wide_table(title: str, records: list[dict[str, Any]], right: tuple[str, ...] = ()) -> None:
+    """A rich table; not on a terminal, it is wide enough not to fold (logs, pipes, tests)."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for col in records[0] if records else []:
+        table.add_column(col, justify="right" if col in right else "left", overflow="fold")
+    for r in records:
+        style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(str(r.get("status")), "")
+        table.add_row(*(Text(str(v), style=style if k == "status" else "") for k, v in r.items()))
+    console = Console() if sys.stdout.isatty() else Console(width=240, soft_wrap=False)
+    console.print(table)

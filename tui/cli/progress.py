@@ -1,0 +1,123 @@
+"""Progress displays: the import progress bar, and the sync display (a live table on a terminal,
+plain lines in logs, pipes and CI). rich is imported only by the live display."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from .format import safe
+
+_STATUS_STYLES = {"ok": "green", "partial": "yellow", "failed": "red"}
+
+
+class ImportProgress:
+    """A one-line progress bar on stderr for long imports."""
+
+    def __init__(self) -> None:
+        self.last = ""
+
+    def __call__(self, label: str, done: int, total: int | None) -> None:
+        if total:
+            frac = min(1.0, done / total)
+            bar = "█" * int(frac * 30) + "░" * (30 - int(frac * 30))
+            line = f"\r{label[:40]:40} {bar} {frac * 100:5.1f}%"
+        else:
+            line = f"\r{label[:40]:40} {done:,} rows"
+        if line != self.last:
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            self.last = line
+
+    def done(self) -> None:
+        if self.last:
+            sys.stderr.write("\n")
+
+
+class PlainSync:
+    """One line per step change and per finished source (logs, pipes, CI)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._last: dict[str, tuple[str, str]] = {}
+
+    def __enter__(self) -> PlainSync:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def update(self, p: Any) -> None:
+        key = (p.status, p.step)
+        with self._lock:
+            if self._last.get(p.source) == key:
+                return
+            self._last[p.source] = key
+            print(safe(self._line(p)), flush=True)
+
+    @staticmethod
+    def _line(p: Any) -> str:
+        if p.status == "queued":
+            return f"{p.source}: queued"
+        if p.finished:
+            return (f"{p.source}: {p.status} - {p.rows:,} rows, {p.api_calls} API calls "
+                    f"({p.billed_api_calls} billed), {p.elapsed_s:.1f}s" + (f" - {p.error}" if p.error else ""))
+        return f"{p.source}: [{p.steps_done}/{p.steps_total}] {p.step or 'starting'}"
+
+
+class LiveSync:
+    """A rich Live table: per source its step, progress, rows, API calls and billed CE calls."""
+
+    _COLUMNS = (("source", "left"), ("status", "left"), ("step", "left"), ("", "left"),
+                ("rows", "right"), ("API calls", "right"), ("billed (CE)", "right"), ("time", "right"))
+
+    def __init__(self, names: list[str]) -> None:
+        import threading
+
+        from rich.console import Console
+        from rich.live import Live
+
+        self._lock = threading.Lock()
+        self._state: dict[str, Any] = dict.fromkeys(names)
+        self.console = Console()
+        self.live = Live(self._render(), console=self.console, refresh_per_second=8, transient=False)
+
+    def __enter__(self) -> LiveSync:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.live.update(self._render())
+        self.live.__exit__(None, None, None)
+
+    def update(self, p: Any) -> None:
+        with self._lock:
+            self._state[p.source] = p
+            self.live.update(self._render())
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        t = Table(title="costdeck sync", title_justify="left", expand=False)
+        for col, just in self._COLUMNS:
+            t.add_column(col, justify=just)  # type: ignore[arg-type]
+        for name, p in self._state.items():
+            t.add_row(*self._row(name, p))
+        return t
+
+    @staticmethod
+    def _row(name: str, p: Any) -> list[Any]:
+        from rich.progress_bar import ProgressBar
+        from rich.text import Text
+
+        if p is None:
+            return [Text(name), Text("queued"), Text(""), Text(""), "", "", "", ""]
+        style = _STATUS_STYLES.get(p.status, "")
+        step = p.error if p.finished and p.error else (f"{p.step}: {p.detail}" if p.detail else p.step)
+        total = max(p.steps_total, 1)
+        bar = ProgressBar(total=total, completed=total if p.finished else p.steps_done, width=16)
+        return [Text(name), Text(p.status, style=style), Text(safe(step or "")[:70]), bar,
+                f"{p.rows:,}", str(p.api_calls), f"{p.billed_api_calls} (${p.billed_api_calls * 0.01:.2f})",
+                f"{p.elapsed_s:.1f}s"]

@@ -1,0 +1,118 @@
+"""`costdeck report ...`: one handler per report; `spend` and `ml-runs` live here, the others beside it."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from datetime import date, timedelta
+from typing import Any
+
+from cache import Store, timeutil
+from cache import queries as q
+from providers.errors import InputError
+
+from .commitments import report_commitments
+from .common import resolve_db
+from .format import duration, write_records
+from .parser import UsageError
+from .recommendations import report_recommendations
+from .rules import report_rules
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    path = resolve_db(args)
+    if not path.exists():
+        raise InputError(f"{path}: no cache here (run costdeck import, sync or demo first)")
+    with Store(path) as store:
+        if args.report == "spend":
+            return report_spend(store, args)
+        if args.report == "ml-runs":
+            return report_ml_runs(store, args)
+        if args.report == "commitments":
+            return report_commitments(store, args)
+        if args.report == "recommendations":
+            return report_recommendations(store, args)
+        if args.report == "rules":
+            return report_rules(args)
+    raise UsageError(f"unknown report {args.report!r}")
+
+
+# -- spend ------------------------------------------------------------------------
+def report_spend(store: Store, args: argparse.Namespace) -> int:
+    try:
+        q.check_dim(args.by)
+    except q.QueryError as exc:
+        raise UsageError(str(exc)) from None
+    rng = q.data_range(store.conn)
+    if rng is None and not (args.since and args.until):
+        # No cost data: an empty result, not an error (scripts get [] or a bare header).
+        _print_no_cost_data(args)
+        return 0
+    since, until = _spend_window(args, rng)
+    groups = q.spend_by(store.conn, args.by, since, until, args.metric)
+    records = [
+        {args.by: g.value, **({"name": g.label} if g.label else {}), "cost": g.cost, "currency": g.currency}
+        for g in groups
+    ]
+    write_records(records, args.format, money_fields=("cost",), title=f"Spend by {args.by}, {since} to {until} "
+                  f"(exclusive), {args.metric} cost")
+    return 0
+
+
+def _print_no_cost_data(args: argparse.Namespace) -> None:
+    if args.format == "json":
+        print("[]")
+    elif args.format == "csv":
+        print(f"{args.by},cost,currency")
+    else:
+        print("no cost data in this cache: run costdeck import, sync or demo first")
+
+
+def _spend_window(args: argparse.Namespace, rng: tuple[date, date] | None) -> tuple[date, date]:
+    """--since/--until, defaulting to the days with data; an empty window names what was given."""
+    since = args.since or (rng[0] if rng else timeutil.today())
+    until = args.until or ((rng[1] + timedelta(days=1)) if rng else timeutil.today())
+    if until <= since:
+        if not args.until and rng:
+            raise UsageError(f"--since {since} is after the last day with data ({rng[1]})")
+        if not args.since and rng:
+            raise UsageError(f"--until {until} is before the first day with data ({rng[0]})")
+        raise UsageError(f"--until {until} must be after --since {since}")
+    return since, until
+
+
+# -- ml-runs ----------------------------------------------------------------------
+def report_ml_runs(store: Store, args: argparse.Namespace) -> int:
+    from analysis import mlruns
+
+    runs = mlruns.load_runs(store.conn, task=args.task)
+    if args.task and not runs:
+        known = ", ".join(mlruns.tasks(store.conn)) or "none in the cache"
+        raise UsageError(f"no runs for task {args.task!r} (tasks: {known})")
+    records = mlruns.run_records(runs)
+    if not records:  # say so, in each format's own way
+        if args.format == "table":
+            print("no ML runs in this cache")
+        elif args.format == "csv":
+            csv.writer(sys.stdout, lineterminator="\n").writerow(mlruns.RECORD_FIELDS)
+        else:
+            sys.stdout.write("[]\n")
+        return 0
+    if args.format == "table":  # readable on a terminal: short times, one metric column
+        records = [_ml_run_row(r) for r in records]
+    write_records(records, args.format, money_fields=("cost",),
+                  title="ML runs" + (f" of {args.task}" if args.task else "") + " (cost basis: billed = apportioned "
+                  "from the billed cost; price x duration = on-demand price x instances x duration)")
+    return 0
+
+
+def _ml_run_row(r: dict[str, Any]) -> dict[str, Any]:
+    """A run record shortened for the table."""
+    return {
+        "task": r["task"], "name": r["name"] or r["run_id"], "status": r["status"],
+        "start": r["start"][:16].replace("T", " "), "duration": duration(r["duration_s"]),
+        "executors": r["executors"], "cost": r["cost"], "currency": r["currency"],
+        "basis": r["cost_basis"] + (f": {r['cost_reason']}" if r["cost_reason"] else ""),
+        "metric": f"{r['primary_metric']}={r['primary_value']:.4g}" if r["primary_value"] is not None else "",
+    }
