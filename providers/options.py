@@ -238,7 +238,12 @@ def describe(model: type[Model]) -> list[FieldDoc]:
             default = f.default_factory()
         else:
             default = None
-        tname = " | ".join(f'"{v}"' for v in get_args(bare)) if literal else type_name(f.type)
+        if literal:
+            tname = " | ".join(f'"{v}"' for v in get_args(bare))
+        elif get_origin(bare) is list and get_origin(_bare(get_args(bare)[0])) is Literal:
+            tname = "list[" + " | ".join(f'"{v}"' for v in get_args(_bare(get_args(bare)[0]))) + "]"
+        else:
+            tname = type_name(f.type)
         out.append(FieldDoc(name=f.name, type=tname, default=default, required=f.required,
                             description=str(schema.get("description", "")), expected=_expected_py(hints[f.name])))
     return out

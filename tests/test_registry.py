@@ -133,7 +133,7 @@ def test_a_plugin_kind_is_listed_validated_synced_and_shown(tmp_path: Path) -> N
     with Store(tmp_path / "cache.db", readonly=True) as store:
         [src] = store.list_sources()
         assert (src.name, src.kind, src.status) == ("toyland", "toy", "partial")
-        days, total = store.conn.execute("SELECT count(*), sum(billed_cost) FROM costs").fetchone()
+        days, total = store.conn.execute("SELECT count(*), sum(billed) FROM costs").fetchone()
     assert days >= 1 and total == days * 1_250_000_000
 
     listed = run(["sources"], plugin, tmp_path)

@@ -112,7 +112,7 @@ def wide_table(title: str, records: list[dict[str, Any]], right: tuple[str, ...]
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title), title_justify="left")  # a title is text, never markup
     for col in records[0] if records else []:
         table.add_column(col, justify="right" if col in right else "left", overflow="fold")
     for r in records:

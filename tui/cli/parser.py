@@ -84,7 +84,10 @@ def _add_import(sub: _Subparsers, common: _Parser) -> None:
 
 
 def _add_sources(sub: _Subparsers, common: _Parser) -> None:
-    sub.add_parser("sources", parents=[common], help="list sources and their last sync")
+    s = sub.add_parser("sources", parents=[common], help="list sources and their last sync (--kinds: the kinds)")
+    s.add_argument("--kinds", action="store_true",
+                   help="list the kinds of source instead: their steps, options, types and defaults")
+    _add_format(s)
 
 
 def _add_track(sub: _Subparsers, common: _Parser) -> None:
@@ -151,8 +154,9 @@ def _add_report_recommendations(rsub: _Subparsers, common: _Parser) -> None:
     rr.add_argument("--status", default="open", choices=["open", "dismissed", "snoozed", "applied", "all"],
                     help="status to list (default: open)")
     _add_format(rr)
-    rr.add_argument("--script", choices=["aws"], help="print a shell script (AWS CLI) that cleans up the open "
-                    "recommendations instead (dry run unless run with --execute)")
+    rr.add_argument("--script", metavar="KIND", help="print a shell script that cleans up the open recommendations "
+                    "of that kind's provider instead, e.g. --script aws (AWS CLI); a dry run unless run with "
+                    "--execute (kinds with one: see `costdeck sources --kinds`)")
     rr.add_argument("--dry-run", action="store_true", help="with --script: print only the commands, one per line")
 
 

@@ -22,7 +22,7 @@ def report_recommendations(store: Store, args: argparse.Namespace) -> int:
     if args.rule and args.rule not in RULES and args.rule not in NATIVE_RULES:
         raise UsageError(f"unknown rule {args.rule!r} (known: {', '.join([*RULES, *NATIVE_RULES])})")
     if args.dry_run and not args.script:
-        raise UsageError("--dry-run goes with --script aws")
+        raise UsageError("--dry-run goes with --script KIND (e.g. --script aws)")
     statuses = None if args.status == "all" else (args.status,)
     recs = load(store.conn, statuses=statuses, rule=args.rule, include_duplicates=False)
     if args.script:
@@ -72,17 +72,15 @@ def _print_table(args: argparse.Namespace, records: list[dict[str, Any]], recs: 
 def _recommendations_script(store: Store, args: argparse.Namespace, recs: list[Any]) -> int:
     import dataclasses
 
-    try:
-        from analysis.cleanup import PlanRefused, build_plan, export_script, script_lines
-    except ImportError:
-        raise UsageError("--script needs the cleanup module, which is not in this build yet") from None
+    from analysis.cleanup import PlanRefused, build_plan, export_script, script_lines
+
     config = load_checked_config(args)
     # A script only prints commands: it is the read-only way to hand a plan to change control.
     try:
         plan = build_plan(store.conn, recs, dataclasses.replace(config, read_only=False), read_only=False,
                           demo=store.is_demo())
         if args.dry_run:
-            lines = script_lines(plan)
+            lines = script_lines(plan, args.script)
             sys.stdout.write("".join(line + "\n" for line in lines))
         else:
             sys.stdout.write(export_script(plan, args.script))

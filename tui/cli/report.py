@@ -22,6 +22,8 @@ from .rules import report_rules
 
 def cmd_report(args: argparse.Namespace) -> int:
     path = resolve_db(args)
+    if args.report == "rules":  # from the config and the models alone
+        return report_rules(args)
     if not path.exists():
         raise InputError(f"{path}: no cache here (run costdeck import, sync or demo first)")
     with Store(path) as store:
@@ -33,8 +35,6 @@ def cmd_report(args: argparse.Namespace) -> int:
             return report_commitments(store, args)
         if args.report == "recommendations":
             return report_recommendations(store, args)
-        if args.report == "rules":
-            return report_rules(args)
     raise UsageError(f"unknown report {args.report!r}")
 
 

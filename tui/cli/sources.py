@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -10,17 +12,21 @@ from typing import Any
 from cache import Store, timeutil
 
 from .common import load_checked_config, resolve_db
-from .format import safe, wide_table
+from .format import safe, wide_table, write_records
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
-    """Configured sources (even before their first sync) and any others in the cache."""
-
+    """Configured sources (even before their first sync) and any others in the cache; --kinds: the kinds."""
+    if args.kinds:
+        return cmd_kinds(args)
     config = load_checked_config(args)
     infos, runs = _cached_sources(resolve_db(args))
     now = timeutil.now()
     names = list(config.sources) + sorted(n for n in infos if n not in config.sources)
     records = [_source_record(name, config.sources.get(name), infos.get(name), runs, now) for name in names]
+    if args.format != "table":
+        write_records(records, args.format)
+        return 0
     if not records:
         where = f" (config: {config.path}, not found)" if not config.exists else ""
         print(f"no sources{where}")
@@ -57,3 +63,70 @@ def _source_record(name: str, conf: Any, s: Any, runs: dict[int, Any], now: date
         "api_calls": f"{s.api_calls} ({runs.get(s.id, 0)} billed)" if s else "",
         "error": safe(s.error or "") if s else "",
     }
+
+
+def kinds_records() -> list[dict[str, Any]]:
+    """Every registered kind, from its adapter class and options model (what `sources --kinds` prints)."""
+    from providers import registry
+    from providers.options import describe
+
+    out: list[dict[str, Any]] = []
+    for kind, entry in registry.entries().items():
+        try:
+            cls = registry.get(kind)
+        except registry.UnknownKind as exc:
+            out.append({"kind": kind, "title": str(exc), "package": entry.distribution, "configurable": False,
+                        "filled_by": "", "steps": [], "cleanup": [], "script": False, "options": [],
+                        "error": str(exc)})
+            continue
+        options = [{"name": d.name, "type": d.type, "default": d.default, "required": d.required,
+                    "description": d.description} for d in describe(cls.Options)]
+        out.append({"kind": kind, "title": cls.title, "package": entry.distribution,
+                    "configurable": cls.configurable, "filled_by": cls.filled_by, "steps": list(cls.steps),
+                    "cleanup": list(cls.cleanup_providers), "script": cls.script_exporter() is not None,
+                    "options": options, "error": None})
+    return out
+
+
+def cmd_kinds(args: argparse.Namespace) -> int:
+    """`costdeck sources --kinds`: the kinds, their steps and options (types, defaults, meaning)."""
+    records = kinds_records()
+    if args.format == "json":
+        json.dump(records, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0
+    if args.format == "csv":
+        write_records([{"kind": r["kind"], "option": o["name"], "type": o["type"],
+                        "default": "" if o["required"] else _toml(o["default"]), "required": o["required"],
+                        "description": o["description"]} for r in records for o in r["options"]], "csv")
+        return 0
+    for r in records:
+        how = "[sources.NAME] kind = " + f'"{r["kind"]}"' if r["configurable"] else f"filled by `{r['filled_by']}`"
+        rows = [{"option": o["name"], "type": o["type"],
+                 "default": "required" if o["required"] else _toml(o["default"]),
+                 "meaning": o["description"]} for o in r["options"]]
+        extra = []
+        if r["steps"]:
+            extra.append("steps: " + ", ".join(r["steps"]))
+        if r["cleanup"]:
+            extra.append("cleanup: " + ", ".join(r["cleanup"]) + (" (script export)" if r["script"] else ""))
+        head = f"{r['kind']}: {r['title']} ({how}{'; ' if extra else ''}{'; '.join(extra)})"
+        if rows:
+            wide_table(safe(head), rows)
+        else:
+            print(safe(head) + (": no options" if not r["error"] else ""))
+        print()
+    return 0
+
+
+def _toml(value: Any) -> str:
+    """A default as it would be written in the config file."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)
