@@ -6,7 +6,6 @@ rich is imported only when a table is printed.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 from typing import Any, TextIO
@@ -34,7 +33,7 @@ def write_records(
     *,
     money_fields: tuple[str, ...] = (),
     title: str = "",
-    out: io.TextIOBase | None = None,
+    out: TextIO | None = None,
 ) -> None:
     """Print records as a table, CSV or JSON. Money fields are nano-units in, exact decimals out."""
     stream = out or sys.stdout

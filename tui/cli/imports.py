@@ -42,7 +42,7 @@ def _import(args: argparse.Namespace, config: Any, path: Path) -> int:
     with Store(path) as store:
         results = _import_focus(store, args)
         if parsed:
-            results += runs_jsonl.import_parsed(store, parsed, source_name=args.source)  # type: ignore[arg-type]
+            results += runs_jsonl.import_parsed(store, parsed, source_name=args.source)
         recs = recompute_recommendations(store, config)
     for res in results:
         print(res.summary())
