@@ -50,7 +50,7 @@ from msgspec import Meta
 
 from cache.money import to_nanos
 
-from . import registry
+from . import nesting, registry
 from .errors import InputError
 from .options import Bad, ConfigError, Model, convert, show
 from .paths import default_config_path
@@ -200,9 +200,11 @@ def load_config(path: Path | None = None) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{p}: cannot read the config ({getattr(exc, 'strerror', None) or exc})") from exc
     try:
-        data = tomllib.loads(text)
+        data = nesting.check(tomllib.loads(text))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{p}: not valid TOML ({exc})") from exc
+    except (RecursionError, nesting.TooDeep):
+        raise InputError(f"{p}: not valid TOML (values {nesting.TooDeep()})") from None
     return parse_config(data, p)
 
 

@@ -47,6 +47,7 @@ from typing import Any
 
 from cache import Store, timeutil
 
+from . import nesting
 from .errors import InputError
 
 SOURCE_KIND = "runs"
@@ -350,9 +351,11 @@ def parse_file(path: Path) -> list[RunRecord]:
                 if not line.strip():
                     continue
                 try:
-                    obj = json.loads(line)
+                    obj = nesting.loads_json(line)
                 except json.JSONDecodeError as exc:
                     raise InputError(f"{path}: line {lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+                except nesting.TooDeep as exc:
+                    raise InputError(f"{path}: line {lineno}: JSON {exc}") from None
                 try:
                     rec = parse_line(obj)
                 except _LineError as err:
@@ -386,8 +389,8 @@ def is_run_log(path: Path) -> bool:
         if not line.lstrip().startswith("{"):
             return False
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError:
+            obj = nesting.loads_json(line)
+        except (json.JSONDecodeError, nesting.TooDeep):
             return False
         return isinstance(obj, dict) and "run_id" in obj
     return False
