@@ -142,7 +142,8 @@ def canonical_tags(tags: dict[str, Any] | str | None) -> str | None:
         return None
     if isinstance(tags, str):
         try:
-            text, tags = tags, json.loads(tags)
+            text = tags
+            tags = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CacheError(f"tags are not a JSON object: {text[:60]!r}") from exc
     if not isinstance(tags, dict):

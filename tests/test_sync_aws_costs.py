@@ -26,7 +26,7 @@ from providers.aws import adapter as aws_adapter
 from providers.aws import costs as aws_costs
 from providers.aws.adapter import AwsOptions
 from providers.aws.session import AwsSession
-from providers.base import SourceProgress, StepError, SyncContext
+from providers.base import CostOptions, SourceProgress, StepError, SyncContext
 from providers.config import load_config
 from providers.sync import backfill_start, run_sync
 from tests import moto_server
@@ -579,7 +579,7 @@ def test_cost_window_rules(tmp_path: Path) -> None:
 
     with Store(tmp_path / "w.db") as s:
         sid = s.ensure_source("x", "aws")
-        opts = {"backfill_months": 13, "refetch_days": 3}
+        opts = CostOptions(backfill_months=13, refetch_days=3)
         assert cost_window(s, sid, opts, TODAY) == ((date(2024, 3, 1), date(2025, 3, 16)), True)
 
         def ran(lo: str, hi: str, status: str = "ok") -> None:
@@ -598,7 +598,7 @@ def test_cost_window_rules(tmp_path: Path) -> None:
         # last sync older than the backfill: the backfill
         assert cost_window(s, sid, opts, date(2026, 6, 1))[0] == (date(2025, 6, 1), date(2026, 6, 2))
         # a longer backfill configured than ever fetched: the whole backfill again
-        assert cost_window(s, sid, {**opts, "backfill_months": 24}, date(2025, 3, 17))[0][0] == date(2023, 4, 1)
+        assert cost_window(s, sid, CostOptions(backfill_months=24, refetch_days=3), date(2025, 3, 17))[0][0] == date(2023, 4, 1)
 
 
 def test_ctrl_c_cancels_the_cli_sync_and_records_it(aws: str, tmp_path: Path, fault_proxy: FaultProxy) -> None:
