@@ -202,12 +202,11 @@ async def test_a_failing_sync_is_reported_and_ends(demo_db: Path, tmp_path: Path
 def test_every_worker_reports_through_the_app() -> None:
     """Every worker in tui/ is declared with exit_on_error=False (the app's one handler reports it)
     and a description (the notification's subject), runs on a screen that relays its state changes
-    (or on the app), and hands results back as messages, never by call_from_thread."""
+    to the app (or on the app), and hands results back as messages, never by call_from_thread."""
     import ast
     import inspect
 
     import tui
-    from tui.base import WorkerStateRelay
 
     root = Path(tui.__file__).parent
     found = 0
@@ -229,6 +228,33 @@ def test_every_worker_reports_through_the_app() -> None:
                     (path, cls.name)
                 assert "description" in kw, (path, cls.name)
             owner = getattr(__import__(module, fromlist=[cls.name]), cls.name)
-            assert inspect.isclass(owner) and (issubclass(owner, WorkerStateRelay) or issubclass(owner, CostdeckApp)), \
-                (path, cls.name)
+            assert inspect.isclass(owner), (path, cls.name)
+            relays = "relay_worker_state(self, event)" in inspect.getsource(owner.on_worker_state_changed) \
+                if hasattr(owner, "on_worker_state_changed") else False
+            assert relays or issubclass(owner, CostdeckApp), (path, cls.name)
     assert found >= 15
+
+
+async def test_a_failing_cleanup_run_is_reported_once(demo_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tui.screens.cleanup as cleanup_screen
+    from analysis.cleanup import build_plan
+    from analysis.recommendations import load
+
+    def broken(*args: object, **kw: object) -> object:
+        raise RuntimeError("the executor fell over")
+
+    monkeypatch.setattr(cleanup_screen, "execute_plan", broken)
+    app = CostdeckApp(demo_db)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        plan = app.read(lambda c: build_plan(c, load(c), app.config, read_only=False, demo=True))
+        assert plan.steps and cleanup_screen.open_cleanup(app, plan)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, cleanup_screen.CleanupScreen)
+        await pilot.press("enter")  # dry run
+        await settle(pilot)
+        assert notes(app, "error") == ["Cleanup failed: RuntimeError: the executor fell over"]
+        assert screen.state == "ready"  # out of "running": the keys work again
+        assert "cleanup failed: RuntimeError: the executor fell over" in str(
+            screen.query_one("#cleanup-error", Static).render())

@@ -49,12 +49,17 @@ def post_result(node: MessagePump, message: Message) -> None:
         node.post_message(message)
 
 
+def relay_worker_state(node: MessagePump, event: Worker.StateChanged) -> None:
+    """Pass a worker's state change on to the app's one handler (a screen's `on_worker_state_changed`)."""
+    node.app.post_message(Worker.StateChanged(event.worker, event.state))
+
+
 class WorkerStateRelay:
     """Mixin for screens that run workers: pass their state changes on to the app's one handler."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         assert isinstance(self, MessagePump)
-        self.app.post_message(Worker.StateChanged(event.worker, event.state))
+        relay_worker_state(self, event)
 
     def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:
         """A worker of this screen raised (already notified): clear its loading state."""

@@ -39,7 +39,7 @@ from cache import Store, timeutil
 from cache.money import fmt
 from providers.base import one_line
 
-from ..base import WorkerStateRelay, error_line, post_result
+from ..base import error_line, post_result, relay_worker_state
 from ..dialogs import PromptScreen
 from ..widgets import clean, money_text, safe
 
@@ -63,7 +63,7 @@ def _where(account: str | None, region: str | None) -> Text:
     return safe(" ".join(x for x in (account, region) if x) or "—", 34, "dim")
 
 
-class CleanupScreen(WorkerStateRelay, ModalScreen[list[StepResult] | None]):
+class CleanupScreen(ModalScreen[list[StepResult] | None]):
     VIEW_TITLE = "Clean up"
     HELP = """
 The plan lists every step: the action, the resource (id and name), its account and region, the
@@ -399,6 +399,9 @@ matches (attached again, state changed, tagged protected, gone). Every attempt i
             results = execute_plan(self.plan, executor_for(store, config), store, dry_run=dry_run,
                                    on_result=step_done)
         post_result(self, self.Finished(results, dry_run))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        relay_worker_state(self, event)  # to the app's one handler of worker failures
 
     def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:
         """The run failed (the app notified it): say so on the screen and end the running state."""
