@@ -3,6 +3,32 @@
 This package imports nothing else of costdeck's (checked by import-linter and tests).
 """
 
-from .store import CacheError, CacheVersionError, CostRow, SourceInfo, Store, SyncRun
+from .store import (
+    LOCK_TIMEOUT_ENV,
+    LOCK_WAIT_MESSAGE,
+    CacheError,
+    CacheLockTimeout,
+    CacheVersionError,
+    CostRow,
+    LockWait,
+    SourceInfo,
+    Store,
+    SyncRun,
+    lock_timeout,
+    set_lock_wait_hook,
+)
 
-__all__ = ["CacheError", "CacheVersionError", "CostRow", "SourceInfo", "Store", "SyncRun"]
+__all__ = [
+    "LOCK_TIMEOUT_ENV",
+    "LOCK_WAIT_MESSAGE",
+    "CacheError",
+    "CacheLockTimeout",
+    "CacheVersionError",
+    "CostRow",
+    "LockWait",
+    "SourceInfo",
+    "Store",
+    "SyncRun",
+    "lock_timeout",
+    "set_lock_wait_hook",
+]

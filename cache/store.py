@@ -4,6 +4,13 @@ Writes of one source's costs for one date window happen in ONE transaction: the
 window's old rows are deleted, the new ones inserted, the summary table rebuilt for
 those days. An exception anywhere rolls the whole window back, so a crash or error
 leaves the previous data whole.
+
+Writers wait their turn: SQLite lets one connection write at a time, and every writer (import,
+sync, `costdeck track`, the app's status changes) waits for that write lock up to ONE timeout,
+`lock_timeout()`: 600 s by default (long enough for the biggest import), COSTDECK_LOCK_TIMEOUT
+(seconds) overrides it. `Store.transaction()` begins with BEGIN IMMEDIATE retried in short slices
+so the wait can be reported (`on_wait`, or the process-wide `set_lock_wait_hook`); a writer that
+gives up raises `CacheLockTimeout`, one line naming the cache and the seconds waited.
 """
 
 from __future__ import annotations
@@ -13,7 +20,8 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -76,6 +84,76 @@ class CacheError(Exception):
 
 class CacheVersionError(CacheError):
     pass
+
+
+# -- waiting for the write lock -----------------------------------------------------------------
+LOCK_TIMEOUT_ENV = "COSTDECK_LOCK_TIMEOUT"
+DEFAULT_LOCK_TIMEOUT_S = 600.0  # 10 minutes: the biggest import holds the lock for a few minutes
+LOCK_SLICE_S = 0.2  # one BEGIN IMMEDIATE attempt waits this long (SQLite's busy handler) before a retry
+LOCK_REPORT_EVERY_S = 1.0  # a waiting writer reports to its hook about this often
+LOCK_WAIT_MESSAGE = "waiting for the cache lock held by another costdeck process…"
+
+
+class CacheLockTimeout(CacheError):
+    """A writer gave up waiting for the cache's write lock (another process kept writing)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LockWait:
+    """A writer's report while it waits for the write lock (see `Store(on_wait=...)`).
+
+    state: "waiting" (first when the lock is found held, then about every LOCK_REPORT_EVERY_S),
+    then once "acquired" or "gave up" (after which CacheLockTimeout is raised). `first` marks the
+    first "waiting" report of a wait; `waiter` tells concurrent waiters (one per Store) apart.
+    """
+
+    path: Path
+    state: str
+    waited: float  # seconds waited so far
+    timeout: float  # seconds it waits in all
+    waiter: int
+    first: bool = False
+
+
+WaitHook = Callable[[LockWait], None]
+
+_default_wait_hook: WaitHook | None = None
+
+
+def set_lock_wait_hook(hook: WaitHook | None) -> WaitHook | None:
+    """Set the process-wide hook told of lock waits by Stores made without `on_wait` (None: none).
+
+    Returns the previous hook (to restore it). The hook is called from the waiting thread; an
+    exception in it is ignored.
+    """
+    global _default_wait_hook
+    previous, _default_wait_hook = _default_wait_hook, hook
+    return previous
+
+
+def lock_timeout() -> float:
+    """Seconds a writer waits for the cache's write lock: COSTDECK_LOCK_TIMEOUT, else 600."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_LOCK_TIMEOUT_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e7:  # also refuses nan and inf
+        raise CacheError(f"{LOCK_TIMEOUT_ENV}={raw!r}: expected a number of seconds (e.g. 600)")
+    return value
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc)
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.0f}" if s >= 10 else f"{s:.1f}".removesuffix(".0")
 
 
 @dataclass(slots=True)
@@ -170,11 +248,21 @@ def _prepare_path(path: Path) -> None:
 
 
 class Store:
-    """One connection to one cache file. Use one Store per thread."""
+    """One connection to one cache file. Use one Store per thread.
 
-    def __init__(self, path: str | os.PathLike[str], *, readonly: bool = False) -> None:
+    Every statement waits up to `lock_timeout()` for another connection's write lock (SQLite's
+    busy timeout); `transaction()` waits in slices and reports the wait to `on_wait` (default: the
+    hook of `set_lock_wait_hook`), raising CacheLockTimeout when it gives up.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, readonly: bool = False, on_wait: WaitHook | None = None
+    ) -> None:
         self.path = Path(path).expanduser()
         self.readonly = readonly
+        self.on_wait = on_wait
+        self.lock_timeout = lock_timeout()
+        self._busy_ms = int(self.lock_timeout * 1000)
         if readonly:
             if not self.path.exists():
                 raise CacheError(f"{self.path}: no such cache file")
@@ -188,7 +276,7 @@ class Store:
             self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         try:
-            self.conn.execute("PRAGMA busy_timeout = 5000")
+            self.conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
             if not readonly:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
@@ -197,6 +285,9 @@ class Store:
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise CacheError(f"{self.path}: not a costdeck cache ({exc})") from exc
+        except BaseException:  # e.g. CacheLockTimeout while migrating
+            self.conn.close()
+            raise
         self.db = sqlite_utils.Database(self.conn)
         self._dim_cache: dict[tuple[str, str], tuple[int, str | None, str | None]] = {}
         self._tag_cache: dict[str, int] = {}
@@ -214,7 +305,9 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
+        """A write transaction: BEGIN IMMEDIATE (waiting for the write lock, see `begin_write`),
+        COMMIT at the end of the block, ROLLBACK on any exception."""
+        self.begin_write()
         try:
             yield self.conn
         except BaseException:
@@ -223,6 +316,52 @@ class Store:
             raise
         else:
             self.conn.execute("COMMIT")
+
+    def begin_write(self) -> None:
+        """BEGIN IMMEDIATE, waiting up to `lock_timeout` seconds while another connection holds the
+        write lock: attempts of LOCK_SLICE_S each (SQLite's busy handler sleeps inside them), the wait
+        reported to the hook as it goes. Raises CacheLockTimeout (one line) when it gives up."""
+        conn = self.conn
+        timeout = self.lock_timeout
+        start = time.monotonic()
+        last_report: float | None = None
+        try:
+            while True:
+                now = time.monotonic()
+                left = timeout - (now - start)
+                conn.execute(f"PRAGMA busy_timeout = {max(0, min(int(LOCK_SLICE_S * 1000), int(left * 1000)))}")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise
+                    after = time.monotonic()
+                    waited = after - start
+                    if waited >= timeout:
+                        if last_report is not None:
+                            self._report("gave up", waited)
+                        raise CacheLockTimeout(
+                            f"{self.path}: gave up after {_seconds(waited)} s waiting for another process's "
+                            f"write to the cache ({LOCK_TIMEOUT_ENV} sets how long to wait)"
+                        ) from None
+                    if last_report is None or after - last_report >= LOCK_REPORT_EVERY_S:
+                        self._report("waiting", waited, first=last_report is None)
+                        last_report = after
+                    if after - now < LOCK_SLICE_S / 4:  # refused at once (no busy handler ran): do not spin
+                        time.sleep(min(LOCK_SLICE_S / 4, max(0.0, timeout - waited)))
+                    continue
+                if last_report is not None:
+                    self._report("acquired", time.monotonic() - start)
+                return
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
+
+    def _report(self, state: str, waited: float, *, first: bool = False) -> None:
+        hook = self.on_wait or _default_wait_hook
+        if hook is None:
+            return
+        with contextlib.suppress(Exception):  # a broken hook must not break the write
+            hook(LockWait(self.path, state, waited, self.lock_timeout, id(self), first))
 
     def _migrate(self) -> None:
         has_meta = self.conn.execute(
@@ -243,7 +382,7 @@ class Store:
             return
         if self.readonly:
             raise CacheError(f"{self.path}: cache needs migrating to version {SCHEMA_VERSION}, opened read-only")
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.begin_write()
         try:
             for v in range(version, SCHEMA_VERSION):
                 for stmt in MIGRATIONS[v]:
@@ -682,4 +821,10 @@ __all__ = [
     "Store",
     "SyncRun",
     "canonical_tags",
+    "CacheLockTimeout",
+    "LockWait",
+    "LOCK_TIMEOUT_ENV",
+    "LOCK_WAIT_MESSAGE",
+    "lock_timeout",
+    "set_lock_wait_hook",
 ]

@@ -36,7 +36,7 @@ from .config import Config, SourceConfig
 from .options import Model
 
 MAX_WORKERS = 8
-BUSY_TIMEOUT_MS = 60_000
+# Waiting for another writer's lock: the cache's one setting (cache.lock_timeout(), COSTDECK_LOCK_TIMEOUT).
 
 
 class SyncCancelled(FatalSourceError):
@@ -160,7 +160,6 @@ def _sync_one(
     except Exception as exc:  # noqa: BLE001 - one source's failure is a result, not a crash
         return _failed_early(src, progress, one_line(exc), t0)
     try:
-        store.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         with store.transaction():
             source_id = store.ensure_source(src.name, src.kind, src.options.as_dict())
             # a run left "running" by a killed process is over

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.worker import WorkerFailed
 
 from cache import Store
 
@@ -33,8 +35,16 @@ def build_demo(path: Path, *, recommendations: bool = True) -> Path:
 
 
 async def settle(*args: Any) -> None:
-    """`await settle(pilot)` (or `settle(app, pilot)`): let the workers finish and the screen refresh."""
+    """`await settle(pilot)` (or `settle(app, pilot)`): let the workers finish and the screen refresh.
+
+    Workers hand their results back as messages, whose handlers may start more workers (a sync's end
+    reloads the view): repeat until no worker is left."""
     pilot = args[-1]
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    for _ in range(20):
+        await pilot.pause()
+        with contextlib.suppress(WorkerFailed):  # a failure is the app's to report (asserted by the tests)
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()  # messages posted while the last ones were handled (worker states relayed to the app)
+        if not len(pilot.app.workers):
+            break

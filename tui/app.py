@@ -1,8 +1,16 @@
-"""The costdeck Textual app: one mode per top-level view, number keys to switch."""
+"""The costdeck Textual app: one mode per top-level view, number keys to switch.
+
+Workers hand results back as messages and their failures to ONE handler here (see tui/base.py);
+writes to the cache (`CostdeckApp.write`) wait for the cache's write lock, the wait shown in the
+header and a notification.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -10,17 +18,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding
 from textual.command import Hit, Hits, Provider
+from textual.message import Message
+from textual.worker import Worker, WorkerState
 
-from cache import Store
+from cache import LOCK_WAIT_MESSAGE, LockWait, Store, set_lock_wait_hook
 from cache.queries import data_range
 from providers.base import SourceProgress
 from providers.config import Config
 
-from .base import ViewScreen
+from .base import ViewScreen, error_line
 from .dialogs import HelpScreen
 from .screens.activity import ActivityScreen
 from .screens.commitments import CommitmentsScreen
@@ -82,6 +92,9 @@ class ViewCommands(Provider):
 
 
 class CostdeckApp(App[int]):
+    """The dashboard over one cache file. debug (the CLI's --debug): log the traceback of every
+    failed worker (`textual console`) and print them on stderr when the app ends."""
+
     CSS_PATH = "app.tcss"
     TITLE = "costdeck"
     COMMANDS = App.COMMANDS | {ViewCommands}
@@ -109,8 +122,13 @@ class CostdeckApp(App[int]):
         read_only: bool = False,
         start_mode: str = "overview",
         config: Config | None = None,
+        debug: bool = False,
     ) -> None:
         super().__init__()
+        self.debug_tracebacks = debug  # the CLI's --debug (App.debug is Textual's own)
+        self.tracebacks: list[str] = []  # of failed workers, kept with debug
+        self.lock_waiters: set[int] = set()  # writers waiting for the cache's write lock now
+        self._previous_wait_hook: Any = None
         self.db_path = Path(db_path)
         self.config = config or Config()
         self.read_only = read_only or self.config.read_only
@@ -123,8 +141,90 @@ class CostdeckApp(App[int]):
         self.cache_info = self._read_info()
         self.start_mode = start_mode
 
+    class SyncProgressed(Message):
+        def __init__(self, progress: SourceProgress) -> None:
+            super().__init__()
+            self.progress = progress
+
+    class SyncFinished(Message):
+        def __init__(self, results: list[Any], recs_error: str | None) -> None:
+            super().__init__()
+            self.results = results
+            self.recs_error = recs_error
+
+    class LockWaitChanged(Message):
+        def __init__(self, wait: LockWait) -> None:
+            super().__init__()
+            self.wait = wait
+
     def on_mount(self) -> None:
+        # Writers of this process (status changes, sync, cleanup) report their lock waits here.
+        self._previous_wait_hook = set_lock_wait_hook(self._lock_wait_hook)
         self.switch_mode(self.start_mode)
+
+    def run(self, *args: Any, **kwargs: Any) -> int | None:
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            if self.debug_tracebacks and self.tracebacks:  # the screen is gone: the terminal is readable again
+                for tb in self.tracebacks:
+                    print(tb, file=sys.stderr, end="" if tb.endswith("\n") else "\n")
+
+    # -- worker failures and lock waits ------------------------------------------------------
+    @on(Worker.StateChanged)
+    def _worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one handler of every worker's state (screens relay theirs): a failure is notified
+        in one line, the node that ran it clears its loading state, and with --debug the
+        traceback is kept."""
+        if event.state != WorkerState.ERROR:
+            return
+        worker = event.worker
+        error = worker.error or RuntimeError("unknown error")
+        what = worker.description or worker.name or "A background task"
+        self.notify(f"{what} failed: {clean(error_line(error), 300)}", severity="error", timeout=12, markup=False)
+        hook = getattr(worker.node, "worker_failed", None)
+        if callable(hook):
+            hook(worker, error)
+        if self.debug_tracebacks:
+            tb = "".join(traceback.format_exception(error))
+            self.tracebacks.append(f"costdeck: {what} failed:\n{tb}")
+            self.log.error(tb)
+
+    def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:
+        if worker.group == "sync":
+            self.syncing = False
+            self.screen.refresh_bindings()
+
+    def _lock_wait_hook(self, wait: LockWait) -> None:
+        """Called by a waiting writer, from its own thread."""
+        self.post_message(self.LockWaitChanged(wait))
+
+    @on(LockWaitChanged)
+    def _lock_wait_changed(self, message: LockWaitChanged) -> None:
+        w = message.wait
+        if w.state == "waiting":
+            if w.waiter in self.lock_waiters:
+                return
+            self.lock_waiters.add(w.waiter)
+            if len(self.lock_waiters) == 1:
+                limit = f"{w.timeout / 60:.0f} min" if w.timeout >= 120 else f"{w.timeout:g} s"
+                self.notify(f"{LOCK_WAIT_MESSAGE[0].upper()}{LOCK_WAIT_MESSAGE[1:]} (gives up after {limit})",
+                            severity="warning", timeout=10, markup=False)
+        else:
+            if w.waiter not in self.lock_waiters:
+                return
+            self.lock_waiters.discard(w.waiter)
+            if w.state == "acquired" and not self.lock_waiters:
+                self.notify(f"Got the cache lock after {w.waited:.0f} s: writing", timeout=3)
+        for bar in self.screen.query("TopBar"):
+            bar.refresh_bar()  # type: ignore[attr-defined]
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a write in ONE transaction on a connection of its own (call it from a worker thread).
+        It waits for the cache's write lock like every writer (`cache.lock_timeout()`), the wait
+        shown in the header; giving up raises CacheLockTimeout (the worker's failure)."""
+        with Store(self.db_path) as store, store.transaction() as conn:
+            return fn(conn)
 
     def _read_info(self) -> CacheInfo:
         with self.db_lock:
@@ -170,8 +270,13 @@ class CostdeckApp(App[int]):
 
     def action_reload(self, quiet: bool = False) -> None:
         self.data_version += 1
-        self.cache_info = self._read_info()
         screen = self.screen
+        try:
+            self.cache_info = self._read_info()
+        except (sqlite3.Error, OSError) as exc:  # the view's own load reports it too
+            self.notify(f"Reading the cache failed: {clean(error_line(exc), 300)}", severity="error", timeout=12,
+                        markup=False)
+            quiet = True
         if isinstance(screen, ViewScreen):
             screen._seen_version = self.data_version
         for bar in screen.query("TopBar"):
@@ -210,41 +315,42 @@ class CostdeckApp(App[int]):
             self._sync_cancel.set()
             self.notify("Cancelling the sync: each source keeps its previous data", severity="warning")
 
-    @work(thread=True, exclusive=True, group="sync", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="sync", exit_on_error=False, description="Sync")
     def _run_sync(self, names: list[str] | None) -> None:
+        """Sync in the background; a failure (e.g. an unknown source) is reported by the one
+        handler of worker failures, and `worker_failed` ends the syncing state."""
         from providers.sync import run_sync
 
         def progress(p: SourceProgress) -> None:
-            self.call_from_thread(self._on_progress, p)
+            self.post_message(self.SyncProgressed(p))
 
-        try:
-            results = run_sync(self.db_path, self.config, names, progress=progress, cancel=self._sync_cancel)
-        except Exception as exc:  # noqa: BLE001 - shown as one line, the app keeps running
-            self.call_from_thread(self._sync_failed, str(exc) or type(exc).__name__)
-            return
-        self._recompute_recommendations()
-        self.call_from_thread(self._sync_done, results)
+        results = run_sync(self.db_path, self.config, names, progress=progress, cancel=self._sync_cancel)
+        recs_error = self._recompute_recommendations()
+        self.post_message(self.SyncFinished(results, recs_error))
 
-    def _recompute_recommendations(self) -> None:
-        """After a sync, in the sync worker: re-run the recommendation rules (on a connection of its own)."""
+    def _recompute_recommendations(self) -> str | None:
+        """After a sync, in the sync worker: re-run the recommendation rules (on a connection of its
+        own). Returns why they were not recomputed, or None."""
         from analysis.recommendations.engine import recompute
 
         try:
             with Store(self.db_path) as store:
                 recompute(store, self.config)
         except Exception as exc:  # noqa: BLE001 - the sync itself succeeded; say why the advice is stale
-            self.call_from_thread(self.notify, f"Recommendations not recomputed: {clean(str(exc), 160)}",
-                                  severity="warning", timeout=10)
+            return error_line(exc)
+        return None
 
-    def _on_progress(self, p: SourceProgress) -> None:
+    @on(SyncProgressed)
+    def _on_progress(self, message: SyncProgressed) -> None:
+        p = message.progress
         self.sync_progress[p.source] = p
 
-    def _sync_failed(self, message: str) -> None:
-        self.syncing = False
-        self.screen.refresh_bindings()
-        self.notify(f"Sync failed: {clean(message, 200)}", severity="error", timeout=10)
-
-    def _sync_done(self, results: list[Any]) -> None:
+    @on(SyncFinished)
+    def _sync_done(self, message: SyncFinished) -> None:
+        results = message.results
+        if message.recs_error:
+            self.notify(f"Recommendations not recomputed: {clean(message.recs_error, 160)}",
+                        severity="warning", timeout=10, markup=False)
         self.syncing = False
         failed = [r for r in results if r.status == "failed"]
         partial = [r for r in results if r.status == "partial"]
@@ -257,12 +363,13 @@ class CostdeckApp(App[int]):
             detail = r.error or "; ".join(f"{k}: {v}" for k, v in r.step_errors.items())
             msg += f"\n{r.source}: {r.status}: {clean(detail, 160)}"
         self.notify(msg, severity="error" if failed else "warning" if partial else "information",
-                    timeout=12 if failed or partial else 6)
+                    timeout=12 if failed or partial else 6, markup=False)
         self.action_reload(quiet=True)
         self.screen.refresh_bindings()
 
     def on_unmount(self) -> None:
         self._sync_cancel.set()
+        set_lock_wait_hook(self._previous_wait_hook)
         self.store.close()
 
 

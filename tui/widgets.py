@@ -65,8 +65,8 @@ def share_bar(share: float, width: int = 10) -> str:
 
 
 class TopBar(Static):
-    """The header: the views with their keys (the current one highlighted), DEMO / READ-ONLY badges,
-    the snapshot time and age, and the sources. One line when it fits, else two. The age is
+    """The header: the views with their keys (the current one highlighted), DEMO / READ-ONLY badges
+    (and one while a write waits for the cache lock), the snapshot time and age, and the sources. One line when it fits, else two. The age is
     refreshed every 30 s."""
 
     DEFAULT_CSS = """
@@ -102,6 +102,9 @@ class TopBar(Static):
         if not views:
             tabs.append(f" {self.view_title}", style="bold")
         status = Text()
+        if getattr(app, "lock_waiters", None):  # a write of this app waits for another process's
+            status.append(" WAITING FOR THE CACHE LOCK ", style="bold black on dark_orange")
+            status.append(" ")
         if info is not None:
             if info.demo:
                 status.append(" DEMO ", style="bold black on yellow")

@@ -9,13 +9,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Label, ProgressBar, Static
 
 from analysis.activity import ActionRow, RunRow, SourceRow, audit_log, sources_overview, sync_runs
 from cache import timeutil
 from providers import registry
 
-from ..base import ViewScreen
+from ..base import ViewScreen, post_result
 from ..widgets import TopBar, clean, safe
 
 STATUS_STYLE = {"ok": "green", "partial": "yellow", "failed": "bold red", "running": "cyan", "queued": "dim"}
@@ -97,7 +98,19 @@ history and the audit log of cleanup actions (dry runs included).
     def reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="activity", exit_on_error=False)
+    class Loaded(Message, bubble=False):
+        def __init__(self, srcs: list[SourceRow], runs: list[RunRow], actions: list[ActionRow],
+                     name: str | None) -> None:
+            super().__init__()
+            self.srcs, self.runs, self.actions, self.name = srcs, runs, actions, name
+
+    class RunsLoaded(Message, bubble=False):
+        def __init__(self, runs: list[RunRow], name: str) -> None:
+            super().__init__()
+            self.runs, self.name = runs, name
+
+    @work(thread=True, exclusive=True, group="activity", exit_on_error=False,
+          description="Loading the sources and the audit log")
     def load(self) -> None:
         app = self.cd_app
         configured = [(s.name, s.kind) for s in app.config.sources.values()]
@@ -110,7 +123,11 @@ history and the audit log of cleanup actions (dry runs included).
             return srcs, runs, audit_log(conn), name
 
         srcs, runs, actions, name = app.read(compute)
-        self.app.call_from_thread(self.show, srcs, runs, actions, name)
+        post_result(self, self.Loaded(srcs, runs, actions, name))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self.show(message.srcs, message.runs, message.actions, message.name)
 
     def show(self, srcs: list[SourceRow], runs: list[RunRow], actions: list[ActionRow], name: str | None) -> None:
         self.sources = srcs
@@ -178,10 +195,15 @@ history and the audit log of cleanup actions (dry runs included).
             self.selected = name
             self.load_runs(name)
 
-    @work(thread=True, exclusive=True, group="activity-runs", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="activity-runs", exit_on_error=False,
+          description="Loading the sync runs")
     def load_runs(self, name: str) -> None:
         runs = self.cd_app.read(lambda conn: sync_runs(conn, name))
-        self.app.call_from_thread(self._show_runs, runs, name)
+        post_result(self, self.RunsLoaded(runs, name))
+
+    @on(RunsLoaded)
+    def _runs_loaded(self, message: RunsLoaded) -> None:
+        self._show_runs(message.runs, message.name)
 
     # -- sync ----------------------------------------------------------------------
     def render_progress(self) -> None:

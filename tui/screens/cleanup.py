@@ -11,8 +11,9 @@ and dry-run notes. Nothing runs until the user confirms:
   threshold or with an irreversible step first asks for the typed phrase (anything else
   refuses). n / esc cancel (nothing runs); `x` exports the plan as a shell script.
 * The plan runs in a thread worker; each resource's result (ok, skipped with the reason, failed
-  with the error) appears in the table as it lands. Closing the screen dismisses it with every
-  result (None when nothing ran).
+  with the error) appears in the table as it lands (a message per step). Closing the screen
+  dismisses it with every result (None when nothing ran). A failure of the run itself (the cache
+  locked too long, ...) is notified by the app's one handler of worker failures.
 * In read-only mode the screen refuses to open.
 """
 
@@ -28,14 +29,17 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
+from textual.worker import Worker
 
 from analysis.cleanup import READ_ONLY_MESSAGE, Plan, StepResult, execute_plan, executor_for, export_script
 from cache import Store, timeutil
 from cache.money import fmt
 from providers.base import one_line
 
+from ..base import error_line, post_result, relay_worker_state
 from ..dialogs import PromptScreen
 from ..widgets import clean, money_text, safe
 
@@ -365,24 +369,48 @@ matches (attached again, state changed, tagged protected, gone). Every attempt i
         self._refresh()
         self._run(dry_run)
 
-    @work(thread=True, exclusive=True, group="cleanup", exit_on_error=False)
+    class StepDone(Message, bubble=False):
+        def __init__(self, index: int | None, result: StepResult) -> None:
+            super().__init__()
+            self.index, self.result = index, result
+
+    class Finished(Message, bubble=False):
+        def __init__(self, results: list[StepResult], dry_run: bool) -> None:
+            super().__init__()
+            self.results, self.dry_run = results, dry_run
+
+    @work(thread=True, exclusive=True, group="cleanup", exit_on_error=False, description="Cleanup")
     def _run(self, dry_run: bool) -> None:
         app = self.app
         db_path = getattr(app, "db_path", None)
         config = getattr(app, "config", None)
-        try:
-            if db_path is None or config is None:
-                raise RuntimeError("the app has no cache to act on")
-            with Store(db_path) as store:
-                index = {id(s): i for i, s in enumerate(self.plan.steps)}
-                results = execute_plan(
-                    self.plan, executor_for(store, config), store, dry_run=dry_run,
-                    on_result=lambda r: app.call_from_thread(self._show_result, index.get(id(r.step)), r),
-                )
-        except Exception as exc:  # noqa: BLE001 - shown as one line, the app keeps running
-            app.call_from_thread(self._run_failed, one_line(exc))
-            return
-        app.call_from_thread(self._finished, results, dry_run)
+        if db_path is None or config is None:
+            raise RuntimeError("the app has no cache to act on")
+        index = {id(s): i for i, s in enumerate(self.plan.steps)}
+
+        def step_done(r: StepResult) -> None:
+            self.post_message(self.StepDone(index.get(id(r.step)), r))
+
+        with Store(db_path) as store:
+            results = execute_plan(self.plan, executor_for(store, config), store, dry_run=dry_run,
+                                   on_result=step_done)
+        post_result(self, self.Finished(results, dry_run))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        relay_worker_state(self, event)  # to the app's one handler of worker failures
+
+    def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:
+        """The run failed (the app notified it): say so on the screen and end the running state."""
+        if worker.group == "cleanup":
+            self._run_failed(error_line(error))
+
+    @on(StepDone)
+    def _step_done(self, message: StepDone) -> None:
+        self._show_result(message.index, message.result)
+
+    @on(Finished)
+    def _on_finished(self, message: Finished) -> None:
+        self._finished(message.results, message.dry_run)
 
     def _show_result(self, index: int | None, r: StepResult) -> None:
         if index is None:
@@ -414,7 +442,6 @@ matches (attached again, state changed, tagged protected, gone). Every attempt i
     def _run_failed(self, message: str) -> None:
         self.state = "done" if self.results else "ready"
         self._error(f"cleanup failed: {clean(message, 200)}")
-        self.app.notify(f"Cleanup failed: {clean(message, 200)}", severity="error", timeout=10)
         self._refresh()
 
     # -- export -----------------------------------------------------------------------------------

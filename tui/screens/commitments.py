@@ -14,6 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Label, Static
 
@@ -31,7 +32,7 @@ from analysis.purchase import PERCENTILE, PurchaseOption, purchase_options
 from cache import timeutil
 from cache.money import decimal_str, fmt
 
-from ..base import ViewScreen
+from ..base import ViewScreen, post_result
 from ..dialogs import ask_export
 from ..widgets import Card, Chart, TopBar, clean, day_ticks, money_text, safe
 
@@ -287,7 +288,13 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
     def reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="commitments", exit_on_error=False)
+    class Loaded(Message, bubble=False):
+        def __init__(self, report: CommitmentReport | None, options: list[PurchaseOption]) -> None:
+            super().__init__()
+            self.report, self.options = report, options
+
+    @work(thread=True, exclusive=True, group="commitments", exit_on_error=False,
+          description="Loading the commitments")
     def load(self) -> None:
         period = self.period
 
@@ -299,7 +306,11 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
             return build_report(conn, since, until), purchase_options(conn)
 
         report, options = self.cd_app.read(compute)
-        self.app.call_from_thread(self.show, report, options)
+        post_result(self, self.Loaded(report, options))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self.show(message.report, message.options)
 
     # -- rendering -------------------------------------------------------------------
     def show(self, report: CommitmentReport | None, options: list[PurchaseOption]) -> None:

@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
@@ -27,7 +28,7 @@ from analysis.mlruns import (
 )
 from cache.money import NANOS, fmt
 
-from ..base import ViewScreen
+from ..base import ViewScreen, WorkerStateRelay, post_result
 from ..dialogs import PickerScreen
 from ..widgets import Chart, TopBar, clean, safe
 
@@ -199,13 +200,22 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
     def reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="mlruns", exit_on_error=False)
+    class Loaded(Message, bubble=False):
+        def __init__(self, runs: list[RunCost], params: dict[str, dict[str, str]]) -> None:
+            super().__init__()
+            self.runs, self.params = runs, params
+
+    @work(thread=True, exclusive=True, group="mlruns", exit_on_error=False, description="Loading the ML runs")
     def load(self) -> None:
         def compute(conn: Any) -> tuple[list[RunCost], dict[str, dict[str, str]]]:
             return load_runs(conn), direction_overrides(conn)
 
         runs, params = self.cd_app.read(compute)
-        self.app.call_from_thread(self.show, runs, params)
+        post_result(self, self.Loaded(runs, params))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self.show(message.runs, message.params)
 
     # -- rendering --------------------------------------------------------------------------
     def show(self, runs: list[RunCost], params: dict[str, dict[str, str]]) -> None:
@@ -500,7 +510,7 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         self._fill_runs()
 
 
-class RunDetailScreen(Screen[None]):
+class RunDetailScreen(WorkerStateRelay, Screen[None]):
     """One run: what it cost per executor and why, its parameters and its metric history."""
 
     BINDINGS = [
@@ -551,10 +561,19 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
         params.add_column("Value", key="v", width=24)
         self.load()
 
-    @work(thread=True, exclusive=True, group="mlrun", exit_on_error=False)
+    class Loaded(Message, bubble=False):
+        def __init__(self, detail: RunDetail | None) -> None:
+            super().__init__()
+            self.detail = detail
+
+    @work(thread=True, exclusive=True, group="mlrun", exit_on_error=False, description="Loading the run")
     def load(self) -> None:
         detail = self.app.read(lambda conn: run_detail(conn, self.run_id))  # type: ignore[attr-defined]
-        self.app.call_from_thread(self.show, detail)
+        post_result(self, self.Loaded(detail))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self.show(message.detail)
 
     def show(self, detail: RunDetail | None) -> None:
         self.detail = detail

@@ -10,12 +10,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Label, Static
+from textual.worker import Worker
 
+from analysis.commitments import Expiring, expiring
 from analysis.overview import Change, Overview, build_overview
+from analysis.recommendations.engine import OpenSummary, open_summary
 from cache.money import fmt
 
-from ..base import ViewScreen
+from ..base import ViewScreen, post_result
 from ..widgets import Card, StackedChart, TopBar, money_text, pct_text, safe
 
 
@@ -32,6 +36,23 @@ enter on a service or sub account opens it in the Spend view.
         Binding("t", "toggle_days", "30/90 days", id="overview.days"),
         Binding("enter", "open_row", "Open in Spend", show=False, id="overview.open"),
     ]
+
+    class Loaded(Message, bubble=False):
+        def __init__(self, data: Overview) -> None:
+            super().__init__()
+            self.data = data
+
+    class ExpiringLoaded(Message, bubble=False):
+        def __init__(self, soon: list[Expiring]) -> None:
+            super().__init__()
+            self.soon = soon
+
+    class RecsLoaded(Message, bubble=False):
+        def __init__(self, summary: OpenSummary) -> None:
+            super().__init__()
+            self.summary = summary
+
+    FIGURE_CARDS = ("#card-mtd", "#card-last", "#card-forecast")
 
     def __init__(self) -> None:
         super().__init__()
@@ -65,11 +86,29 @@ enter on a service or sub account opens it in the Spend view.
         self.load_recs()
         self.load_expiring()
 
-    @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="overview", exit_on_error=False, description="Loading the overview")
     def load(self) -> None:
         days = self.chart_days
         data = self.cd_app.read(lambda conn: build_overview(conn, chart_days=days))
-        self.app.call_from_thread(self.show, data)
+        post_result(self, self.Loaded(data))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self.show(message.data)
+
+    def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:
+        """A load failed (already notified): the cards say so instead of waiting forever."""
+        failed = Text("—", style="bold red")
+        if worker.group == "overview":
+            for cid in self.FIGURE_CARDS:
+                card = self.query_one(cid, Card)
+                card.border_subtitle = ""
+                card.set(failed, Text("could not read the cache", style="red"))
+            no_data = self.query_one("#no-data", Static)
+            no_data.update(Text("Could not read the cache (see the notification); r reloads.", style="bold red"))
+            no_data.display = True
+        elif worker.group == "overview-recs":
+            self.query_one("#card-recs", Card).set(failed, Text("could not read the cache", style="red"))
 
     def show(self, ov: Overview) -> None:
         self.data = ov
@@ -79,6 +118,8 @@ enter on a service or sub account opens it in the Spend view.
                 Text("No cost data in this cache yet: run `costdeck import FILE` or `costdeck sync`.", style="bold")
             )
             no_data.display = True
+            for cid in self.FIGURE_CARDS:
+                self.query_one(cid, Card).set(Text("—", style="bold"), Text("no cost data", style="dim"))
             return
         no_data.display = False
         cur = ov.currency
@@ -107,6 +148,8 @@ enter on a service or sub account opens it in the Spend view.
             else:
                 sub.append(f"  vs last month · run rate {fmt(fc.run_rate, cur)}/day", style="dim")
             self.query_one("#card-forecast", Card).set(Text(fmt(fc.month_end, cur), style="bold"), sub)
+        else:
+            self.query_one("#card-forecast", Card).set(Text("—", style="bold"), Text("no forecast", style="dim"))
         chart = self.query_one("#daily-chart", StackedChart)
         extra = f" (other currencies not shown: {', '.join(ov.other_currencies)})" if ov.other_currencies else ""
         chart.show(
@@ -130,14 +173,17 @@ enter on a service or sub account opens it in the Spend view.
             t.add_row(safe(name, 60), money_text(ch.now, cur), pct_text(ch.pct), key=str(i))
 
     # Commitments ending within 90 days (the Commitments view, 4, has the detail).
-    @work(thread=True, exclusive=True, group="overview-expiring", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="overview-expiring", exit_on_error=False,
+          description="Loading the expiring commitments")
     def load_expiring(self) -> None:
-        from analysis.commitments import expiring
-
         soon = self.cd_app.read(lambda conn: expiring(conn, 90))
-        self.app.call_from_thread(self.show_expiring, soon)
+        post_result(self, self.ExpiringLoaded(soon))
 
-    def show_expiring(self, soon: list[Any]) -> None:
+    @on(ExpiringLoaded)
+    def _expiring_loaded(self, message: ExpiringLoaded) -> None:
+        self.show_expiring(message.soon)
+
+    def show_expiring(self, soon: list[Expiring]) -> None:
         box = self.query_one("#expiring", Static)
         box.display = bool(soon)
         if not soon:
@@ -157,14 +203,17 @@ enter on a service or sub account opens it in the Spend view.
         box.update(t)
 
     # Open recommendations and the monthly saving they add up to (the Recommendations view, 3).
-    @work(thread=True, exclusive=True, group="overview-recs", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="overview-recs", exit_on_error=False,
+          description="Loading the open recommendations")
     def load_recs(self) -> None:
-        from analysis.recommendations.engine import open_summary
-
         summary = self.cd_app.read(open_summary)
-        self.app.call_from_thread(self.show_recs, summary)
+        post_result(self, self.RecsLoaded(summary))
 
-    def show_recs(self, s: Any) -> None:
+    @on(RecsLoaded)
+    def _recs_loaded(self, message: RecsLoaded) -> None:
+        self.show_recs(message.summary)
+
+    def show_recs(self, s: OpenSummary) -> None:
         value = Text()
         sub = Text()
         if not s.count:

@@ -13,7 +13,9 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import Worker
 
 from analysis.spend import (
     GROUP_DIMS,
@@ -29,7 +31,7 @@ from cache import queries as q
 from cache import timeutil
 from cache.money import decimal_str, fmt
 
-from ..base import ViewScreen
+from ..base import ViewScreen, post_result
 from ..dialogs import PickerScreen, PromptScreen, ask_export
 from ..widgets import StackedChart, TopBar, clean, money_text, pct_text, safe, share_bar, sparkline
 
@@ -68,6 +70,11 @@ Amounts are exact; groups in another currency are listed separately and never su
         Binding("e", "export", "Export", id="spend.export"),
         Binding("c", "toggle_chart", "Chart", id="spend.chart"),
     ]
+
+    class Loaded(Message, bubble=False):
+        def __init__(self, table: SpendTable) -> None:
+            super().__init__()
+            self.table = table
 
     def __init__(self) -> None:
         super().__init__()
@@ -115,7 +122,7 @@ Amounts are exact; groups in another currency are listed separately and never su
     def reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="spend", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="spend", exit_on_error=False, description="Loading the spend table")
     def load(self) -> None:
         app = self.cd_app
 
@@ -130,7 +137,15 @@ Amounts are exact; groups in another currency are listed separately and never su
             return table, anchor
 
         table, _ = app.read(compute)
-        self.app.call_from_thread(self.show, table)
+        post_result(self, self.Loaded(table))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self.show(message.table)
+
+    def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:
+        self.query_one("#spend-status", Static).update(
+            Text("Could not read the cache (see the notification); r reloads.", style="bold red"))
 
     # -- rendering ---------------------------------------------------------------
     def show(self, data: SpendTable) -> None:

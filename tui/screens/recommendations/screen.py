@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -16,7 +17,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import Worker
 
 from analysis.clock import reference_time
 from analysis.recommendations import RULES, Recommendation, load, rule_title
@@ -24,7 +27,7 @@ from analysis.recommendations.engine import last_run, set_status
 from cache import timeutil
 from cache.money import fmt
 
-from ...base import ViewScreen
+from ...base import ViewScreen, post_result
 from ...dialogs import PickerScreen, PromptScreen
 from ...widgets import TopBar, clean
 from .detail import CpuChart, RecommendationDetail
@@ -122,6 +125,26 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
     RecommendationsScreen.-narrow #rec-top { height: 8; }
     """
 
+    class Loaded(Message, bubble=False):
+        def __init__(self, recs: list[Recommendation], info: dict[str, Any] | None) -> None:
+            super().__init__()
+            self.recs, self.info = recs, info
+
+    class ChartLoaded(Message, bubble=False):
+        def __init__(self, rec: Recommendation, points: list[Any]) -> None:
+            super().__init__()
+            self.rec, self.points = rec, points
+
+    class StatusWritten(Message, bubble=False):
+        def __init__(self, ids: list[int], message: str) -> None:
+            super().__init__()
+            self.ids, self.message = ids, message
+
+    class PlanBuilt(Message, bubble=False):
+        def __init__(self, plan: Any) -> None:
+            super().__init__()
+            self.plan = plan
+
     def __init__(self) -> None:
         super().__init__()
         self.recs: list[Recommendation] = []
@@ -185,13 +208,26 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
     def reload(self) -> None:
         self.load()
 
-    @work(thread=True, exclusive=True, group="recs", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="recs", exit_on_error=False, description="Loading the recommendations")
     def load(self) -> None:
         def read(conn: Any) -> tuple[list[Recommendation], dict[str, Any] | None]:
             return load(conn, statuses=None, include_duplicates=False), last_run(conn)
 
         recs, info = self.cd_app.read(read)
-        self.app.call_from_thread(self.show, recs, info)
+        post_result(self, self.Loaded(recs, info))
+
+    @on(Loaded)
+    def _loaded(self, message: Loaded) -> None:
+        self.show(message.recs, message.info)
+
+    def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:
+        """A failure is already notified. A status write that failed changed nothing: re-read the
+        cache so every row shows the status stored (the marks stay, to try again)."""
+        if worker.group == "recs-write":
+            self.load()
+        elif worker.group == "recs":
+            self.query_one("#rec-status", Static).update(
+                Text("Could not read the cache (see the notification); r reloads.", style="bold red"))
 
     def show(self, recs: list[Recommendation], info: dict[str, Any] | None) -> None:
         self.recs = recs
@@ -314,7 +350,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
             self._chart_for = None
             self._show_chart(r, [])
 
-    @work(thread=True, exclusive=True, group="rec-chart", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="rec-chart", exit_on_error=False, description="Loading the CPU chart")
     def load_chart(self, r: Recommendation) -> None:
         def read(conn: Any) -> list[tuple[str, float | None, float | None, float | None]]:
             since = timeutil.iso(reference_time(conn) - timedelta(days=31))  # the snapshot's last 31 days
@@ -323,7 +359,11 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
                 "AND metric='cpu' AND ts >= ? ORDER BY ts", (r.provider_name, r.resource_id, since))]
 
         points = self.cd_app.read(read)
-        self.app.call_from_thread(self._show_chart, r, points)
+        post_result(self, self.ChartLoaded(r, points))
+
+    @on(ChartLoaded)
+    def _chart_loaded(self, message: ChartLoaded) -> None:
+        self._show_chart(message.rec, message.points)
 
     def _show_chart(self, r: Recommendation | None, points: list[Any]) -> None:
         self.set_class(not points, "-nochart")  # no series: the evidence text takes the room
@@ -485,17 +525,27 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
             return
         self.write_status([r.id for r in recs if r.id is not None], "open")
 
-    @work(thread=True, exclusive=True, group="recs-write", exit_on_error=False)
     def write_status(self, ids: list[int], status: str, *, reason: str | None = None,
-                     until: datetime | None = None) -> None:
-        n = self.cd_app.read(lambda conn: set_status(conn, ids, status, reason=reason, until=until))
+                     until: datetime | None = None) -> Worker[None]:
+        """Change the status of these recommendations in the cache, in a thread worker: the write
+        waits for the cache's write lock (shown in the header); when it gives up, the one handler of
+        worker failures says so and `worker_failed` re-reads the cache."""
+        verb = {"dismissed": "Dismissing", "snoozed": "Snoozing", "open": "Reopening"}.get(status, f"Marking {status}")
+        n = len(ids)
+        return self.run_worker(partial(self._write_status, ids, status, reason, until), name="write_status",
+                               group="recs-write", description=f"{verb} {n} recommendation{'s' if n != 1 else ''}",
+                               thread=True, exit_on_error=False)
+
+    def _write_status(self, ids: list[int], status: str, reason: str | None, until: datetime | None) -> None:
+        n = self.cd_app.write(lambda conn: set_status(conn, ids, status, reason=reason, until=until))
         what = {"dismissed": "dismissed", "snoozed": f"snoozed until {until:%Y-%m-%d}" if until else "snoozed",
                 "open": "reopened"}.get(status, status)
-        self.app.call_from_thread(self._written, ids, f"{n} recommendation{'s' if n != 1 else ''} {what}")
+        post_result(self, self.StatusWritten(ids, f"{n} recommendation{'s' if n != 1 else ''} {what}"))
 
-    def _written(self, ids: list[int], message: str) -> None:
-        self.marked -= set(ids)
-        self.notify(message, timeout=3)
+    @on(StatusWritten)
+    def _written(self, message: StatusWritten) -> None:
+        self.marked -= set(message.ids)
+        self.notify(message.message, timeout=3)
         self.load()
 
     # -- cleanup --------------------------------------------------------------------------------------
@@ -520,21 +570,22 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
             return
         self.build_plan(recs)
 
-    @work(thread=True, exclusive=True, group="recs-plan", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="recs-plan", exit_on_error=False, description="Planning the cleanup")
     def build_plan(self, recs: list[Recommendation]) -> None:
-        from analysis.cleanup import PlanRefused, build_plan
+        """A refused plan (PlanRefused: read-only, bad settings) is a worker failure: its one line is
+        notified by the app's handler."""
+        from analysis.cleanup import build_plan
 
         app = self.cd_app
         demo = app.cache_info.demo
-        try:
-            plan = app.read(lambda conn: build_plan(conn, recs, app.config, read_only=app.read_only, demo=demo))
-        except PlanRefused as exc:
-            self.app.call_from_thread(self.notify, clean(str(exc), 200), severity="error")
-            return
-        self.app.call_from_thread(self._push_plan, plan)
+        plan = app.read(lambda conn: build_plan(conn, recs, app.config, read_only=app.read_only, demo=demo))
+        post_result(self, self.PlanBuilt(plan))
 
-    def _push_plan(self, plan: Any) -> None:
+    @on(PlanBuilt)
+    def _push_plan(self, message: PlanBuilt) -> None:
         from tui.screens.cleanup import CleanupScreen
+
+        plan = message.plan
 
         def done(results: Any) -> None:
             if results:
