@@ -97,7 +97,7 @@ class PromptScreen(ModalScreen[str | None]):
     PromptScreen #error { color: $error; height: auto; }
     """
 
-    def __init__(self, title: str, value: str = "", placeholder: str = "", validate=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, title: str, value: str = "", placeholder: str = "", validate: Callable[[str], str | None] | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.value = value

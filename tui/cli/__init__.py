@@ -23,7 +23,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from cache import CacheError
+from cache import LOCK_WAIT_MESSAGE, CacheError, LockWait, set_lock_wait_hook
 from providers.errors import CostdeckError
 
 from .commitments import report_commitments
@@ -50,6 +50,7 @@ __all__ = [
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    set_lock_wait_hook(_say_waiting)  # a writer blocked by another costdeck says so (once per wait)
     try:
         args = build_parser().parse_args(argv)
         return run(args)
@@ -71,6 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"costdeck: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
         return 1
+
+
+def _say_waiting(wait: LockWait) -> None:
+    if wait.first:
+        print(f"costdeck: {LOCK_WAIT_MESSAGE} (up to {wait.timeout:.0f} s; COSTDECK_LOCK_TIMEOUT sets it)",
+              file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -62,6 +62,6 @@ def cmd_open(args: argparse.Namespace) -> int:
     path, config = prepare_open(args)
     from tui.app import CostdeckApp
 
-    app = CostdeckApp(db_path=path, read_only=args.read_only, config=config)
+    app = CostdeckApp(db_path=path, read_only=args.read_only, config=config, debug=bool(args.debug))
     app.run()
     return app.return_code or 0

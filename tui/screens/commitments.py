@@ -439,12 +439,12 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
         name_w = max(14, width - fixed - 2 * len(cols) - 4)
         for key, title, w, right in cols:
             table.add_column(Text(title, justify="right") if right else title, key=key, width=w or name_w)
-        title = self.query_one("#cm-purchase-title", Label)
+        heading = self.query_one("#cm-purchase-title", Label)
         if not self.options:
-            title.update("Purchase recommendations: none (no steady on-demand instance usage in the last 30 days)")
+            heading.update("Purchase recommendations: none (no steady on-demand instance usage in the last 30 days)")
             return
         assumed = any(t.rate_basis != "prices table" for o in self.options for t in o.terms.values())
-        title.update(
+        heading.update(
             f"Purchase recommendations · p{PERCENTILE} of daily on-demand usage, 30 days · saving per month"
             + (" · * assumed rate" if assumed else "")
         )

@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
@@ -278,7 +279,7 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         self.shown = runs[:MAX_ROWS]
         cursor_key = None
         if table.row_count and 0 <= table.cursor_row < table.row_count:
-            cursor_key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+            cursor_key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
         table.clear(columns=True)
         # Column widths fit the terminal: 2 cells of padding per column plus the scrollbar.
         width = self.size.width or 120
@@ -403,7 +404,10 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
                 Text(metric_value(lr.value), justify="right"),
                 cost_text(lr.run.cost, lr.run.currency, lr.run.basis, 12),
             )
-        xs, ys, bx, by = [], [], [], []
+        xs: list[float] = []
+        ys: list[float] = []
+        bx: list[float] = []
+        by: list[float] = []
         for lr in rows:
             if lr.rank is None or lr.run.cost is None or lr.value is None:
                 continue
@@ -647,7 +651,7 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
         keys = list(detail.metrics)
         if r.primary_metric in keys:
             keys.remove(r.primary_metric)
-            keys.insert(0, r.primary_metric)  # type: ignore[arg-type]
+            keys.insert(0, r.primary_metric)
         self.metric_keys = keys
         self.metric_idx = 0
         self._plot()

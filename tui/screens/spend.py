@@ -87,7 +87,7 @@ Amounts are exact; groups in another currency are listed separately and never su
         self.needle = ""
         self.data: SpendTable | None = None
         self.shown: list[SpendRow] = []
-        self.anchor: date | None = None
+        self.range_anchor: date | None = None
 
     # -- layout ----------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -113,7 +113,7 @@ Amounts are exact; groups in another currency are listed separately and never su
     def current_range(self) -> tuple[date, date]:
         if self.preset == "custom" and self.custom:
             return self.custom
-        anchor = self.anchor or timeutil.today()
+        anchor = self.range_anchor or timeutil.today()
         return preset_range(self.preset if self.preset != "custom" else "30d", anchor)
 
     def filters(self) -> dict[str, str | None]:
@@ -129,7 +129,7 @@ Amounts are exact; groups in another currency are listed separately and never su
         def compute(conn: Any) -> tuple[SpendTable, date | None]:
             rng = q.data_range(conn)
             anchor = min(rng[1], timeutil.today()) if rng else None
-            self.anchor = anchor
+            self.range_anchor = anchor
             since, until = self.current_range()
             table = build_table(
                 conn, self.by, since, until, self.metric, self.grain, self.filters(), preset=self.preset
@@ -221,7 +221,7 @@ Amounts are exact; groups in another currency are listed separately and never su
             ]
             table.add_row(*cells, key=str(i))
         status = Text()
-        totals = {}
+        totals: dict[str, int] = {}
         for r in rows:
             totals[r.currency] = totals.get(r.currency, 0) + r.cost
         status.append(f"{len(rows):,} group{'' if len(rows) == 1 else 's'}", style="bold")

@@ -95,8 +95,8 @@ class CpuChart(PlotextPlot):
                 plt.plot(xs, [v or 0 for v in peaks], label="p99", color="orange")
             top = max([v or 0 for v in peaks] + [p[1] or 0 for p in points] + [0])
             plt.ylim(0, min(100, max(10, top * 1.25)))
-            ticks = sorted({0, len(points) // 2, len(points) - 1})
-            plt.xticks(ticks, [points[i][0][5:10] for i in ticks])
+            ticks: list[float] = sorted({0, len(points) // 2, len(points) - 1})
+            plt.xticks(ticks, [points[int(i)][0][5:10] for i in ticks])
             plt.title(f"CPU % daily, last {len(points)} days")
         else:
             plt.title("no utilization data" if r is None or r.resource_type == "instance"

@@ -233,7 +233,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
         self.recs = recs
         self.run_info = info
         ids = {r.id for r in recs}
-        self.marked &= ids  # type: ignore[operator]
+        self.marked &= ids
         self._fill()
 
     # -- filtering -----------------------------------------------------------------------
@@ -354,7 +354,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
     def load_chart(self, r: Recommendation) -> None:
         def read(conn: Any) -> list[tuple[str, float | None, float | None, float | None]]:
             since = timeutil.iso(reference_time(conn) - timedelta(days=31))  # the snapshot's last 31 days
-            return [tuple(x) for x in conn.execute(  # type: ignore[misc]
+            return [tuple(x) for x in conn.execute(
                 "SELECT ts, average, p99, maximum FROM metrics WHERE provider_name=? AND resource_id=? "
                 "AND metric='cpu' AND ts >= ? ORDER BY ts", (r.provider_name, r.resource_id, since))]
 
