@@ -51,6 +51,7 @@ from msgspec import Meta
 
 from cache import Store, timeutil
 from cache.money import fmt
+from cache.text import clean
 from providers import registry
 from providers.actions import (
     ACTIONS,
@@ -512,17 +513,7 @@ def _record(store: Store, res: StepResult, actor: str, *, reflect: bool) -> None
 
 def _comment(value: object, max_len: int = 120) -> str:
     """Text safe inside a shell comment: one line, control characters escaped, cut."""
-    s = "" if value is None else str(value)
-    out = []
-    for ch in s:
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029) or 0x202A <= code <= 0x202E \
-                or 0x2066 <= code <= 0x2069:
-            out.append(f"\\x{code:02x}" if code < 256 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    text = "".join(out)
-    return text if len(text) <= max_len else text[: max_len - 1] + "…"
+    return clean(value, max_len)
 
 
 def exporter(kind: str | None, plan: Plan | None = None) -> ScriptExporter:

@@ -32,6 +32,8 @@ from typing import Annotated, Any, ClassVar, Literal, TypeVar, Union, get_args, 
 import msgspec
 import msgspec.inspect as mi
 
+from cache.text import clean
+
 from .errors import InputError
 
 M = TypeVar("M", bound="Model")
@@ -108,8 +110,7 @@ def show(v: Any) -> str:
         s = "[" + ", ".join(show(x) for x in v[:5]) + (", ...]" if len(v) > 5 else "]")
     else:
         s = str(v)
-    s = "".join(ch if ch.isprintable() else "?" for ch in s)
-    return s if len(s) <= 80 else s[:77] + "..."
+    return clean(s, 80)
 
 
 def _num(v: float | None) -> str:

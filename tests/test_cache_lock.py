@@ -169,8 +169,10 @@ def test_import_gives_up_with_one_line(tmp_path: Path, monkeypatch: pytest.Monke
     with held_lock(path):
         assert main(["import", str(FOCUS_SAMPLE), "--db", str(path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1
-    assert err[0].startswith(f"costdeck: error: {path}: gave up after ")
-    assert "waiting for another process's write" in err[0]
+    assert len(err) == 2  # it says it waits (once), then gives up with one line
+    assert err[0] == ("costdeck: waiting for the cache lock held by another costdeck process… (up to 0.5 s; "
+                      "COSTDECK_LOCK_TIMEOUT sets it)")
+    assert err[1].startswith(f"costdeck: error: {path}: gave up after ")
+    assert "waiting for another process's write" in err[1]
     with Store(path) as s:
         assert s.conn.execute("SELECT count(*) FROM costs").fetchone()[0] == 0

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from analysis.recommendations import Recommendation
 from analysis.recommendations.evidence import evidence, evidence_value, humanize_key, term_line
-from analysis.text import clean
+from cache.text import clean
 
 # Shapes as the rules write them (taken from the demo's findings).
 IDLE = {

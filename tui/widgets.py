@@ -17,9 +17,9 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from analysis.text import clean  # the escaping itself is pure: analysis/ builds text with it too
 from cache import timeutil
 from cache.money import NANOS, fmt
+from cache.text import clean  # the one sanitiser (pure, in cache/ so every layer uses it)
 
 
 def safe(value: object, max_len: int = 80, style: str = "") -> Text:

@@ -15,8 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from cache.money import fmt
-
-from ..text import clean
+from cache.text import clean
 
 # Detail keys that are not evidence: the summary has its own line, protection its own warning, the
 # rest is bookkeeping (duplicates, tags, the cleanup action).

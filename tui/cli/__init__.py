@@ -24,6 +24,7 @@ import sys
 from collections.abc import Sequence
 
 from cache import LOCK_WAIT_MESSAGE, CacheError, LockWait, set_lock_wait_hook
+from cache.text import clean
 from providers.errors import CostdeckError
 
 from .commitments import report_commitments
@@ -65,18 +66,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CostdeckError, CacheError) as exc:
         if debug:
             raise
-        print(f"costdeck: error: {exc}", file=sys.stderr)
+        print(f"costdeck: error: {clean(exc, 0)}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
     except Exception as exc:  # noqa: BLE001 - last-resort one-liner
         if debug:
             raise
-        print(f"costdeck: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        print(f"costdeck: error: {type(exc).__name__}: {clean(exc, 0)} (run with --debug for details)",
+              file=sys.stderr)
         return 1
 
 
 def _say_waiting(wait: LockWait) -> None:
     if wait.first:
-        print(f"costdeck: {LOCK_WAIT_MESSAGE} (up to {wait.timeout:.0f} s; COSTDECK_LOCK_TIMEOUT sets it)",
+        print(f"costdeck: {LOCK_WAIT_MESSAGE} (up to {wait.timeout:g} s; COSTDECK_LOCK_TIMEOUT sets it)",
               file=sys.stderr, flush=True)
 
 

@@ -11,11 +11,12 @@ import sys
 from typing import Any, TextIO
 
 from cache.money import decimal_str, fmt
+from cache.text import clean, csv_cell
 
 
-def safe(text: str) -> str:
-    """No terminal control characters from remote data."""
-    return "".join(ch if ch.isprintable() else "?" for ch in text)
+def safe(text: object) -> str:
+    """No terminal control characters from the data: escaped (cache.text.clean), never cut."""
+    return clean(text, 0)
 
 
 def duration(seconds: float) -> str:
@@ -61,9 +62,10 @@ def _write_json(records: list[dict[str, Any]], money_fields: tuple[str, ...], st
 
 def _write_csv(records: list[dict[str, Any]], cols: list[str], money_fields: tuple[str, ...], stream: TextIO) -> None:
     w = csv.writer(stream, lineterminator="\n")
-    w.writerow(cols)
+    w.writerow([csv_cell(c) for c in cols])
     for r in records:
-        w.writerow([decimal_str(r[c]) if c in money_fields and r.get(c) is not None else r.get(c, "") for c in cols])
+        w.writerow([decimal_str(r[c]) if c in money_fields and r.get(c) is not None else csv_cell(r.get(c, ""))
+                    for c in cols])
 
 
 def _write_table(
@@ -73,9 +75,9 @@ def _write_table(
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=title or None, title_justify="left")
+    table = Table(title=Text(safe(title)) if title else None, title_justify="left")
     for c in cols:
-        table.add_column(c, justify="right" if c in money_fields else "left", overflow="fold")
+        table.add_column(Text(safe(c)), justify="right" if c in money_fields else "left", overflow="fold")
     for r in records:
         cells = []
         for c in cols:
@@ -84,7 +86,7 @@ def _write_table(
                 cells.append(Text(fmt(v, r.get("currency"))))
             else:
                 # Text: names render literally, never as markup
-                cells.append(Text("(not set)", style="dim") if v is None else Text(str(v)))
+                cells.append(Text("(not set)", style="dim") if v is None else Text(safe(v)))
         table.add_row(*cells)
     # Piped (not a terminal): do not fold long ids at 80 columns; the table is as wide as its content.
     tty = hasattr(stream, "isatty") and stream.isatty()
@@ -111,11 +113,11 @@ def wide_table(title: str, records: list[dict[str, Any]], right: tuple[str, ...]
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=Text(title), title_justify="left")  # a title is text, never markup
+    table = Table(title=Text(safe(title)), title_justify="left")  # a title is text, never markup
     for col in records[0] if records else []:
         table.add_column(col, justify="right" if col in right else "left", overflow="fold")
     for r in records:
         style = {"ok": "green", "partial": "yellow", "failed": "red"}.get(str(r.get("status")), "")
-        table.add_row(*(Text(str(v), style=style if k == "status" else "") for k, v in r.items()))
+        table.add_row(*(Text(safe(v), style=style if k == "status" else "") for k, v in r.items()))
     console = Console() if sys.stdout.isatty() else Console(width=240, soft_wrap=False)
     console.print(table)
