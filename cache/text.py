@@ -6,6 +6,7 @@ the terminal.
 * `clean(value, max_len)`: one printable line; C0/C1 control characters (ESC, NUL, BEL, newlines,
   DEL), line/paragraph separators and bidi embedding/override/isolate characters appear as
   `\x1b` / `\u202e` escapes; cut with `…` past max_len (0: no cut).
+* `json_safe(text)`: JSON text whose DEL, C1, separator and bidi characters are \\u escapes.
 * `csv_cell(value)`: a text cell for CSV: cleaned, and a cell a spreadsheet would run as a formula
   (`=`, `+`, `-`, `@`, tab or CR first) is prefixed with `'` (plain numbers are left alone).
 
@@ -37,6 +38,16 @@ def clean(value: object, max_len: int = 80) -> str:
     return s
 
 
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_safe(text: str) -> str:
+    """JSON text (json.dumps with ensure_ascii=False) with the characters that would still act on a
+    terminal (DEL, C1 controls, line separators, bidi overrides) as \\uXXXX escapes: the same JSON
+    value, readable on a screen. json.dumps already escapes the C0 controls."""
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def csv_cell(value: object) -> object:
     """A CSV cell: numbers as they are; text cleaned, with a formula prefix neutralised by a `'`."""
     if value is None or isinstance(value, bool | int | float):
@@ -47,4 +58,4 @@ def csv_cell(value: object) -> object:
     return clean(s, 0)
 
 
-__all__ = ["clean", "csv_cell"]
+__all__ = ["clean", "csv_cell", "json_safe"]

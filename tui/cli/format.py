@@ -11,7 +11,7 @@ import sys
 from typing import Any, TextIO
 
 from cache.money import decimal_str, fmt
-from cache.text import clean, csv_cell
+from cache.text import clean, csv_cell, json_safe
 
 
 def safe(text: object) -> str:
@@ -57,7 +57,7 @@ def _write_json(records: list[dict[str, Any]], money_fields: tuple[str, ...], st
         {k: (float(decimal_str(v)) if k in money_fields and v is not None else v) for k, v in r.items()}
         for r in records
     ]
-    stream.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    stream.write(json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n")
 
 
 def _write_csv(records: list[dict[str, Any]], cols: list[str], money_fields: tuple[str, ...], stream: TextIO) -> None:
@@ -104,7 +104,7 @@ def write_exact_json(records: list[dict[str, Any]], money_fields: tuple[str, ...
     for field_text in set(text.split(f'"{tag}')[1:]):
         number = field_text.split(f'{tag}"', 1)[0]
         text = text.replace(f'"{tag}{number}{tag}"', number)
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(json_safe(text) + "\n")
 
 
 def wide_table(title: str, records: list[dict[str, Any]], right: tuple[str, ...] = ()) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cache import Store, timeutil
+from cache.text import json_safe
 
 from .common import load_checked_config, resolve_db
 from .format import safe, wide_table, write_records
@@ -92,8 +93,7 @@ def cmd_kinds(args: argparse.Namespace) -> int:
     """`costdeck sources --kinds`: the kinds, their steps and options (types, defaults, meaning)."""
     records = kinds_records()
     if args.format == "json":
-        json.dump(records, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        sys.stdout.write(json_safe(json.dumps(records, indent=2, default=str, ensure_ascii=False)) + "\n")
         return 0
     if args.format == "csv":
         write_records([{"kind": r["kind"], "option": o["name"], "type": o["type"],
