@@ -172,3 +172,20 @@ def test_hostile_values_are_shown_safely(tmp_path: Path) -> None:
     with pytest.raises(InputError) as ei:
         load_config(p)
     assert "\x1b" not in str(ei.value)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[rules.cleanup]\nbatch_limit = 0\n", "key rules.cleanup.batch_limit: expected a whole number from 1 to 500, got 0"),
+    ("[rules.cleanup]\ndry_run = false\n", "key rules.cleanup.dry_run: unknown key (known: batch_limit, "
+     "confirm_threshold, snapshot_volumes)"),
+    ("[rules.idle_instance]\nmax_cpu_avg = 101\n", "key rules.idle_instance.max_cpu_avg: expected a number from 0 "
+     "to 100, got 101"),
+    ('[budgets.x]\namount = 5\nfilter = { colour = "red" }\n', "key budgets.x.filter.colour: unknown dimension"),
+])
+@pytest.mark.parametrize("command", [["sources"], ["report", "rules"], ["sync"]])
+def test_every_table_is_checked_in_every_command(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                                                 message: str, command: list[str]) -> None:
+    p = write(tmp_path, text)
+    assert main([*command, "--config", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"costdeck: error: {p}: {message}") and err.count("\n") == 1, err

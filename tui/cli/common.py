@@ -26,10 +26,17 @@ def demo_db_path(args: argparse.Namespace, *, explicit_ok: bool = False) -> Path
 
 
 def check_rules(config: Any) -> None:
-    """Validate the [rules.*] thresholds (one line, exit 2) before anything runs."""
+    """Validate the [rules.*] tables, the rules' thresholds and [rules.cleanup] (one line, exit 2),
+    before anything runs."""
+    from analysis.cleanup import PlanRefused, settings
     from analysis.recommendations import rule_params
+    from providers.errors import InputError
 
     rule_params(config.rules, str(config.path or "config"))
+    try:
+        settings(config)
+    except PlanRefused as exc:
+        raise InputError(str(exc)) from None
 
 
 def load_checked_config(args: argparse.Namespace) -> Any:
