@@ -27,7 +27,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
 
 from . import timeutil
 from .schema import COST_DIMS, MIGRATIONS, SCHEMA_VERSION, SUMMARY_DIMS
@@ -288,10 +287,19 @@ class Store:
         except BaseException:  # e.g. CacheLockTimeout while migrating
             self.conn.close()
             raise
-        self.db = sqlite_utils.Database(self.conn)
+        self._db: Any = None  # sqlite_utils.Database, made on the first bulk write (its import takes ~0.2 s)
         self._dim_cache: dict[tuple[str, str], tuple[int, str | None, str | None]] = {}
         self._tag_cache: dict[str, int] = {}
         self._bulk: _CostBulk | None = None
+
+    @property
+    def db(self) -> Any:
+        """sqlite_utils over this connection (bulk upserts of inventory-style records)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     # -- lifecycle -------------------------------------------------------------
     def close(self) -> None:
@@ -729,7 +737,7 @@ class Store:
         recs = [_jsonify(r) for r in records]
         if not recs:
             return 0
-        self.db[table].upsert_all(recs, pk=pk, alter=False)  # type: ignore[union-attr]
+        self.db[table].upsert_all(recs, pk=pk, alter=False)
         return len(recs)
 
     def replace_where(self, table: str, where: str, params: tuple[Any, ...], records: Iterable[dict[str, Any]]) -> int:
@@ -737,7 +745,7 @@ class Store:
         self.conn.execute(f"DELETE FROM {table} WHERE {where}", params)
         recs = [_jsonify(r) for r in records]
         if recs:
-            self.db[table].insert_all(recs, alter=False)  # type: ignore[union-attr]
+            self.db[table].insert_all(recs, alter=False)
         return len(recs)
 
     def log_action(self, **fields: Any) -> int:

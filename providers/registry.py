@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from .base import Adapter
 from .errors import InputError
@@ -46,6 +46,8 @@ def _discover() -> dict[str, KindEntry]:
     global _entries
     with _lock:
         if _entries is None:
+            from importlib.metadata import entry_points  # here: ~60 ms, only when a kind is looked up
+
             found: dict[str, KindEntry] = {}
             for ep in entry_points(group=GROUP):
                 if ep.name in found:
@@ -55,7 +57,7 @@ def _discover() -> dict[str, KindEntry]:
         return _entries
 
 
-def _dist_name(ep: EntryPoint) -> str:
+def _dist_name(ep: Any) -> str:
     dist = getattr(ep, "dist", None)
     return str(getattr(dist, "name", "") or "")
 
@@ -88,6 +90,8 @@ def get(kind: str) -> type[Adapter]:
         raise UnknownKind(f"no adapter for source kind {kind!r} (registered kinds: {known})")
     if kind in _broken:
         raise UnknownKind(_broken[kind])
+    from importlib.metadata import EntryPoint
+
     try:
         cls = EntryPoint(entry.kind, entry.target, GROUP).load()
         if not (isinstance(cls, type) and issubclass(cls, Adapter)):

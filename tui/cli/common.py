@@ -28,6 +28,8 @@ def demo_db_path(args: argparse.Namespace, *, explicit_ok: bool = False) -> Path
 def check_rules(config: Any) -> None:
     """Validate the [rules.*] tables, the rules' thresholds and [rules.cleanup] (one line, exit 2),
     before anything runs."""
+    if not config.rules:
+        return  # nothing to check (and the rules' modules stay unimported: scripted commands start fast)
     from analysis.cleanup import PlanRefused, settings
     from analysis.recommendations import rule_params
     from providers.errors import InputError
