@@ -27,7 +27,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-
 from . import timeutil
 from .schema import COST_DIMS, MIGRATIONS, SCHEMA_VERSION, SUMMARY_DIMS
 
