@@ -65,7 +65,8 @@ def sources_overview(conn: sqlite3.Connection, configured: Iterable[tuple[str, s
                     AS last_ok,
                   (SELECT count(*) FROM costs c WHERE c.source_id = s.id) AS cost_rows
            FROM sources s
-           LEFT JOIN sync_runs r ON r.id = (SELECT max(id) FROM sync_runs WHERE source_id = s.id)
+           LEFT JOIN sync_runs r ON r.id = (SELECT max(id) FROM sync_runs WHERE source_id = s.id
+                                            AND (status != 'running' OR costdeck_run_alive(detail)))
            ORDER BY s.name"""
     ):
         cached[r[1]] = SourceRow(

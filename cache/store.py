@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import sqlite3
 import stat
 import time
@@ -245,6 +246,33 @@ def _prepare_path(path: Path) -> None:
             os.chmod(path, 0o600)
 
 
+
+def run_alive(detail: str | None) -> bool:
+    """Whether the process that started a "running" sync run is still there (SQL: costdeck_run_alive).
+
+    A run records its pid and host when it starts. On this host, a pid that no longer exists means
+    the process was killed before it finished: readers then show the source's last completed run,
+    not "running" forever. A run started on another host (a shared cache) cannot be checked and
+    counts as alive; a run with no pid (an older costdeck) counts as gone.
+    """
+    try:
+        info = json.loads(detail or "{}")
+        pid, host = int(info["pid"]), str(info["host"])
+    except (ValueError, TypeError, KeyError):
+        return False
+    if host != socket.gethostname():
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, another user's
+    return True
+
+
 class Store:
     """One connection to one cache file. Use one Store per thread.
 
@@ -279,6 +307,7 @@ class Store:
                 self.conn.execute("PRAGMA journal_mode = WAL")
                 self.conn.execute("PRAGMA synchronous = NORMAL")
             self.conn.execute("PRAGMA foreign_keys = ON")
+            self.conn.create_function("costdeck_run_alive", 1, run_alive)
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
@@ -450,13 +479,15 @@ class Store:
     def start_sync_run(self, source_id: int, window: tuple[date, date] | None = None) -> SyncRun:
         started = timeutil.now()
         cur = self.conn.execute(
-            "INSERT INTO sync_runs(source_id, started_at, status, window_start, window_end) VALUES(?,?,?,?,?)",
+            "INSERT INTO sync_runs(source_id, started_at, status, window_start, window_end, detail) "
+            "VALUES(?,?,?,?,?,?)",
             (
                 source_id,
                 timeutil.iso(started),
                 "running",
                 window[0].isoformat() if window else None,
                 window[1].isoformat() if window else None,
+                json.dumps({"pid": os.getpid(), "host": socket.gethostname()}),  # who runs it (run_alive)
             ),
         )
         return SyncRun(id=int(cur.lastrowid or 0), source_id=source_id, started_at=started)
@@ -486,7 +517,8 @@ class Store:
                       r.finished_at, r.status, r.rows, r.api_calls, r.error,
                       (SELECT count(*) FROM costs c WHERE c.source_id = s.id) AS cost_rows
                FROM sources s
-               LEFT JOIN sync_runs r ON r.id = (SELECT max(id) FROM sync_runs WHERE source_id = s.id)
+               LEFT JOIN sync_runs r ON r.id = (SELECT max(id) FROM sync_runs WHERE source_id = s.id
+                                                AND (status != 'running' OR costdeck_run_alive(detail)))
                ORDER BY s.name"""
         ).fetchall()
         for r in rows:
@@ -821,6 +853,7 @@ def _jsonify(rec: dict[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
+    "run_alive",
     "CacheError",
     "CacheVersionError",
     "CostRow",

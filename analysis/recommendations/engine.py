@@ -189,7 +189,9 @@ def recompute(store: Any, config: Any, now: datetime | None = None) -> Recompute
         ):
             result.open_count += int(n)
             result.open_saving[cur] = int(total or 0)
-        store.set_meta(LAST_RUN_KEY, json.dumps(result.as_dict(), ensure_ascii=False))
+        # data_run: the newest sync/import run the rules saw (`is_stale` compares it with the newest one now)
+        store.set_meta(LAST_RUN_KEY, json.dumps({**result.as_dict(), "computed_at": timeutil.iso(timeutil.now()),
+                                                 "data_run": _newest_data_run(store.conn)}, ensure_ascii=False))
     return result
 
 
@@ -222,6 +224,37 @@ def _mark_duplicates(conn: sqlite3.Connection) -> int:
             hidden += 1
         conn.execute("UPDATE recommendations SET detail=? WHERE id=?", (json.dumps(d, sort_keys=True), rid))
     return hidden
+
+
+def is_stale(conn: sqlite3.Connection) -> bool:
+    """Whether data landed after the last recompute: a sync or import whose process was killed after
+    its commit but before the recompute that follows it. The next open (or report) recomputes.
+
+    Runs of kinds recorded live (`costdeck track`) do not count: they change no recommendation.
+    """
+    newest = _newest_data_run(conn)
+    if newest == 0:
+        return False
+    last = last_run(conn)
+    if last is None:
+        return True
+    seen = last.get("data_run")
+    if not isinstance(seen, int):
+        return False  # computed by an older costdeck: no way to tell
+    return newest > seen
+
+
+def _newest_data_run(conn: sqlite3.Connection) -> int:
+    """The id of the newest completed sync or import run (0: none), kinds recorded live left out."""
+    from providers import registry
+
+    live = registry.live_run_kinds()
+    marks = ",".join("?" for _ in live) or "''"
+    row = conn.execute(
+        "SELECT max(r.id) FROM sync_runs r JOIN sources s ON s.id = r.source_id "
+        f"WHERE r.status IN ('ok', 'partial') AND s.kind NOT IN ({marks})", live
+    ).fetchone()
+    return int(row[0] or 0)
 
 
 def last_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
@@ -280,4 +313,4 @@ def open_summary(conn: sqlite3.Connection) -> OpenSummary:
     return OpenSummary(count, saving, by_rule, security)
 
 
-__all__ = ["LAST_RUN_KEY", "OpenSummary", "RecomputeResult", "last_run", "open_summary", "recompute", "set_status"]
+__all__ = ["LAST_RUN_KEY", "OpenSummary", "RecomputeResult", "is_stale", "last_run", "open_summary", "recompute", "set_status"]

@@ -4,6 +4,7 @@ recommendation recompute after demo, import and sync."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,18 @@ def load_checked_config(args: argparse.Namespace) -> Any:
     config = load_config(args.config)
     check_rules(config)
     return config
+
+
+def refresh_if_stale(store: Store, config: Any) -> None:
+    """Recompute the recommendations when data landed after they were computed (a sync or import
+    killed after its commit), saying so on stderr, before the app or a report shows them."""
+    from analysis.recommendations.engine import is_stale
+
+    if store.readonly or not is_stale(store.conn):
+        return
+    print("costdeck: the data changed since the recommendations were computed (an interrupted sync or "
+          "import?): recomputing them", file=sys.stderr, flush=True)
+    recompute_recommendations(store, config)
 
 
 def recompute_recommendations(store: Store, config: Any) -> Any:

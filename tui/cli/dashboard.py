@@ -12,7 +12,7 @@ from typing import Any
 from cache import Store, timeutil
 from providers.errors import InputError
 
-from .common import demo_db_path, load_checked_config, recompute_recommendations, resolve_db
+from .common import demo_db_path, load_checked_config, recompute_recommendations, refresh_if_stale, resolve_db
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -39,6 +39,8 @@ def prepare_open(args: argparse.Namespace) -> tuple[Path, Any]:
     path = resolve_db(args)
     with Store(path) as store:
         use_demo = store.is_empty() and not config.sources
+        if not use_demo:
+            refresh_if_stale(store, config)
     if use_demo:
         path = demo_db_path(args)
         _refresh_demo(path, config)

@@ -10,7 +10,7 @@ from typing import Any
 from cache import Store, timeutil
 from cache.money import fmt
 
-from .common import load_checked_config
+from .common import load_checked_config, refresh_if_stale
 from .format import safe, wide_table, write_exact_json, write_records
 from .parser import UsageError
 
@@ -23,6 +23,7 @@ def report_recommendations(store: Store, args: argparse.Namespace) -> int:
         raise UsageError(f"unknown rule {args.rule!r} (known: {', '.join([*RULES, *NATIVE_RULES])})")
     if args.dry_run and not args.script:
         raise UsageError("--dry-run goes with --script KIND (e.g. --script aws)")
+    refresh_if_stale(store, load_checked_config(args))
     statuses = None if args.status == "all" else (args.status,)
     recs = load(store.conn, statuses=statuses, rule=args.rule, include_duplicates=False)
     if args.script:
