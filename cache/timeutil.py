@@ -81,3 +81,15 @@ def humanize_age(delta: timedelta) -> str:
     if s < 36 * 3600:
         return f"{s // 3600}h ago"
     return f"{s // 86400}d ago"
+
+
+def duration_text(seconds: float) -> str:
+    """A duration for people: 12.5s, 4m 05s, 3h 07m, then days (2d 4h)."""
+    s = int(seconds)
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    if s < 86400 * 2:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    return f"{s // 86400}d {s % 86400 // 3600:02d}h"

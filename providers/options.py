@@ -144,6 +144,11 @@ def _schema(t: mi.Type) -> dict[str, Any]:
     return schema
 
 
+def _bounds(t: mi.IntType | mi.FloatType) -> tuple[float | None, float | None]:
+    """(lowest, highest) a number may be (inclusive or not: the words do not say)."""
+    return (t.ge if t.ge is not None else t.gt), (t.le if t.le is not None else t.lt)
+
+
 def expected(t: mi.Type) -> str:
     """What a value of this type must be, in words ("a whole number from 1 to 38")."""
     inner, extra, _ = _unwrap(t)
@@ -153,8 +158,7 @@ def expected(t: mi.Type) -> str:
         return "true or false"
     if isinstance(inner, mi.IntType | mi.FloatType):
         what = "a whole number" if isinstance(inner, mi.IntType) else "a number"
-        lo = inner.ge if inner.ge is not None else inner.gt
-        hi = inner.le if inner.le is not None else inner.lt
+        lo, hi = _bounds(inner)
         if lo is not None and hi is not None:
             return f"{what} from {_num(lo)} to {_num(hi)}"
         if lo is not None:
@@ -187,8 +191,7 @@ def type_name(t: mi.Type) -> str:
         return "bool"
     if isinstance(inner, mi.IntType | mi.FloatType):
         name = "int" if isinstance(inner, mi.IntType) else "float"
-        lo = inner.ge if inner.ge is not None else inner.gt
-        hi = inner.le if inner.le is not None else inner.lt
+        lo, hi = _bounds(inner)
         if lo is not None or hi is not None:
             return f"{name} {_num(lo)}..{_num(hi)}"
         return name

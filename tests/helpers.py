@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,14 @@ def build_demo(path: Path, *, recommendations: bool = True) -> Path:
                 recompute(store, Config())
     finally:
         mp.undo()
+    return path
+
+
+def demo_copy(master: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh copy of a demo built by build_demo, for one test, with the clock pinned to DEMO_NOW."""
+    monkeypatch.setenv("COSTDECK_NOW", DEMO_NOW)
+    path = tmp_path / "demo.db"
+    shutil.copyfile(master, path)
     return path
 
 

@@ -26,11 +26,30 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # the step tests' clock
+
+
+def make_ctx(db: Any, options: dict[str, Any], now: datetime = NOW) -> tuple[Any, Any]:
+    """A SyncContext of an "aws-test" source over `db` and an AwsSession (one attempt per request)
+    with the given options, for the step tests."""
+    from cache import Store
+    from providers.aws.adapter import AwsOptions
+    from providers.aws.session import AwsSession
+    from providers.base import SyncContext
+
+    store = Store(db)
+    sid = store.ensure_source("aws-test", "aws", {})
+    typed = AwsOptions(**options)
+    ctx = SyncContext(store=store, source_id=sid, source_name="aws-test", kind="aws", options=typed,
+                      now=now, cost_window=(now.date() - timedelta(days=3), now.date()))
+    return ctx, AwsSession(typed, ctx.counter, max_attempts=1)
 
 
 def _start_moto() -> tuple[Any, str]:

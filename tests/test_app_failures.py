@@ -9,7 +9,6 @@ Overview's data load raising (the cards leave "…", a later reload fills them);
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from textual.widgets import DataTable, Static
 
 from cache import LOCK_TIMEOUT_ENV, Store
 from providers.config import load_config
-from tests.helpers import DEMO_NOW, build_demo, settle
+from tests.helpers import build_demo, demo_copy, settle
 from tui.app import CostdeckApp
 from tui.screens.overview import OverviewScreen
 from tui.screens.recommendations import RecommendationsScreen
@@ -32,10 +31,7 @@ def demo_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def demo_db(demo_master: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("COSTDECK_NOW", DEMO_NOW)
-    path = tmp_path / "demo.db"
-    shutil.copyfile(demo_master, path)
-    return path
+    return demo_copy(demo_master, tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -20,29 +20,18 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from cache import Store
 from providers.aws import commitments as com
 from providers.aws import ml
 from providers.aws import pricing as pr
-from providers.aws.adapter import AwsOptions
 from providers.aws.session import AwsSession
 from providers.base import StepError, SyncContext
-from tests.moto_server import aws_env, moto_url, reset_moto  # noqa: F401
+from tests.moto_server import aws_env, make_ctx, moto_url, reset_moto  # noqa: F401
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 RI_ID = "e5a8b1c2-0000-4d2b-9c3f-1234567890ab"
 SP_ARN = f"arn:aws:savingsplans::{ACCOUNT}:savingsplan/0d1f6c9e-aaaa-bbbb-cccc-000000000001"
-
-
-def make_ctx(db: Path, options: dict[str, Any], now: datetime = NOW) -> tuple[SyncContext, AwsSession]:
-    store = Store(db)
-    sid = store.ensure_source("aws-test", "aws", {})
-    typed = AwsOptions(**options)
-    ctx = SyncContext(store=store, source_id=sid, source_name="aws-test", kind="aws", options=typed,
-                      now=now, cost_window=(now.date() - timedelta(days=3), now.date()))
-    return ctx, AwsSession(typed, ctx.counter, max_attempts=1)
 
 
 @pytest.fixture

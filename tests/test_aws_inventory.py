@@ -23,10 +23,8 @@ from botocore.stub import Stubber
 from cache import Store
 from providers.aws import inventory as inv
 from providers.aws import metrics as met
-from providers.aws.adapter import AwsOptions
-from providers.aws.session import AwsSession
-from providers.base import StepError, SyncContext
-from tests.moto_server import DENIED, aws_env, fault_proxy, moto_url, reset_moto  # noqa: F401
+from providers.base import StepError
+from tests.moto_server import DENIED, aws_env, fault_proxy, make_ctx, moto_url, reset_moto  # noqa: F401
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 REGION = "us-east-1"
@@ -35,15 +33,6 @@ HOSTILE = {
     "owner": "$(rm -rf /); `id` | tee && echo 'x\"y'",
     "ünï": "日本語 <script>alert(1)</script>",
 }
-
-
-def make_ctx(db: Path, options: dict[str, Any], now: datetime = NOW) -> tuple[SyncContext, AwsSession]:
-    store = Store(db)
-    sid = store.ensure_source("aws-test", "aws", {})
-    typed = AwsOptions(**options)
-    ctx = SyncContext(store=store, source_id=sid, source_name="aws-test", kind="aws", options=typed,
-                      now=now, cost_window=(now.date() - timedelta(days=3), now.date()))
-    return ctx, AwsSession(typed, ctx.counter, max_attempts=1)
 
 
 def client(url: str, service: str) -> Any:

@@ -9,7 +9,6 @@ Update the snapshot after an intended visual change with:
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -22,7 +21,7 @@ from analysis.recommendations.engine import recompute
 from cache import Store
 from cache.money import decimal_str
 from providers.config import Config
-from tests.helpers import build_demo, settle
+from tests.helpers import build_demo, demo_copy, settle
 from tui.app import CostdeckApp
 from tui.screens.recommendations import RecommendationsScreen
 
@@ -37,10 +36,7 @@ def demo_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def demo_db(demo_master: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("COSTDECK_NOW", NOW)
-    path = tmp_path / "demo.db"
-    shutil.copyfile(demo_master, path)
-    return path
+    return demo_copy(demo_master, tmp_path, monkeypatch)
 
 
 

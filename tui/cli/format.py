@@ -19,15 +19,6 @@ def safe(text: object) -> str:
     return clean(text, 0)
 
 
-def duration(seconds: float) -> str:
-    s = int(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {s % 3600 // 60:02d}m"
-
-
 def write_records(
     records: list[dict[str, Any]],
     fmt_name: str,

@@ -14,7 +14,7 @@ from providers.errors import InputError
 
 from .commitments import report_commitments
 from .common import resolve_db
-from .format import duration, write_records
+from .format import write_records
 from .parser import UsageError
 from .recommendations import report_recommendations
 from .rules import report_rules
@@ -111,7 +111,7 @@ def _ml_run_row(r: dict[str, Any]) -> dict[str, Any]:
     """A run record shortened for the table."""
     return {
         "task": r["task"], "name": r["name"] or r["run_id"], "status": r["status"],
-        "start": r["start"][:16].replace("T", " "), "duration": duration(r["duration_s"]),
+        "start": r["start"][:16].replace("T", " "), "duration": timeutil.duration_text(r["duration_s"]),
         "executors": r["executors"], "cost": r["cost"], "currency": r["currency"],
         "basis": r["cost_basis"] + (f": {r['cost_reason']}" if r["cost_reason"] else ""),
         "metric": f"{r['primary_metric']}={r['primary_value']:.4g}" if r["primary_value"] is not None else "",

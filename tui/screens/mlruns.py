@@ -28,6 +28,7 @@ from analysis.mlruns import (
     summarize,
 )
 from cache.money import NANOS, fmt
+from cache.timeutil import duration_text
 
 from ..base import ViewScreen, WorkerStateRelay, post_result
 from ..dialogs import PickerScreen
@@ -40,17 +41,6 @@ STATUS_STYLE = {"completed": "green", "running": "cyan", "scheduled": "cyan", "f
                 "stopped": "yellow"}
 BASIS_STYLE = {"B": "green", "P": "cyan", "M": "yellow", "?": "yellow"}
 MAX_ROWS = 1000
-
-
-def duration_text(seconds: float) -> str:
-    s = int(seconds)
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    if s < 86400 * 2:
-        return f"{s // 3600}h {s % 3600 // 60:02d}m"
-    return f"{s // 86400}d {s % 86400 // 3600:02d}h"
 
 
 def cost_text(run_cost: int | None, currency: str, basis: str, width: int = 12) -> Text:
@@ -672,4 +662,4 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
             self._plot()
 
 
-__all__ = ["MLRunsScreen", "RunDetailScreen", "cost_text", "duration_text"]
+__all__ = ["MLRunsScreen", "RunDetailScreen", "cost_text"]
