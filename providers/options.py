@@ -2,7 +2,7 @@
 
 A model is a `Model` subclass whose fields carry their type, bounds and meaning:
 
-    class Options(SourceOptions):
+    class Options(CostOptions):          # providers.base.CostOptions: backfill_months, refetch_days
         regions: Annotated[list[Region] | Literal["all"], Meta(description="...")] = "all"
         max_attempts: Annotated[int, Meta(ge=1, le=20, description="...")] = 5
 
