@@ -9,8 +9,8 @@ SQL shape: the coarse dimensions, resource_type included, from cost_summary, the
 the daily costs table: DuckDB gets no weekly rollup) as the
 reference engine. Targets: < 50 ms at 2,000 resources, < 200 ms at 20,000.
 
-    /work/venv/bin/python benchmarks/bench_spend.py
-    /work/venv/bin/python benchmarks/bench_spend.py --resources 2000 --runs 9
+    .venv/bin/python benchmarks/bench_spend.py
+    .venv/bin/python benchmarks/bench_spend.py --resources 2000 --runs 9
 """
 
 from __future__ import annotations
