@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import stat
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from cache import Store
+from providers.errors import InputError
 
 from .common import load_checked_config, recompute_recommendations, resolve_db
 from .progress import ImportProgress
@@ -17,13 +22,56 @@ def cmd_import(args: argparse.Namespace) -> int:
     config = load_checked_config(args)
     path = resolve_db(args)
     created = not path.exists()
+    with tempfile.TemporaryDirectory(prefix="costdeck-stream-") as spool:
+        given = list(args.files)
+        args.files = [_regular(f, Path(spool) / str(i)) for i, f in enumerate(given)]
+        try:
+            return _import(args, config, path)
+        except InputError as exc:
+            _remove_new_cache(created, path)
+            text = str(exc)
+            for f, used in zip(given, args.files, strict=True):
+                text = text.replace(str(used), str(f))  # name what the user gave, not the spool copy
+            raise InputError(text) from None
+        except BaseException:
+            _remove_new_cache(created, path)
+            raise
+
+
+def _remove_new_cache(created: bool, path: Path) -> None:
+    if created:  # a failed import into a new cache leaves no file behind
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _regular(f: Path, spool: Path) -> Path:
+    """The file to import: a regular file as it is; a pipe or FIFO (`costdeck import <(zcat x.gz)`) read
+    once into a spool file first (its content can be read only once, and waiting on a FIFO nobody
+    writes must not hang a second reader); anything else refused with one line."""
     try:
-        return _import(args, config, path)
-    except BaseException:
-        if created:  # a failed import into a new cache leaves no file behind
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        raise
+        mode = f.stat().st_mode
+    except FileNotFoundError:
+        return f  # the importers say "not found" with the rest of their checks
+    except OSError as exc:
+        raise InputError(f"{f}: cannot read ({exc.strerror or exc})") from None
+    if stat.S_ISREG(mode):
+        return f
+    if stat.S_ISDIR(mode):
+        raise InputError(f"{f}: is a directory (name the files in it, e.g. {f}/*.parquet)")
+    if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        raise InputError(f"{f}: not a regular file, a pipe or a FIFO")
+    if stat.S_ISCHR(mode) and not str(f).startswith("/dev/fd/") and not str(f).startswith("/proc/"):
+        raise InputError(f"{f}: a device, not a file to import")
+    spool.mkdir()
+    copy = spool / f.name  # the same name: the source is named after it
+    try:
+        fd = os.open(f, os.O_RDONLY | os.O_NONBLOCK)
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb") as src, copy.open("wb") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except OSError as exc:
+        raise InputError(f"{f}: cannot read the stream ({exc.strerror or exc})") from None
+    return copy
 
 
 def _import(args: argparse.Namespace, config: Any, path: Path) -> int:
