@@ -289,17 +289,22 @@ class Store:
         self.on_wait = on_wait
         self.lock_timeout = lock_timeout()
         self._busy_ms = int(self.lock_timeout * 1000)
-        if readonly:
-            if not self.path.exists():
-                raise CacheError(f"{self.path}: no such cache file")
-            uri = f"file:{self.path}?mode=ro"
-            self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
-        else:
-            try:
-                _prepare_path(self.path)
-            except OSError as exc:
-                raise CacheError(f"{self.path}: cannot create the cache ({exc.strerror})") from exc
-            self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if self.path.is_dir():
+            raise CacheError(f"{self.path}: cannot open the cache: it is a directory")
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise CacheError(f"{self.path}: no such cache file")
+                uri = f"file:{self.path}?mode=ro"
+                self.conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            else:
+                try:
+                    _prepare_path(self.path)
+                except OSError as exc:
+                    raise CacheError(f"{self.path}: cannot create the cache ({exc.strerror})") from exc
+                self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise CacheError(f"{self.path}: cannot open the cache ({exc})") from exc
         self.conn.row_factory = sqlite3.Row
         try:
             self.conn.execute(f"PRAGMA busy_timeout = {self._busy_ms}")
@@ -311,7 +316,10 @@ class Store:
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
-            raise CacheError(f"{self.path}: not a costdeck cache ({exc})") from exc
+            if "not a database" in str(exc):
+                raise CacheError(f"{self.path}: not a costdeck cache ({exc})") from exc
+            raise CacheError(f"{self.path}: cannot read the cache ({exc}): restore it from a copy, or move it "
+                             "away and sync or import again") from exc
         except BaseException:  # e.g. CacheLockTimeout while migrating
             self.conn.close()
             raise

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
@@ -52,6 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     set_lock_wait_hook(_say_waiting)  # a writer blocked by another costdeck says so (once per wait)
+    args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
         return run(args)
@@ -68,6 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"costdeck: error: {clean(exc, 0)}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
+    except sqlite3.DatabaseError as exc:  # a damaged cache found by a query, not at open
+        if debug:
+            raise
+        where = f"{clean(resolve_db(args), 0)}: " if args is not None else ""
+        print(f"costdeck: error: {where}cannot read the cache ({clean(exc, 0)})", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - last-resort one-liner
         if debug:
             raise
