@@ -25,13 +25,14 @@ def cmd_import(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="costdeck-stream-") as spool:
         given = list(args.files)
         args.files = [_regular(f, Path(spool) / str(i)) for i, f in enumerate(given)]
+        used = list(args.files)
         try:
             return _import(args, config, path)
         except InputError as exc:
             _remove_new_cache(created, path)
             text = str(exc)
-            for f, used in zip(given, args.files, strict=True):
-                text = text.replace(str(used), str(f))  # name what the user gave, not the spool copy
+            for f, u in zip(given, used, strict=True):
+                text = text.replace(str(u), str(f))  # name what the user gave, not the spool copy
             raise InputError(text) from None
         except BaseException:
             _remove_new_cache(created, path)
