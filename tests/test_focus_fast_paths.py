@@ -1,8 +1,10 @@
 """The FOCUS importer's fast paths give what the general ones give:
-- the 64-bit half-even rounding (`providers.focus._nanos_sql`) against `cache.money.to_nanos`,
+- the 64-bit half-even rounding (`providers.focus.sql.nanos_sql`) against `cache.money.to_nanos`,
   the rounding rule of the cache, on DuckDB exact numerics and through an import;
 - packed cost tuples (`Store.insert_packed_cost_tuples`) store the rows `insert_cost_tuples`
-  stores, and an import writes the same rows packed or not."""
+  stores, and an import writes the same rows packed or not;
+- pass 2 without a second GROUP BY (the daily rows a view over the pass-1 rows, when the
+  cleanup merges nothing) gives the rows the cleaned, re-aggregated path gives."""
 
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ from cache import Store
 from cache.money import to_nanos
 from providers import focus
 from providers.focus import _decimal_scale, _nanos_sql
+from providers.focus import read as focus_read
+from providers.focus import sql as focus_sql
+from providers.focus import write as focus_write
 
 BIGINT_MAX = 2**63 - 1
 
@@ -78,8 +83,8 @@ def test_import_of_decimal_parquet_rounds_like_to_nanos_on_both_paths(
     amount == to_nanos(exact sum of the day's rows). Without the big day the fast path rounds;
     with a day whose sums pass 10^8 it overflows and the DECIMAL(38,18) path rounds."""
     calls: list[int] = []
-    real = focus._nanos_sql
-    monkeypatch.setattr(focus, "_nanos_sql", lambda x, scale: calls.append(scale) or real(x, scale))
+    real = focus_sql.nanos_sql
+    monkeypatch.setattr(focus_sql, "nanos_sql", lambda x, scale: calls.append(scale) or real(x, scale))
     rows = []  # (day, resource, billed, effective, list, contracted)
     rng = random.Random(7)
     for day in ("2025-01-01", "2025-01-02"):
@@ -165,10 +170,36 @@ def test_import_writes_the_same_rows_packed_or_not(tmp_path: Path, focus_sample:
         focus.import_files(store, [focus_sample])
         packed = _cost_rows(store, "day, resource, billed, effective, list, contracted, tagset, commitment")
     assert calls and sum(calls) == len(packed)
-    monkeypatch.setattr(focus, "PACK_MAX_ID", 0)  # as if an id were too large to pack
+    monkeypatch.setattr(focus_write, "PACK_MAX_ID", 0)  # as if an id were too large to pack
     calls.clear()
     with Store(tmp_path / "plain.db") as store:
         focus.import_files(store, [focus_sample])
         plain = _cost_rows(store, "day, resource, billed, effective, list, contracted, tagset, commitment")
     assert calls == []
     assert packed == plain and len(plain) > 10
+
+
+def test_daily_rows_are_the_same_merged_or_not(tmp_path: Path, focus_sample: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sample needs no cleanup (its pass-1 rows are its daily rows: the view path). Forced
+    through the cleanup and second GROUP BY, and with its values spelled so that the cleanup
+    is needed (lower-case charge categories), it gives the same rows."""
+    merged: list[bool] = []
+    real = focus_read.cleanup_merges
+    monkeypatch.setattr(focus_read, "cleanup_merges", lambda *a: merged.append(real(*a)) or merged[-1])
+    with Store(tmp_path / "view.db") as store:
+        focus.import_files(store, [focus_sample])
+        view = sorted(_cost_rows(store), key=repr)
+    assert merged == [False]
+    monkeypatch.setattr(focus_read, "cleanup_merges", lambda *a: merged.append(True) or True)
+    with Store(tmp_path / "forced.db") as store:
+        focus.import_files(store, [focus_sample])
+        forced = sorted(_cost_rows(store), key=repr)
+    monkeypatch.setattr(focus_read, "cleanup_merges", lambda *a: merged.append(real(*a)) or merged[-1])
+    lower = tmp_path / "lower.csv"
+    lower.write_text(focus_sample.read_text(encoding="utf-8-sig").replace('"Usage"', '"usage"'), encoding="utf-8")
+    with Store(tmp_path / "lower.db") as store:
+        focus.import_files(store, [lower])
+        cleaned = sorted(_cost_rows(store), key=repr)
+    assert merged == [False, True, True]
+    assert view == forced == cleaned and len(view) > 10

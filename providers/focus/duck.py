@@ -1,0 +1,84 @@
+"""The DuckDB side of an import: one in-memory connection, out of core (memory_limit, spill
+files in a temp dir removed on close), in UTC, shared by the reading and writing stages."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+
+from .exprs import ql
+
+Progress = Callable[[str, int, int | None], None]
+
+MEMORY_LIMIT = os.environ.get("COSTDECK_DUCKDB_MEMORY", "512MB")
+
+
+class DuckSession:
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.tmp = tempfile.mkdtemp(prefix="costdeck-import-")
+        self.threads = max(1, min(4, os.cpu_count() or 1))
+        self.con = duckdb.connect(
+            ":memory:",
+            config={
+                "memory_limit": MEMORY_LIMIT,
+                "threads": self.threads,
+                "temp_directory": os.path.join(self.tmp, "spill"),
+                "preserve_insertion_order": False,
+            },
+        )
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
+        self._n = 0
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def tick(self, label: str, done: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress(label, done, total)
+
+    def new_table(self, prefix: str) -> str:
+        """A fresh temp table name."""
+        name = f"{prefix}{self._n}"
+        self._n += 1
+        return name
+
+    def execute(self, sql: str) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(sql)
+
+    @contextmanager
+    def one_thread(self, *, ordered: bool = False) -> Iterator[None]:
+        """Run the block's queries on one DuckDB thread (`ordered`: in insertion order too)."""
+        self.con.execute("SET threads = 1")
+        if ordered:
+            self.con.execute("SET preserve_insertion_order = true")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET threads = {self.threads}")
+            if ordered:
+                self.con.execute("SET preserve_insertion_order = false")
+
+    def load_table(self, name: str, columns: dict[str, str], records: Iterable[dict[str, Any]]) -> None:
+        """A small Python-made table into DuckDB, through a JSON-lines file (no pandas/arrow needed)."""
+        path = os.path.join(self.tmp, f"{name}.jsonl")
+        with open(path, "w", encoding="utf-8") as fh:
+            for rec in records:
+                fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        spec = "{" + ", ".join(f"{ql(k)}: {ql(v)}" for k, v in columns.items()) + "}"
+        self.con.execute(f"DROP TABLE IF EXISTS {name}")
+        self.con.execute(
+            f"CREATE TEMP TABLE {name} AS SELECT * FROM read_json({ql(path)}, columns = {spec}, "
+            "format = 'newline_delimited')"
+        )
