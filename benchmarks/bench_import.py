@@ -13,9 +13,9 @@ subprocess so peak RSS is isolated:
 
 Prints both times, the ratio (target <= 3) and each peak RSS (target < 1 GB).
 
-    /work/venv/bin/python benchmarks/bench_import.py                  # full size
-    /work/venv/bin/python benchmarks/bench_import.py --resources 200 --days 30
-    /work/venv/bin/python benchmarks/bench_import.py --out /tmp/focus.parquet --keep
+    .venv/bin/python benchmarks/bench_import.py                  # full size
+    .venv/bin/python benchmarks/bench_import.py --resources 200 --days 30
+    .venv/bin/python benchmarks/bench_import.py --out /tmp/focus.parquet --keep
 """
 
 from __future__ import annotations

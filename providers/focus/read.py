@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import duckdb
 
@@ -83,7 +84,7 @@ def aggregate(duck: DuckSession, f: FocusFile) -> None:
         duck.execute(aggregate_sql(f, f.table))
     except duckdb.Error as exc:
         read_failure(f, exc)
-    n, nbad = duck.execute(f"SELECT coalesce(sum(n), 0), coalesce(sum(nbad), 0) FROM {f.table}").fetchone()
+    n, nbad = _one(duck, f"SELECT coalesce(sum(n), 0), coalesce(sum(nbad), 0) FROM {f.table}")
     if nbad:
         locate_bad_row(duck, f, FileExprs(f).checks())
     if n == 0:
@@ -183,7 +184,7 @@ def cleanup_merges(duck: DuckSession, f: FocusFile, mapping: list[tuple[str, str
     canons = [canon for _raw, canon in mapping]
     if None in canons or len(set(canons)) != len(canons):
         return True
-    return bool(duck.execute(changed_sql(f.table)).fetchone()[0])
+    return bool(_one(duck, changed_sql(f.table))[0])
 
 
 def fast_rounding_scales(duck: DuckSession, f: FocusFile) -> dict[str, int] | None:
@@ -219,9 +220,16 @@ def make_daily(
 def record_result(duck: DuckSession, f: FocusFile, totals: list[tuple[str, int, int, int, int]]) -> None:
     res = f.result
     assert res is not None
-    n, rows, lo, hi = duck.execute(f"SELECT sum(n), count(*), min(day), max(day) FROM {f.table}").fetchone()
+    n, rows, lo, hi = _one(duck, f"SELECT sum(n), count(*), min(day), max(day) FROM {f.table}")
     res.input_rows, res.daily_rows, res.first_day, res.last_day = int(n), int(rows), lo, hi
     for cur, b, e, li, _c in totals:
         res.billed_totals[cur] = int(b)
         res.effective_totals[cur] = int(e)
         res.list_totals[cur] = int(li)
+
+
+def _one(duck: Any, sql: str) -> tuple[Any, ...]:
+    """The one row of an aggregate query (DuckDB types it as optional)."""
+    row = duck.execute(sql).fetchone()
+    assert row is not None, sql
+    return tuple(row)
