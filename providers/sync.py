@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cache import Store, timeutil
+from cache.store import SyncRun
 
 from . import registry
 from .base import CostOptions, FatalSourceError, SourceProgress, SyncContext, one_line
@@ -160,82 +161,19 @@ def _sync_one(
     except Exception as exc:  # noqa: BLE001 - one source's failure is a result, not a crash
         return _failed_early(src, progress, one_line(exc), t0)
     try:
-        with store.transaction():
-            source_id = store.ensure_source(src.name, src.kind, src.options.as_dict())
-            # a run left "running" by a killed process is over
-            store.conn.execute(
-                "UPDATE sync_runs SET status='failed', error=?, finished_at=? WHERE source_id=? AND status='running'",
-                ("interrupted: the process ended before the sync finished", timeutil.iso(at), source_id),
-            )
-            window, first = cost_window(store, source_id, src.options, at.date())
-            run = store.start_sync_run(source_id, window)
-        ctx = SyncContext(
-            store=store,
-            source_id=source_id,
-            source_name=src.name,
-            kind=src.kind,
-            options=src.options,
-            now=at,
-            cost_window=window,
-            first_sync=first,
-            on_progress=progress,
-        )
+        source_id, window, first, run = _begin(store, src, at)
+        ctx = SyncContext(store=store, source_id=source_id, source_name=src.name, kind=src.kind,
+                          options=src.options, now=at, cost_window=window, first_sync=first, on_progress=progress)
         if cancel is not None:
             _watch_cancel(ctx, cancel)
-        fatal: str | None = None
-        try:
-            adapter = registry.get(src.kind)(src.name, src.options, db_path)
-            try:
-                adapter.sync(ctx)
-            except Exception as exc:  # noqa: BLE001
-                err = adapter.translate_error(exc)
-                fatal = one_line(err)
-        except Exception as exc:  # noqa: BLE001 - e.g. the adapter failed to import
-            fatal = one_line(exc)
-        step_errors = ctx.step_errors()
-        ran = [s for s in ctx.steps.values() if s.status in ("ok", "failed")]
-        if fatal:
-            status = "failed"
-            error = fatal
-        elif step_errors and not any(s.status == "ok" for s in ran):
-            status, error = "failed", "; ".join(f"{k}: {v}" for k, v in step_errors.items())
-        elif step_errors:
-            status, error = "partial", "; ".join(f"{k}: {v}" for k, v in step_errors.items())
-        else:
-            status, error = "ok", None
-        for s in ctx.steps.values():
-            if s.status in ("pending", "running"):
-                s.status = "skipped" if fatal else s.status
-        run.rows = ctx.rows
-        run.api_calls = ctx.counter.api_calls
-        run.billed_api_calls = ctx.counter.billed_api_calls
-        run.detail = {
-            **ctx.detail,
-            "first_sync": first,
-            "retries": ctx.counter.retries,
-            "requests": dict(sorted(ctx.counter.by_operation.items())),
-            "steps": {n: s.as_dict() for n, s in ctx.steps.items()},
-        }
-        if ctx.steps.get("costs") is None or ctx.steps["costs"].status != "ok":
-            run.detail.pop("cost_window", None)
-        store.finish_sync_run(run, status, error)
-        if status != "failed":
-            store.touch_snapshot(timeutil.now())
+        fatal = _run_adapter(src, ctx, db_path)
+        status, error = _outcome(ctx, fatal)
+        _finish(store, run, ctx, status, error)
         result = SourceResult(
-            source=src.name,
-            kind=src.kind,
-            status=status,
-            rows=ctx.rows,
-            api_calls=ctx.counter.api_calls,
-            billed_api_calls=ctx.counter.billed_api_calls,
-            retries=ctx.counter.retries,
-            window=window,
-            first_sync=first,
-            duration_s=time.monotonic() - t0,
-            error=error,
-            step_errors=step_errors,
-            steps={n: s.as_dict() for n, s in ctx.steps.items()},
-            run_id=run.id,
+            source=src.name, kind=src.kind, status=status, rows=ctx.rows, api_calls=ctx.counter.api_calls,
+            billed_api_calls=ctx.counter.billed_api_calls, retries=ctx.counter.retries, window=window,
+            first_sync=first, duration_s=time.monotonic() - t0, error=error, step_errors=ctx.step_errors(),
+            steps={n: s.as_dict() for n, s in ctx.steps.items()}, run_id=run.id,
         )
         ctx.on_progress = progress
         if progress is not None:
@@ -245,6 +183,70 @@ def _sync_one(
         return _failed_early(src, progress, one_line(exc), t0)
     finally:
         store.close()
+
+
+def _begin(store: Store, src: SourceConfig, at: datetime) -> tuple[int, tuple[date, date], bool, SyncRun]:
+    """Register the source, close the runs of killed processes, pick the window, open the run."""
+    with store.transaction():
+        source_id = store.ensure_source(src.name, src.kind, src.options.as_dict())
+        # a run left "running" by a process that is gone is over (a live one, e.g. in another
+        # terminal, is left alone)
+        store.conn.execute(
+            "UPDATE sync_runs SET status='failed', error=?, finished_at=? WHERE source_id=? AND status='running' "
+            "AND NOT costdeck_run_alive(detail)",
+            ("interrupted: the process ended before the sync finished", timeutil.iso(at), source_id),
+        )
+        window, first = cost_window(store, source_id, src.options, at.date())
+        run = store.start_sync_run(source_id, window)
+    return source_id, window, first, run
+
+
+def _run_adapter(src: SourceConfig, ctx: SyncContext, db_path: Path) -> str | None:
+    """Run the kind's adapter; the one-line error that stopped the source, or None."""
+    try:
+        adapter = registry.get(src.kind)(src.name, src.options, db_path)
+    except Exception as exc:  # noqa: BLE001 - e.g. the adapter failed to import
+        return one_line(exc)
+    try:
+        adapter.sync(ctx)
+    except Exception as exc:  # noqa: BLE001 - a fatal error ends this source only
+        return one_line(adapter.translate_error(exc))
+    return None
+
+
+def _outcome(ctx: SyncContext, fatal: str | None) -> tuple[str, str | None]:
+    """(status ok | partial | failed, the one-line error) from the steps and the fatal error."""
+    step_errors = ctx.step_errors()
+    for s in ctx.steps.values():
+        if fatal and s.status in ("pending", "running"):
+            s.status = "skipped"
+    if fatal:
+        return "failed", fatal
+    joined = "; ".join(f"{k}: {v}" for k, v in step_errors.items())
+    if step_errors and not any(s.status == "ok" for s in ctx.steps.values()):
+        return "failed", joined
+    if step_errors:
+        return "partial", joined
+    return "ok", None
+
+
+def _finish(store: Store, run: SyncRun, ctx: SyncContext, status: str, error: str | None) -> None:
+    """Record the run's outcome (rows, requests, per-step detail) and, unless it failed, the snapshot time."""
+    run.rows = ctx.rows
+    run.api_calls = ctx.counter.api_calls
+    run.billed_api_calls = ctx.counter.billed_api_calls
+    run.detail = {
+        **ctx.detail,
+        "first_sync": ctx.first_sync,
+        "retries": ctx.counter.retries,
+        "requests": dict(sorted(ctx.counter.by_operation.items())),
+        "steps": {n: s.as_dict() for n, s in ctx.steps.items()},
+    }
+    if ctx.steps.get("costs") is None or ctx.steps["costs"].status != "ok":
+        run.detail.pop("cost_window", None)  # the next sync's window starts from the last good one
+    store.finish_sync_run(run, status, error)
+    if status != "failed":
+        store.touch_snapshot(timeutil.now())
 
 
 def _failed_early(
