@@ -252,89 +252,105 @@ def build_plan(
                 batch_limit=int(opts["batch_limit"]), confirm_threshold=int(opts["confirm_threshold"]))
     seen: set[tuple[str, str]] = set()
     actionable = registry.cleanup_providers()
-
     for rec in recs:
-        def exclude(reason: str, kind: str, rec: Recommendation = rec) -> None:
+        outcome = _step_or_reason(conn, rec, config, plan, actionable, seen)
+        if isinstance(outcome, PlanStep):
+            seen.add((rec.provider_name, rec.resource_id))
+            plan.steps.append(outcome)
+        else:
+            reason, kind = outcome
             plan.excluded.append(Excluded(
                 rule=rec.rule, provider_name=rec.provider_name, resource_id=rec.resource_id,
                 resource_name=rec.resource_name, reason=reason, kind=kind, sub_account_id=rec.sub_account_id,
                 region_id=rec.region_id, recommendation_id=rec.id, monthly_saving=rec.monthly_saving))
+    _fold_image_snapshots(plan)
+    _apply_batch_limit(plan)
+    return plan
 
-        if rec.status == "applied":
-            exclude("already applied", "status")
-            continue
-        if rec.status == "dismissed":
-            exclude("dismissed" + (f": {rec.status_reason}" if rec.status_reason else ""), "status")
-            continue
-        action = RULE_ACTIONS.get(rec.rule)
-        if action is None and rec.rule == "stopped_instance" and rec.provider_name == "Microsoft":
-            exclude("not done automatically (Azure is not supported yet): deallocate the VM (az vm deallocate) "
-                    "to stop paying for its compute", "not-supported")
-            continue
-        if action is None:
-            exclude(NOT_ACTIONABLE.get(rec.rule, "not done automatically: no cleanup action for this rule"),
-                    "not-actionable")
-            continue
-        if rec.provider_name not in actionable:
-            exclude(unsupported(rec.provider_name), "not-supported")
-            continue
-        key = (rec.provider_name, rec.resource_id)
-        if key in seen:
-            exclude("already in the plan", "duplicate")
-            continue
-        if rec.detail.get("protected"):
-            by = rec.detail.get("protected_by")
-            exclude(f"protected: {by}" if by else "protected", "protected")
-            continue
-        row = _resource(conn, rec.provider_name, rec.resource_id)
-        rtype, pre, reversible, undo = _STEP_SPECS[action]
-        tags = _loads(row.get("tags")) if row else {}
-        why = protection_reason(tags if isinstance(tags, dict) else {}, rec.resource_id, config.protection)
-        if why:
-            exclude(why, "protected")
-            continue
-        why = _exclusion(conn, rec.provider_name, rec.resource_id, rec.rule)
-        if why:
-            exclude(why, "excluded")
-            continue
-        if row is None:
-            exclude("gone: not in the inventory any more (deleted since the last sync?)", "stale")
-            continue
-        if row.get("resource_type") != rtype:
-            exclude(f"a {row.get('resource_type')}, not a {rtype}: no {ACTIONS[action][0]}", "stale")
-            continue
-        step = PlanStep(
-            action=action, provider_name=rec.provider_name, resource_id=rec.resource_id,
-            resource_type=rtype, resource_name=row.get("resource_name") or rec.resource_name,
-            sub_account_id=row.get("sub_account_id") or rec.sub_account_id,
-            region_id=row.get("region_id") or rec.region_id, monthly_saving=rec.monthly_saving,
-            currency=rec.currency, reversible=reversible, undo=undo, recommendation_id=rec.id, rule=rec.rule,
-            preconditions=dict(pre), source_id=row.get("source_id"),
-        )
-        if action == "delete_volume" and plan.snapshot_volumes:
-            step.snapshot_first = True
-            step.reversible = True
-            step.undo = "create a volume from the snapshot taken first (aws ec2 create-volume --snapshot-id)"
-        if action == "deregister_image":
-            props = _loads(row.get("properties"))
-            snaps = [str(s) for s in (props.get("snapshot_ids") if isinstance(props, dict) else None) or []]
-            keep = []
-            for sid in snaps:
-                srow = _resource(conn, rec.provider_name, sid)
-                stags = _loads(srow.get("tags")) if srow else {}
-                if protection_reason(stags if isinstance(stags, dict) else {}, sid, config.protection):
-                    keep.append(sid)
-            step.snapshot_ids = [s for s in snaps if s not in keep]
-            if keep:
-                step.undo += f"; protected snapshot(s) kept: {', '.join(keep)}"
-        stale = mismatch(step, live_from_row(row, action), config.protection, since_plan=False)
-        if stale:
-            exclude(stale, "stale")
-            continue
-        seen.add(key)
-        plan.steps.append(step)
 
-    # a snapshot deleted with its image is not a step of its own
+def _step_or_reason(conn: sqlite3.Connection, rec: Recommendation, config: Config, plan: Plan,
+                    actionable: list[str], seen: set[tuple[str, str]]) -> PlanStep | tuple[str, str]:
+    """The recommendation's step, or (why it is left out, the kind of reason)."""
+    why = _not_actionable(rec, actionable, seen)
+    if why:
+        return why
+    action = RULE_ACTIONS[rec.rule]
+    row = _resource(conn, rec.provider_name, rec.resource_id)
+    rtype = _STEP_SPECS[action][0]
+    tags = _loads(row.get("tags")) if row else {}
+    protected = protection_reason(tags if isinstance(tags, dict) else {}, rec.resource_id, config.protection)
+    if protected:
+        return protected, "protected"
+    excluded = _exclusion(conn, rec.provider_name, rec.resource_id, rec.rule)
+    if excluded:
+        return excluded, "excluded"
+    if row is None:
+        return "gone: not in the inventory any more (deleted since the last sync?)", "stale"
+    if row.get("resource_type") != rtype:
+        return f"a {row.get('resource_type')}, not a {rtype}: no {ACTIONS[action][0]}", "stale"
+    step = _make_step(conn, rec, action, row, config, plan.snapshot_volumes)
+    stale = mismatch(step, live_from_row(row, action), config.protection, since_plan=False)
+    if stale:
+        return stale, "stale"
+    return step
+
+
+def _not_actionable(rec: Recommendation, actionable: list[str], seen: set[tuple[str, str]]) -> tuple[str, str] | None:
+    """Why the recommendation cannot become a step, judged from itself (status, rule, provider)."""
+    if rec.status == "applied":
+        return "already applied", "status"
+    if rec.status == "dismissed":
+        return "dismissed" + (f": {rec.status_reason}" if rec.status_reason else ""), "status"
+    action = RULE_ACTIONS.get(rec.rule)
+    if action is None and rec.rule == "stopped_instance" and rec.provider_name == "Microsoft":
+        return ("not done automatically (Azure is not supported yet): deallocate the VM (az vm deallocate) "
+                "to stop paying for its compute", "not-supported")
+    if action is None:
+        return NOT_ACTIONABLE.get(rec.rule, "not done automatically: no cleanup action for this rule"), \
+            "not-actionable"
+    if rec.provider_name not in actionable:
+        return unsupported(rec.provider_name), "not-supported"
+    if (rec.provider_name, rec.resource_id) in seen:
+        return "already in the plan", "duplicate"
+    if rec.detail.get("protected"):
+        by = rec.detail.get("protected_by")
+        return (f"protected: {by}" if by else "protected"), "protected"
+    return None
+
+
+def _make_step(conn: sqlite3.Connection, rec: Recommendation, action: str, row: dict[str, Any], config: Config,
+               snapshot_volumes: bool) -> PlanStep:
+    """The step for a resource that passed the plan-time checks."""
+    rtype, pre, reversible, undo = _STEP_SPECS[action]
+    step = PlanStep(
+        action=action, provider_name=rec.provider_name, resource_id=rec.resource_id,
+        resource_type=rtype, resource_name=row.get("resource_name") or rec.resource_name,
+        sub_account_id=row.get("sub_account_id") or rec.sub_account_id,
+        region_id=row.get("region_id") or rec.region_id, monthly_saving=rec.monthly_saving,
+        currency=rec.currency, reversible=reversible, undo=undo, recommendation_id=rec.id, rule=rec.rule,
+        preconditions=dict(pre), source_id=row.get("source_id"),
+    )
+    if action == "delete_volume" and snapshot_volumes:
+        step.snapshot_first = True
+        step.reversible = True
+        step.undo = "create a volume from the snapshot taken first (aws ec2 create-volume --snapshot-id)"
+    if action == "deregister_image":
+        props = _loads(row.get("properties"))
+        snaps = [str(s) for s in (props.get("snapshot_ids") if isinstance(props, dict) else None) or []]
+        keep = []
+        for sid in snaps:
+            srow = _resource(conn, rec.provider_name, sid)
+            stags = _loads(srow.get("tags")) if srow else {}
+            if protection_reason(stags if isinstance(stags, dict) else {}, sid, config.protection):
+                keep.append(sid)
+        step.snapshot_ids = [s for s in snaps if s not in keep]
+        if keep:
+            step.undo += f"; protected snapshot(s) kept: {', '.join(keep)}"
+    return step
+
+
+def _fold_image_snapshots(plan: Plan) -> None:
+    """A snapshot deleted with its image is not a step of its own."""
     by_image = {sid: s.resource_id for s in plan.steps if s.action == "deregister_image" for sid in s.snapshot_ids}
     kept: list[PlanStep] = []
     for s in plan.steps:
@@ -345,14 +361,18 @@ def build_plan(
     for e in plan.excluded:  # "in use by <image>" while that image is deregistered by this plan
         if e.rule == "obsolete_snapshot" and e.kind == "stale" and e.resource_id in by_image:
             e.reason, e.kind = f"deleted with image {by_image[e.resource_id]}", "duplicate"
-    if len(kept) > plan.batch_limit:
-        for s in kept[plan.batch_limit:]:
-            plan.excluded.append(_excluded_step(
-                s, f"over the batch limit of {plan.batch_limit} steps: run it in another batch "
-                   "([rules.cleanup] batch_limit)", "over-limit"))
-        kept = kept[:plan.batch_limit]
     plan.steps = kept
-    return plan
+
+
+def _apply_batch_limit(plan: Plan) -> None:
+    """The steps over the batch limit are listed, not run (largest saving first: the recs' order)."""
+    if len(plan.steps) <= plan.batch_limit:
+        return
+    for s in plan.steps[plan.batch_limit:]:
+        plan.excluded.append(_excluded_step(
+            s, f"over the batch limit of {plan.batch_limit} steps: run it in another batch "
+               "([rules.cleanup] batch_limit)", "over-limit"))
+    plan.steps = plan.steps[:plan.batch_limit]
 
 
 def _excluded_step(s: PlanStep, reason: str, kind: str) -> Excluded:
