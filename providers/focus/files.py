@@ -18,6 +18,7 @@ from typing import Any
 from cache.money import cents
 
 from ..errors import InputError
+from .columns import duplicate_column, duplicate_message
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -189,6 +190,9 @@ def read_csv_header(f: FocusFile) -> None:
         header = next(csv.reader([first], delimiter=f.delim, strict=True))
     except (csv.Error, StopIteration):
         raise InputError(f"{f.display}: row 1: not a CSV header line") from None
+    dup = duplicate_column(header)
+    if dup is not None:
+        raise InputError(duplicate_message(f.display, dup))
     names: list[str] = []
     seen: set[str] = set()
     for i, raw in enumerate(header):

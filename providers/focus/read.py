@@ -20,9 +20,17 @@ from cache import CacheError
 from cache.store import canonical_tags
 
 from ..errors import InputError
-from .columns import MANDATORY, MONEY, PROVIDER_COLUMNS, detect_version, find_column
+from .columns import (
+    MANDATORY,
+    MONEY,
+    PROVIDER_COLUMNS,
+    detect_version,
+    duplicate_column,
+    duplicate_message,
+    find_column,
+)
 from .duck import DuckSession
-from .exprs import Check, FileExprs, relation
+from .exprs import Check, FileExprs, ql, relation
 from .files import FocusFile, csv_line_of_record, first_line, read_csv_header, scan_csv_structure
 from .sql import (
     FAST_MAX_SCALE,
@@ -54,9 +62,31 @@ def describe(duck: DuckSession, f: FocusFile) -> None:
             raise InputError(f"{f.display}: not a readable Parquet file ({first_line(exc)})") from None
         f.columns = [r[0] for r in rows]
         f.types = {r[0]: str(r[1]) for r in rows}
+        dup = duplicate_column(parquet_top_names(duck, f))
+        if dup is not None:
+            raise InputError(duplicate_message(f.display, dup))
     else:
         read_csv_header(f)
     f.version = detect_version(f.columns)
+
+
+def parquet_top_names(duck: DuckSession, f: FocusFile) -> list[str]:
+    """The top-level column names as stored in the Parquet file (DuckDB renames duplicates)."""
+    rows = duck.execute(f"SELECT name, num_children FROM parquet_schema({ql(str(f.path))})").fetchall()
+    names: list[str] = []
+    pending = [1]  # children still to visit per open level; the root is the first schema element
+    for i, (name, kids) in enumerate(rows):
+        if i == 0:
+            pending = [int(kids or 0)]
+            continue
+        if len(pending) == 1:
+            names.append(str(name))
+        pending[-1] -= 1
+        if kids:
+            pending.append(int(kids))
+        while len(pending) > 1 and pending[-1] == 0:
+            pending.pop()
+    return names
 
 
 def check_columns(f: FocusFile) -> None:
