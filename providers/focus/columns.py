@@ -96,6 +96,11 @@ MONEY: tuple[tuple[str, str], ...] = (
     ("list", "ListCost"),
     ("contracted", "ContractedCost"),
 )
+# The money the cache can hold: amounts are stored as integer nano-units (1e-9) and SQLite sums
+# them as 64-bit integers (at most 9.22e18 nanos = 9.22e9 units), so the absolute amounts of each
+# money column over the whole cache (every source, every currency) must stay below this many units
+# for any report's sum to be safe.
+MONEY_LIMIT_UNITS = 9_200_000_000
 QUANTITIES: tuple[tuple[str, str], ...] = (
     ("pricing_quantity", "PricingQuantity"),
     ("consumed_quantity", "ConsumedQuantity"),

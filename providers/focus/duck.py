@@ -65,6 +65,9 @@ class DuckSession:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         self._n = 0
+        # per money column of MONEY: the absolute amounts (units) the cache will hold besides the
+        # files read so far (its other sources), then plus each file read (`read.check_money_range`)
+        self.money_used: dict[str, float] = {}
 
     def close(self) -> None:
         try:

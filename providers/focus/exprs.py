@@ -183,16 +183,21 @@ class FileExprs:
                 expected = DATE_EXPECTED
             elif name.endswith(("Cost", "Quantity")):
                 expected = NUM_EXPECTED
-            out.append((c, f"{qi(c)} IS NOT NULL",
-                        f"CAST({qi(c)} AS VARCHAR)", f"{expected}, not a {self.ctype(name).split('(')[0]}"))
+            t = self.ctype(name)
+            kind = "LIST" if t.endswith("]") else t.split("(")[0]
+            out.append((c, f"{qi(c)} IS NOT NULL", f"CAST({qi(c)} AS VARCHAR)", f"{expected}, not a {kind}"))
         return out
+
+    def flat(self, name: str) -> str | None:
+        """`raw` for a column the file has with a flat type (nested ones have `_nested_checks`)."""
+        return None if nested(self.ctype(name)) else self.raw(name)
 
     def _period_checks(self) -> list[Check]:
         out: list[Check] = []
         lo = f"TIMESTAMPTZ '{FIRST_DAY} 00:00:00+00'"
         hi = f"TIMESTAMPTZ '{DAY_WINDOW_END} 00:00:00+00'"
         for name in ("ChargePeriodStart", "ChargePeriodEnd"):
-            r = self.raw(name)
+            r = self.flat(name)
             if r is None:
                 continue
             if temporal(self.ctype(name)):
@@ -207,7 +212,7 @@ class FileExprs:
             above = f"{t} > {hi}" if name == "ChargePeriodEnd" else f"{t} >= {hi}"
             out.append((name, f"coalesce({t} < {lo} OR {above}, false)", f"CAST({r} AS VARCHAR)",
                         WINDOW_EXPECTED))
-        start, end = self.raw("ChargePeriodStart"), self.raw("ChargePeriodEnd")
+        start, end = self.flat("ChargePeriodStart"), self.flat("ChargePeriodEnd")
         if start is not None and end is not None:
             # the period must not run backwards (rows whose bounds do not parse are reported above)
             out.append((
@@ -221,12 +226,12 @@ class FileExprs:
     def _null_checks(self) -> list[Check]:
         out: list[Check] = []
         cols = [c for c in PROVIDER_COLUMNS if self.col(c)]
-        if cols:
+        if cols and not any(nested(self.ctype(c)) for c in cols):
             provider = " AND ".join(f"{self.raw(c)} IS NULL" for c in cols)
             shown = self.col(cols[0]) or cols[0]
             out.append((shown, provider, f"CAST({self.raw(cols[0])} AS VARCHAR)", "a provider name"))
         for name, expected in NOT_NULL:
-            r = self.raw(name)
+            r = self.flat(name)
             if r is not None:
                 out.append((name, f"{r} IS NULL", f"CAST({r} AS VARCHAR)", expected))
         return out
@@ -241,7 +246,7 @@ class FileExprs:
             ("PricingQuantity", False),
             ("ConsumedQuantity", False),
         ):
-            r = self.raw(name)
+            r = self.flat(name)
             if r is None:
                 continue
             if floating(self.ctype(name)):

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -23,6 +24,7 @@ from ..errors import InputError
 from .columns import (
     MANDATORY,
     MONEY,
+    MONEY_LIMIT_UNITS,
     PROVIDER_COLUMNS,
     detect_version,
     duplicate_column,
@@ -168,6 +170,7 @@ def _short(value: object, limit: int = 60) -> str:
 def finish(duck: DuckSession, f: FocusFile) -> None:
     """Pass 2 over the (small) pass-1 table: nulls and spelling cleaned, canonical tags,
     re-aggregated, each daily amount rounded once (half-even) to nano-units."""
+    check_money_range(duck, f)
     mapping = canonical_tag_sets(duck, f)
     join, tags_col = tags_join(duck, f, mapping)
     merged = cleanup_merges(duck, f, mapping)
@@ -179,6 +182,27 @@ def finish(duck: DuckSession, f: FocusFile) -> None:
     record_result(duck, f, totals)
 
 
+def check_money_range(duck: DuckSession, f: FocusFile) -> None:
+    """Refuse amounts the cache could not sum: per money column, the absolute amounts of the
+    pass-1 rows (at least those of the daily rows stored) plus what the cache keeps and the files
+    read before must stay below MONEY_LIMIT_UNITS; the row named is the file's largest amount."""
+    sums = _one(duck, "SELECT " + ", ".join(
+        f"coalesce(sum(abs(CAST({m} AS DOUBLE))), 0)" for m, _ in MONEY) + f" FROM {f.table}")
+    x = FileExprs(f)
+    for (m, col), s in zip(MONEY, sums, strict=True):
+        used = duck.money_used.get(m, 0.0) + float(s)
+        if not used < MONEY_LIMIT_UNITS:  # NaN too
+            amt = f"abs(CAST({x.amount(col)} AS DOUBLE))"
+            mx = _one(duck, f"SELECT max({amt}) FROM {relation(f)}")[0]
+            expected = (f"an amount the cache can sum (with the cache's other sources the absolute {col} "
+                        f"amounts reach {used:.4g} units; the limit is {MONEY_LIMIT_UNITS:.2g} units of a "
+                        "currency, 64-bit nano-units)")
+            raw = x.raw(col) or "NULL"
+            locate_bad_row(duck, f, [(x.col(col) or col, f"coalesce({amt} >= CAST({ql(repr(mx))} AS DOUBLE), false)",
+                                      f"CAST({raw} AS VARCHAR)", expected)])
+        duck.money_used[m] = used
+
+
 def canonical_tag_sets(duck: DuckSession, f: FocusFile) -> list[tuple[str, str | None]]:
     """(raw tags, canonical tag set) per distinct tags value of the pass-1 table; a value that
     is not a JSON object of tags fails the import on its first row."""
@@ -187,14 +211,53 @@ def canonical_tag_sets(duck: DuckSession, f: FocusFile) -> list[tuple[str, str |
     ).fetchall()]
     mapping: list[tuple[str, str | None]] = []
     bad: list[str] = []
+    deep: list[str] = []
     for raw in raws:
         try:
-            mapping.append((raw, canonical_tags(raw)))
-        except CacheError:
+            value = json.loads(raw)
+        except RecursionError:
+            deep.append(raw)
+            continue
+        except ValueError:
             bad.append(raw)
-    if bad:
-        locate_bad_row(duck, f, tags_checks(f, bad))
+            continue
+        if not isinstance(value, dict):
+            bad.append(raw)
+        elif json_depth(value) > MAX_TAGS_DEPTH:
+            deep.append(raw)
+        else:
+            try:
+                mapping.append((raw, canonical_tags(value)))
+            except CacheError:  # pragma: no cover - a dict always canonicalises
+                bad.append(raw)
+    if bad or deep:
+        checks = []
+        if bad:
+            checks += tags_checks(f, bad)
+        if deep:
+            checks += tags_checks(f, deep, f"a JSON object of tags nested at most {MAX_TAGS_DEPTH} levels deep")
+        locate_bad_row(duck, f, checks)
     return mapping
+
+
+# Deeper tag JSON is refused (the limit of `providers.nesting.MAX_DEPTH`): readers that walk the
+# tags recursively must not hit Python's recursion limit on a value taken from a file.
+MAX_TAGS_DEPTH = 32
+
+
+def json_depth(value: object) -> int:
+    """The nesting depth of a parsed JSON value (a scalar is 0, {} or [] is 1), without recursion."""
+    depth = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            depth = max(depth, d)
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            depth = max(depth, d)
+            stack.extend((x, d + 1) for x in v)
+    return depth
 
 
 def tags_join(duck: DuckSession, f: FocusFile, mapping: list[tuple[str, str | None]]) -> tuple[str, str]:
