@@ -143,6 +143,14 @@ def test_amounts_past_the_limit_with_the_cache(capsys: pytest.CaptureFixture[str
     assert "the limit is 9.2e+09 units of a currency" in got and got.endswith("got '4500000000'")
 
 
+def test_amounts_past_decimal38(capsys: pytest.CaptureFixture[str], loaded: Path, tmp_path: Path) -> None:
+    # each fits DECIMAL(38,18), their sum does not (DuckDB's exact sum overflows)
+    path = csv_with(tmp_path, "huge.csv", BilledCost={3: "99999999999999999999", 4: "99999999999999999999"})
+    assert refused(capsys, loaded, path) == (
+        "row 5, column BilledCost: expected an amount below 9.2e+09 units of a currency (the cache's 64-bit "
+        "nano-unit limit), got '99999999999999999999'")
+
+
 # -- 3. NaN and infinite amounts ------------------------------------------------------
 @pytest.mark.parametrize(("column", "value", "shown"), [
     ("BilledCost", float("nan"), "'nan'"),

@@ -115,6 +115,11 @@ def aggregate(duck: DuckSession, f: FocusFile) -> None:
     try:
         duck.execute(aggregate_sql(f, f.table))
     except duckdb.Error as exc:
+        if "Overflow" in str(exc):  # amounts summing past DECIMAL(38): name the first huge one
+            checks = money_range_checks(f)
+            if checks and duck.execute(f"SELECT count(*) FROM {relation(f)} WHERE "
+                                       + " OR ".join(c[1] for c in checks)).fetchone() != (0,):
+                locate_bad_row(duck, f, checks)
         read_failure(f, exc)
     n, nbad = _one(duck, f"SELECT coalesce(sum(n), 0), coalesce(sum(nbad), 0) FROM {f.table}")
     if nbad:
@@ -180,6 +185,20 @@ def finish(duck: DuckSession, f: FocusFile) -> None:
         duck.execute(f"DROP TABLE {f.table}")
     f.table = daily
     record_result(duck, f, totals)
+
+
+def money_range_checks(f: FocusFile) -> list[Check]:
+    """Per money column: an amount that alone is past what the cache can sum."""
+    x = FileExprs(f)
+    out: list[Check] = []
+    for _m, col in MONEY:
+        c, raw = x.col(col), x.flat(col)
+        if c is None or raw is None:
+            continue
+        out.append((c, f"coalesce(abs(CAST({x.amount(col)} AS DOUBLE)) >= {MONEY_LIMIT_UNITS}, false)",
+                    f"CAST({raw} AS VARCHAR)",
+                    f"an amount below {MONEY_LIMIT_UNITS:.2g} units of a currency (the cache's 64-bit nano-unit limit)"))
+    return out
 
 
 def check_money_range(duck: DuckSession, f: FocusFile) -> None:
