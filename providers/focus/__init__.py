@@ -12,10 +12,20 @@ How it works
    same pass it counts bad rows: amounts or dates that do not parse (TRY_CAST), a null in a
    column FOCUS says must not be null (provider, BillingAccountId, BillingCurrency,
    ChargeCategory, ChargePeriodStart/End, BilledCost; see `columns.NOT_NULL`) and a
-   ChargePeriodEnd before its ChargePeriodStart, so a good file is read once. Only when that
+   ChargePeriodEnd before its ChargePeriodStart, so a good file is read once. What would break a
+   later read of the cache is refused the same way ("no accepted poison"): text dates that are not
+   ISO 8601 (DuckDB alone would read 4/1/25 as the year 0004), charge periods outside the days the
+   cache keeps (`columns.FIRST_DAY`..`LAST_DAY`, 1970-01-01..2100-12-31), NaN or infinite amounts
+   and quantities (Parquet floats), STRUCT/LIST/MAP values in a text, number or date column. A
+   FOCUS column named twice in the header (case-insensitive) is refused before any row is read. Only when that
    count is non-zero does a second, single-threaded pass number the rows to name the first
    bad one (file row / CSV line and column).
-3. Tag JSON is validated and canonicalised in Python per distinct value, then joined
+   The money range: amounts are stored as integer nano-units summed by SQLite in 64 bits, so per
+   money column the absolute amounts of the file, the files read before it and the cache's rows
+   that are kept (other sources) must stay below `columns.MONEY_LIMIT_UNITS` (9.2e9 units, any
+   currency); otherwise the file's largest amount is named.
+3. Tag JSON is validated (a JSON object, nested at most `read.MAX_TAGS_DEPTH` = 32 levels)
+   and canonicalised in Python per distinct value, then joined
    back in DuckDB; the daily rows are re-aggregated on the canonical tag set and each
    daily amount is rounded ONCE, half-even, to integer nano-units (the rounding rule
    of `cache.money`, done exactly on DECIMALs by DuckDB).
@@ -29,7 +39,11 @@ How it works
 
 Errors are `InputError` (exit code 2) with one line naming the file, the row (CSV: the
 line number in the file, header = line 1; Parquet: the 1-based row number), the column
-and what was expected.
+and what was expected. A non-UTF-8 byte in a CSV says "row N (file line)": the line read as bytes.
+The cache is only written after every file has passed, so a refused import leaves it unchanged.
+
+The DuckDB temp dir of an import is named costdeck-import-<pid>-*; each import first removes
+those of processes that no longer exist (a killed import), never a live one's.
 
 Modules
 -------

@@ -32,6 +32,20 @@ NOT_NULL = (
 )
 DATE_EXPECTED = "a date/time such as 2024-09-01T00:00:00Z"
 NUM_EXPECTED = "a decimal number"
+FINITE_EXPECTED = "a finite decimal number"
+TEXT_EXPECTED = "a text value"
+# The days the cache keeps (and a report can read back): a charge period must lie in this window.
+# Anything else is a broken export (9999-12-31 "open" ends, year 0004 from a misread 4/1/25) and
+# would make every later report fail. The end may be the midnight that closes the last day.
+FIRST_DAY = "1970-01-01"
+LAST_DAY = "2100-12-31"
+DAY_WINDOW_END = "2101-01-01"
+WINDOW_EXPECTED = f"a date/time from {FIRST_DAY} to {LAST_DAY} (the days the cache keeps)"
+# ISO 8601 date/times as FOCUS requires (a space may stand for the T, the seconds and the zone may
+# be left out; a zone is Z or +HH[:MM]/-HH[:MM]). Anything else (4/1/25, 01.09.2024) is refused.
+ISO_DATETIME_RE = (
+    r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s?(Z|z|[+-]\d{2}(:?\d{2})?)?"
+)
 
 # Columns first defined by each FOCUS version (used to guess the version of a file).
 VERSION_MARKERS: tuple[tuple[str, frozenset[str]], ...] = (
@@ -82,11 +96,40 @@ MONEY: tuple[tuple[str, str], ...] = (
     ("list", "ListCost"),
     ("contracted", "ContractedCost"),
 )
+# The money the cache can hold: amounts are stored as integer nano-units (1e-9) and SQLite sums
+# them as 64-bit integers (at most 9.22e18 nanos = 9.22e9 units), so the absolute amounts of each
+# money column over the whole cache (every source, every currency) must stay below this many units
+# for any report's sum to be safe.
+MONEY_LIMIT_UNITS = 9_200_000_000
 QUANTITIES: tuple[tuple[str, str], ...] = (
     ("pricing_quantity", "PricingQuantity"),
     ("consumed_quantity", "ConsumedQuantity"),
 )
 DIM_NAMES = ("provider_name", *(name for name, _ in STRING_DIMS))
+# Every FOCUS column the import reads (lower case): each may appear once in a file.
+READ_COLUMNS = frozenset(
+    c.lower()
+    for c in (*MANDATORY, *PROVIDER_COLUMNS, *(col for _, col in (*STRING_DIMS, *MONEY, *QUANTITIES)), "Tags")
+)
+
+
+def duplicate_column(names: list[str]) -> tuple[str, int, int] | None:
+    """The first column the import reads that `names` holds twice (case-insensitive):
+    (name, first 1-based position, second), None when there is none."""
+    first: dict[str, int] = {}
+    for i, name in enumerate(names, 1):
+        key = name.strip().lower()
+        if key in READ_COLUMNS:
+            if key in first:
+                return name.strip(), first[key], i
+            first[key] = i
+    return None
+
+
+def duplicate_message(display: str, dup: tuple[str, int, int]) -> str:
+    name, i, j = dup
+    return (f"{display}: row 1, column {name}: expected each FOCUS column once in the header, "
+            f"got it twice (columns {i} and {j})")
 
 # cache dims kind -> (value column, label column, extra column) of the daily table.
 DIM_KINDS: tuple[tuple[str, str, str | None, str | None], ...] = (

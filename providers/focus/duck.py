@@ -20,10 +20,38 @@ Progress = Callable[[str, int, int | None], None]
 MEMORY_LIMIT = os.environ.get("COSTDECK_DUCKDB_MEMORY", "512MB")
 
 
+TEMP_PREFIX = "costdeck-import-"  # + pid + "-" + random: the temp dir of one import
+
+
+def remove_stale_temp_dirs(tmp_root: str | None = None) -> None:
+    """Remove the temp dirs of imports whose process is gone (killed: no `close` ran).
+
+    Only `costdeck-import-<pid>-*` dirs whose pid no longer exists on this host; a live
+    process's dir (another import running) is never touched."""
+    root = tmp_root or tempfile.gettempdir()
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return
+    for name in names:
+        if not name.startswith(TEMP_PREFIX):
+            continue
+        pid_text = name[len(TEMP_PREFIX):].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        except (PermissionError, OverflowError, OSError):
+            continue  # alive (another user's) or not a pid: leave it
+
+
 class DuckSession:
     def __init__(self, progress: Progress | None) -> None:
         self.progress = progress
-        self.tmp = tempfile.mkdtemp(prefix="costdeck-import-")
+        remove_stale_temp_dirs()
+        self.tmp = tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")
         self.threads = max(1, min(4, os.cpu_count() or 1))
         self.con = duckdb.connect(
             ":memory:",
@@ -37,6 +65,9 @@ class DuckSession:
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute("SET enable_progress_bar = false")
         self._n = 0
+        # per money column of MONEY: the absolute amounts (units) the cache will hold besides the
+        # files read so far (its other sources), then plus each file read (`read.check_money_range`)
+        self.money_used: dict[str, float] = {}
 
     def close(self) -> None:
         try:

@@ -4,7 +4,22 @@ checks (`FileExprs.checks`). Text only: nothing here runs a query."""
 
 from __future__ import annotations
 
-from .columns import DATE_EXPECTED, NOT_NULL, NUM_EXPECTED, PROVIDER_COLUMNS, find_column
+from .columns import (
+    DATE_EXPECTED,
+    DAY_WINDOW_END,
+    FINITE_EXPECTED,
+    FIRST_DAY,
+    ISO_DATETIME_RE,
+    MONEY,
+    NOT_NULL,
+    NUM_EXPECTED,
+    PROVIDER_COLUMNS,
+    QUANTITIES,
+    STRING_DIMS,
+    TEXT_EXPECTED,
+    WINDOW_EXPECTED,
+    find_column,
+)
 from .files import FocusFile
 
 DEC = "DECIMAL(38,18)"  # exact for any amount up to 10^20 with 18 decimal places
@@ -31,6 +46,15 @@ def exact_numeric(t: str) -> bool:
 
 def temporal(t: str) -> bool:
     return t.startswith("TIMESTAMP") or t == "DATE"
+
+
+def floating(t: str) -> bool:
+    return t in {"FLOAT", "DOUBLE", "REAL", "FLOAT4", "FLOAT8"}
+
+
+def nested(t: str) -> bool:
+    """A STRUCT, MAP, LIST, ARRAY or UNION type: never a FOCUS text, number or date value."""
+    return t.endswith("]") or t.startswith(("STRUCT", "MAP", "UNION", "LIST"))
 
 
 
@@ -70,10 +94,13 @@ class FileExprs:
         return self.f.types.get(c, "VARCHAR").upper() if c else "VARCHAR"
 
     def raw(self, name: str) -> str | None:
-        """The column as read (nulls applied), or None when the file lacks it."""
+        """The column as read (nulls applied), or None when the file lacks it. A nested column
+        (STRUCT, LIST, ...) is read as a VARCHAR null: `_nested_checks` refuses its values."""
         c = self.col(name)
         if c is None:
             return None
+        if nested(self.ctype(name)):
+            return "CAST(NULL AS VARCHAR)"
         if self.ctype(name) == "VARCHAR":
             # Also keeps DuckDB from pushing a TRY_CAST into the CSV reader, where it would
             # become a hard conversion error instead of a NULL we can report with its row.
@@ -85,6 +112,8 @@ class FileExprs:
         c = self.col(name)
         if c is None:
             return "CAST(NULL AS VARCHAR)"
+        if nested(self.ctype(name)):
+            return "CAST(NULL AS VARCHAR)"  # refused by `_nested_checks`
         if self.ctype(name) != "VARCHAR":
             return f"CAST({qi(c)} AS VARCHAR)"
         return qi(c)
@@ -135,22 +164,55 @@ class FileExprs:
         """(FOCUS column, bad-row condition, raw value expression, expected) per checked column,
         in the file's column order. A value expression may give a list [value, other]: the
         message then shows both."""
-        out = [*self._period_checks(), *self._null_checks(), *self._number_checks()]
+        out = [*self._nested_checks(), *self._period_checks(), *self._null_checks(), *self._number_checks()]
         order = {c.lower(): i for i, c in enumerate(self.f.columns)}
         out.sort(key=lambda x: order.get(x[0].lower(), 10**6))  # stable: a bad end date before a backwards one
         return out
 
+    def _nested_checks(self) -> list[Check]:
+        """A STRUCT/LIST/MAP value where FOCUS has a text, number or date column (Tags excepted)."""
+        out: list[Check] = []
+        names = [*PROVIDER_COLUMNS, *(c for _, c in STRING_DIMS), *(c for _, c in (*MONEY, *QUANTITIES)),
+                 "ChargePeriodStart", "ChargePeriodEnd"]
+        for name in names:
+            c = self.col(name)
+            if c is None or not nested(self.ctype(name)):
+                continue
+            expected = TEXT_EXPECTED
+            if name.startswith("ChargePeriod"):
+                expected = DATE_EXPECTED
+            elif name.endswith(("Cost", "Quantity")):
+                expected = NUM_EXPECTED
+            t = self.ctype(name)
+            kind = "LIST" if t.endswith("]") else t.split("(")[0]
+            out.append((c, f"{qi(c)} IS NOT NULL", f"CAST({qi(c)} AS VARCHAR)", f"{expected}, not a {kind}"))
+        return out
+
+    def flat(self, name: str) -> str | None:
+        """`raw` for a column the file has with a flat type (nested ones have `_nested_checks`)."""
+        return None if nested(self.ctype(name)) else self.raw(name)
+
     def _period_checks(self) -> list[Check]:
         out: list[Check] = []
+        lo = f"TIMESTAMPTZ '{FIRST_DAY} 00:00:00+00'"
+        hi = f"TIMESTAMPTZ '{DAY_WINDOW_END} 00:00:00+00'"
         for name in ("ChargePeriodStart", "ChargePeriodEnd"):
-            r = self.raw(name)
+            r = self.flat(name)
             if r is None:
                 continue
             if temporal(self.ctype(name)):
                 out.append((name, f"{r} IS NULL", f"CAST({r} AS VARCHAR)", DATE_EXPECTED))
-                continue
-            out.append((name, f"TRY_CAST({r} AS TIMESTAMPTZ) IS NULL", f"CAST({r} AS VARCHAR)", DATE_EXPECTED))
-        start, end = self.raw("ChargePeriodStart"), self.raw("ChargePeriodEnd")
+            else:
+                # ISO 8601 only: DuckDB would also read 4/1/25 (as the year 0004)
+                out.append((name, f"(NOT regexp_full_match({r}, {ql(ISO_DATETIME_RE)}) "
+                                  f"OR TRY_CAST({r} AS TIMESTAMPTZ) IS NULL)",
+                            f"CAST({r} AS VARCHAR)", DATE_EXPECTED))
+            # inside the days the cache keeps (the end may be the midnight closing the last day)
+            t = self.instant(name)
+            above = f"{t} > {hi}" if name == "ChargePeriodEnd" else f"{t} >= {hi}"
+            out.append((name, f"coalesce({t} < {lo} OR {above}, false)", f"CAST({r} AS VARCHAR)",
+                        WINDOW_EXPECTED))
+        start, end = self.flat("ChargePeriodStart"), self.flat("ChargePeriodEnd")
         if start is not None and end is not None:
             # the period must not run backwards (rows whose bounds do not parse are reported above)
             out.append((
@@ -164,12 +226,12 @@ class FileExprs:
     def _null_checks(self) -> list[Check]:
         out: list[Check] = []
         cols = [c for c in PROVIDER_COLUMNS if self.col(c)]
-        if cols:
+        if cols and not any(nested(self.ctype(c)) for c in cols):
             provider = " AND ".join(f"{self.raw(c)} IS NULL" for c in cols)
             shown = self.col(cols[0]) or cols[0]
             out.append((shown, provider, f"CAST({self.raw(cols[0])} AS VARCHAR)", "a provider name"))
         for name, expected in NOT_NULL:
-            r = self.raw(name)
+            r = self.flat(name)
             if r is not None:
                 out.append((name, f"{r} IS NULL", f"CAST({r} AS VARCHAR)", expected))
         return out
@@ -184,8 +246,14 @@ class FileExprs:
             ("PricingQuantity", False),
             ("ConsumedQuantity", False),
         ):
-            r = self.raw(name)
+            r = self.flat(name)
             if r is None:
+                continue
+            if floating(self.ctype(name)):
+                cond = f"(isnan({r}) OR isinf({r}))"
+                if required:
+                    cond = f"({r} IS NULL OR {cond})"
+                out.append((name, f"coalesce({cond}, false)", f"CAST({r} AS VARCHAR)", FINITE_EXPECTED))
                 continue
             if exact_numeric(self.ctype(name)):
                 if required:

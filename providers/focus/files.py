@@ -18,6 +18,7 @@ from typing import Any
 from cache.money import cents
 
 from ..errors import InputError
+from .columns import duplicate_column, duplicate_message
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -189,6 +190,9 @@ def read_csv_header(f: FocusFile) -> None:
         header = next(csv.reader([first], delimiter=f.delim, strict=True))
     except (csv.Error, StopIteration):
         raise InputError(f"{f.display}: row 1: not a CSV header line") from None
+    dup = duplicate_column(header)
+    if dup is not None:
+        raise InputError(duplicate_message(f.display, dup))
     names: list[str] = []
     seen: set[str] = set()
     for i, raw in enumerate(header):
@@ -226,7 +230,43 @@ def scan_csv_structure(f: FocusFile) -> None:
             f"{f.display}: truncated or corrupt gzip data after row {line - 1} ({first_line(exc)})"
         ) from None
     except UnicodeDecodeError:
+        utf8_error(f)
         raise InputError(f"{f.display}: row {line}: not UTF-8 text") from None
+
+
+def utf8_error(f: FocusFile) -> None:
+    """Error path: raise naming the file line (header = line 1; a quoted field may span lines, so
+    the line is not always the data row number + 1) and the column of the first non-UTF-8 byte.
+
+    Read as bytes line by line: a text reader decodes ahead in chunks and would fail earlier."""
+    opener = gzip.open if f.fmt == "csv.gz" else open
+    try:
+        with opener(f.path, "rb") as fh:
+            for n, data in enumerate(fh, 1):
+                try:
+                    data.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    byte = data[exc.start]
+                    col = _column_of_bad_byte(f, data)
+                    raise InputError(
+                        f"{f.display}: row {n} (file line), column {col}: expected UTF-8 text, "
+                        f"got the byte 0x{byte:02x}"
+                    ) from None
+    except (EOFError, OSError, zlib.error):
+        return
+
+
+def _column_of_bad_byte(f: FocusFile, data: bytes) -> str:
+    """The column of the field of this line holding the first undecodable byte."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    try:
+        fields = next(csv.reader([text.rstrip("\r\n")], delimiter=f.delim))
+    except (csv.Error, StopIteration):
+        fields = []
+    for i, field_text in enumerate(fields):
+        if any("\udc80" <= ch <= "\udcff" for ch in field_text):
+            return f.columns[i] if i < len(f.columns) else f"{i + 1}"
+    return "(unknown)"
 
 
 def csv_line_of_record(f: FocusFile, record: int) -> int:

@@ -11,6 +11,7 @@ import duckdb
 from cache import Store, timeutil
 
 from ..errors import CostdeckError, InputError
+from .columns import MONEY
 from .duck import DuckSession, Progress
 from .files import FocusFile, ImportResult, first_line, sniff
 from .read import read_file
@@ -41,6 +42,7 @@ def import_files(
         return results
     duck = DuckSession(progress)
     try:
+        duck.money_used = kept_money(store, {f.source for f in todo})
         for i, f in enumerate(todo):
             duck.tick(f"reading {f.path.name}", i, len(todo))
             read_file(duck, f)
@@ -55,6 +57,18 @@ def import_files(
     finally:
         duck.close()
     return results
+
+
+def kept_money(store: Store, replaced: set[str]) -> dict[str, float]:
+    """Per money column, the absolute amounts (units) of the cache rows this import keeps (the
+    sources it does not replace): what the new rows add to in any later sum."""
+    marks = ", ".join("?" for _ in replaced)
+    sums = ", ".join(f"total(abs({m}))" for m, _ in MONEY)
+    row = store.conn.execute(
+        f"SELECT {sums} FROM costs WHERE source_id NOT IN (SELECT id FROM sources WHERE name IN ({marks}))",
+        tuple(replaced),
+    ).fetchone()
+    return {m: float(v or 0) / 1e9 for (m, _), v in zip(MONEY, row or (), strict=False)}
 
 
 # -- which files --------------------------------------------------------------------------

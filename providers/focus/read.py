@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -20,9 +21,18 @@ from cache import CacheError
 from cache.store import canonical_tags
 
 from ..errors import InputError
-from .columns import MANDATORY, MONEY, PROVIDER_COLUMNS, detect_version, find_column
+from .columns import (
+    MANDATORY,
+    MONEY,
+    MONEY_LIMIT_UNITS,
+    PROVIDER_COLUMNS,
+    detect_version,
+    duplicate_column,
+    duplicate_message,
+    find_column,
+)
 from .duck import DuckSession
-from .exprs import Check, FileExprs, relation
+from .exprs import Check, FileExprs, ql, relation
 from .files import FocusFile, csv_line_of_record, first_line, read_csv_header, scan_csv_structure
 from .sql import (
     FAST_MAX_SCALE,
@@ -54,9 +64,31 @@ def describe(duck: DuckSession, f: FocusFile) -> None:
             raise InputError(f"{f.display}: not a readable Parquet file ({first_line(exc)})") from None
         f.columns = [r[0] for r in rows]
         f.types = {r[0]: str(r[1]) for r in rows}
+        dup = duplicate_column(parquet_top_names(duck, f))
+        if dup is not None:
+            raise InputError(duplicate_message(f.display, dup))
     else:
         read_csv_header(f)
     f.version = detect_version(f.columns)
+
+
+def parquet_top_names(duck: DuckSession, f: FocusFile) -> list[str]:
+    """The top-level column names as stored in the Parquet file (DuckDB renames duplicates)."""
+    rows = duck.execute(f"SELECT name, num_children FROM parquet_schema({ql(str(f.path))})").fetchall()
+    names: list[str] = []
+    pending = [1]  # children still to visit per open level; the root is the first schema element
+    for i, (name, kids) in enumerate(rows):
+        if i == 0:
+            pending = [int(kids or 0)]
+            continue
+        if len(pending) == 1:
+            names.append(str(name))
+        pending[-1] -= 1
+        if kids:
+            pending.append(int(kids))
+        while len(pending) > 1 and pending[-1] == 0:
+            pending.pop()
+    return names
 
 
 def check_columns(f: FocusFile) -> None:
@@ -83,6 +115,11 @@ def aggregate(duck: DuckSession, f: FocusFile) -> None:
     try:
         duck.execute(aggregate_sql(f, f.table))
     except duckdb.Error as exc:
+        if "Overflow" in str(exc):  # amounts summing past DECIMAL(38): name the first huge one
+            checks = money_range_checks(f)
+            if checks and duck.execute(f"SELECT count(*) FROM {relation(f)} WHERE "
+                                       + " OR ".join(c[1] for c in checks)).fetchone() != (0,):
+                locate_bad_row(duck, f, checks)
         read_failure(f, exc)
     n, nbad = _one(duck, f"SELECT coalesce(sum(n), 0), coalesce(sum(nbad), 0) FROM {f.table}")
     if nbad:
@@ -138,6 +175,7 @@ def _short(value: object, limit: int = 60) -> str:
 def finish(duck: DuckSession, f: FocusFile) -> None:
     """Pass 2 over the (small) pass-1 table: nulls and spelling cleaned, canonical tags,
     re-aggregated, each daily amount rounded once (half-even) to nano-units."""
+    check_money_range(duck, f)
     mapping = canonical_tag_sets(duck, f)
     join, tags_col = tags_join(duck, f, mapping)
     merged = cleanup_merges(duck, f, mapping)
@@ -149,6 +187,41 @@ def finish(duck: DuckSession, f: FocusFile) -> None:
     record_result(duck, f, totals)
 
 
+def money_range_checks(f: FocusFile) -> list[Check]:
+    """Per money column: an amount that alone is past what the cache can sum."""
+    x = FileExprs(f)
+    out: list[Check] = []
+    for _m, col in MONEY:
+        c, raw = x.col(col), x.flat(col)
+        if c is None or raw is None:
+            continue
+        out.append((c, f"coalesce(abs(CAST({x.amount(col)} AS DOUBLE)) >= {MONEY_LIMIT_UNITS}, false)",
+                    f"CAST({raw} AS VARCHAR)",
+                    f"an amount below {MONEY_LIMIT_UNITS:.2g} units of a currency (the cache's 64-bit nano-unit limit)"))
+    return out
+
+
+def check_money_range(duck: DuckSession, f: FocusFile) -> None:
+    """Refuse amounts the cache could not sum: per money column, the absolute amounts of the
+    pass-1 rows (at least those of the daily rows stored) plus what the cache keeps and the files
+    read before must stay below MONEY_LIMIT_UNITS; the row named is the file's largest amount."""
+    sums = _one(duck, "SELECT " + ", ".join(
+        f"coalesce(sum(abs(CAST({m} AS DOUBLE))), 0)" for m, _ in MONEY) + f" FROM {f.table}")
+    x = FileExprs(f)
+    for (m, col), s in zip(MONEY, sums, strict=True):
+        used = duck.money_used.get(m, 0.0) + float(s)
+        if not used < MONEY_LIMIT_UNITS:  # NaN too
+            amt = f"abs(CAST({x.amount(col)} AS DOUBLE))"
+            mx = _one(duck, f"SELECT max({amt}) FROM {relation(f)}")[0]
+            expected = (f"an amount the cache can sum (with the cache's other sources the absolute {col} "
+                        f"amounts reach {used:.4g} units; the limit is {MONEY_LIMIT_UNITS:.2g} units of a "
+                        "currency, 64-bit nano-units)")
+            raw = x.raw(col) or "NULL"
+            locate_bad_row(duck, f, [(x.col(col) or col, f"coalesce({amt} >= CAST({ql(repr(mx))} AS DOUBLE), false)",
+                                      f"CAST({raw} AS VARCHAR)", expected)])
+        duck.money_used[m] = used
+
+
 def canonical_tag_sets(duck: DuckSession, f: FocusFile) -> list[tuple[str, str | None]]:
     """(raw tags, canonical tag set) per distinct tags value of the pass-1 table; a value that
     is not a JSON object of tags fails the import on its first row."""
@@ -157,14 +230,53 @@ def canonical_tag_sets(duck: DuckSession, f: FocusFile) -> list[tuple[str, str |
     ).fetchall()]
     mapping: list[tuple[str, str | None]] = []
     bad: list[str] = []
+    deep: list[str] = []
     for raw in raws:
         try:
-            mapping.append((raw, canonical_tags(raw)))
-        except CacheError:
+            value = json.loads(raw)
+        except RecursionError:
+            deep.append(raw)
+            continue
+        except ValueError:
             bad.append(raw)
-    if bad:
-        locate_bad_row(duck, f, tags_checks(f, bad))
+            continue
+        if not isinstance(value, dict):
+            bad.append(raw)
+        elif json_depth(value) > MAX_TAGS_DEPTH:
+            deep.append(raw)
+        else:
+            try:
+                mapping.append((raw, canonical_tags(value)))
+            except CacheError:  # pragma: no cover - a dict always canonicalises
+                bad.append(raw)
+    if bad or deep:
+        checks = []
+        if bad:
+            checks += tags_checks(f, bad)
+        if deep:
+            checks += tags_checks(f, deep, f"a JSON object of tags nested at most {MAX_TAGS_DEPTH} levels deep")
+        locate_bad_row(duck, f, checks)
     return mapping
+
+
+# Deeper tag JSON is refused (the limit of `providers.nesting.MAX_DEPTH`): readers that walk the
+# tags recursively must not hit Python's recursion limit on a value taken from a file.
+MAX_TAGS_DEPTH = 32
+
+
+def json_depth(value: object) -> int:
+    """The nesting depth of a parsed JSON value (a scalar is 0, {} or [] is 1), without recursion."""
+    depth = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            depth = max(depth, d)
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            depth = max(depth, d)
+            stack.extend((x, d + 1) for x in v)
+    return depth
 
 
 def tags_join(duck: DuckSession, f: FocusFile, mapping: list[tuple[str, str | None]]) -> tuple[str, str]:

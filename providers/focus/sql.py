@@ -80,11 +80,11 @@ def aggregate_sql(f: FocusFile, table: str) -> str:
     )
 
 
-def tags_checks(f: FocusFile, tags_bad: list[str]) -> list[Check]:
+def tags_checks(f: FocusFile, tags_bad: list[str], expected: str = "a JSON object of tags") -> list[Check]:
     """The check that finds a row whose tags are one of `tags_bad` (not a JSON object)."""
     lst = ", ".join(ql(t) for t in tags_bad[:200])
     tv = FileExprs(f).tags_value()
-    return [("Tags", f"({tv}) IN ({lst})", tv, "a JSON object of tags")]
+    return [("Tags", f"({tv}) IN ({lst})", tv, expected)]
 
 
 def bad_row_sql(f: FocusFile, checks: list[Check]) -> str:
