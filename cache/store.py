@@ -262,11 +262,13 @@ def run_alive(detail: str | None) -> bool:
         return False
     if host != socket.gethostname():
         return True
+    if pid <= 0:
+        return False
     if pid == os.getpid():
         return True
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True  # exists, another user's

@@ -115,6 +115,9 @@ Amount = Annotated[int | float | str, Meta(extra={"expected": "a positive amount
                                            description="a positive amount, e.g. 1200 or \"1200.50\"")]
 
 
+MAX_BUDGET = 9_000_000_000  # the cache sums amounts as 64-bit nano-units (about ±9.2e9 units)
+
+
 class BudgetModel(Model):
     amount: Amount
     currency: Annotated[str, Meta(pattern=r"^[A-Z]{3}$", extra={"expected": 'a 3-letter currency code like "USD"'},
@@ -132,12 +135,21 @@ class BudgetModel(Model):
                 raise InvalidOperation
         except InvalidOperation:
             raise Bad("amount", f"expected a positive amount, got {show(self.amount)}") from None
+        if amount < Decimal("1e-9") or amount > MAX_BUDGET:
+            raise Bad("amount", f"expected a positive amount from 0.000000001 up to {MAX_BUDGET:,}, "
+                      f"got {show(self.amount)}")
         for dim in self.filter:
             if dim not in BUDGET_DIMENSIONS and not (dim.startswith("tag:") and len(dim) > 4):
                 raise Bad(f"filter.{dim}", "unknown dimension (known: " + ", ".join(BUDGET_DIMENSIONS) + ", tag:KEY)")
 
 
 class ProtectionModel(Model):
+    def check(self) -> None:
+        for field_name, values in (("tags", self.tags), ("resource_ids", self.resource_ids)):
+            for v in values:
+                if not v.strip() or not v.partition("=")[0].strip():
+                    raise Bad(field_name, f"expected no blank entries, got {show(v)}")
+
     tags: Annotated[list[Annotated[str, Meta(min_length=1)]],
                     Meta(extra={"expected": "a list of tag keys or key=value"},
                          description="resources carrying one of these tags (key, or key=value) are never acted on")] \
@@ -162,7 +174,7 @@ class ConfigModel(Model):
 
 _SECRET_WORDS = ("secret", "password", "passwd", "token", "access_key", "accesskey", "api_key", "apikey",
                  "credential", "private_key", "client_secret")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")  # upper case: a pasted token is not taken for a name
 
 
 def _looks_secret(key: str) -> bool:
@@ -226,10 +238,16 @@ def _parse(p: Path, data: dict[str, Any]) -> Config:
                            period=b.period, filter=dict(b.filter))
         for name, b in top.budgets.items()
     }
-    protection = ProtectionConfig(tags=[t.strip() for t in top.protection.tags],
+    protection = ProtectionConfig(tags=[_tag_spec(t) for t in top.protection.tags],
                                   resource_ids=[r.strip() for r in top.protection.resource_ids])
     return Config(path=p, sources=sources, rules={k: dict(v) for k, v in top.rules.items()}, budgets=budgets,
                   protection=protection, read_only=top.read_only, exists=True)
+
+
+def _tag_spec(spec: str) -> str:
+    """A protection tag "key" or "key=value", blanks around the key, the = and the value dropped."""
+    key, eq, value = spec.partition("=")
+    return f"{key.strip()}={value.strip()}" if eq else key.strip()
 
 
 def parse_source(name: str, table: dict[str, Any]) -> SourceConfig:
@@ -241,6 +259,9 @@ def parse_source(name: str, table: dict[str, Any]) -> SourceConfig:
         raise ConfigError(f"{key}.kind", "missing (known kinds: " + ", ".join(registry.configurable()) + ")")
     kind = table["kind"]
     choices = registry.configurable()
+    if isinstance(kind, str) and kind not in choices and kind in registry.kinds():
+        raise ConfigError(f"{key}.kind", str(registry.not_synced(kind)) + " (kinds you can configure: "
+                          + ", ".join(choices) + ")")
     if not isinstance(kind, str) or kind not in choices:
         raise ConfigError(f"{key}.kind", "expected one of " + ", ".join(f'"{k}"' for k in choices)
                           + f", got {show(kind)}")

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 from msgspec import Meta
 
 from .base import Adapter, FatalSourceError, StepError, SyncContext
-from .options import Model
+from .options import Model, no_userinfo
 from .runs_jsonl import ExecutorRecord, RunRecord, provider_name, write_runs
 
 if TYPE_CHECKING:
@@ -320,7 +320,7 @@ class MlflowOptions(Model):
     sorted_keys: ClassVar[bool] = True
 
     url: Url
-    token_env: Annotated[str, Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+    token_env: Annotated[str, Meta(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$",
                                    extra={"expected": "the NAME of an environment variable holding the token, "
                                                       'like "MLFLOW_TRACKING_TOKEN"'},
                                    description="NAME of an env var holding a bearer token (never the token)")] \
@@ -334,6 +334,9 @@ class MlflowOptions(Model):
     max_attempts: Annotated[int, Meta(ge=1, le=20, description="attempts per request (5xx, 429, timeouts)")] \
         = DEFAULT_ATTEMPTS
     timeout_s: Annotated[int, Meta(ge=1, le=600, description="seconds per request")] = int(TIMEOUT_S)
+
+    def check(self) -> None:
+        no_userinfo("url", self.url)
 
     def normalized(self) -> MlflowOptions:
         import msgspec

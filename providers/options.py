@@ -297,6 +297,16 @@ def convert(table: Mapping[str, Any], model: type[M], key: str, *, unknown: str 
         raise ConfigError(prefix + bad.field, bad.plain) from None
 
 
+CREDENTIALS_REFUSED = ("credentials are never kept in the config: use the provider's credential chain, or "
+                       "token_env naming an environment variable")
+
+
+def no_userinfo(field: str, url: str | None) -> None:
+    """Bad when a URL carries user:password@ (it would be stored in the cache and shown in errors)."""
+    if url and "@" in url.split("://", 1)[-1].split("/", 1)[0]:
+        raise Bad(field, CREDENTIALS_REFUSED + " (user:password@ in the URL)")
+
+
 def _check_tree(obj: Model, prefix: str) -> None:
     """Run check() on the nested models (tables of tables), then on this one."""
     for name in obj.__struct_fields__:
@@ -381,6 +391,7 @@ def _expected_py(tp: Any) -> str:
 
 
 __all__ = [
+    "CREDENTIALS_REFUSED",
     "Bad",
     "ConfigError",
     "FieldDoc",
@@ -390,6 +401,7 @@ __all__ = [
     "describe",
     "expected",
     "fields",
+    "no_userinfo",
     "show",
     "type_name",
 ]

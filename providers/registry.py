@@ -40,6 +40,8 @@ _lock = threading.Lock()
 _entries: dict[str, KindEntry] | None = None
 _loaded: dict[str, type[Adapter]] = {}
 _broken: dict[str, str] = {}
+_shadowed: dict[str, list[KindEntry]] = {}
+OWN = "costdeck"
 
 
 def _discover() -> dict[str, KindEntry]:
@@ -49,10 +51,18 @@ def _discover() -> dict[str, KindEntry]:
             from importlib.metadata import entry_points  # here: ~60 ms, only when a kind is looked up
 
             found: dict[str, KindEntry] = {}
+            _shadowed.clear()
             for ep in entry_points(group=GROUP):
-                if ep.name in found:
-                    continue  # the first registration of a kind wins
-                found[ep.name] = KindEntry(ep.name, ep.value, _dist_name(ep))
+                entry = KindEntry(ep.name, ep.value, _dist_name(ep))
+                held = found.get(ep.name)
+                if held is None:
+                    found[ep.name] = entry
+                    continue
+                # a kind registered twice: costdeck's own wins (a plug-in never replaces a built-in
+                # kind silently), else the first found; the other is listed by `sources --kinds`
+                if entry.distribution == OWN and held.distribution != OWN:
+                    found[ep.name], entry = entry, held
+                _shadowed.setdefault(ep.name, []).append(entry)
             _entries = dict(sorted(found.items()))
         return _entries
 
@@ -69,6 +79,13 @@ def refresh() -> None:
         _entries = None
         _loaded.clear()
         _broken.clear()
+        _shadowed.clear()
+
+
+def shadowed() -> dict[str, list[KindEntry]]:
+    """Registrations that lost to another one of the same kind name (kind -> the ignored entries)."""
+    _discover()
+    return {k: list(v) for k, v in _shadowed.items()}
 
 
 def kinds() -> list[str]:
@@ -177,4 +194,4 @@ def script_kinds() -> list[str]:
 
 
 __all__ = ["GROUP", "KindEntry", "UnknownKind", "cleanup_providers", "configurable", "demo_kind", "entries", "get",
-           "kinds", "live_run_kinds", "not_synced", "refresh", "script_kinds"]
+           "kinds", "live_run_kinds", "not_synced", "refresh", "script_kinds", "shadowed"]

@@ -189,3 +189,28 @@ def test_every_table_is_checked_in_every_command(tmp_path: Path, capsys: pytest.
     assert main([*command, "--config", str(p)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"costdeck: error: {p}: {message}") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[budgets.b]\namount = "1e30"\n', 'key budgets.b.amount: expected a positive amount from 0.000000001 up to 9,000,000,000, got "1e30"'),
+    ('[budgets.b]\namount = "0.0000000001"\n', "key budgets.b.amount: expected a positive amount"),
+    ('[protection]\ntags = ["  "]\n', 'key protection.tags: expected no blank entries, got "  "'),
+    ('[protection]\ntags = [" = prod"]\n', "key protection.tags: expected no blank entries"),
+])
+def test_budget_and_protection_edges(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InputError) as ei:
+        load_config(write(tmp_path, text))
+    assert str(ei.value).startswith(f"{tmp_path / 'config.toml'}: {message}"), str(ei.value)
+
+
+def test_protection_tags_are_tidied(tmp_path: Path) -> None:
+    c = load_config(write(tmp_path, '[protection]\ntags = [" env = prod ", "keep "]\n'))
+    assert c.protection.tags == ["env=prod", "keep"]
+
+
+def test_script_needs_a_kind(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.dataset import build
+
+    db = build(tmp_path / "c.db")
+    assert main(["report", "recommendations", "--script", "", "--db", str(db)]) == 2
+    assert "--script needs a kind" in capsys.readouterr().err

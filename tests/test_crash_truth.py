@@ -70,6 +70,9 @@ def test_a_live_run_still_shows_running(tmp_path: Path) -> None:
         [src] = [x for x in s.list_sources() if x.name == "known"]
         assert src.status == "running"
     assert not run_alive(None) and not run_alive('{"pid": "x"}')
+    here = __import__("socket").gethostname()
+    for odd in (0, -1, 10**20):  # hand-edited or corrupt: never an exception inside the SQL function
+        assert not run_alive(json.dumps({"pid": odd, "host": here}))
     assert run_alive(json.dumps({"pid": 1, "host": "another-host.example"}))  # cannot be checked: alive
 
 

@@ -71,8 +71,14 @@ def test_process_substitution_imports(tmp_path: Path) -> None:
     db = tmp_path / "pipe.db"
     cmd = f"{sys.executable} -m tui.cli import --db {db} <(cat {FOCUS_SAMPLE})"
     proc = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 2 and not db.exists()  # a pipe has no name: a second one would replace it
+    assert "a pipe has no file name to call its source by" in proc.stderr and "--source NAME" in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    proc = subprocess.run(["bash", "-c", cmd + " --source sample"], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "1,000 rows in" in proc.stdout and "billed 20.52 USD" in proc.stdout
+    assert "1,000 rows in" in proc.stdout and "billed 20.52 USD" in proc.stdout and "(source sample," in proc.stdout
+    assert "costdeck-stream-" not in proc.stdout  # named as given, not by the spool copy
 
 
 def test_a_directory_is_refused(cache: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -172,8 +172,11 @@ def test_registry_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         with pytest.raises(InputError, match=r'key sources.t.colour: unknown option for kind "toy" \(known: '):
             parse_config({"sources": {"t": {"kind": "toy", "label": "X", "colour": 1}}})
         # built-in kinds that are filled by a command are refused in the config, with the command
-        with pytest.raises(InputError, match=r'key sources.t.kind: expected one of "aws", "mlflow", "toy", got "focus"'):
+        with pytest.raises(InputError, match=r"key sources.t.kind: focus sources are filled by `costdeck import "
+                           r"FILE.csv\|.csv.gz\|.parquet`, not synced \(kinds you can configure: aws, mlflow, toy\)"):
             parse_config({"sources": {"t": {"kind": "focus"}}})
+        with pytest.raises(InputError, match=r'key sources.t.kind: expected one of "aws", "mlflow", "toy", got "x"'):
+            parse_config({"sources": {"t": {"kind": "x"}}})
         assert registry.not_synced("focus") == "focus sources are filled by `costdeck import FILE.csv|.csv.gz|.parquet`, " \
             "not synced"
         assert registry.cleanup_providers() == ["AWS"] and registry.script_kinds() == ["aws"]
@@ -191,3 +194,29 @@ def test_every_builtin_kind_is_an_entry_point_with_its_own_name() -> None:
     for kind in declared:
         cls = registry.get(kind)
         assert cls.kind == kind and cls.title, kind
+
+
+def test_a_plugin_cannot_replace_a_builtin_kind(tmp_path: Path) -> None:
+    plugin = tmp_path / "plug"
+    make_plugin(plugin)
+    eps = plugin / "costdeck_toy-0.1.dist-info" / "entry_points.txt"
+    eps.write_text("[costdeck.adapters]\naws = costdeck_toy:ToyAdapter\n", encoding="utf-8")
+    out = run(["sources", "--kinds", "--format", "json"], plugin, tmp_path)
+    assert out.returncode == 0, out.stderr
+    aws = next(k for k in json.loads(out.stdout) if k["kind"] == "aws")
+    assert aws["package"] == "costdeck" and aws["error"] is None and "Cost Explorer" in aws["title"]
+    assert "kind 'aws' is registered twice: costdeck_toy:ToyAdapter (costdeck-toy) is ignored" in out.stderr
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ({"kind": "mlflow", "url": "http://alice:hunter2@127.0.0.1:9"}, "key sources.s.url: credentials are never kept"),
+    ({"kind": "aws", "endpoint_url": "http://AKIA:secret@127.0.0.1:1"},
+     "key sources.s.endpoint_url: credentials are never kept"),
+    ({"kind": "mlflow", "url": "http://127.0.0.1:9", "token_env": "dapi0123456789abcdef"},
+     "key sources.s.token_env: credentials are never kept"),
+])
+def test_credentials_in_urls_and_pasted_tokens_are_refused(table: dict[str, str], message: str) -> None:
+    with pytest.raises(InputError) as ei:
+        parse_config({"sources": {"s": table}})
+    text = str(ei.value)
+    assert message in text and "hunter2" not in text and "secret@" not in text and "dapi0123" not in text

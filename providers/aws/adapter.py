@@ -22,7 +22,7 @@ from msgspec import Meta
 
 from cache import Store
 from providers.base import Adapter, CostOptions, FatalSourceError, SyncContext, one_line
-from providers.options import Bad
+from providers.options import Bad, no_userinfo
 
 if TYPE_CHECKING:
     from providers.actions import Executor, ScriptExporter
@@ -97,6 +97,7 @@ class AwsOptions(CostOptions):
         | None = None
 
     def check(self) -> None:
+        no_userinfo("endpoint_url", self.endpoint_url)
         if self.cost_source == "athena":
             for need in ("athena_database", "athena_table"):
                 if getattr(self, need) is None:

@@ -24,16 +24,13 @@ def cmd_import(args: argparse.Namespace) -> int:
     created = not path.exists()
     with tempfile.TemporaryDirectory(prefix="costdeck-stream-") as spool:
         given = list(args.files)
-        args.files = [_regular(f, Path(spool) / str(i)) for i, f in enumerate(given)]
-        used = list(args.files)
+        args.files = [_regular(f, Path(spool) / str(i), args.source) for i, f in enumerate(given)]
+        args.shown = {str(u): str(f) for f, u in zip(given, args.files, strict=True) if u != f}
         try:
             return _import(args, config, path)
         except InputError as exc:
             _remove_new_cache(created, path)
-            text = str(exc)
-            for f, u in zip(given, used, strict=True):
-                text = text.replace(str(u), str(f))  # name what the user gave, not the spool copy
-            raise InputError(text) from None
+            raise InputError(_as_given(args, str(exc))) from None
         except BaseException:
             _remove_new_cache(created, path)
             raise
@@ -45,7 +42,14 @@ def _remove_new_cache(created: bool, path: Path) -> None:
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
-def _regular(f: Path, spool: Path) -> Path:
+def _as_given(args: argparse.Namespace, text: str) -> str:
+    """Text naming what the user gave (`/dev/fd/63`), not the spool copy it was read into."""
+    for used, given in getattr(args, "shown", {}).items():
+        text = text.replace(used, given)
+    return text
+
+
+def _regular(f: Path, spool: Path, source: str | None) -> Path:
     """The file to import: a regular file as it is; a pipe or FIFO (`costdeck import <(zcat x.gz)`) read
     once into a spool file first (its content can be read only once, and waiting on a FIFO nobody
     writes must not hang a second reader); anything else refused with one line."""
@@ -61,8 +65,12 @@ def _regular(f: Path, spool: Path) -> Path:
         raise InputError(f"{f}: is a directory (name the files in it, e.g. {f}/*.parquet)")
     if not (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
         raise InputError(f"{f}: not a regular file, a pipe or a FIFO")
-    if stat.S_ISCHR(mode) and not str(f).startswith("/dev/fd/") and not str(f).startswith("/proc/"):
+    anonymous = str(f).startswith(("/dev/fd/", "/proc/", "/dev/stdin"))
+    if stat.S_ISCHR(mode) and not anonymous:
         raise InputError(f"{f}: a device, not a file to import")
+    if anonymous and not source:
+        raise InputError(f"{f}: a pipe has no file name to call its source by (a second pipe would replace it): "
+                         "name the source with --source NAME")
     spool.mkdir()
     copy = spool / f.name  # the same name: the source is named after it
     try:
@@ -86,7 +94,7 @@ def _import(args: argparse.Namespace, config: Any, path: Path) -> int:
     if not args.files:
         with Store(path) as store:
             for res in runs_jsonl.import_parsed(store, parsed, source_name=args.source):
-                print(res.summary())
+                print(_as_given(args, res.summary()))
         return 0
     with Store(path) as store:
         results = _import_focus(store, args)
@@ -94,7 +102,7 @@ def _import(args: argparse.Namespace, config: Any, path: Path) -> int:
             results += runs_jsonl.import_parsed(store, parsed, source_name=args.source)
         recs = recompute_recommendations(store, config)
     for res in results:
-        print(res.summary())
+        print(_as_given(args, res.summary()))
     print(recs.summary())
     return 0
 

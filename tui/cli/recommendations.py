@@ -21,6 +21,8 @@ def report_recommendations(store: Store, args: argparse.Namespace) -> int:
 
     if args.rule and args.rule not in RULES and args.rule not in NATIVE_RULES:
         raise UsageError(f"unknown rule {args.rule!r} (known: {', '.join([*RULES, *NATIVE_RULES])})")
+    if args.script is not None and not args.script.strip():
+        raise UsageError("--script needs a kind, e.g. --script aws (see `costdeck sources --kinds`)")
     if args.dry_run and not args.script:
         raise UsageError("--dry-run goes with --script KIND (e.g. --script aws)")
     refresh_if_stale(store, load_checked_config(args))

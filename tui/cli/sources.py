@@ -92,15 +92,30 @@ def kinds_records() -> list[dict[str, Any]]:
 def cmd_kinds(args: argparse.Namespace) -> int:
     """`costdeck sources --kinds`: the kinds, their steps and options (types, defaults, meaning)."""
     records = kinds_records()
+    from providers import registry
+
+    for kind, lost in registry.shadowed().items():
+        for e in lost:
+            print(safe(f"costdeck: kind {kind!r} is registered twice: {e.target} ({e.distribution or '?'}) is "
+                       "ignored"), file=sys.stderr)
     if args.format == "json":
         sys.stdout.write(json_safe(json.dumps(records, indent=2, default=str, ensure_ascii=False)) + "\n")
         return 0
     if args.format == "csv":
-        write_records([{"kind": r["kind"], "option": o["name"], "type": o["type"],
-                        "default": "" if o["required"] else _toml(o["default"]), "required": o["required"],
-                        "description": o["description"]} for r in records for o in r["options"]], "csv")
+        rows = []
+        for r in records:
+            for o in r["options"] or [None]:  # a kind without options (or that cannot load) still has a row
+                rows.append({"kind": r["kind"], "option": o["name"] if o else "", "type": o["type"] if o else "",
+                             "default": "" if not o or o["required"] or o["default"] is None else _toml(o["default"]),
+                             "required": o["required"] if o else "", "description": o["description"] if o else
+                             (r["error"] or r["title"])})
+        write_records(rows, "csv")
         return 0
     for r in records:
+        if r["error"]:
+            print(safe(f"{r['kind']}: {r['error']}"))
+            print()
+            continue
         how = "[sources.NAME] kind = " + f'"{r["kind"]}"' if r["configurable"] else f"filled by `{r['filled_by']}`"
         rows = [{"option": o["name"], "type": o["type"],
                  "default": "required" if o["required"] else _toml(o["default"]),
@@ -112,7 +127,7 @@ def cmd_kinds(args: argparse.Namespace) -> int:
             extra.append("cleanup: " + ", ".join(r["cleanup"]) + (" (script export)" if r["script"] else ""))
         head = f"{r['kind']}: {r['title']} ({how}{'; ' if extra else ''}{'; '.join(extra)})"
         if rows:
-            wide_table(safe(head), rows)
+            wide_table(head, rows)
         else:
             print(safe(head) + (": no options" if not r["error"] else ""))
         print()
