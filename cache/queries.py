@@ -155,51 +155,81 @@ class _Plan:
             [*self.join_params, self.since.isoformat(), self.until.isoformat(), *self.filter_params],
         )
 
-    def parts(self, conn: sqlite3.Connection, key: str | None = None) -> list[tuple[str, list[Any]]]:
-        """FROM/WHERE clauses whose rows partition the range. On the fine grain: the whole ISO
-        weeks inside [since, until) from `cost_weekly` (about a seventh of the rows) and the
-        edge days (at most 6 at each end) from `costs`; otherwise the one clause of `sql_from()`.
-        Aggregate each part, then add up the partial sums (integers: exact). `key`: the costs
-        column grouped on, which picks how the edge days are read."""
-        if self.table != "costs":
-            return [self.sql_from()]
-        w_lo = self.since + timedelta(days=(7 - self.since.weekday()) % 7)  # first Monday >= since
-        w_hi = self.until - timedelta(days=self.until.weekday())  # last Monday <= until
-        if w_lo >= w_hi:
-            return [self.sql_from()]
-        out = []
-        edges = [self.since + timedelta(days=i) for i in range((w_lo - self.since).days)]
-        edges += [w_hi + timedelta(days=i) for i in range((self.until - w_hi).days)]
-        if edges and key == "resource":
+    def parts(self, conn: sqlite3.Connection, key: str | None = None,
+              tiers: tuple[str, ...] = ("month", "week", "day")) -> list[tuple[str, list[Any]]]:
+        """FROM/WHERE clauses whose rows partition the range (see `tiled`), without the tiers."""
+        return [(sql, params) for sql, params, _tier in self.tiled(conn, key, tiers)]
+
+    def tiled(self, conn: sqlite3.Connection, key: str | None = None,
+              tiers: tuple[str, ...] = ("month", "week", "day")) -> list[tuple[str, list[Any], str]]:
+        """(FROM/WHERE, params, tier) clauses whose rows partition [since, until): the whole
+        calendar months inside it from the monthly rollup, the whole ISO weeks left at each end
+        from the weekly rollup, the days left (at most 12 at each ragged end) from the daily table; the
+        coarse rollups (cost_summary*) when the plan is coarse, the fine ones (costs, cost_weekly,
+        cost_monthly) otherwise. Rows read grow with the groups and periods, not with the days.
+
+        The range is first widened where that adds no data: a `since` at or before the first
+        day with data moves to that day's month start, an `until` past the last day to the
+        next month start, so "everything" and "this month" are whole months. `tiers` limits the
+        tiers (a per-month series cannot use weeks). Aggregate each part, then add up the
+        partial sums (integers: exact). `key`: the column grouped on, which picks how the fine
+        edge days are read."""
+        span = conn.execute("SELECT min(day), max(day) FROM cost_summary").fetchone()
+        if not span or span[0] is None:
+            return [(*self.sql_from(), "day")]
+        first, last = date.fromisoformat(span[0]), date.fromisoformat(span[1])
+        lo, hi = self.since, self.until
+        if lo <= first:
+            lo = min(lo, first.replace(day=1))
+        if hi > last:
+            hi = max(hi, _next_month(last))
+        if lo >= hi:
+            return [(*self.sql_from(), "day")]
+        coarse = self.table == "cost_summary"
+        pieces: list[tuple[str, date, date]] = []  # (tier, lo, hi)
+
+        def weeks_then_days(a: date, b: date) -> None:
+            w_lo = a + timedelta(days=(7 - a.weekday()) % 7)  # first Monday >= a
+            w_hi = b - timedelta(days=b.weekday())  # last Monday <= b
+            if "week" in tiers and w_lo < w_hi:
+                pieces.extend([("day", a, w_lo), ("week", w_lo, w_hi), ("day", w_hi, b)])
+            else:
+                pieces.append(("day", a, b))
+
+        m_lo = lo if lo.day == 1 else _next_month(lo)
+        m_hi = hi.replace(day=1)
+        if "month" in tiers and m_lo < m_hi:
+            weeks_then_days(lo, m_lo)
+            pieces.append(("month", m_lo, m_hi))
+            weeks_then_days(m_hi, hi)
+        else:
+            weeks_then_days(lo, hi)
+        pieces = [p for p in pieces if p[1] < p[2]]
+        total_days = (last - first).days + 1
+        out: list[tuple[str, list[Any], str]] = []
+        days = [p for p in pieces if p[0] == "day"]
+        if days and not coarse and key == "resource" and "day" in tiers:
             # An IN list of days reads the day index (day, resource, ...) and sorts: a day range
             # would skip-scan the resource covering index, one seek per resource and range.
+            listed = [a + timedelta(days=i) for _t, a, b in days for i in range((b - a).days)]
             out.append((
-                self._from("costs", f"c.day IN ({', '.join('?' * len(edges))})", self.joins),
-                [*self.join_params, *(d.isoformat() for d in edges), *self.filter_params],
+                self._from("costs", f"c.day IN ({', '.join('?' * len(listed))})", self.joins),
+                [*self.join_params, *(d.isoformat() for d in listed), *self.filter_params], "day",
             ))
-        else:  # few groups (tag sets...): day ranges, skip-scanning a covering index is cheap
-            for lo, hi in ((self.since, w_lo), (w_hi, self.until)):
-                if lo < hi:
-                    out.append((
-                        self._from("costs", "c.day >= ? AND c.day < ?", self.joins),
-                        [*self.join_params, lo.isoformat(), hi.isoformat(), *self.filter_params],
-                    ))
-        # When the weeks are most of the data, scan the covering indexes in group order and test
-        # the week on each entry ('+' keeps the week term off the indexes); when they are a small
-        # part of a long history, seek the week range instead.
-        week = "c.week >= ? AND c.week < ?"
-        span = conn.execute("SELECT min(day), max(day) FROM cost_summary").fetchone()
-        if span and span[0]:
-            first = max(date.fromisoformat(span[0]), w_lo)
-            last = min(date.fromisoformat(span[1]) + timedelta(days=1), w_hi)
-            total = (date.fromisoformat(span[1]) - date.fromisoformat(span[0])).days + 1
-            if (last - first).days * 2 >= total:
-                week = "+c.week >= ? AND +c.week < ?"
-        out.append((
-            self._from("cost_weekly", week, self.joins),
-            [*self.join_params, w_lo.isoformat(), w_hi.isoformat(), *self.filter_params],
-        ))
-        return out
+            pieces = [p for p in pieces if p[0] != "day"]
+        for tier, a, b in pieces:
+            table, col = _TIER_TABLES[coarse][tier]
+            pred = f"c.{col} >= ? AND c.{col} < ?"
+            if tier != "day" and not coarse:
+                # When the period is most of the data, scan the covering indexes in group order
+                # and test the period on each entry ('+' keeps the term off the indexes); when it
+                # is a small part of a long history, seek the range instead.
+                covered = (min(b, last + timedelta(days=1)) - max(a, first)).days
+                if covered * 2 >= total_days:
+                    pred = f"+c.{col} >= ? AND +c.{col} < ?"
+            out.append((self._from(table, pred, self.joins),
+                        [*self.join_params, a.isoformat(), b.isoformat(), *self.filter_params], tier))
+        return out or [(*self.sql_from(), "day")]
 
     def with_tag_group(self, key: str) -> tuple[str, list[Any]]:
         """FROM/WHERE with a LEFT JOIN `t` on the tag key to group by."""
@@ -208,6 +238,18 @@ class _Plan:
             self._from(self.table, "c.day >= ? AND c.day < ?", joins),
             [*self.join_params, key, self.since.isoformat(), self.until.isoformat(), *self.filter_params],
         )
+
+
+# (coarse?) -> tier -> (table, period column)
+_TIER_TABLES: dict[bool, dict[str, tuple[str, str]]] = {
+    True: {"day": ("cost_summary", "day"), "week": ("cost_summary_weekly", "week"),
+           "month": ("cost_summary_monthly", "month")},
+    False: {"day": ("costs", "day"), "week": ("cost_weekly", "week"), "month": ("cost_monthly", "month")},
+}
+
+
+def _next_month(d: date) -> date:
+    return date(d.year + 1, 1, 1) if d.month == 12 else date(d.year, d.month + 1, 1)
 
 
 def _union(parts: list[tuple[str, list[Any]]], select: str, group: str) -> tuple[str, list[Any]]:

@@ -427,6 +427,53 @@ _V4 = [
     "CREATE INDEX costs_resource_day ON costs(resource, day)",
 ]
 
+# v5: reads that do not grow with history (13 months x 20,000 resources). Every range is
+# answered from the coarsest rollups that tile it (see `cache.queries`): whole calendar months,
+# then whole ISO weeks, then the edge days. Two new rollups, maintained on every write of costs
+# (same transaction):
+# - `cost_monthly`: the costs fact table by calendar month (`month` = 'YYYY-MM-01'), the same
+#   dimension columns, covering indexes like cost_weekly's for the resource and tag set
+#   group-bys;
+# - `cost_summary_monthly` and `cost_summary_weekly`: cost_summary (the coarse dimensions) by
+#   month and by ISO week, for every coarse group-by, total and filter.
+# At 20,000 resources x 395 days the coarse group-bys read ~13 monthly rows per combination of
+# coarse dimensions instead of 395 daily ones.
+_V5_MONTH = "substr(day, 1, 7) || '-01'"
+_V5_WEEK = "date(day, '-6 days', 'weekday 1')"
+_V5_AMOUNTS = "billed INTEGER NOT NULL, effective INTEGER NOT NULL, list INTEGER NOT NULL, " \
+              "contracted INTEGER NOT NULL, n INTEGER NOT NULL"
+_V5_SUMMARY_DDL = """source_id INTEGER NOT NULL, {period} TEXT NOT NULL, provider INTEGER, billing_account INTEGER,
+        sub_account INTEGER, service INTEGER, service_category INTEGER, region INTEGER, charge_category INTEGER,
+        currency INTEGER, resource_type INTEGER, """ + _V5_AMOUNTS
+_V5 = [
+    f"""CREATE TABLE cost_monthly (
+        source_id INTEGER NOT NULL, month TEXT NOT NULL, provider INTEGER, billing_account INTEGER,
+        sub_account INTEGER, service INTEGER, service_category INTEGER, region INTEGER, resource INTEGER,
+        resource_type INTEGER, charge_category INTEGER, pricing_category INTEGER, commitment INTEGER,
+        commitment_status INTEGER, currency INTEGER, tagset INTEGER, {_V5_AMOUNTS})""",
+    f"""INSERT INTO cost_monthly(source_id, month, {_V3_COST_COLS}, billed, effective, list, contracted, n)
+        SELECT source_id, {_V5_MONTH} AS month, {_V3_COST_COLS},
+               sum(billed), sum(effective), sum(list), sum(contracted), count(*)
+        FROM costs GROUP BY source_id, month, {_V3_COST_COLS}""",
+    "CREATE INDEX cost_monthly_source_month ON cost_monthly(source_id, month)",
+    "CREATE INDEX cost_monthly_resource_cov ON cost_monthly(resource, currency, month, billed, effective, list, contracted)",
+    "CREATE INDEX cost_monthly_tagset_cov ON cost_monthly(tagset, currency, month, billed, effective, list, contracted)",
+    f"CREATE TABLE cost_summary_monthly ({_V5_SUMMARY_DDL.format(period='month')})",
+    f"CREATE TABLE cost_summary_weekly ({_V5_SUMMARY_DDL.format(period='week')})",
+    f"""INSERT INTO cost_summary_monthly(source_id, month, {_V3_SUMMARY_COLS}, billed, effective, list, contracted, n)
+        SELECT source_id, {_V5_MONTH} AS month, {_V3_SUMMARY_COLS},
+               sum(billed), sum(effective), sum(list), sum(contracted), sum(n)
+        FROM cost_summary GROUP BY source_id, month, {_V3_SUMMARY_COLS}""",
+    f"""INSERT INTO cost_summary_weekly(source_id, week, {_V3_SUMMARY_COLS}, billed, effective, list, contracted, n)
+        SELECT source_id, {_V5_WEEK} AS week, {_V3_SUMMARY_COLS},
+               sum(billed), sum(effective), sum(list), sum(contracted), sum(n)
+        FROM cost_summary GROUP BY source_id, week, {_V3_SUMMARY_COLS}""",
+    "CREATE INDEX cost_summary_monthly_month ON cost_summary_monthly(month)",
+    "CREATE INDEX cost_summary_monthly_source ON cost_summary_monthly(source_id, month)",
+    "CREATE INDEX cost_summary_weekly_week ON cost_summary_weekly(week)",
+    "CREATE INDEX cost_summary_weekly_source ON cost_summary_weekly(source_id, week)",
+]
+
 # MIGRATIONS[i] upgrades version i -> i + 1.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)

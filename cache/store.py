@@ -45,6 +45,16 @@ _INSERT_WEEKLY = (
     f"INSERT INTO cost_weekly(source_id, week, {_COST_COLS}, billed, effective, list, contracted, n) "
     f"VALUES ({', '.join('?' * (len(COST_DIMS) + 7))})"
 )
+_INSERT_MONTHLY = _INSERT_WEEKLY.replace("cost_weekly(source_id, week,", "cost_monthly(source_id, month,")
+_INSERT_SUMMARY_WEEKLY = _INSERT_SUMMARY.replace("cost_summary(source_id, day,", "cost_summary_weekly(source_id, week,")
+_INSERT_SUMMARY_MONTHLY = _INSERT_SUMMARY.replace("cost_summary(source_id, day,",
+                                                  "cost_summary_monthly(source_id, month,")
+# Every table holding cost amounts: the fact table and its rollups (deleted together, indexes
+# dropped and rebuilt together by bulk writes, analyzed together).
+COST_TABLES = ("costs", "cost_summary", "cost_weekly", "cost_monthly", "cost_summary_weekly",
+               "cost_summary_monthly")
+_MONTH_OF_DAY = "substr(day, 1, 7) || '-01'"
+_WEEK_OF_DAY = "date(day, '-6 days', 'weekday 1')"
 
 # Packed cost tuples (Store.insert_packed_cost_tuples): the dimension ids of COST_DIMS, in this
 # many groups of up to 3, each group one integer of 21-bit fields (first dimension highest,
@@ -648,7 +658,7 @@ class Store:
         n = 0
         with ctx:
             if window is None:
-                for table in ("costs", "cost_summary", "cost_weekly"):
+                for table in COST_TABLES:
                     self.conn.execute(f"DELETE FROM {table} WHERE source_id=?", (source_id,))
             else:
                 lo, hi = window[0].isoformat(), window[1].isoformat()
@@ -727,15 +737,22 @@ class Store:
             self._bulk.before_insert(len(tuples))
         self.conn.executemany(_INSERT_PACKED_COSTS, tuples)
 
-    def insert_rollup_tuples(self, summary: Iterable[tuple[Any, ...]], weekly: Iterable[tuple[Any, ...]]) -> None:
+    def insert_rollup_tuples(self, summary: Iterable[tuple[Any, ...]], weekly: Iterable[tuple[Any, ...]],
+                             monthly: Iterable[tuple[Any, ...]], summary_weekly: Iterable[tuple[Any, ...]],
+                             summary_monthly: Iterable[tuple[Any, ...]]) -> None:
         """Insert precomputed rollup rows instead of `rebuild_summary` (inside a transaction), for
         bulk writers that aggregate elsewhere. They must equal what `rebuild_summary` would write:
         summary = (source_id, day, SUMMARY_DIMS, billed, effective, list, contracted, n) per
         distinct (source_id, day, SUMMARY_DIMS) of the costs rows; weekly = (source_id, week,
         COST_DIMS, billed, effective, list, contracted, n) per distinct (source_id, week, COST_DIMS),
-        week = the Monday of the day's ISO week. The rows they replace must be deleted first."""
+        week = the Monday of the day's ISO week; monthly the same per calendar month (month =
+        'YYYY-MM-01'); summary_weekly and summary_monthly = summary's rows per week and month
+        (n = the costs rows). The rows they replace must be deleted first."""
         self.conn.executemany(_INSERT_SUMMARY, summary)
         self.conn.executemany(_INSERT_WEEKLY, weekly)
+        self.conn.executemany(_INSERT_MONTHLY, monthly)
+        self.conn.executemany(_INSERT_SUMMARY_WEEKLY, summary_weekly)
+        self.conn.executemany(_INSERT_SUMMARY_MONTHLY, summary_monthly)
 
     def rebuild_summary(self, source_id: int, lo: str = "0000-01-01", hi: str = "9999-12-31") -> None:
         """Rebuild the summary and weekly tables for a source's days in [lo, hi) (call inside a
@@ -765,12 +782,35 @@ class Store:
                 GROUP BY source_id, week, {_COST_COLS}""",
             (source_id, wlo, whi),
         )
+        # The months overlapping [lo, hi) are rebuilt whole: the fine one from costs, the coarse
+        # month and week rollups from cost_summary (up to date for every day by now).
+        mlo, mhi = _month_bounds(lo, hi)
+        sums = "sum(billed), sum(effective), sum(list), sum(contracted)"
+        self.conn.execute("DELETE FROM cost_monthly WHERE source_id=? AND month>=? AND month<?", (source_id, mlo, mhi))
+        self.conn.execute(
+            f"""INSERT INTO cost_monthly(source_id, month, {_COST_COLS}, billed, effective, list, contracted, n)
+                SELECT source_id, {_MONTH_OF_DAY} AS month, {_COST_COLS}, {sums}, count(*)
+                FROM costs WHERE source_id=? AND day>=? AND day<?
+                GROUP BY source_id, month, {_COST_COLS}""",
+            (source_id, mlo, mhi),
+        )
+        for table, period, expr, plo, phi in (("cost_summary_monthly", "month", _MONTH_OF_DAY, mlo, mhi),
+                                              ("cost_summary_weekly", "week", _WEEK_OF_DAY, wlo, whi)):
+            self.conn.execute(f"DELETE FROM {table} WHERE source_id=? AND {period}>=? AND {period}<?",
+                              (source_id, plo, phi))
+            self.conn.execute(
+                f"""INSERT INTO {table}(source_id, {period}, {cols}, billed, effective, list, contracted, n)
+                    SELECT source_id, {expr} AS p, {cols}, {sums}, sum(n)
+                    FROM cost_summary WHERE source_id=? AND day>=? AND day<?
+                    GROUP BY source_id, p, {cols}""",
+                (source_id, plo, phi),
+            )
 
     def analyze(self) -> None:
         """Refresh the planner statistics of the cost tables (sampled: milliseconds). Without them
         the fine-grained Spend group-bys do not pick their covering indexes."""
         self.conn.execute("PRAGMA analysis_limit = 400")
-        for table in ("costs", "cost_summary", "cost_weekly"):
+        for table in COST_TABLES:
             self.conn.execute(f"ANALYZE {table}")
 
     # -- generic record writes (inventory, metrics, prices, commitments, ML) -------
@@ -821,7 +861,7 @@ class _CostBulk:
         if not self.dropped and self.inserted > BULK_SHARE * (self.existing + self.inserted):
             ddl = self.conn.execute(
                 "SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL "
-                "AND tbl_name IN ('costs', 'cost_summary', 'cost_weekly') ORDER BY tbl_name, name"
+                f"AND tbl_name IN ({', '.join(repr(t) for t in COST_TABLES)}) ORDER BY tbl_name, name"
             ).fetchall()
             for name, _sql in ddl:
                 self.conn.execute(f'DROP INDEX "{name}"')
@@ -831,6 +871,20 @@ class _CostBulk:
         while self.dropped:
             self.conn.execute(self.dropped[0])
             self.dropped.pop(0)
+
+
+def _month_bounds(lo: str, hi: str) -> tuple[str, str]:
+    """[lo, hi) in days -> [first of lo's month, first of the month after hi - 1 day) in months."""
+    try:
+        mlo = date.fromisoformat(lo).replace(day=1).isoformat()
+    except ValueError:
+        mlo = lo
+    try:
+        d = date.fromisoformat(hi) - timedelta(days=1)
+        mhi = (date(d.year + 1, 1, 1) if d.month == 12 else date(d.year, d.month + 1, 1)).isoformat()
+    except (ValueError, OverflowError):
+        mhi = hi
+    return mlo, mhi
 
 
 def _week_bounds(lo: str, hi: str) -> tuple[str, str]:

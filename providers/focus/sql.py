@@ -215,10 +215,23 @@ def summary_sql(rows_tables: list[str]) -> str:
     )
 
 
-def weekly_sql(rows_tables: list[str]) -> str:
-    """The cost_weekly rows of these costs rows."""
+_PERIOD = {"week": "strftime(date_trunc('week', CAST(day AS DATE)), '%Y-%m-%d')",
+           "month": "strftime(date_trunc('month', CAST(day AS DATE)), '%Y-%m-%d')"}
+
+
+def weekly_sql(rows_tables: list[str], period: str = "week") -> str:
+    """The cost_weekly (or, period="month", cost_monthly) rows of these costs rows."""
     cdims = ", ".join(COST_DIMS)
     return (
-        f"SELECT source_id, strftime(date_trunc('week', CAST(day AS DATE)), '%Y-%m-%d') AS week, {cdims}, "
-        f"{_ROLLUP_SUMS} FROM ({_union(rows_tables)}) GROUP BY source_id, week, {cdims}"
+        f"SELECT source_id, {_PERIOD[period]} AS p, {cdims}, "
+        f"{_ROLLUP_SUMS} FROM ({_union(rows_tables)}) GROUP BY source_id, p, {cdims}"
+    )
+
+
+def summary_period_sql(rows_tables: list[str], period: str) -> str:
+    """The cost_summary_weekly / cost_summary_monthly rows of these costs rows."""
+    sdims = ", ".join(SUMMARY_DIMS)
+    return (
+        f"SELECT source_id, {_PERIOD[period]} AS p, {sdims}, {_ROLLUP_SUMS} FROM ({_union(rows_tables)}) "
+        f"GROUP BY source_id, p, {sdims}"
     )

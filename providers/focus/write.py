@@ -16,7 +16,7 @@ from cache.store import PACK_MAX_ID
 from .columns import DIM_KINDS
 from .duck import DuckSession
 from .files import FocusFile
-from .sql import distinct_dims_sql, id_rows_sql, packed_select, summary_sql, weekly_sql
+from .sql import distinct_dims_sql, id_rows_sql, packed_select, summary_period_sql, summary_sql, weekly_sql
 
 WRITE_BATCH = 25_000
 
@@ -118,4 +118,7 @@ def write_rollups(duck: DuckSession, store: Store, files: list[FocusFile], write
     with duck.one_thread():
         summary = duck.execute(summary_sql(tables)).fetchall()
         weekly = duck.execute(weekly_sql(tables)).fetchall()
-    writer.put(store.insert_rollup_tuples, summary, weekly)
+        monthly = duck.execute(weekly_sql(tables, "month")).fetchall()
+        summary_weekly = duck.execute(summary_period_sql(tables, "week")).fetchall()
+        summary_monthly = duck.execute(summary_period_sql(tables, "month")).fetchall()
+    writer.put(store.insert_rollup_tuples, summary, weekly, monthly, summary_weekly, summary_monthly)

@@ -1,0 +1,178 @@
+"""Routed reads (whole months, whole weeks, edge days over the rollups) equal the plain GROUP BY
+over the daily fact rows, to the nano-unit: random ranges, every dimension, filters, both the
+store's own rollups (windowed rewrites, as a sync makes) and the FOCUS importer's (DuckDB)."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections import defaultdict
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from cache import CostRow, Store
+from cache import queries as q
+from cache.store import COST_TABLES
+from providers import focus
+
+DATA = Path(__file__).parent / "data" / "focus-sample-1.0-1000rows.csv"
+FIRST = date(2025, 1, 20)
+DAYS = 170  # crosses six month boundaries and two years' worth of week edges
+BY = [*q.DIMENSIONS, "tag:team", "tag:env"]
+
+
+def _rows(rng: random.Random, days: range, salt: int) -> list[CostRow]:
+    out = []
+    for i in days:
+        d = FIRST + timedelta(days=i)
+        for r in range(14):
+            if rng.random() < 0.25:
+                continue
+            out.append(CostRow(
+                day=d, provider_name=("AWS", "Microsoft", "Google Cloud")[r % 3],
+                billing_account_id=f"ba{r % 2}", sub_account_id=f"sub{r % 5}", sub_account_name=f"Sub {r % 5}",
+                service_name=f"svc{r % 6}", service_category=("Compute", "Storage")[r % 2],
+                region_id=("eu", "us", None)[r % 3], resource_id=f"res{r}-{salt}" if r % 4 else None,
+                resource_type=f"type{r % 3}", charge_category=("Usage", "Tax", "Credit")[r % 3],
+                pricing_category=("Standard", "Committed")[r % 2],
+                commitment_discount_id="sp1" if r % 5 == 0 else None,
+                billing_currency="EUR" if r == 13 else "USD",
+                tags=None if r % 4 == 0 else {"team": f"t{r % 3}", "env": ("prod", "dev")[r % 2]},
+                billed_cost=rng.randint(-5_000_000_000, 90_000_000_000) + rng.randint(0, 999),
+                effective_cost=rng.randint(0, 80_000_000_000), list_cost=rng.randint(0, 99_000_000_000),
+                contracted_cost=rng.randint(0, 70_000_000_000)))
+    return out
+
+
+def _plain(conn: sqlite3.Connection, by: str, since: date, until: date, metric: str,
+           filters: dict[str, str | None]) -> dict[tuple[str | None, str], int]:
+    """The plain GROUP BY over the daily `costs` rows: the reference."""
+    where, params = ["c.day >= ?", "c.day < ?"], [since.isoformat(), until.isoformat()]
+    for k, v in filters.items():
+        if k.startswith("tag:"):
+            where.append("c.tagset IN (SELECT tagset_id FROM tag_index WHERE key = ? AND value = ?)")
+            params += [k[4:], v]
+        else:
+            where.append(f"(SELECT value FROM dims WHERE id = c.{q.DIMENSIONS[k]}) IS ?")
+            params.append(v)
+    if by.startswith("tag:"):
+        key = "(SELECT value FROM tag_index t WHERE t.tagset_id = c.tagset AND t.key = ?)"
+        params = [by[4:], *params]
+    else:
+        key = f"(SELECT value FROM dims WHERE id = c.{q.DIMENSIONS[by]})"
+    sql = (f"SELECT {key} AS k, (SELECT value FROM dims WHERE id = c.currency), sum(c.{metric}) "
+           f"FROM costs c WHERE {' AND '.join(where)} GROUP BY 1, 2")
+    return {(k, cur): int(v) for k, cur, v in conn.execute(sql, params) if v is not None}
+
+
+def _routed(conn: sqlite3.Connection, by: str, since: date, until: date, metric: str,
+            filters: dict[str, str | None]) -> dict[tuple[str | None, str], int]:
+    got = q.spend_by(conn, by, since, until, metric, filters or None)
+    out: dict[tuple[str | None, str], int] = defaultdict(int)
+    for g in got:
+        out[(g.value, g.currency)] += g.cost
+    return dict(out)
+
+
+def _ranges(rng: random.Random, first: date, n_days: int) -> list[tuple[date, date]]:
+    last = first + timedelta(days=n_days)
+    fixed = [(date(2000, 1, 1), date(2100, 1, 1)), (first, last), (date(2025, 3, 1), date(2025, 4, 1)),
+             (date(2025, 2, 3), date(2025, 3, 3)), (first - timedelta(days=40), first + timedelta(days=3)),
+             (last - timedelta(days=2), last + timedelta(days=90)), (date(2025, 3, 14), date(2025, 3, 15))]
+    rand = []
+    for _ in range(18):
+        a = first + timedelta(days=rng.randint(-20, n_days + 5))
+        rand.append((a, a + timedelta(days=rng.randint(1, 140))))
+    return fixed + rand
+
+
+@pytest.fixture(scope="module")
+def store_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("routing") / "c.db"
+    rng = random.Random(7)
+    with Store(path) as s:
+        a, b = s.ensure_source("a", "test"), s.ensure_source("b", "test")
+        s.replace_costs(a, _rows(rng, range(DAYS), 1))
+        s.replace_costs(b, _rows(rng, range(30, DAYS - 40), 2))
+        # Incremental rewrites, as syncs make them: a window inside a month, one across a month
+        # boundary, one at the end that adds new days.
+        for lo, hi in ((45, 49), (69, 75), (DAYS - 3, DAYS + 9)):
+            window = (FIRST + timedelta(days=lo), FIRST + timedelta(days=hi))
+            s.replace_costs(a, _rows(rng, range(lo, hi), 3), window=window)
+    return path
+
+
+def test_every_rollup_equals_its_recomputation_after_windowed_rewrites(store_db: Path) -> None:
+    conn = sqlite3.connect(store_db)
+    sums = "sum(billed), sum(effective), sum(list), sum(contracted), count(*)"
+    from cache.schema import COST_DIMS, SUMMARY_DIMS
+    fine, coarse = ", ".join(COST_DIMS), ", ".join(SUMMARY_DIMS)
+    month, week = "substr(day, 1, 7) || '-01'", "date(day, '-6 days', 'weekday 1')"
+    checks = {
+        "cost_monthly": (f"SELECT source_id, {month}, {fine}, {sums} FROM costs GROUP BY 1, 2, {fine}",
+                         f"SELECT source_id, month, {fine}, billed, effective, list, contracted, n FROM cost_monthly"),
+        "cost_summary_monthly": (
+            f"SELECT source_id, {month}, {coarse}, {sums} FROM costs GROUP BY 1, 2, {coarse}",
+            f"SELECT source_id, month, {coarse}, billed, effective, list, contracted, n FROM cost_summary_monthly"),
+        "cost_summary_weekly": (
+            f"SELECT source_id, {week}, {coarse}, {sums} FROM costs GROUP BY 1, 2, {coarse}",
+            f"SELECT source_id, week, {coarse}, billed, effective, list, contracted, n FROM cost_summary_weekly"),
+    }
+    for table, (expected, stored) in checks.items():
+        want, got = sorted(conn.execute(expected), key=repr), sorted(conn.execute(stored), key=repr)
+        assert want == got, table
+        assert len(got) > 10, table
+
+
+@pytest.mark.parametrize("metric", ["billed", "effective"])
+def test_routed_reads_equal_the_plain_group_by(store_db: Path, metric: str) -> None:
+    conn = sqlite3.connect(store_db)
+    rng = random.Random(11 if metric == "billed" else 12)
+    filters: list[dict[str, str | None]] = [{}, {"provider_name": "AWS"}, {"tag:team": "t1"},
+                                            {"resource_id": "res1-1"}, {"region_id": None},
+                                            {"sub_account_id": "sub2", "service_name": "svc2"}]
+    checked = 0
+    for since, until in _ranges(rng, FIRST, DAYS + 9):
+        for by in BY:
+            f = rng.choice(filters)
+            want = _plain(conn, by, since, until, metric, f)
+            assert _routed(conn, by, since, until, metric, f) == want, (by, since, until, f)
+            checked += bool(want)
+        tot = q.total(conn, since, until, metric)
+        ref: dict[str, int] = defaultdict(int)
+        for (_k, cur), v in _plain(conn, "provider_name", since, until, metric, {}).items():
+            ref[cur] += v
+        assert tot == {k: v for k, v in ref.items()}
+    assert checked > 200
+
+
+def test_tiles_use_months_and_weeks(store_db: Path) -> None:
+    """The whole history is answered from the monthly rollups only; a range with ragged ends
+    from months, weeks and at most 6 edge days each side."""
+    conn = sqlite3.connect(store_db)
+    plan = q._Plan(conn, date(2000, 1, 1), date(2100, 1, 1), None, ("service_name",))
+    assert [t for _s, _p, t in plan.tiled(conn, "service")] == ["month"]
+    plan = q._Plan(conn, date(2025, 2, 13), date(2025, 5, 27), None, ("resource_id",))
+    tiles = plan.tiled(conn, "resource")
+    kinds = [t for _s, _p, t in tiles]
+    assert "month" in kinds and "week" in kinds and "day" in kinds
+    day_params = [p for s, p, t in tiles if t == "day"][0]
+    assert len([x for x in day_params if isinstance(x, str) and x.startswith("2025-")]) == 4 + 5 + 4 + 1  # Feb 13-16, Feb 24-28, May 1-4, May 26
+
+
+def test_focus_import_rollups_equal_the_stores(tmp_path: Path) -> None:
+    """The importer's DuckDB rollups are what the store's own rebuild computes."""
+    with Store(tmp_path / "f.db") as s:
+        focus.import_files(s, [DATA])
+        imported = {t: sorted(map(tuple, s.conn.execute(f"SELECT * FROM {t}")), key=repr) for t in COST_TABLES}
+        [sid] = [r[0] for r in s.conn.execute("SELECT DISTINCT source_id FROM costs")]
+        with s.transaction():
+            for t in COST_TABLES[1:]:
+                s.conn.execute(f"DELETE FROM {t}")
+            s.rebuild_summary(sid)
+        rebuilt = {t: sorted(map(tuple, s.conn.execute(f"SELECT * FROM {t}")), key=repr) for t in COST_TABLES}
+    for t in COST_TABLES:
+        assert imported[t] == rebuilt[t], t
+        assert imported[t], t
