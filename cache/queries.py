@@ -231,14 +231,6 @@ class _Plan:
                         [*self.join_params, a.isoformat(), b.isoformat(), *self.filter_params], tier))
         return out or [(*self.sql_from(), "day")]
 
-    def with_tag_group(self, key: str) -> tuple[str, list[Any]]:
-        """FROM/WHERE with a LEFT JOIN `t` on the tag key to group by."""
-        joins = [*self.joins, "LEFT JOIN tag_index t ON t.tagset_id = c.tagset AND t.key = ?"]
-        return (
-            self._from(self.table, "c.day >= ? AND c.day < ?", joins),
-            [*self.join_params, key, self.since.isoformat(), self.until.isoformat(), *self.filter_params],
-        )
-
 
 # (coarse?) -> tier -> (table, period column)
 _TIER_TABLES: dict[bool, dict[str, tuple[str, str]]] = {
@@ -307,14 +299,14 @@ def spend_by(
     ]
 
 
-def _period_expr(grain: str) -> str:
-    if grain == "day":
-        return "c.day"
-    if grain == "week":
-        return "date(c.day, '-6 days', 'weekday 1')"
-    if grain == "month":
-        return "substr(c.day, 1, 7) || '-01'"
-    raise QueryError(f"unknown granularity {grain!r}; expected day, week or month")
+_PERIOD_OF_TIER: dict[tuple[str, str], str] = {
+    ("day", "day"): "c.day",
+    ("week", "day"): "date(c.day, '-6 days', 'weekday 1')",
+    ("week", "week"): "c.week",
+    ("month", "day"): "substr(c.day, 1, 7) || '-01'",
+    ("month", "month"): "c.month",
+}
+_TIERS_OF_GRAIN = {"day": ("day",), "week": ("week", "day"), "month": ("month", "day")}
 
 
 def spend_series(
@@ -326,26 +318,36 @@ def spend_series(
     filters: dict[str, str | None] | None = None,
     grain: str = "day",
 ) -> dict[str | None, dict[str, int]]:
-    """{group value: {period start 'YYYY-MM-DD': nanos}} for [since, until). by=None: one series under None."""
+    """{group value: {period start 'YYYY-MM-DD': nanos}} for [since, until). by=None: one series under None.
+
+    Per-week and per-month series read the weekly and monthly rollups for the whole periods
+    (a week is not inside a month: each grain uses its own tier and the days)."""
     m = _metric(metric)
+    if grain not in _TIERS_OF_GRAIN:
+        raise QueryError(f"unknown granularity {grain!r}; expected day, week or month")
     if by is not None:
         check_dim(by)
     plan = _Plan(conn, since, until, filters, (by,) if by else ())
     out: dict[str | None, dict[str, int]] = defaultdict(dict)
     if plan.empty:
         return out
-    from_sql, params = plan.sql_from()
-    per = _period_expr(grain)
+    key = None if by is None else ("tagset" if by.startswith("tag:") else DIMENSIONS[by])
+    col = "NULL" if key is None else f"c.{key}"
+    selects, params = [], []
+    for from_sql, p, tier in plan.tiled(conn, key, _TIERS_OF_GRAIN[grain]):
+        per = _PERIOD_OF_TIER[(grain, tier)]
+        selects.append(f"SELECT {col} AS k, {per} AS p, sum(c.{m}) AS cost {from_sql} GROUP BY k, p")
+        params.extend(p)
+    inner = f"SELECT k, p, sum(cost) AS cost FROM ({' UNION ALL '.join(selects)}) GROUP BY k, p"
     if by is None:
-        sql = f"SELECT NULL, {per} AS p, sum(c.{m}) {from_sql} GROUP BY p"
+        sql = f"SELECT NULL, p, cost FROM ({inner})"
     elif by.startswith("tag:"):
-        from_sql, params = plan.with_tag_group(by[4:])
-        sql = f"SELECT t.value, {per} AS p, sum(c.{m}) {from_sql} GROUP BY t.value, p"
+        # Per tag set first, then the few tag sets mapped to the key's value.
+        sql = f"""SELECT t.value, g.p, sum(g.cost) FROM ({inner}) g
+                  LEFT JOIN tag_index t ON t.tagset_id = g.k AND t.key = ? GROUP BY t.value, g.p"""
+        params.append(by[4:])
     else:
-        col = DIMENSIONS[by]
-        sql = f"""SELECT d.value, g.p, g.cost FROM
-                  (SELECT c.{col} AS k, {per} AS p, sum(c.{m}) AS cost {from_sql} GROUP BY c.{col}, p) g
-                  LEFT JOIN dims d ON d.id = g.k"""
+        sql = f"SELECT d.value, g.p, g.cost FROM ({inner}) g LEFT JOIN dims d ON d.id = g.k"
     for value, period, cost in conn.execute(sql, params):
         out[value][period] = int(cost or 0)
     return out
@@ -379,7 +381,7 @@ def data_range(conn: sqlite3.Connection) -> tuple[date, date] | None:
 
 def main_currency(conn: sqlite3.Connection) -> str:
     row = conn.execute(
-        """SELECT d.value FROM cost_summary c JOIN dims d ON d.id = c.currency
+        """SELECT d.value FROM cost_summary_monthly c JOIN dims d ON d.id = c.currency
            GROUP BY c.currency ORDER BY sum(abs(c.billed)) DESC LIMIT 1"""
     ).fetchone()
     return row[0] if row else "USD"
