@@ -68,8 +68,9 @@ def generate(path: Path, resources: int, days: int) -> int:
     tags = ", ".join("NULL" if t is None else "'" + t + "'" for t in TAGSETS)
     con.execute(f"""
         CREATE TABLE res AS
-        SELECT r, r % 3 AS p, CAST(hash(r, 's') % 40 AS BIGINT) AS s, CAST(hash(r, 'g') % 8 AS BIGINT) AS g,
-               CAST(hash(r, 'a') % 12 AS BIGINT) AS sub, [{tags}][1 + CAST(hash(r, 't') % 4 AS BIGINT)] AS tags
+        SELECT r, r % 3 AS p, CAST(hash(r + 1000003) % 40 AS BIGINT) AS s,
+               CAST(hash(r + 2000003) % 8 AS BIGINT) AS g, CAST(hash(r + 3000017) % 12 AS BIGINT) AS sub,
+               [{tags}][1 + CAST(hash(r + 4000037) % 4 AS BIGINT)] AS tags
         FROM range({resources}) t(r)""")
     amount = "(hash(r, d) % 1000000) / 1000000.0 * (1 + r % 7)"
     con.execute(f"""

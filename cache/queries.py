@@ -174,7 +174,7 @@ class _Plan:
         tiers (a per-month series cannot use weeks). Aggregate each part, then add up the
         partial sums (integers: exact). `key`: the column grouped on, which picks how the fine
         edge days are read."""
-        span = conn.execute("SELECT min(day), max(day) FROM cost_summary").fetchone()
+        span = conn.execute(_SPAN).fetchone()
         if not span or span[0] is None:
             return [(*self.sql_from(), "day")]
         first, last = date.fromisoformat(span[0]), date.fromisoformat(span[1])
@@ -238,6 +238,10 @@ _TIER_TABLES: dict[bool, dict[str, tuple[str, str]]] = {
            "month": ("cost_summary_monthly", "month")},
     False: {"day": ("costs", "day"), "week": ("cost_weekly", "week"), "month": ("cost_monthly", "month")},
 }
+
+
+# First and last day with data: two index lookups (min() and max() in one SELECT would scan).
+_SPAN = "SELECT (SELECT min(day) FROM cost_summary), (SELECT max(day) FROM cost_summary)"
 
 
 def _next_month(d: date) -> date:
@@ -373,7 +377,7 @@ def total(
 
 def data_range(conn: sqlite3.Connection) -> tuple[date, date] | None:
     """(first day, last day) with cost data, inclusive."""
-    row = conn.execute("SELECT min(day), max(day) FROM cost_summary").fetchone()
+    row = conn.execute(_SPAN).fetchone()
     if not row or row[0] is None:
         return None
     return date.fromisoformat(row[0]), date.fromisoformat(row[1])
