@@ -244,6 +244,32 @@ class SyncContext:
         out.status, out.error = "skipped", reason
         self.progress(force=True)
 
+    # -- fetch what changed ------------------------------------------------------------------
+    def last_fetch(self, key: str) -> tuple[datetime | None, str | None]:
+        """(when, digest) of this source's last successful fetch of `key` (mark_fetched), or
+        (None, None). Adapters use it to skip requests whose answer cannot have changed (advice
+        fetched today, commitment usage fetched this week with the same commitments)."""
+        import json
+
+        raw = self.store.get_meta(f"fetch:{self.source_id}:{key}")
+        if not raw:
+            return None, None
+        try:
+            rec = json.loads(raw)
+            at = datetime.fromisoformat(rec["at"])
+        except (ValueError, KeyError, TypeError):
+            return None, None
+        return (at if at.tzinfo else None), (str(rec["digest"]) if rec.get("digest") is not None else None)
+
+    def mark_fetched(self, key: str, digest: str | None = None) -> None:
+        """Record a successful fetch of `key` at `now` (after its data is written: a crash in
+        between only means fetching again)."""
+        import json
+
+        with self.store.transaction():
+            self.store.set_meta(f"fetch:{self.source_id}:{key}",
+                                json.dumps({"at": self.now.isoformat(), "digest": digest}))
+
     # -- rows and progress ---------------------------------------------------------------
     def add_rows(self, n: int) -> None:
         with self._lock:

@@ -101,9 +101,10 @@ def ri_agg(pct: str, fee: str, unused: str, od: str) -> dict[str, str]:
             "RICostForUnusedHours": unused, "RealizedSavings": "1.0", "UnrealizedSavings": "0.5"}
 
 
-def stub_commitments(aws: AwsSession, days: list[date], *, ce_denied: bool = False, sp_details: bool = True) -> list[Stubber]:
+def stub_commitments(aws: AwsSession, days: list[date], *, ce_denied: bool = False, sp_details: bool = True,
+                     ri: dict[str, Any] | None = None) -> list[Stubber]:
     ec2 = Stubber(aws.client("ec2", REGION))
-    ec2.add_response("describe_reserved_instances", {"ReservedInstances": [RI]}, {})
+    ec2.add_response("describe_reserved_instances", {"ReservedInstances": [ri or RI]}, {})
     sp = Stubber(aws.client("savingsplans", "us-east-1"))
     sp.add_response("describe_savings_plans", {"savingsPlans": [SP], "nextToken": "p2"}, {})
     sp.add_response("describe_savings_plans", {"savingsPlans": []}, {"nextToken": "p2"})
@@ -208,7 +209,7 @@ def test_commitment_usage_is_incremental(url: str, tmp_path: Path) -> None:
     com.sync_commitments(ctx, aws)
     # Two days later: re-fetch the last 3 stored days' worth (late data) plus the new ones.
     later = NOW + timedelta(days=2)
-    ctx2, aws2 = make_ctx(db, opts(url, commitment_days=4, sp_details=False), now=later)
+    ctx2, aws2 = make_ctx(db, opts(url, commitment_days=4, sp_details=False, commitment_refresh_days=1), now=later)
     stubs = stub_commitments(aws2, _days(date(2026, 11, 25), date(2026, 11, 29)), sp_details=False)
     com.sync_commitments(ctx2, aws2)
     for s in stubs:
@@ -216,6 +217,46 @@ def test_commitment_usage_is_incremental(url: str, tmp_path: Path) -> None:
     days = [r[0] for r in ctx2.store.conn.execute(
         "SELECT DISTINCT day FROM commitment_usage ORDER BY 1")]
     assert days == [f"2026-11-{d}" for d in range(23, 29)]
+
+
+def test_unchanged_commitments_are_not_fetched_again_within_the_refresh_days(url: str, tmp_path: Path) -> None:
+    """A daily sync with the same RIs and SPs makes no billed utilization/coverage request until
+    commitment_refresh_days (7) have passed; then one fetch covers the whole gap. A changed
+    commitment (here: the RI's count) is fetched at once."""
+    db = tmp_path / "c.db"
+    o = opts(url, commitment_days=10, sp_details=False)
+    ctx, aws = make_ctx(db, o)
+    # Stubbed answers are not counted as requests: a stub left unanswered, or a call with no
+    # stub (the Stubber with no responses), is what shows whether Cost Explorer was asked.
+    stubs = stub_commitments(aws, _days(date(2026, 11, 17), date(2026, 11, 27)), sp_details=False)
+    com.sync_commitments(ctx, aws)
+    for st in stubs:
+        st.assert_no_pending_responses()
+    for day in (1, 3, 6):  # the next days: inventory only (EC2 + savingsplans, not billed)
+        ctx_d, aws_d = make_ctx(db, o, now=NOW + timedelta(days=day))
+        ec2 = Stubber(aws_d.client("ec2", REGION))
+        ec2.add_response("describe_reserved_instances", {"ReservedInstances": [RI]}, {})
+        sp = Stubber(aws_d.client("savingsplans", "us-east-1"))
+        sp.add_response("describe_savings_plans", {"savingsPlans": [SP]}, {})
+        ce = Stubber(aws_d.client("ce"))  # no responses: a Cost Explorer call would fail
+        with ec2, sp, ce:
+            assert com.sync_commitments(ctx_d, aws_d) == 2
+        assert "unchanged commitments" in ctx_d.detail["commitment_usage"]
+    # A week later: fetched again, from the last stored day minus the late days to today.
+    ctx7, aws7 = make_ctx(db, o, now=NOW + timedelta(days=7))
+    stubs = stub_commitments(aws7, _days(date(2026, 11, 24), date(2026, 12, 4)), sp_details=False)
+    com.sync_commitments(ctx7, aws7)
+    for st in stubs:
+        st.assert_no_pending_responses()
+    # The next day, the RI count changes: fetched at once.
+    ctx8, aws8 = make_ctx(db, o, now=NOW + timedelta(days=8))
+    stubs = stub_commitments(aws8, _days(date(2026, 12, 1), date(2026, 12, 5)), sp_details=False,
+                             ri={**RI, "InstanceCount": 3})
+    com.sync_commitments(ctx8, aws8)
+    for st in stubs:
+        st.assert_no_pending_responses()
+    days = [r[0] for r in ctx8.store.conn.execute("SELECT DISTINCT day FROM commitment_usage ORDER BY 1")]
+    assert days == [(date(2026, 11, 17) + timedelta(days=i)).isoformat() for i in range(18)]
 
 
 def test_no_commitments_means_no_cost_explorer_calls(url: str, tmp_path: Path) -> None:
@@ -236,7 +277,7 @@ def test_cost_explorer_denied_keeps_previous_usage(url: str, tmp_path: Path) -> 
     stub_commitments(aws, _days(date(2026, 11, 23), date(2026, 11, 27)), sp_details=False)
     com.sync_commitments(ctx, aws)
     before = ctx.store.conn.execute("SELECT * FROM commitment_usage ORDER BY 1, 2, 3").fetchall()
-    ctx2, aws2 = make_ctx(db, opts(url, commitment_days=4, sp_details=False), now=NOW + timedelta(days=1))
+    ctx2, aws2 = make_ctx(db, opts(url, commitment_days=4, sp_details=False, commitment_refresh_days=0), now=NOW + timedelta(days=1))
     stub_commitments(aws2, _days(date(2026, 11, 24), date(2026, 11, 28)), ce_denied=True)
     out = ctx2.run_step("commitments", com.sync_commitments, aws2)
     assert out.status == "failed" and "GetReservationUtilization" in (out.error or "")

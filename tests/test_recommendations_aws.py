@@ -190,11 +190,11 @@ REQ = {"Service": "AmazonEC2", "PageSize": 100,
        "Configuration": {"RecommendationTarget": "SAME_INSTANCE_FAMILY", "BenefitsConsidered": True}}
 
 
-def _ctx(db: Path, url: str) -> tuple[SyncContext, AwsSession]:
+def _ctx(db: Path, url: str, now: datetime = datetime(2026, 11, 27, 9, 0, tzinfo=UTC), **kw: Any
+         ) -> tuple[SyncContext, AwsSession]:
     store = Store(db)
     sid = store.ensure_source("acct", "aws", {})
-    now = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-    options = AwsOptions(endpoint_url=url, regions=[REGION])
+    options = AwsOptions(endpoint_url=url, regions=[REGION], **kw)
     ctx = SyncContext(store=store, source_id=sid, source_name="acct", kind="aws", options=options, now=now,
                       cost_window=(now.date() - timedelta(days=3), now.date()))
     return ctx, AwsSession(options, ctx.counter, max_attempts=1)
@@ -202,7 +202,7 @@ def _ctx(db: Path, url: str) -> tuple[SyncContext, AwsSession]:
 
 def test_rightsizing_step_pages_maps_and_keeps_status(moto_url: str, aws_env: None, tmp_path: Path) -> None:  # noqa: F811
     reset_moto(moto_url)
-    ctx, aws = _ctx(tmp_path / "rz.db", moto_url)
+    ctx, aws = _ctx(tmp_path / "rz.db", moto_url, rightsizing_refresh_days=0)
     with Stubber(aws.client("ce")) as ce:
         ce.add_response("get_rightsizing_recommendation",
                         {"RightsizingRecommendations": [_rec("i-aaa", "MODIFY", "140.16", "m5.xlarge")],
@@ -237,3 +237,27 @@ def test_rightsizing_step_pages_maps_and_keeps_status(moto_url: str, aws_env: No
             rz.sync_rightsizing(ctx, aws)
     assert "previous advice kept" in str(exc.value) and "\n" not in str(exc.value)
     assert {r.resource_id for r in load(ctx.store.conn, statuses=None)} == {"i-aaa"}
+
+
+def test_rightsizing_advice_is_fetched_at_most_once_a_day(moto_url: str, aws_env: None, tmp_path: Path) -> None:  # noqa: F811
+    reset_moto(moto_url)
+    db = tmp_path / "rz.db"
+    ctx, aws = _ctx(db, moto_url)
+    with Stubber(aws.client("ce")) as ce:
+        ce.add_response("get_rightsizing_recommendation",
+                        {"RightsizingRecommendations": [_rec("i-aaa", "MODIFY", "140.16", "m5.xlarge")]}, REQ)
+        assert rz.sync_rightsizing(ctx, aws) == 1
+        ce.assert_no_pending_responses()
+    # Later the same UTC day: nothing asked (a Stubber with no responses fails on any call).
+    ctx2, aws2 = _ctx(db, moto_url, now=datetime(2026, 11, 27, 23, 59, tzinfo=UTC))
+    with Stubber(aws2.client("ce")):
+        assert rz.sync_rightsizing(ctx2, aws2) == 0
+    assert "next on 2026-11-28" in ctx2.detail["rightsizing"]
+    assert {r.resource_id for r in load(ctx2.store.conn, statuses=None)} == {"i-aaa"}  # advice kept
+    # The next day: asked again.
+    ctx3, aws3 = _ctx(db, moto_url, now=datetime(2026, 11, 28, 0, 5, tzinfo=UTC))
+    with Stubber(aws3.client("ce")) as ce:
+        ce.add_response("get_rightsizing_recommendation", {"RightsizingRecommendations": []}, REQ)
+        assert rz.sync_rightsizing(ctx3, aws3) == 0
+        ce.assert_no_pending_responses()
+    assert load(ctx3.store.conn, statuses=None) == []

@@ -91,6 +91,12 @@ class AwsOptions(CostOptions):
     commitment_days: Annotated[Days, Meta(description="days of RI/SP utilization and coverage")] = 30
     late_days: Annotated[int, Meta(ge=0, le=31, description="recent days of commitment figures fetched again")] = 3
     sp_details: Annotated[bool, Meta(description="per-day Savings Plan utilization details")] = True
+    commitment_refresh_days: Annotated[int, Meta(ge=0, le=31, description=(
+        "days between two fetches of RI/SP utilization and coverage (billed) while the commitments are "
+        "unchanged; 0 = every sync"))] = 7
+    rightsizing_refresh_days: Annotated[int, Meta(ge=0, le=31, description=(
+        "days between two fetches of Cost Explorer rightsizing advice (billed); 1 = at most once a UTC day, "
+        "0 = every sync"))] = 1
     ml_days: Annotated[Days, Meta(description="days of SageMaker training jobs")] = 90
     price_max_age_days: Annotated[Days, Meta(description="refresh on-demand prices older than this")] = 7
     page_size: Annotated[int, Meta(ge=5, le=1000, description="EC2 describe page size (default: the API's)")] \

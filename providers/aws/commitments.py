@@ -35,6 +35,8 @@ usage rows stay, and the step raises StepError.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -409,6 +411,20 @@ def sync_commitments(ctx: SyncContext, aws: AwsSession) -> int:
     window = usage_window(ctx, ids, aws.options.commitment_days, aws.options.late_days)
     usage: list[Usage] | None = []
     ce_error: str | None = None
+    # Fetch what changed: the (billed) utilization and coverage are fetched again only when the
+    # commitments changed or `commitment_refresh_days` have passed; the window then covers the
+    # days since the last stored one (usage_window), so skipping loses nothing.
+    digest = hashlib.sha256(json.dumps(sorted(
+        (c.commitment_id, c.state, c.instance_count, c.end_at, c.hourly_commitment_nanos) for c in commitments
+    ), default=str).encode()).hexdigest()[:16]
+    last, last_digest = ctx.last_fetch("commitment_usage")
+    every = aws.options.commitment_refresh_days
+    active = any(_active_in(c, window[0]) for c in commitments)
+    if active and every and last is not None and last_digest == digest and (ctx.today - last.date()).days < every:
+        nxt = last.date() + timedelta(days=every)
+        ctx.detail["commitment_usage"] = f"unchanged commitments; utilization fetched {last.date()}, next {nxt}"
+        ctx.progress(detail=f"commitment utilization is current (next fetch {nxt})")
+        return write_commitments(ctx, commitments, None, ids, window, account_id)
     try:
         ce = aws.client("ce")
         if any(_active_in(c, window[0]) for c in ris):
@@ -422,6 +438,8 @@ def sync_commitments(ctx: SyncContext, aws: AwsSession) -> int:
     except FETCH_ERRORS as exc:
         usage, ce_error = None, error_text(exc, aws.profile)
     n = write_commitments(ctx, commitments, usage, ids, window, account_id)
+    if not ce_error:
+        ctx.mark_fetched("commitment_usage", digest)
     if ce_error:
         ctx.add_rows(n)
         raise StepError(f"commitment usage (Cost Explorer) failed, previous usage kept: {ce_error}")

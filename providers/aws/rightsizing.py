@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -205,8 +206,16 @@ def write_rightsizing(ctx: SyncContext, advice: Sequence[NativeAdvice], account_
 
 
 def sync_rightsizing(ctx: SyncContext, aws: AwsSession) -> int:
-    """Step: Cost Explorer EC2 rightsizing recommendations (billed requests)."""
+    """Step: Cost Explorer EC2 rightsizing recommendations (billed requests), at most once per
+    `rightsizing_refresh_days` UTC days (AWS refreshes the advice about once a day)."""
     account_id = aws.account_id
+    every = aws.options.rightsizing_refresh_days
+    last, _ = ctx.last_fetch("rightsizing")
+    if every and last is not None and (ctx.today - last.date()).days < every:
+        ctx.detail["rightsizing"] = f"fetched {last.strftime('%Y-%m-%d %H:%M')} UTC; next on " \
+                                    f"{(last.date() + timedelta(days=every)).isoformat()}"
+        ctx.progress(detail="rightsizing advice is current (fetched today)")
+        return 0
     ctx.progress(detail="rightsizing recommendations (Cost Explorer)")
     try:
         advice = fetch_rightsizing(aws.client("ce"))
@@ -215,7 +224,9 @@ def sync_rightsizing(ctx: SyncContext, aws: AwsSession) -> int:
         if len(text) > 200:
             text = text[:199] + "…"
         raise StepError(f"previous advice kept: {text}") from exc
-    return write_rightsizing(ctx, advice, [account_id])
+    n = write_rightsizing(ctx, advice, [account_id])
+    ctx.mark_fetched("rightsizing")
+    return n
 
 
 __all__ = ["ORIGIN", "RULE_MODIFY", "RULE_TERMINATE", "NativeAdvice", "fetch_rightsizing", "parse_recommendation",
