@@ -17,6 +17,13 @@ What a sync does (one step, "runs"):
 * Writes, in ONE transaction, every run of the source replaced (runs deleted on the server
   disappear): ml_runs, ml_executors, ml_run_metrics, ml_run_params.
 
+That is a full sync: the first one, after a change of url/experiments/max_runs/history_points,
+and every `full_every_days` (7). In between a sync fetches what changed only: two filtered
+runs/search listings (`attributes.end_time >= <last sync - 1 h>`: runs ended or started and
+ended since; `attributes.status = 'RUNNING'`: runs still growing), the metric histories of
+those runs only, and replaces just those runs. A server that refuses the filter (400) gets a
+full sync. 15 unchanged finished runs: 1 + 2 requests instead of 1 + 1 + 15.
+
 Mapping: run_id = info.run_id; task = the experiment's name (tag `costdeck.task` overrides);
 name = info.run_name (or tag mlflow.runName); status RUNNING/SCHEDULED -> running/scheduled,
 FINISHED -> completed, FAILED -> failed, KILLED -> stopped; start/end from the millisecond
@@ -42,6 +49,7 @@ other 4xx are one line with MLflow's error_code and message. Every HTTP attempt 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -157,7 +165,8 @@ class MlflowClient:
             if not token:
                 return
 
-    def runs(self, experiment_ids: list[str], limit: int) -> Iterator[dict[str, Any]]:
+    def runs(self, experiment_ids: list[str], limit: int, filter_string: str | None = None
+             ) -> Iterator[dict[str, Any]]:
         n = 0
         for i in range(0, len(experiment_ids), IDS_PER_SEARCH):
             token: str | None = None
@@ -165,6 +174,8 @@ class MlflowClient:
                 body: dict[str, Any] = {"experiment_ids": experiment_ids[i : i + IDS_PER_SEARCH],
                                         "max_results": min(PAGE, limit - n), "run_view_type": "ACTIVE_ONLY",
                                         "order_by": ["attributes.start_time DESC"]}
+                if filter_string:
+                    body["filter"] = filter_string
                 if token:
                     body["page_token"] = token
                 data = self.call("POST", "runs/search", body=body)
@@ -334,6 +345,9 @@ class MlflowOptions(Model):
     max_attempts: Annotated[int, Meta(ge=1, le=20, description="attempts per request (5xx, 429, timeouts)")] \
         = DEFAULT_ATTEMPTS
     timeout_s: Annotated[int, Meta(ge=1, le=600, description="seconds per request")] = int(TIMEOUT_S)
+    full_every_days: Annotated[int, Meta(ge=0, le=365, description=(
+        "days between two full syncs (every run listed again: deleted runs go); in between, a sync "
+        "fetches only the runs that ended since the last one or are still running; 0 = always full"))] = 7
 
     def check(self) -> None:
         no_userinfo("url", self.url)
@@ -366,10 +380,25 @@ class MlflowAdapter(Adapter[MlflowOptions]):
                             max_attempts=self.options.max_attempts,
                             timeout=float(self.options.timeout_s), transport=self.transport)
 
+    def _mode(self, ctx: SyncContext) -> tuple[str, int | None, str]:
+        """("full" | "incremental", since in epoch ms, options digest). Incremental when the last
+        sync had the same experiments and limits and the last full one is recent enough."""
+        o = self.options
+        digest = hashlib.sha256(json.dumps([o.url, o.experiments, o.max_runs, o.history_points]).encode()
+                                ).hexdigest()[:16]
+        last, last_digest = ctx.last_fetch("runs")
+        full, _ = ctx.last_fetch("runs_full")
+        if (not o.full_every_days or last is None or full is None or last_digest != digest
+                or (ctx.today - full.date()).days >= o.full_every_days):
+            return "full", None, digest
+        # An hour of overlap for clock skew between the server and this machine.
+        return "incremental", int((last.timestamp() - 3600) * 1000), digest
+
     def _sync_runs(self, ctx: SyncContext) -> int:
         wanted = list(self.options.experiments)
         max_runs = self.options.max_runs
         points = self.options.history_points
+        mode, since_ms, digest = self._mode(ctx)
         with self.client(ctx) as c:
             ctx.progress(detail="experiments")
             names: dict[str, str] = {}
@@ -379,7 +408,24 @@ class MlflowAdapter(Adapter[MlflowOptions]):
                     names[eid] = name
             missing = [w for w in wanted if w not in names and w not in names.values()]
             runs: list[RunRecord] = []
-            if names:
+            if names and mode == "incremental":
+                # Only what changed: runs that ended since the last sync (new ones included) and
+                # runs still running (their metrics grow). MLflow filters have no OR: two searches.
+                ctx.progress(detail=f"runs changed since the last sync, {len(names)} experiments")
+                seen_ids: set[str] = set()
+                try:
+                    for flt in (f"attributes.end_time >= {since_ms}", "attributes.status = 'RUNNING'"):
+                        for raw in c.runs(sorted(names), max_runs, flt):
+                            rec = build_run(raw, names)
+                            if rec is not None and rec.run_id not in seen_ids:
+                                seen_ids.add(rec.run_id)
+                                runs.append(rec)
+                except MlflowError as exc:
+                    if " 400 " not in f" {exc} ":
+                        raise
+                    mode, runs = "full", []  # a server that refuses the filter: list everything
+                    ctx.detail["mlflow_incremental"] = f"filter refused, full sync: {exc}"
+            if names and mode == "full":
                 ctx.progress(detail=f"runs of {len(names)} experiments")
                 for raw in c.runs(sorted(names), max_runs):
                     rec = build_run(raw, names)
@@ -404,8 +450,12 @@ class MlflowAdapter(Adapter[MlflowOptions]):
                                 continue
                             seen.add(step)
                             rec.metrics.append((rec.primary_metric, step, _ms(m.get("timestamp")), value))
-        n = write_runs(ctx.store, ctx.source_id, runs, replace_source=True)
-        ctx.detail["mlflow"] = {"experiments": len(names), "runs": len(runs)}
+        n = write_runs(ctx.store, ctx.source_id, runs, replace_source=mode == "full")
+        ctx.detail["mlflow"] = {"experiments": len(names), "runs": len(runs), "mode": mode}
+        if not missing:
+            ctx.mark_fetched("runs", digest)
+            if mode == "full":
+                ctx.mark_fetched("runs_full", digest)
         if missing:
             ctx.add_rows(n)
             raise StepError(f"MLflow: experiments not found: {', '.join(missing)} (the others were synced)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -84,6 +85,24 @@ HISTORY = {"metrics": [{"key": "val_accuracy", "value": v, "timestamp": T0 + i *
                        for i, v in enumerate((0.3, 0.6, 0.8, 0.91))]}
 
 
+def _run_filter(text: str) -> Any:
+    """MLflow's search filter over run attributes, as its server evaluates it: clauses joined
+    by AND, `attributes.<name> <op> <number or 'string'>`; anything else is refused (400)."""
+    ops = {"=": lambda a, b: a == b, "!=": lambda a, b: a != b, ">=": lambda a, b: a is not None and a >= b,
+           ">": lambda a, b: a is not None and a > b, "<=": lambda a, b: a is not None and a <= b,
+           "<": lambda a, b: a is not None and a < b}
+    clauses = []
+    for part in filter(None, (p.strip() for p in re.split(r"\s+and\s+", text, flags=re.IGNORECASE))):
+        m = re.fullmatch(r"attributes\.(\w+)\s*(>=|<=|!=|=|>|<)\s*('([^']*)'|\"([^\"]*)\"|-?\d+)", part)
+        if not m or m.group(1) not in ("start_time", "end_time", "status", "run_name"):
+            raise ValueError(f"Invalid clause(s) in filter string: {part!r}")
+        value: Any = m.group(4) if m.group(4) is not None else m.group(5)
+        if value is None:
+            value = int(m.group(3))
+        clauses.append((m.group(1), ops[m.group(2)], value))
+    return lambda info: all(op(info.get(k), v) for k, op, v in clauses)
+
+
 class FakeMlflow:
     """Serves the recorded shapes; counts requests; can inject faults per endpoint."""
 
@@ -92,6 +111,7 @@ class FakeMlflow:
         self.bodies: list[tuple[str, Any]] = []
         self.faults: dict[str, list[int]] = {}  # path -> status codes to answer first, in order
         self.auth: str | None = None
+        self.runs = [r for page in RUNS for r in page]
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -127,8 +147,13 @@ class FakeMlflow:
                 if path == "runs/search":
                     page = int(tok or 0)
                     wanted = set(body.get("experiment_ids") or [])
-                    out = {"runs": [r for r in RUNS[page] if r["info"]["experiment_id"] in wanted]}
-                    if page + 1 < len(RUNS):
+                    try:
+                        keep = _run_filter(body.get("filter") or "")
+                    except ValueError as exc:
+                        return self._answer(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": str(exc)})
+                    found = [r for r in fake.runs if r["info"]["experiment_id"] in wanted and keep(r["info"])]
+                    out = {"runs": found[page * 2:page * 2 + 2]}  # pages of 2 runs
+                    if len(found) > page * 2 + 2:
                         out["next_page_token"] = str(page + 1)
                     return self._answer(200, out)
                 if path == "metrics/get-history":
@@ -224,6 +249,65 @@ def test_resync_replaces_the_source_and_filters_experiments(fake: FakeMlflow, db
     body = [b for p, b in fake.bodies if p == "runs/search"][-1]
     assert body["experiment_ids"] == ["7"]
     assert fake.requests["metrics/get-history"] == 3  # only from the first sync (history_points = 0)
+
+
+def test_second_sync_fetches_only_what_changed(fake: FakeMlflow, db_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a full sync, the next ones ask only for runs that ended since (minus an hour) and
+    runs still running, and fetch metric histories for those only; a new run appears, finished
+    runs keep their data; after full_every_days a full sync lists everything again."""
+    monkeypatch.setenv("COSTDECK_NOW", "2026-07-01T14:00:00+00:00")
+    run_sync(db_path, config(fake.url))
+    first = sum(fake.requests.values())
+    assert first == 2 + 2 + 3  # experiments, runs (2 pages), a history per run with a primary metric
+    fake.requests.clear()
+    fake.bodies.clear()
+    new = _run("e" * 32, "7", "lr-5e-4", "FINISHED", T0 + 5 * 3600_000, T0 + 6 * 3600_000 + 1800_000, {"val_accuracy": 0.93},
+               {"costdeck.instance_type": "p3.2xlarge"})
+    fake.runs.append(new)
+    monkeypatch.setenv("COSTDECK_NOW", "2026-07-01T18:00:00+00:00")
+    (res,) = run_sync(db_path, config(fake.url))
+    assert res.status == "ok", res.error
+    filters = [b.get("filter") for p, b in fake.bodies if p == "runs/search"]
+    assert filters == [f"attributes.end_time >= {T0 + 3 * 3600_000}", "attributes.status = 'RUNNING'"]  # 13:00
+    assert fake.requests == {"experiments/search": 2, "runs/search": 2, "metrics/get-history": 2}  # e and c
+    with Store(db_path) as s:
+        ids = sorted(r[0] for r in s.conn.execute("SELECT run_id FROM ml_runs"))
+        a_hist = s.conn.execute("SELECT count(*) FROM ml_run_metrics WHERE run_id=?", ("a" * 32,)).fetchone()[0]
+    assert ids == ["a" * 32, "b" * 32, "c" * 32, "d" * 32, "e" * 32]
+    assert a_hist == 5  # the unchanged run's history and metrics are kept (4 history points + loss)
+    # Unchanged: two searches, nothing else but the one running run's history.
+    fake.requests.clear()
+    monkeypatch.setenv("COSTDECK_NOW", "2026-07-02T09:00:00+00:00")
+    run_sync(db_path, config(fake.url))
+    assert fake.requests == {"experiments/search": 2, "runs/search": 2, "metrics/get-history": 1}
+    # A week after the full sync: everything again, a run deleted on the server goes.
+    fake.runs = [r for r in fake.runs if r["info"]["run_uuid"] != "d" * 32]
+    fake.requests.clear()
+    monkeypatch.setenv("COSTDECK_NOW", "2026-07-08T12:00:00+00:00")
+    (res,) = run_sync(db_path, config(fake.url))
+    assert fake.requests["runs/search"] == 2 and [b.get("filter") for p, b in fake.bodies if p == "runs/search"][-1] \
+        is None
+    with Store(db_path) as s:
+        assert "d" * 32 not in {r[0] for r in s.conn.execute("SELECT run_id FROM ml_runs")}
+
+
+def test_a_server_refusing_the_filter_gets_a_full_sync(fake: FakeMlflow, db_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    run_sync(db_path, config(fake.url, history_points=0))
+    monkeypatch.setattr(sys.modules[__name__], "_run_filter", _refuse_filter)
+    fake.requests.clear()
+    monkeypatch.setenv("COSTDECK_NOW", "2026-07-01T18:00:00+00:00")
+    (res,) = run_sync(db_path, config(fake.url, history_points=0))
+    assert res.status == "ok" and fake.requests["runs/search"] == 1 + 2  # refused, then the full listing
+    with Store(db_path) as s:
+        assert s.conn.execute("SELECT count(*) FROM ml_runs").fetchone()[0] == 4
+
+
+def _refuse_filter(text: str) -> Any:
+    if text:
+        raise ValueError(f"Invalid attribute key in filter: {text!r}")
+    return lambda info: True
 
 
 def test_persistent_server_error_keeps_previous_data(fake: FakeMlflow, db_path: Path) -> None:
