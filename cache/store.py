@@ -49,6 +49,8 @@ _INSERT_MONTHLY = _INSERT_WEEKLY.replace("cost_weekly(source_id, week,", "cost_m
 _INSERT_SUMMARY_WEEKLY = _INSERT_SUMMARY.replace("cost_summary(source_id, day,", "cost_summary_weekly(source_id, week,")
 _INSERT_SUMMARY_MONTHLY = _INSERT_SUMMARY.replace("cost_summary(source_id, day,",
                                                   "cost_summary_monthly(source_id, month,")
+_INSERT_ROLLUP = {"cost_summary": _INSERT_SUMMARY, "cost_weekly": _INSERT_WEEKLY, "cost_monthly": _INSERT_MONTHLY,
+                  "cost_summary_weekly": _INSERT_SUMMARY_WEEKLY, "cost_summary_monthly": _INSERT_SUMMARY_MONTHLY}
 # Every table holding cost amounts: the fact table and its rollups (deleted together, indexes
 # dropped and rebuilt together by bulk writes, analyzed together).
 COST_TABLES = ("costs", "cost_summary", "cost_weekly", "cost_monthly", "cost_summary_weekly",
@@ -748,11 +750,13 @@ class Store:
         week = the Monday of the day's ISO week; monthly the same per calendar month (month =
         'YYYY-MM-01'); summary_weekly and summary_monthly = summary's rows per week and month
         (n = the costs rows). The rows they replace must be deleted first."""
-        self.conn.executemany(_INSERT_SUMMARY, summary)
-        self.conn.executemany(_INSERT_WEEKLY, weekly)
-        self.conn.executemany(_INSERT_MONTHLY, monthly)
-        self.conn.executemany(_INSERT_SUMMARY_WEEKLY, summary_weekly)
-        self.conn.executemany(_INSERT_SUMMARY_MONTHLY, summary_monthly)
+        for table, rows in (("cost_summary", summary), ("cost_weekly", weekly), ("cost_monthly", monthly),
+                            ("cost_summary_weekly", summary_weekly), ("cost_summary_monthly", summary_monthly)):
+            self.insert_rollup_tuples_of(table, rows)
+
+    def insert_rollup_tuples_of(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """`insert_rollup_tuples` for one rollup table (bulk writers stream them in batches)."""
+        self.conn.executemany(_INSERT_ROLLUP[table], rows)
 
     def rebuild_summary(self, source_id: int, lo: str = "0000-01-01", hi: str = "9999-12-31") -> None:
         """Rebuild the summary and weekly tables for a source's days in [lo, hi) (call inside a
