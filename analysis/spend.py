@@ -166,7 +166,8 @@ def build_table(
     pers = periods(since, until, grain)
     main_cur = max(totals, key=lambda c: abs(totals[c])) if totals else "USD"
     series_filters = {**filters, "billing_currency": main_cur} if len(totals) > 1 else filters
-    series = q.spend_series(conn, by, since, until, metric, series_filters, grain)
+    shown = None if by.startswith("tag:") else [r.value for r in rows[:series_for]]
+    series = q.spend_series(conn, by, since, until, metric, series_filters, grain, values=shown)
     for r in rows[:series_for]:
         if r.currency == main_cur:
             s = series.get(r.value, {})
@@ -177,12 +178,14 @@ def build_table(
         chart[r.label or r.value or "(not set)"] = r.series or [series.get(r.value, {}).get(p, 0) for p in pers]
     rest = main_rows[top_n:]
     if rest:
-        other = [0] * len(pers)
-        shown = {r.value for r in main_rows[:top_n]}
-        for value, s in series.items():
-            if value not in shown:
-                for i, p in enumerate(pers):
-                    other[i] += s.get(p, 0)
+        # The rest = the whole series minus the top ones (the per-group series were read for
+        # the shown rows only).
+        whole = q.spend_series(conn, None, since, until, metric, series_filters, grain).get(None, {})
+        other = [whole.get(p, 0) for p in pers]
+        for r in main_rows[:top_n]:
+            s = series.get(r.value, {})
+            for i, p in enumerate(pers):
+                other[i] -= s.get(p, 0)
         chart[f"other ({len(rest)})"] = other
     return SpendTable(by, since, until, metric, grain, filters, rows, totals, pers, days_in_periods(pers, since, until),
                       chart)

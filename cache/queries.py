@@ -113,6 +113,10 @@ class _Plan:
         needed = [*filters, *extra_dims]
         coarse = all(not d.startswith("tag:") and DIMENSIONS[d] in SUMMARY_DIMS for d in needed)
         self.table = "cost_summary" if coarse else "costs"
+        # The narrow daily series (cost_daily_dims) answer a coarse day range grouped by one
+        # coarse dimension (or none) when nothing but the currency is filtered.
+        self.narrow = set(filters) <= {"billing_currency"} and all(
+            d.startswith("tag:") or DIMENSIONS[d] in SUMMARY_DIMS for d in extra_dims)
         self.since = since
         self.until = until
         self.joins: list[str] = []
@@ -186,6 +190,16 @@ class _Plan:
         if lo >= hi:
             return [(*self.sql_from(), "day")]
         coarse = self.table == "cost_summary"
+        if self.narrow and key in _NARROW_KEYS and "day" in tiers:
+            # One dimension (or none), nothing filtered but the currency: the narrow daily series
+            # hold days x values rows (a few thousand a month), fewer than any rollup of the
+            # combinations: read the whole range from them.
+            dim = key or "provider"  # any one dimension partitions the total
+            other = "" if dim == "currency" else ", currency"
+            table = (f"(SELECT source_id, day, value AS {dim}{other}, billed, effective, list, contracted "
+                     f"FROM cost_daily_dims WHERE dim = '{dim}')")
+            return [(self._from(table, "c.day >= ? AND c.day < ?", self.joins),
+                     [*self.join_params, lo.isoformat(), hi.isoformat(), *self.filter_params], "day")]
         pieces: list[tuple[str, date, date]] = []  # (tier, lo, hi)
 
         def weeks_then_days(a: date, b: date) -> None:
@@ -239,6 +253,9 @@ _TIER_TABLES: dict[bool, dict[str, tuple[str, str]]] = {
     False: {"day": ("costs", "day"), "week": ("cost_weekly", "week"), "month": ("cost_monthly", "month")},
 }
 
+
+# Keys answered from cost_daily_dims (None: no grouping).
+_NARROW_KEYS = (None, *SUMMARY_DIMS, "tagset")
 
 # First and last day with data: two index lookups (min() and max() in one SELECT would scan).
 _SPAN = "SELECT (SELECT min(day) FROM cost_summary), (SELECT max(day) FROM cost_summary)"
@@ -321,8 +338,11 @@ def spend_series(
     metric: str = "billed",
     filters: dict[str, str | None] | None = None,
     grain: str = "day",
+    values: list[str | None] | None = None,
 ) -> dict[str | None, dict[str, int]]:
     """{group value: {period start 'YYYY-MM-DD': nanos}} for [since, until). by=None: one series under None.
+    `values`: only these groups of `by` (a dimension, not a tag), e.g. the rows a table shows:
+    the resource series of a month read the shown resources' rows, not every resource's.
 
     Per-week and per-month series read the weekly and monthly rollups for the whole periods
     (a week is not inside a month: each grain uses its own tier and the days)."""
@@ -337,6 +357,13 @@ def spend_series(
         return out
     key = None if by is None else ("tagset" if by.startswith("tag:") else DIMENSIONS[by])
     col = "NULL" if key is None else f"c.{key}"
+    if values is not None and key is not None and key != "tagset":
+        ids = [i for i in (_dim_lookup(conn, key, v) for v in values if v is not None) if i is not None]
+        if not ids and None not in values:
+            return out
+        cond = f"c.{key} IN ({', '.join('?' * len(ids))})" if ids else "0"
+        plan.filters.append(f"({cond} OR c.{key} IS NULL)" if None in values else cond)
+        plan.filter_params.extend(ids)
     selects, params = [], []
     for from_sql, p, tier in plan.tiled(conn, key, _TIERS_OF_GRAIN[grain]):
         per = _PERIOD_OF_TIER[(grain, tier)]

@@ -435,7 +435,8 @@ _V4 = [
 #   dimension columns, covering indexes like cost_weekly's for the resource and tag set
 #   group-bys;
 # - `cost_summary_monthly` and `cost_summary_weekly`: cost_summary (the coarse dimensions) by
-#   month and by ISO week, for every coarse group-by, total and filter.
+#   month and by ISO week, for every coarse group-by, total and filter;
+# - `cost_daily_dims` (below).
 # At 20,000 resources x 395 days the coarse group-bys read ~13 monthly rows per combination of
 # coarse dimensions instead of 395 daily ones.
 _V5_MONTH = "substr(day, 1, 7) || '-01'"
@@ -472,6 +473,22 @@ _V5 = [
     "CREATE INDEX cost_summary_monthly_source ON cost_summary_monthly(source_id, month)",
     "CREATE INDEX cost_summary_weekly_week ON cost_summary_weekly(week)",
     "CREATE INDEX cost_summary_weekly_source ON cost_summary_weekly(source_id, week)",
+    # - `cost_daily_dims`: one narrow daily series per coarse dimension and per tag set (dim = the
+    #   cost_summary column or 'tagset', value = its id) and currency: a group-by or series on
+    #   one of them with nothing but the currency filtered (the Overview, Spend's first screen)
+    #   reads days x values rows, not days x combinations of every coarse dimension.
+    f"""CREATE TABLE cost_daily_dims (
+        source_id INTEGER NOT NULL, day TEXT NOT NULL, dim TEXT NOT NULL, value INTEGER, currency INTEGER,
+        {_V5_AMOUNTS})""",
+    *[f"""INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, contracted, n)
+          SELECT source_id, day, '{d}', {d}, currency, sum(billed), sum(effective), sum(list), sum(contracted), sum(n)
+          FROM cost_summary GROUP BY source_id, day, {d}, currency""" for d in _V3_SUMMARY_COLS.split(", ")],
+    """INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, contracted, n)
+       SELECT source_id, day, 'tagset', tagset, currency, sum(billed), sum(effective), sum(list), sum(contracted),
+              count(*)
+       FROM costs GROUP BY source_id, day, tagset, currency""",
+    "CREATE INDEX cost_daily_dims_dim_day ON cost_daily_dims(dim, day)",
+    "CREATE INDEX cost_daily_dims_source_day ON cost_daily_dims(source_id, day)",
 ]
 
 # MIGRATIONS[i] upgrades version i -> i + 1.

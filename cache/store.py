@@ -49,12 +49,15 @@ _INSERT_MONTHLY = _INSERT_WEEKLY.replace("cost_weekly(source_id, week,", "cost_m
 _INSERT_SUMMARY_WEEKLY = _INSERT_SUMMARY.replace("cost_summary(source_id, day,", "cost_summary_weekly(source_id, week,")
 _INSERT_SUMMARY_MONTHLY = _INSERT_SUMMARY.replace("cost_summary(source_id, day,",
                                                   "cost_summary_monthly(source_id, month,")
+_INSERT_DAILY_DIMS = ("INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, "
+                      "contracted, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _INSERT_ROLLUP = {"cost_summary": _INSERT_SUMMARY, "cost_weekly": _INSERT_WEEKLY, "cost_monthly": _INSERT_MONTHLY,
-                  "cost_summary_weekly": _INSERT_SUMMARY_WEEKLY, "cost_summary_monthly": _INSERT_SUMMARY_MONTHLY}
+                  "cost_summary_weekly": _INSERT_SUMMARY_WEEKLY, "cost_summary_monthly": _INSERT_SUMMARY_MONTHLY,
+                  "cost_daily_dims": _INSERT_DAILY_DIMS}
 # Every table holding cost amounts: the fact table and its rollups (deleted together, indexes
 # dropped and rebuilt together by bulk writes, analyzed together).
 COST_TABLES = ("costs", "cost_summary", "cost_weekly", "cost_monthly", "cost_summary_weekly",
-               "cost_summary_monthly")
+               "cost_summary_monthly", "cost_daily_dims")
 _MONTH_OF_DAY = "substr(day, 1, 7) || '-01'"
 _WEEK_OF_DAY = "date(day, '-6 days', 'weekday 1')"
 
@@ -724,7 +727,7 @@ class Store:
         """Low-level bulk insert of prepared cost tuples (inside a transaction; best inside
         `bulk_costs()`). Columns: source_id, day, COST_DIMS, billed, effective, list, contracted,
         pricing_quantity, consumed_quantity. The caller rebuilds the summary (`rebuild_summary`)
-        or inserts it (`insert_rollup_tuples`)."""
+        or inserts it (`insert_rollup_tuples_of`)."""
         if self._bulk is not None:
             self._bulk.before_insert(len(tuples))
         self.conn.executemany(_INSERT_COSTS, tuples)
@@ -739,23 +742,16 @@ class Store:
             self._bulk.before_insert(len(tuples))
         self.conn.executemany(_INSERT_PACKED_COSTS, tuples)
 
-    def insert_rollup_tuples(self, summary: Iterable[tuple[Any, ...]], weekly: Iterable[tuple[Any, ...]],
-                             monthly: Iterable[tuple[Any, ...]], summary_weekly: Iterable[tuple[Any, ...]],
-                             summary_monthly: Iterable[tuple[Any, ...]]) -> None:
-        """Insert precomputed rollup rows instead of `rebuild_summary` (inside a transaction), for
-        bulk writers that aggregate elsewhere. They must equal what `rebuild_summary` would write:
-        summary = (source_id, day, SUMMARY_DIMS, billed, effective, list, contracted, n) per
-        distinct (source_id, day, SUMMARY_DIMS) of the costs rows; weekly = (source_id, week,
-        COST_DIMS, billed, effective, list, contracted, n) per distinct (source_id, week, COST_DIMS),
-        week = the Monday of the day's ISO week; monthly the same per calendar month (month =
-        'YYYY-MM-01'); summary_weekly and summary_monthly = summary's rows per week and month
-        (n = the costs rows). The rows they replace must be deleted first."""
-        for table, rows in (("cost_summary", summary), ("cost_weekly", weekly), ("cost_monthly", monthly),
-                            ("cost_summary_weekly", summary_weekly), ("cost_summary_monthly", summary_monthly)):
-            self.insert_rollup_tuples_of(table, rows)
-
     def insert_rollup_tuples_of(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        """`insert_rollup_tuples` for one rollup table (bulk writers stream them in batches)."""
+        """Insert precomputed rows of one rollup table instead of `rebuild_summary` (inside a
+        transaction), for bulk writers that aggregate elsewhere and stream them in batches. They
+        must equal what `rebuild_summary` would write (tested on the FOCUS importer):
+        cost_summary = (source_id, day, SUMMARY_DIMS, billed, effective, list, contracted, n) per
+        distinct (source_id, day, SUMMARY_DIMS) of the costs rows; cost_weekly = (source_id,
+        week, COST_DIMS, amounts, n) per ISO week (the Monday); cost_monthly the same per calendar
+        month ('YYYY-MM-01'); cost_summary_weekly / cost_summary_monthly = cost_summary's rows
+        per week and month; cost_daily_dims = (source_id, day, dim, value, currency, amounts, n)
+        per SUMMARY_DIMS column `dim`. The rows they replace must be deleted first."""
         self.conn.executemany(_INSERT_ROLLUP[table], rows)
 
     def rebuild_summary(self, source_id: int, lo: str = "0000-01-01", hi: str = "9999-12-31") -> None:
@@ -785,6 +781,23 @@ class Store:
                 FROM costs WHERE source_id=? AND day>=? AND day<?
                 GROUP BY source_id, week, {_COST_COLS}""",
             (source_id, wlo, whi),
+        )
+        # One narrow daily series per coarse dimension (from cost_summary) and per tag set.
+        self.conn.execute("DELETE FROM cost_daily_dims WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))
+        self.conn.execute(
+            "INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, contracted, n) "
+            + " UNION ALL ".join(
+                f"SELECT source_id, day, '{d}', {d}, currency, sum(billed), sum(effective), sum(list), "
+                f"sum(contracted), sum(n) FROM cost_summary WHERE source_id=? AND day>=? AND day<? "
+                f"GROUP BY source_id, day, {d}, currency" for d in SUMMARY_DIMS),
+            (source_id, lo, hi) * len(SUMMARY_DIMS),
+        )
+        self.conn.execute(
+            """INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, contracted, n)
+               SELECT source_id, day, 'tagset', tagset, currency, sum(billed), sum(effective), sum(list),
+                      sum(contracted), count(*)
+               FROM costs WHERE source_id=? AND day>=? AND day<? GROUP BY source_id, day, tagset, currency""",
+            (source_id, lo, hi),
         )
         # The months overlapping [lo, hi) are rebuilt whole: the fine one from costs, the coarse
         # month and week rollups from cost_summary (up to date for every day by now).

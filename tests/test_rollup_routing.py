@@ -119,6 +119,10 @@ def test_every_rollup_equals_its_recomputation_after_windowed_rewrites(store_db:
         "cost_summary_weekly": (
             f"SELECT source_id, {week}, {coarse}, {sums} FROM costs GROUP BY 1, 2, {coarse}",
             f"SELECT source_id, week, {coarse}, billed, effective, list, contracted, n FROM cost_summary_weekly"),
+        "cost_daily_dims": (
+            " UNION ALL ".join(f"SELECT source_id, day, '{d}', {d}, currency, {sums} FROM costs "
+                               f"GROUP BY source_id, day, {d}, currency" for d in (*SUMMARY_DIMS, "tagset")),
+            "SELECT source_id, day, dim, value, currency, billed, effective, list, contracted, n FROM cost_daily_dims"),
     }
     for table, (expected, stored) in checks.items():
         want, got = sorted(conn.execute(expected), key=repr), sorted(conn.execute(stored), key=repr)
@@ -152,8 +156,14 @@ def test_tiles_use_months_and_weeks(store_db: Path) -> None:
     """The whole history is answered from the monthly rollups only; a range with ragged ends
     from months, weeks and at most 6 edge days each side."""
     conn = sqlite3.connect(store_db)
-    plan = q._Plan(conn, date(2000, 1, 1), date(2100, 1, 1), None, ("service_name",))
+    plan = q._Plan(conn, date(2000, 1, 1), date(2100, 1, 1), {"provider_name": "AWS"}, ("service_name",))
     assert [t for _s, _p, t in plan.tiled(conn, "service")] == ["month"]
+    # One coarse dimension (or a tag key), nothing but the currency filtered: the narrow daily
+    # series, whatever the range.
+    for by, key in (("service_name", "service"), ("tag:team", "tagset"), (None, None)):
+        plan = q._Plan(conn, date(2000, 1, 1), date(2100, 1, 1), {"billing_currency": "USD"}, (by,) if by else ())
+        [(sql, _p, tier)] = plan.tiled(conn, key)
+        assert "cost_daily_dims" in sql and tier == "day"
     plan = q._Plan(conn, date(2025, 2, 13), date(2025, 5, 27), None, ("resource_id",))
     tiles = plan.tiled(conn, "resource")
     kinds = [t for _s, _p, t in tiles]

@@ -209,9 +209,12 @@ def _union(rows_tables: list[str]) -> str:
 def summary_sql(rows_tables: list[str]) -> str:
     """The cost_summary rows of these costs rows (what `Store.rebuild_summary` computes)."""
     sdims = ", ".join(SUMMARY_DIMS)
+    # In day order, as SQLite's own GROUP BY writes them: a day's rows share pages, so a day
+    # range read through the day index touches few pages (unordered: 10 s for 63 days at
+    # 13 months x 20,000 resources, every row a random page).
     return (
         f"SELECT source_id, day, {sdims}, {_ROLLUP_SUMS} FROM ({_union(rows_tables)}) "
-        f"GROUP BY source_id, day, {sdims}"
+        f"GROUP BY source_id, day, {sdims} ORDER BY source_id, day"
     )
 
 
@@ -224,8 +227,18 @@ def weekly_sql(rows_tables: list[str], period: str = "week") -> str:
     cdims = ", ".join(COST_DIMS)
     return (
         f"SELECT source_id, {_PERIOD[period]} AS p, {cdims}, "
-        f"{_ROLLUP_SUMS} FROM ({_union(rows_tables)}) GROUP BY source_id, p, {cdims}"
+        f"{_ROLLUP_SUMS} FROM ({_union(rows_tables)}) GROUP BY source_id, p, {cdims} ORDER BY source_id, p"
     )
+
+
+def daily_dims_sql(rows_tables: list[str]) -> str:
+    """The cost_daily_dims rows of these costs rows: per day, coarse dimension (or tag set) value
+    and currency."""
+    rows = _union(rows_tables)
+    return " UNION ALL ".join(
+        f"SELECT source_id, day, '{d}' AS dim, {d} AS value, currency, {_ROLLUP_SUMS} FROM ({rows}) "
+        f"GROUP BY source_id, day, {d}, currency" for d in (*SUMMARY_DIMS, "tagset")
+    ) + " ORDER BY 1, 2"
 
 
 def summary_period_sql(rows_tables: list[str], period: str) -> str:
@@ -233,5 +246,5 @@ def summary_period_sql(rows_tables: list[str], period: str) -> str:
     sdims = ", ".join(SUMMARY_DIMS)
     return (
         f"SELECT source_id, {_PERIOD[period]} AS p, {sdims}, {_ROLLUP_SUMS} FROM ({_union(rows_tables)}) "
-        f"GROUP BY source_id, p, {sdims}"
+        f"GROUP BY source_id, p, {sdims} ORDER BY source_id, p"
     )

@@ -16,7 +16,15 @@ from cache.store import PACK_MAX_ID
 from .columns import DIM_KINDS
 from .duck import DuckSession
 from .files import FocusFile
-from .sql import distinct_dims_sql, id_rows_sql, packed_select, summary_period_sql, summary_sql, weekly_sql
+from .sql import (
+    daily_dims_sql,
+    distinct_dims_sql,
+    id_rows_sql,
+    packed_select,
+    summary_period_sql,
+    summary_sql,
+    weekly_sql,
+)
 
 WRITE_BATCH = 25_000
 
@@ -122,6 +130,7 @@ def write_rollups(duck: DuckSession, store: Store, files: list[FocusFile], write
         (weekly_sql(tables, "month"), store.insert_rollup_tuples_of, "cost_monthly"),
         (summary_period_sql(tables, "week"), store.insert_rollup_tuples_of, "cost_summary_weekly"),
         (summary_period_sql(tables, "month"), store.insert_rollup_tuples_of, "cost_summary_monthly"),
+        (daily_dims_sql(tables), store.insert_rollup_tuples_of, "cost_daily_dims"),
     )
     # One DuckDB thread: the other core stays with the SQLite writer (this is off its path).
     with duck.one_thread():
