@@ -302,3 +302,9 @@ def test_bad_rule_thresholds_exit_2_everywhere(cmd: list[str], known_db: Path, t
     assert main([*cmd, "--config", str(cfg), "--db", str(known_db)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "rules.idle_instance.max_cpu_avg" in err[0]
+
+
+def test_report_rules_writes_values_as_the_config_file_does(known_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--db", str(known_db), "report", "rules", "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert "snapshot_volumes = false" in out and "False" not in out and "True" not in out

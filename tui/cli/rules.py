@@ -4,6 +4,7 @@ defaults, generated from each rule's thresholds model (and `[rules.cleanup]`'s).
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from .common import load_checked_config
@@ -29,8 +30,8 @@ def report_rules(args: argparse.Namespace) -> int:
     for rid, model in models.items():
         docs = describe(model)
         records.append({"rule": rid, "category": titles[rid][0], "title": titles[rid][1],
-                        "thresholds": ", ".join(f"{k} = {v}" for k, v in params[rid].items()) or "-",
-                        "defaults": ", ".join(f"{d.name} = {d.default}" for d in docs) or "-",
+                        "thresholds": ", ".join(f"{k} = {_toml(v)}" for k, v in params[rid].items()) or "-",
+                        "defaults": ", ".join(f"{d.name} = {_toml(d.default)}" for d in docs) or "-",
                         "what": what[rid],
                         "options": [{"name": d.name, "type": d.type, "default": d.default,
                                      "description": d.description} for d in docs]})
@@ -47,3 +48,16 @@ def report_rules(args: argparse.Namespace) -> int:
     wide_table("Recommendation rules (thresholds: the config's rules.RULE_ID tables; types and meanings: "
                "--format json)", rows)
     return 0
+
+
+def _toml(v: Any) -> str:
+    """A value as it is written in the config file (true, not Python's True)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str) and v in ("True", "False"):
+        return v.lower()
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    if isinstance(v, str) and v and not v[0].isdigit() and v not in ("-",) and not v.startswith(("[", '"')):
+        return json.dumps(v)
+    return str(v)
