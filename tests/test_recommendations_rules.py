@@ -437,3 +437,12 @@ def test_failing_rule_keeps_its_rows_and_others_still_run(store: Store, monkeypa
     assert result.errors == {"unused_ip": "RuntimeError: bad data second line"}
     assert "eip-1" in found(store, "unused_ip") and found(store, "unattached_volume") == {}
     assert json.loads(store.get_meta("recommendations.last_run") or "{}")["errors"] == result.errors
+
+
+def test_a_window_rule_needing_more_days_than_its_window_is_refused() -> None:
+    from analysis.recommendations.common import RuleConfigError, validate_params
+    from analysis.recommendations.idle_instance import Params
+
+    with pytest.raises(RuleConfigError, match=r"rules.idle_instance.min_days: expected at most window_days \(30\)"):
+        validate_params("idle_instance", Params, {"min_days": 40})
+    assert validate_params("idle_instance", Params, {"min_days": 40, "window_days": 60}).min_days == 40

@@ -32,7 +32,7 @@ from msgspec import Meta
 from cache import timeutil
 from cache.money import fmt
 from providers.errors import InputError
-from providers.options import Model, convert
+from providers.options import Bad, Model, convert
 
 from .model import Recommendation
 
@@ -59,6 +59,11 @@ class WindowThresholds(Thresholds):
 
     min_days: Annotated[int, Meta(ge=1, le=3650, description="days of data needed in the window")] = 7
     window_days: Annotated[int, Meta(ge=1, le=3650, description="utilization window in days")] = 30
+
+    def check(self) -> None:
+        if self.min_days > self.window_days:
+            raise Bad("min_days", f"expected at most window_days ({self.window_days}): a rule needing "
+                                  f"{self.min_days} days of data in a {self.window_days}-day window never fires")
 
 
 def validate_params(rule_id: str, model: type[T], table: dict[str, Any] | None, where: str = "config") -> T:
