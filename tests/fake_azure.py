@@ -1,0 +1,440 @@
+"""A loopback fake of Azure Resource Manager for the tests (ThreadingHTTPServer on 127.0.0.1, port 0).
+
+It COMPUTES its answers from a seeded dataset, so a wrong query gives wrong numbers:
+
+* Cost Management query (`POST /subscriptions/{id}/providers/Microsoft.CostManagement/query`):
+  body shape and answer shape from the azure-rest-api-specs examples (stable/2023-11-01
+  BillingAccountQuery.json and MCABillingProfileQueryGrouping.json; copies in
+  tests/data/azure/): `type` ActualCost | AmortizedCost | Usage, `timeframe` Custom with
+  `timePeriod` {from, to}, `granularity` Daily | None, at most 2 `aggregation`s (PreTaxCost, Cost,
+  CostUSD; function Sum) and at most 2 `grouping`s (Dimension or TagKey), answered as
+  `properties.columns` + `rows` (aggregates, group columns, UsageDate yyyymmdd, Currency) with a
+  `nextLink` after `page_size` rows (POST the same body to it).
+* Resource Manager lists (resources, VMs with instance views, disks, public IPs, snapshots, images),
+  `nextLink` pages everywhere; Monitor metrics; Advisor; reservations; mutations with
+  Azure-AsyncOperation / Location polling.
+* Faults on demand: `add_fault(path_part, status, times, headers)`, e.g. 429 with Retry-After
+  and x-ms-ratelimit headers, 5xx, 403; `token` checked on every request (401 otherwise).
+
+Every request is recorded in `requests` (method, path, query, body).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+TOKEN = "fake-azure-token"
+SUB1 = "11111111-1111-1111-1111-111111111111"
+SUB2 = "22222222-2222-2222-2222-222222222222"
+AGG_COLUMNS = ("PreTaxCost", "Cost", "CostUSD")
+
+
+@dataclass
+class Usage:
+    day: date
+    sub: str
+    rid: str  # "" for charges without a resource (purchases)
+    service: str
+    location: str
+    pricing_model: str
+    actual: Decimal
+    amortized: Decimal
+    currency: str = "USD"
+    charge_type: str = "Usage"
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Fault:
+    path_part: str
+    status: int
+    times: int
+    headers: dict[str, str]
+    body: dict[str, Any] | None
+    method: str | None = None
+
+
+def rg_of(rid: str) -> str:
+    m = re.search(r"/resourceGroups/([^/]+)", rid, re.I)
+    return m.group(1).lower() if m else ""
+
+
+def arm_type_of(rid: str) -> str:
+    parts = rid.strip("/").split("/")
+    low = [p.lower() for p in parts]
+    if "providers" not in low:
+        return ""
+    i = len(low) - 1 - low[::-1].index("providers")
+    rest = parts[i + 1:]
+    return "/".join([rest[0]] + rest[1::2]).lower()
+
+
+class FakeAzure:
+    def __init__(self, page_size: int = 7) -> None:
+        self.page_size = page_size
+        self.usage: list[Usage] = []
+        self.resources: dict[str, dict[str, Any]] = {}  # rid (as created) -> ARM JSON
+        self.instance_views: dict[str, dict[str, Any]] = {}
+        self.metrics: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.advisor: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.reservations: list[dict[str, Any]] = []
+        self.reservation_daily: list[dict[str, Any]] = []
+        self.subs: dict[str, str] = {}
+        self.requests: list[tuple[str, str, dict[str, list[str]], Any]] = []
+        self.faults: list[Fault] = []
+        self.operations: dict[str, int] = {}  # async operation id -> polls left
+        self.token = TOKEN
+        self.lock = threading.Lock()
+        self.server: ThreadingHTTPServer | None = None
+        self.url = ""
+
+    # -- control ----------------------------------------------------------------------------
+    def start(self) -> str:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a: Any) -> None:
+                pass
+
+            def _do(self) -> None:
+                fake.handle(self)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _do
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        return self.url
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def add_fault(self, path_part: str, status: int, times: int = 1, headers: dict[str, str] | None = None,
+                  code: str | None = None, message: str = "", method: str | None = None) -> None:
+        body = {"error": {"code": code or f"Http{status}", "message": message or f"injected {status}"}}
+        with self.lock:
+            self.faults.append(Fault(path_part.lower(), status, times, headers or {}, body, method))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.faults.clear()
+            self.requests.clear()
+
+    def count(self, path_part: str, method: str | None = None) -> int:
+        return sum(1 for m, p, _, _ in self.requests if path_part.lower() in p.lower() and (method in (None, m)))
+
+    # -- seeded totals (computed independently of the query engine) -----------------------------
+    def total(self, by: str, cost_type: str, lo: date, hi: date) -> dict[str, Decimal]:
+        """Sum of the seed in [lo, hi) by sub | service | location, for ActualCost or AmortizedCost."""
+        out: dict[str, Decimal] = defaultdict(Decimal)
+        for u in self.usage:
+            if lo <= u.day < hi:
+                key = {"sub": u.sub, "service": u.service, "location": u.location}[by]
+                out[key] += u.actual if cost_type == "ActualCost" else u.amortized
+        return dict(out)
+
+    # -- HTTP --------------------------------------------------------------------------------
+    def handle(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        path, query = parts.path, parse_qs(parts.query)
+        n = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(n) if n else b""
+        body = json.loads(raw) if raw else None
+        method = h.command
+        with self.lock:
+            self.requests.append((method, path, query, body))
+            fault = next((f for f in self.faults if f.path_part in (path.lower() + "?" + parts.query.lower())
+                          and f.times != 0 and f.method in (None, method)), None)
+            if fault is not None and fault.times > 0:
+                fault.times -= 1
+        if h.headers.get("Authorization") != f"Bearer {self.token}":
+            return self._send(h, 401, {"error": {"code": "ExpiredAuthenticationToken",
+                                                 "message": "The access token expiry UTC time is in the past."}})
+        if fault is not None:
+            return self._send(h, fault.status, fault.body, fault.headers)
+        if "api-version" not in query:
+            return self._send(h, 400, {"error": {"code": "MissingApiVersionParameter",
+                                                 "message": "The api-version query parameter is required."}})
+        try:
+            status, data, headers = self.route(method, path, query, body)
+        except BadRequest as exc:
+            status, data, headers = 400, {"error": {"code": "BadRequest", "message": str(exc)}}, {}
+        self._send(h, status, data, headers)
+
+    def _send(self, h: BaseHTTPRequestHandler, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        payload = b"" if data is None else json.dumps(data, default=float).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(payload)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(payload)
+
+    def next_link(self, path: str, query: dict[str, list[str]], offset: int) -> str:
+        q = {k: v[0] for k, v in query.items() if k != "$skiptoken"}
+        q["$skiptoken"] = base64.urlsafe_b64encode(str(offset).encode()).decode()
+        return f"{self.url}{path}?{urlencode(q)}"
+
+    def page(self, items: list[Any], path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        tok = query.get("$skiptoken", [None])[0]
+        off = int(base64.urlsafe_b64decode(tok).decode()) if tok else 0
+        out: dict[str, Any] = {"value": items[off:off + self.page_size]}
+        if off + self.page_size < len(items):
+            out["nextLink"] = self.next_link(path, query, off + self.page_size)
+        return out
+
+    def route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any, dict[str, str]]:
+        low = path.lower().rstrip("/")
+        m = re.fullmatch(r"/subscriptions/([^/]+)/providers/microsoft\.costmanagement/query", low)
+        if m and method == "POST":
+            return 200, self.query(m.group(1), body, path, query), {}
+        m = re.fullmatch(r"/subscriptions/([^/]+)", low)
+        if m and method == "GET":
+            sub = m.group(1)
+            if sub not in self.subs:
+                return 404, {"error": {"code": "SubscriptionNotFound", "message": f"{sub} not found"}}, {}
+            return 200, {"id": f"/subscriptions/{sub}", "subscriptionId": sub, "displayName": self.subs[sub],
+                         "state": "Enabled"}, {}
+        m = re.fullmatch(r"/subscriptions/([^/]+)/resources", low)
+        if m and method == "GET":
+            items = [{k: r[k] for k in ("id", "name", "type", "location", "tags") if k in r}
+                     for rid, r in sorted(self.resources.items()) if rid.lower().startswith(f"/subscriptions/{m.group(1)}/")]
+            return 200, self.page(items, path, query), {}
+        extra = getattr(self, "route_more", None)
+        if extra is not None:
+            got = extra(method, path, low, query, body)
+            if got is not None:
+                return got  # type: ignore[no-any-return]
+        return 404, {"error": {"code": "ResourceNotFound", "message": f"no route for {method} {path}"}}, {}
+
+    # -- Cost Management query ----------------------------------------------------------------
+    def query(self, sub: str, body: Any, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise BadRequest("a query definition is required")
+        ctype = body.get("type")
+        if ctype not in ("ActualCost", "AmortizedCost", "Usage"):
+            raise BadRequest(f"invalid type {ctype!r}")
+        if body.get("timeframe") != "Custom":
+            raise BadRequest("only timeframe Custom is emulated")
+        tp = body.get("timePeriod") or {}
+        lo = datetime.fromisoformat(tp["from"]).astimezone(UTC).date()
+        hi = datetime.fromisoformat(tp["to"]).astimezone(UTC).date()
+        if (hi - lo).days > 366:
+            raise BadRequest("the time period cannot exceed one year")
+        ds = body.get("dataset") or {}
+        gran = ds.get("granularity", "None")
+        if gran not in ("Daily", "None"):
+            raise BadRequest(f"invalid granularity {gran!r}")
+        aggs = ds.get("aggregation") or {}
+        if not 1 <= len(aggs) <= 2:
+            raise BadRequest("between 1 and 2 aggregations are allowed")
+        cols = []
+        for spec in aggs.values():
+            if spec.get("function") != "Sum" or spec.get("name") not in AGG_COLUMNS:
+                raise BadRequest(f"invalid aggregation {spec!r}")
+            cols.append(spec["name"])
+        groups = ds.get("grouping") or []
+        if len(groups) > 2:
+            raise BadRequest("at most 2 grouping clauses are allowed")
+        sums: dict[tuple[Any, ...], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(cols))
+        for u in self.usage:
+            if u.sub != sub or not lo <= u.day <= hi:
+                continue
+            amount = u.amortized if ctype == "AmortizedCost" else u.actual
+            key: list[Any] = []
+            for g in groups:
+                key.extend(self._dim(u, g))
+            if gran == "Daily":
+                key.append(int(u.day.strftime("%Y%m%d")))
+            key.append(u.currency)
+            acc = sums[tuple(key)]
+            for i, c in enumerate(cols):
+                acc[i] += amount * (Decimal("1.1") if c == "CostUSD" and u.currency == "EUR" else 1)
+        columns = [{"name": c, "type": "Number"} for c in cols]
+        for g in groups:
+            if g.get("type") == "TagKey":
+                columns += [{"name": "TagKey", "type": "String"}, {"name": "TagValue", "type": "String"}]
+            else:
+                columns.append({"name": g["name"], "type": "String"})
+        if gran == "Daily":
+            columns.append({"name": "UsageDate", "type": "Number"})
+        columns.append({"name": "Currency", "type": "String"})
+        rows = [[float(v) for v in vals] + list(k) for k, vals in sorted(sums.items(), key=lambda kv: str(kv[0]))]
+        tok = query.get("$skiptoken", [None])[0]
+        off = int(base64.urlsafe_b64decode(tok).decode()) if tok else 0
+        props: dict[str, Any] = {"nextLink": None, "columns": columns, "rows": rows[off:off + self.page_size]}
+        if off + self.page_size < len(rows):
+            props["nextLink"] = self.next_link(path, query, off + self.page_size)
+        return {"id": f"subscriptions/{sub}/providers/Microsoft.CostManagement/Query/00000000-0000-0000-0000-00000000q",
+                "name": "00000000-0000-0000-0000-00000000q", "type": "microsoft.costmanagement/Query",
+                "properties": props}
+
+    @staticmethod
+    def _dim(u: Usage, g: dict[str, Any]) -> list[Any]:
+        name = str(g.get("name"))
+        if g.get("type") == "TagKey":
+            return [name, u.tags.get(name, "")]
+        if g.get("type") != "Dimension":
+            raise BadRequest(f"invalid grouping type {g.get('type')!r}")
+        key = name.lower()
+        table = {
+            "resourceid": u.rid.lower(), "resourcegroup": rg_of(u.rid), "resourcegroupname": rg_of(u.rid),
+            "servicename": u.service, "metercategory": u.service, "resourcelocation": u.location,
+            "pricingmodel": u.pricing_model, "chargetype": u.charge_type, "resourcetype": arm_type_of(u.rid),
+            "subscriptionid": u.sub,
+        }
+        if key not in table:
+            raise BadRequest(f"invalid dimension {name!r}")
+        return [table[key]]
+
+
+class BadRequest(Exception):
+    pass
+
+
+# -- the seeded estate ----------------------------------------------------------------------------------
+
+def _rid(sub: str, rg: str, kind: str, name: str) -> str:
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/providers/{kind}/{name}"
+
+
+def vm_json(sub: str, rg: str, name: str, location: str, size: str, os_disk: str, tags: dict[str, str]) -> dict[str, Any]:
+    rid = _rid(sub, rg, "Microsoft.Compute/virtualMachines", name)
+    return {
+        "id": rid, "name": name, "type": "Microsoft.Compute/virtualMachines", "location": location, "tags": tags,
+        "properties": {
+            "vmId": f"0000{abs(hash(name)) % 10**8:08d}-0000-0000-0000-000000000000",
+            "hardwareProfile": {"vmSize": size},
+            "storageProfile": {"osDisk": {"osType": "Linux", "name": os_disk, "createOption": "FromImage",
+                                          "managedDisk": {"id": _rid(sub, rg, "Microsoft.Compute/disks", os_disk),
+                                                          "storageAccountType": "Premium_LRS"},
+                                          "diskSizeGB": 128}, "dataDisks": []},
+            "networkProfile": {"networkInterfaces": [
+                {"id": _rid(sub, rg, "Microsoft.Network/networkInterfaces", f"{name}-nic")}]},
+            "provisioningState": "Succeeded", "timeCreated": "2025-06-01T10:00:00+00:00",
+        },
+    }
+
+
+def instance_view(power: str, since: str) -> dict[str, Any]:
+    return {"statuses": [
+        {"code": "ProvisioningState/succeeded", "level": "Info", "displayStatus": "Provisioning succeeded",
+         "time": since},
+        {"code": f"PowerState/{power}", "level": "Info", "displayStatus": f"VM {power}"},
+    ]}
+
+
+def disk_json(sub: str, rg: str, name: str, location: str, size: int, sku: str, state: str,
+              managed_by: str | None, created: str, tags: dict[str, str] | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "id": _rid(sub, rg, "Microsoft.Compute/disks", name), "name": name, "type": "Microsoft.Compute/disks",
+        "location": location, "tags": tags or {}, "sku": {"name": sku, "tier": sku.split("_")[0]},
+        "properties": {"diskSizeGB": size, "diskState": state, "timeCreated": created,
+                       "provisioningState": "Succeeded", "creationData": {"createOption": "Empty"}},
+    }
+    if managed_by:
+        d["managedBy"] = managed_by
+    return d
+
+
+def seed(fake: FakeAzure, today: date, days: int = 45) -> None:
+    """A small but real estate: two subscriptions, VMs in every power state, disks, IPs, a snapshot,
+    an image, daily usage for `days` days before `today` (with a reservation and purchases)."""
+    fake.subs = {SUB1: "Production", SUB2: "Development"}
+    R: dict[str, dict[str, Any]] = {}
+    ivs: dict[str, dict[str, Any]] = {}
+    created = "2025-01-10T08:00:00+00:00"
+    vms = [  # sub, rg, name, location, size, power, tags
+        (SUB1, "rg-web", "vm-web-1", "westeurope", "Standard_D4s_v5", "running", {"team": "web", "env": "prod"}),
+        (SUB1, "rg-batch", "vm-stopped-1", "westeurope", "Standard_E8s_v5", "stopped", {"team": "batch"}),
+        (SUB1, "rg-batch", "vm-idle-1", "eastus", "Standard_D8s_v5", "running", {"team": "batch"}),
+        (SUB1, "rg-old", "vm-dealloc-1", "westeurope", "Standard_D2s_v5", "deallocated", {"team": "old"}),
+        (SUB2, "rg-dev", "vm-dev-1", "eastus", "Standard_B2s", "running", {"team": "dev", "env": "dev"}),
+    ]
+    for sub, rg, name, loc, size, power, tags in vms:
+        vm = vm_json(sub, rg, name, loc, size, f"{name}-os", tags)
+        R[vm["id"]] = vm
+        ivs[vm["id"]] = instance_view(power, (datetime.combine(today, datetime.min.time(), UTC)
+                                              - timedelta(days=20)).isoformat())
+        d = disk_json(sub, rg, f"{name}-os", loc, 128, "Premium_LRS", "Reserved" if power == "running" else "Attached",
+                      vm["id"], created, tags)
+        R[d["id"]] = d
+    orphan = disk_json(SUB1, "rg-old", "disk-orphan-1", "westeurope", 512, "Premium_LRS", "Unattached", None, created,
+                       {"team": "old"})
+    R[orphan["id"]] = orphan
+    for name, owner in (("pip-web-1", "vm-web-1"), ("pip-unused-1", None)):
+        rid = _rid(SUB1, "rg-network", "Microsoft.Network/publicIPAddresses", name)
+        props: dict[str, Any] = {"publicIPAllocationMethod": "Static", "ipAddress": "198.51.100.7" if owner else
+                                 "198.51.100.8", "provisioningState": "Succeeded"}
+        if owner:
+            props["ipConfiguration"] = {"id": _rid(SUB1, "rg-web", "Microsoft.Network/networkInterfaces",
+                                                   f"{owner}-nic") + "/ipConfigurations/ipconfig1"}
+        R[rid] = {"id": rid, "name": name, "type": "Microsoft.Network/publicIPAddresses", "location": "westeurope",
+                  "tags": {}, "sku": {"name": "Standard", "tier": "Regional"}, "properties": props}
+    snap = _rid(SUB1, "rg-old", "Microsoft.Compute/snapshots", "snap-old-1")
+    R[snap] = {"id": snap, "name": "snap-old-1", "type": "Microsoft.Compute/snapshots", "location": "westeurope",
+               "tags": {}, "sku": {"name": "Standard_LRS"},
+               "properties": {"diskSizeGB": 256, "timeCreated": "2025-02-01T00:00:00+00:00",
+                              "creationData": {"createOption": "Copy", "sourceResourceId": _rid(
+                                  SUB1, "rg-old", "Microsoft.Compute/disks", "disk-gone-1")},
+                              "provisioningState": "Succeeded"}}
+    img = _rid(SUB1, "rg-old", "Microsoft.Compute/images", "img-old-1")
+    R[img] = {"id": img, "name": "img-old-1", "type": "Microsoft.Compute/images", "location": "westeurope", "tags": {},
+              "properties": {"provisioningState": "Succeeded", "storageProfile": {"osDisk": {
+                  "osType": "Linux", "snapshot": {"id": snap}, "diskSizeGB": 256}}}}
+    fake.resources, fake.instance_views = R, ivs
+
+    def rid(sub: str, rg: str, kind: str, name: str) -> str:
+        return _rid(sub, rg, kind, name)
+
+    vmk, dk = "Microsoft.Compute/virtualMachines", "Microsoft.Compute/disks"
+    U = fake.usage
+    U.clear()
+    for i in range(days):
+        d = today - timedelta(days=days - i)
+        k = Decimal(d.day) / 1000  # a little daily variation
+        web = rid(SUB1, "rg-web", vmk, "vm-web-1")
+        if d.day % 5 == 0:  # half the day under a reservation: two pricing models for one (day, resource)
+            U.append(Usage(d, SUB1, web, "Virtual Machines", "westeurope", "OnDemand", Decimal("2.304") + k,
+                           Decimal("2.304") + k))
+            U.append(Usage(d, SUB1, web, "Virtual Machines", "westeurope", "Reservation", Decimal(0),
+                           Decimal("1.555555")))
+        else:
+            U.append(Usage(d, SUB1, web, "Virtual Machines", "westeurope", "OnDemand", Decimal("4.608") + k,
+                           Decimal("4.608") + k))
+        U.append(Usage(d, SUB1, web, "Bandwidth", "westeurope", "OnDemand", Decimal("0.123457"), Decimal("0.123457")))
+        U.append(Usage(d, SUB1, rid(SUB1, "rg-batch", vmk, "vm-stopped-1"), "Virtual Machines", "westeurope",
+                       "OnDemand", Decimal("12.096"), Decimal("12.096")))
+        U.append(Usage(d, SUB1, rid(SUB1, "rg-batch", vmk, "vm-idle-1"), "Virtual Machines", "eastus", "OnDemand",
+                       Decimal("9.216") + k, Decimal("9.216") + k))
+        for rg, name, loc in (("rg-web", "vm-web-1-os", "westeurope"), ("rg-batch", "vm-stopped-1-os", "westeurope"),
+                              ("rg-batch", "vm-idle-1-os", "eastus"), ("rg-old", "vm-dealloc-1-os", "westeurope"),
+                              ("rg-old", "disk-orphan-1", "westeurope")):
+            amt = Decimal("2.522581") if "orphan" in name else Decimal("0.630645")
+            U.append(Usage(d, SUB1, rid(SUB1, rg, dk, name), "Storage", loc, "OnDemand", amt, amt))
+        for name in ("pip-web-1", "pip-unused-1"):
+            U.append(Usage(d, SUB1, rid(SUB1, "rg-network", "Microsoft.Network/publicIPAddresses", name),
+                           "Virtual Network", "westeurope", "OnDemand", Decimal("0.12"), Decimal("0.12")))
+        U.append(Usage(d, SUB1, snap, "Storage", "westeurope", "OnDemand", Decimal("0.42"), Decimal("0.42")))
+        if d.day == 1:  # a reservation purchase and a support charge: no resource id, two models, two locations
+            U.append(Usage(d, SUB1, "", "Virtual Machines", "", "Reservation", Decimal("500.00"), Decimal(0),
+                           charge_type="Purchase"))
+            U.append(Usage(d, SUB1, "", "Azure Support", "global", "OnDemand", Decimal("29.00"), Decimal("29.00")))
+        dev = rid(SUB2, "rg-dev", vmk, "vm-dev-1")
+        U.append(Usage(d, SUB2, dev, "Virtual Machines", "eastus", "OnDemand", Decimal("0.9984"), Decimal("0.9984")))
+        U.append(Usage(d, SUB2, rid(SUB2, "rg-dev", dk, "vm-dev-1-os"), "Storage", "eastus", "OnDemand",
+                       Decimal("0.630645"), Decimal("0.630645")))
