@@ -123,3 +123,174 @@ def test_first_sync_reconciles_to_the_cent_by_subscription_service_and_region(
     assert cur == {"USD"}
     print(f"\nfirst sync (2 subscriptions, 13 months): {run['api_calls']} requests "
           f"({queries} Cost Management), {elapsed:.2f}s against the fake")
+
+
+def test_daily_incremental_sync_refetches_recent_days_only(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    cfg = write_config(tmp_path, fake.url, subs=(SUB1,), refetch_days=3)
+    t0 = time.monotonic()
+    assert main(["sync", "--config", str(cfg)]) == 0
+    first_s = time.monotonic() - t0
+    first_calls = runs(db_path)[-1]["api_calls"]
+    before = billed_by_day(db_path)
+    fake.clear()
+    # a day later: a late charge on a refetched day
+    late = fake.usage[-1].__class__(TODAY - timedelta(days=2), SUB1, "", "Azure Support", "global", "OnDemand",
+                                   Decimal("1.11"), Decimal("1.11"))
+    fake.usage.append(late)
+    try:
+        monkeypatch.setenv("COSTDECK_NOW", "2026-03-16T06:00:00+00:00")
+        t0 = time.monotonic()
+        assert main(["sync", "--config", str(cfg)]) == 0
+        inc_s = time.monotonic() - t0
+    finally:
+        fake.usage.remove(late)
+    run = runs(db_path)[-1]
+    bodies = [b for m, p, q, b in fake.requests if p.endswith("/query") and "$skiptoken" not in q]
+    assert len(bodies) == 6 and {b["timePeriod"]["from"][:10] for b in bodies} == {"2026-03-12"}
+    assert {b["timePeriod"]["to"][:10] for b in bodies} == {"2026-03-16"}
+    after = billed_by_day(db_path)
+    assert {d: v for d, v in after.items() if d < "2026-03-12"} == {d: v for d, v in before.items() if d < "2026-03-12"}
+    assert after["2026-03-13"] == before["2026-03-13"] + to_nanos(Decimal("1.11"))
+    print(f"\none subscription: first sync {first_calls} requests ({first_s:.2f}s), daily incremental "
+          f"{run['api_calls']} requests ({len(bodies)} Cost Management queries + "
+          f"{run['api_calls'] - fake.count('/query')} ARM, {fake.count('/query')} with pages; {inc_s:.2f}s)")
+
+
+# -- faults ---------------------------------------------------------------------------------------------------
+
+
+def test_throttling_429_waits_retry_after_and_counts(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, fake.url, subs=(SUB1,), backfill_months=1)
+    fake.add_fault("/query", 429, times=2, code="TooManyRequests", message="Too many requests. Please retry.",
+                   headers={"Retry-After": "3", "x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after": "5",
+                            "x-ms-ratelimit-microsoft.costmanagement-qpu-remaining": "QueryUsage=0"})
+    from providers.config import load_config
+    from providers.sync import run_sync
+
+    [res] = run_sync(db_path, load_config(cfg))
+    run = runs(db_path)[-1]
+    assert az == [5.0, 5.0]  # the larger of the two headers, waited twice
+    assert run["status"] == "ok" and res.retries == 2
+    assert run["api_calls"] == len(fake.requests)  # the throttled attempts are counted too
+    got = report(capsys, "sub_account_id", "billed")
+    lo = TODAY.replace(day=1)
+    assert got == {SUB1: nanos(fake.total("sub", "ActualCost", lo, TODAY + timedelta(days=1)))[SUB1]}
+
+
+def test_server_error_keeps_previous_data_and_says_so(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, fake.url, subs=(SUB1,), backfill_months=1, max_attempts=3)
+    assert main(["sync", "--config", str(cfg)]) == 0
+    before = billed_by_day(db_path)
+    fake.add_fault("/query", 503, times=-1, code="ServiceUnavailable", message="Try later")
+    capsys.readouterr()
+    assert main(["sync", "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "azprod: failed" in x)
+    assert "503" in line and "after 3 attempts" in line and "ServiceUnavailable Try later" in line
+    assert billed_by_day(db_path) == before
+    assert len(az) == 2  # backoff between the 3 attempts, recorded not slept
+
+
+def test_forbidden_on_the_cost_api_fails_that_step_only(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, fake.url, subs=(SUB1,), backfill_months=1, steps=["costs", "inventory"])
+    fake.add_fault("/query", 403, times=-1, code="AuthorizationFailed",
+                   message="The client does not have authorization to perform action "
+                           "'Microsoft.CostManagement/query/action'")
+    assert main(["sync", "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    assert "azprod: partial" in out and "AuthorizationFailed" in out
+    run = runs(db_path)[-1]
+    steps = json.loads(run["detail"])["steps"]
+    assert steps["costs"]["status"] == "failed" and steps["inventory"]["status"] == "ok"
+    with Store(db_path, readonly=True) as s:
+        assert s.conn.execute("SELECT count(*) FROM resources WHERE provider_name='Microsoft'").fetchone()[0] > 5
+
+
+def test_expired_token_fails_the_source_with_one_line(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, fake.url, subs=(SUB1,), backfill_months=1)
+    fake.token = "a-newer-token"
+    assert main(["sync", "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    [line] = [x for x in out.splitlines() if "azprod: failed" in x]
+    assert "401 Unauthorized" in line and "source 'azprod'" in line and "ExpiredAuthenticationToken" in line
+    assert TOKEN not in out
+    assert len(fake.requests) == 1  # stopped at the first 401, no retries
+
+
+def test_missing_credentials_name_the_source(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import azure.identity
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class NoCredential:  # what DefaultAzureCredential raises on a machine with no login (no network here)
+        def __init__(self, **kw: Any) -> None:
+            pass
+
+        def get_token(self, *scopes: str, **kw: Any) -> Any:
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token from the included "
+                                            "credentials.\nAttempted credentials:\n\tEnvironmentCredential: "
+                                            "EnvironmentCredential authentication unavailable.")
+
+    monkeypatch.setattr(azure.identity, "DefaultAzureCredential", NoCredential)
+    monkeypatch.delenv("COSTDECK_AZURE_TOKEN")
+    cfg = write_config(tmp_path, fake.url, subs=(SUB1,), backfill_months=1)
+    assert main(["sync", "--config", str(cfg)]) == 1
+    out = capsys.readouterr().out
+    [line] = [x for x in out.splitlines() if "azprod: failed" in x]
+    assert "source 'azprod': no Azure credentials" in line and "az login" in line
+    assert "EnvironmentCredential authentication unavailable" in line
+    assert fake.requests == []
+
+
+def test_emulator_token_refused_with_a_real_endpoint(
+    az: list[float], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = write_config(tmp_path, "https://management.azure.com", subs=(SUB1,))
+    assert main(["sync", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "COSTDECK_AZURE_TOKEN" in err and "loopback" in err
+
+
+def test_sync_killed_mid_write_leaves_previous_data_intact(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write_config(tmp_path, fake.url, subs=(SUB1,), backfill_months=1)
+    assert main(["sync", "--config", str(cfg)]) == 0
+    before = billed_by_day(db_path)
+    monkeypatch.setenv("COSTDECK_NOW", "2026-03-16T06:00:00+00:00")
+    script = textwrap.dedent(f"""
+        import os, signal
+        from cache import Store
+        from providers.config import load_config
+        from providers.sync import run_sync
+        real = Store._cost_tuple
+        n = [0]
+        def die(self, *a):
+            n[0] += 1
+            if n[0] == 15:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(self, *a)
+        Store._cost_tuple = die
+        run_sync({str(db_path)!r}, load_config({str(cfg)!r}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], env=os.environ.copy(), cwd=REPO, timeout=60)
+    assert proc.returncode == -9
+    assert billed_by_day(db_path) == before
+    with Store(db_path) as s:
+        assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert s.conn.execute("SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0] == "running"
+    assert main(["sync", "--config", str(cfg)]) == 0
+    assert [r["status"] for r in runs(db_path)] == ["ok", "failed", "ok"]
