@@ -375,6 +375,7 @@ def seed(fake: FakeAzure, today: date, days: int = 45) -> None:
         R[d["id"]] = d
     orphan = disk_json(SUB1, "rg-old", "disk-orphan-1", "westeurope", 512, "Premium_LRS", "Unattached", None, created,
                        {"team": "old"})
+    orphan["properties"]["lastOwnershipUpdateTime"] = "2026-01-05T10:00:00+00:00"
     R[orphan["id"]] = orphan
     for name, owner in (("pip-web-1", "vm-web-1"), ("pip-unused-1", None)):
         rid = _rid(SUB1, "rg-network", "Microsoft.Network/publicIPAddresses", name)
@@ -438,3 +439,32 @@ def seed(fake: FakeAzure, today: date, days: int = 45) -> None:
         U.append(Usage(d, SUB2, dev, "Virtual Machines", "eastus", "OnDemand", Decimal("0.9984"), Decimal("0.9984")))
         U.append(Usage(d, SUB2, rid(SUB2, "rg-dev", dk, "vm-dev-1-os"), "Storage", "eastus", "OnDemand",
                        Decimal("0.630645"), Decimal("0.630645")))
+
+
+# -- Resource Manager lists, metrics, advisor, reservations, mutations ----------------------------------
+
+_LISTS = {
+    "microsoft.compute/virtualmachines": "microsoft.compute/virtualmachines",
+    "microsoft.compute/disks": "microsoft.compute/disks",
+    "microsoft.network/publicipaddresses": "microsoft.network/publicipaddresses",
+    "microsoft.compute/snapshots": "microsoft.compute/snapshots",
+    "microsoft.compute/images": "microsoft.compute/images",
+}
+
+
+def _route_more(self: FakeAzure, method: str, path: str, low: str, query: dict[str, list[str]],
+                body: Any) -> tuple[int, Any, dict[str, str]] | None:
+    m = re.fullmatch(r"/subscriptions/([^/]+)/providers/(microsoft\.\w+/\w+)", low)
+    if m and method == "GET" and m.group(2) in _LISTS:
+        sub, kind = m.group(1), m.group(2)
+        items = [r for rid, r in sorted(self.resources.items())
+                 if rid.lower().startswith(f"/subscriptions/{sub}/") and r["type"].lower() == kind]
+        if kind.endswith("virtualmachines") and query.get("statusOnly", [""])[0] == "true":
+            items = [{"id": r["id"], "name": r["name"], "type": r["type"], "location": r["location"],
+                      "properties": {"instanceView": self.instance_views.get(r["id"], {"statuses": []})}}
+                     for r in items]
+        return 200, self.page(items, path, query), {}
+    return None
+
+
+FakeAzure.route_more = _route_more  # type: ignore[attr-defined]
