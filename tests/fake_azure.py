@@ -25,6 +25,7 @@ import base64
 import json
 import re
 import threading
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -80,13 +81,15 @@ def arm_type_of(rid: str) -> str:
 
 
 class FakeAzure:
-    def __init__(self, page_size: int = 7) -> None:
+    def __init__(self, page_size: int = 7, query_page_size: int | None = None) -> None:
         self.page_size = page_size
+        self.query_page_size = query_page_size or page_size
         self.usage: list[Usage] = []
         self.resources: dict[str, dict[str, Any]] = {}  # rid (as created) -> ARM JSON
         self.instance_views: dict[str, dict[str, Any]] = {}
         self.metrics: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.advisor: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.cpu_profile: dict[str, tuple[float, float]] = {}  # VM id -> (CPU %, network bytes per hour)
         self.reservations: list[dict[str, Any]] = []
         self.reservation_daily: list[dict[str, Any]] = []
         self.subs: dict[str, str] = {}
@@ -276,9 +279,10 @@ class FakeAzure:
         rows = [[float(v) for v in vals] + list(k) for k, vals in sorted(sums.items(), key=lambda kv: str(kv[0]))]
         tok = query.get("$skiptoken", [None])[0]
         off = int(base64.urlsafe_b64decode(tok).decode()) if tok else 0
-        props: dict[str, Any] = {"nextLink": None, "columns": columns, "rows": rows[off:off + self.page_size]}
-        if off + self.page_size < len(rows):
-            props["nextLink"] = self.next_link(path, query, off + self.page_size)
+        size = self.query_page_size
+        props: dict[str, Any] = {"nextLink": None, "columns": columns, "rows": rows[off:off + size]}
+        if off + size < len(rows):
+            props["nextLink"] = self.next_link(path, query, off + size)
         return {"id": f"subscriptions/{sub}/providers/Microsoft.CostManagement/Query/00000000-0000-0000-0000-00000000q",
                 "name": "00000000-0000-0000-0000-00000000q", "type": "microsoft.costmanagement/Query",
                 "properties": props}
@@ -317,7 +321,7 @@ def vm_json(sub: str, rg: str, name: str, location: str, size: str, os_disk: str
     return {
         "id": rid, "name": name, "type": "Microsoft.Compute/virtualMachines", "location": location, "tags": tags,
         "properties": {
-            "vmId": f"0000{abs(hash(name)) % 10**8:08d}-0000-0000-0000-000000000000",
+            "vmId": f"0000{zlib.crc32(name.encode()) % 10**8:08d}-0000-0000-0000-000000000000",
             "hardwareProfile": {"vmSize": size},
             "storageProfile": {"osDisk": {"osType": "Linux", "name": os_disk, "createOption": "FromImage",
                                           "managedDisk": {"id": _rid(sub, rg, "Microsoft.Compute/disks", os_disk),
@@ -393,11 +397,42 @@ def seed(fake: FakeAzure, today: date, days: int = 45) -> None:
                               "creationData": {"createOption": "Copy", "sourceResourceId": _rid(
                                   SUB1, "rg-old", "Microsoft.Compute/disks", "disk-gone-1")},
                               "provisioningState": "Succeeded"}}
+    snap_img = _rid(SUB1, "rg-old", "Microsoft.Compute/snapshots", "snap-img-1")
+    R[snap_img] = {**R[snap], "id": snap_img, "name": "snap-img-1"}
     img = _rid(SUB1, "rg-old", "Microsoft.Compute/images", "img-old-1")
     R[img] = {"id": img, "name": "img-old-1", "type": "Microsoft.Compute/images", "location": "westeurope", "tags": {},
               "properties": {"provisioningState": "Succeeded", "storageProfile": {"osDisk": {
-                  "osType": "Linux", "snapshot": {"id": snap}, "diskSizeGB": 256}}}}
+                  "osType": "Linux", "snapshot": {"id": snap_img}, "diskSizeGB": 256}}}}
     fake.resources, fake.instance_views = R, ivs
+    web, idle = (_rid(SUB1, rg, "Microsoft.Compute/virtualMachines", n) for rg, n in (("rg-web", "vm-web-1"),
+                                                                                   ("rg-batch", "vm-idle-1")))
+    fake.cpu_profile = {web: (45.0, 5e7), idle: (1.2, 2e3),
+                        _rid(SUB2, "rg-dev", "Microsoft.Compute/virtualMachines", "vm-dev-1"): (30.0, 1e7)}
+    fake.advisor = defaultdict(list)
+    for target, problem, saving, current, to in (
+            (idle, "Right-size or shutdown underutilized virtual machines", "220.50", "Standard_D8s_v5", "Shutdown"),
+            (web, "Right-size or shutdown underutilized virtual machines", "70.08", "Standard_D4s_v5",
+             "Standard_D2s_v5"),
+            (_rid(SUB1, "rg-web", "Microsoft.Compute/virtualMachines", "vm-web-1"),
+             "Consider virtual machine reserved instance to save over your on-demand costs", "41.00",
+             "Standard_D4s_v5", None)):
+        ext = {"savingsAmount": saving, "savingsCurrency": "USD", "currentSku": current}
+        if to:
+            ext["targetSku"] = to
+        fake.advisor[SUB1].append({
+            "id": f"{target}/providers/Microsoft.Advisor/recommendations/{zlib.crc32((problem + target).encode()) % 10**12:012d}",
+            "name": f"{zlib.crc32((problem + target).encode()) % 10**12:012d}", "type": "Microsoft.Advisor/recommendations",
+            "properties": {"category": "Cost", "impact": "High", "impactedField": "Microsoft.Compute/virtualMachines",
+                           "impactedValue": target.rsplit("/", 1)[-1], "lastUpdated": "2026-03-14T08:00:00Z",
+                           "recommendationTypeId": "e10b1381-5f0a-47ff-8c7b-37bd13d7c974",
+                           "shortDescription": {"problem": problem, "solution": problem},
+                           "extendedProperties": ext,
+                           "resourceMetadata": {"resourceId": target.lower(), "source": None}}})
+    fake.advisor[SUB1].append({"id": f"{web}/providers/Microsoft.Advisor/recommendations/sec", "name": "sec",
+                               "type": "Microsoft.Advisor/recommendations",
+                               "properties": {"category": "Security", "impact": "High",
+                                              "resourceMetadata": {"resourceId": web},
+                                              "shortDescription": {"problem": "not cost", "solution": ""}}})
 
     def rid(sub: str, rg: str, kind: str, name: str) -> str:
         return _rid(sub, rg, kind, name)
@@ -464,7 +499,52 @@ def _route_more(self: FakeAzure, method: str, path: str, low: str, query: dict[s
                       "properties": {"instanceView": self.instance_views.get(r["id"], {"statuses": []})}}
                      for r in items]
         return 200, self.page(items, path, query), {}
+    m = re.fullmatch(r"(/subscriptions/.+)/providers/microsoft\.insights/metrics", low)
+    if m and method == "GET":
+        return 200, self.monitor(m.group(1), query), {}
+    m = re.fullmatch(r"/subscriptions/([^/]+)/providers/microsoft\.advisor/recommendations", low)
+    if m and method == "GET":
+        flt = query.get("$filter", [""])[0]
+        items = [r for r in self.advisor.get(m.group(1), [])
+                 if "category eq 'cost'" not in flt.lower() or r["properties"]["category"] == "Cost"]
+        return 200, self.page(items, path, query), {}
     return None
+
+
+def _monitor(self: FakeAzure, rid_low: str, query: dict[str, list[str]]) -> dict[str, Any]:
+    """Azure Monitor metrics (api-version 2023-10-01 shape), hourly points computed from `cpu_profile`."""
+    if query.get("interval", [""])[0] != "PT1H":
+        raise BadRequest("only interval PT1H is emulated")
+    names = query.get("metricnames", [""])[0].split(",")
+    lo_s, hi_s = query["timespan"][0].split("/")
+    lo = datetime.fromisoformat(lo_s.replace("Z", "+00:00"))
+    hi = datetime.fromisoformat(hi_s.replace("Z", "+00:00"))
+    rid = next((r for r in self.resources if r.lower() == rid_low), None)
+    if rid is None:
+        raise BadRequest(f"no resource {rid_low}")
+    cpu, net = self.cpu_profile.get(rid, (0.0, 0.0))
+    value = []
+    for name in names:
+        data = []
+        t = lo
+        while t < hi:
+            h = t.hour
+            if name == "Percentage CPU":
+                data.append({"timeStamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "average": cpu + (h % 4) * 0.25,
+                             "maximum": cpu * 2 + h % 3})
+            else:
+                data.append({"timeStamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                             "total": net * (1.0 if name == "Network In Total" else 0.5)})
+            t += timedelta(hours=1)
+        value.append({"id": f"{rid}/providers/Microsoft.Insights/metrics/{name}", "type": "Microsoft.Insights/metrics",
+                      "name": {"value": name, "localizedValue": name},
+                      "unit": "Percent" if name == "Percentage CPU" else "Bytes",
+                      "timeseries": [{"metadatavalues": [], "data": data}], "errorCode": "Success"})
+    return {"cost": len(names) * 720, "timespan": query["timespan"][0], "interval": "PT1H",
+            "value": value, "namespace": "Microsoft.Compute/virtualMachines", "resourceregion": "westeurope"}
+
+
+FakeAzure.monitor = _monitor  # type: ignore[attr-defined]
 
 
 FakeAzure.route_more = _route_more  # type: ignore[attr-defined]

@@ -109,6 +109,11 @@ def fetch_subscription(az: AzureSession, sub: str) -> list[dict[str, Any]]:
                         properties={"volume_id": src, "size_gib": p.get("diskSizeGB"),
                                     "volume_exists": bool(src) and str(src).lower() in disk_ids,
                                     "images": used_by.get(str(s["id"]).lower(), [])}))
+    launched: dict[str, list[str]] = {}
+    for vm in vms:
+        ref = (((vm.get("properties") or {}).get("storageProfile") or {}).get("imageReference") or {}).get("id")
+        if ref:
+            launched.setdefault(str(ref).lower(), []).append(str(vm["id"]))
     for img in images:
         p = img.get("properties") or {}
         sp = p.get("storageProfile") or {}
@@ -116,7 +121,9 @@ def fetch_subscription(az: AzureSession, sub: str) -> list[dict[str, Any]]:
                                                                        *(sp.get("dataDisks") or [])]
                     if (d.get("snapshot") or {}).get("id")]
         out.append(_rec(sub, img, "image", state=p.get("provisioningState"),
-                        properties={"snapshot_ids": snap_ids, "source_vm": (p.get("sourceVirtualMachine") or {}).get("id")}))
+                        properties={"snapshot_ids": snap_ids, "in_use": bool(launched.get(str(img["id"]).lower())),
+                                    "instances": launched.get(str(img["id"]).lower(), []),
+                                    "source_vm": (p.get("sourceVirtualMachine") or {}).get("id")}))
     return out
 
 
