@@ -50,6 +50,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "delete_snapshot": ("delete snapshot", "deleted"),
     "deregister_image": ("deregister image", "deregistered"),
     "stop_instance": ("stop instance", "stop requested"),
+    "deallocate_instance": ("deallocate VM", "deallocated"),
 }
 
 SIMULATED = "simulated (demo)"

@@ -95,7 +95,9 @@ class FakeAzure:
         self.subs: dict[str, str] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]], Any]] = []
         self.faults: list[Fault] = []
-        self.operations: dict[str, int] = {}  # async operation id -> polls left
+        self.operations: dict[str, dict[str, Any]] = {}  # async operation id -> {left, done, fail}
+        self.lro_polls = 2  # polls a long-running operation answers "InProgress" before it ends
+        self.lro_fail: set[str] = set()  # resource names whose next operation fails
         self.token = TOKEN
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
@@ -499,6 +501,9 @@ def _route_more(self: FakeAzure, method: str, path: str, low: str, query: dict[s
                       "properties": {"instanceView": self.instance_views.get(r["id"], {"statuses": []})}}
                      for r in items]
         return 200, self.page(items, path, query), {}
+    got = self.mutations(method, path, low, query, body)
+    if got is not None:
+        return got  # type: ignore[no-any-return]
     m = re.fullmatch(r"(/subscriptions/.+)/providers/microsoft\.insights/metrics", low)
     if m and method == "GET":
         return 200, self.monitor(m.group(1), query), {}
@@ -545,6 +550,108 @@ def _monitor(self: FakeAzure, rid_low: str, query: dict[str, list[str]]) -> dict
 
 
 FakeAzure.monitor = _monitor  # type: ignore[attr-defined]
+
+_ONE = re.compile(r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.\w+/\w+/[^/]+")
+
+
+def _find(self: FakeAzure, low: str) -> str | None:
+    return next((r for r in self.resources if r.lower() == low), None)
+
+
+def _start_op(self: FakeAzure, sub: str, name: str, done: Any, location_only: bool = False) -> dict[str, str]:
+    op = f"op-{len(self.operations) + 1:04d}"
+    self.operations[op] = {"left": self.lro_polls, "done": done, "fail": name in self.lro_fail}
+    self.lro_fail.discard(name)
+    base = f"{self.url}/subscriptions/{sub}/providers/Microsoft.Compute/locations/westeurope"
+    headers = {"Location": f"{base}/operationResults/{op}?api-version=2024-03-01", "Retry-After": "1"}
+    if not location_only:
+        headers["Azure-AsyncOperation"] = f"{base}/operations/{op}?api-version=2024-03-01"
+    return headers
+
+
+def _poll(self: FakeAzure, op_id: str) -> str:
+    op = self.operations[op_id]
+    if op["left"] > 0:
+        op["left"] -= 1
+        return "InProgress"
+    if op["fail"]:
+        return "Failed"
+    if op["done"] is not None:
+        op["done"]()
+        op["done"] = None
+    return "Succeeded"
+
+
+def _mutations(self: FakeAzure, method: str, path: str, low: str, query: dict[str, list[str]],
+               body: Any) -> tuple[int, Any, dict[str, str]] | None:
+    m = re.fullmatch(r"/subscriptions/[^/]+/providers/microsoft\.compute/locations/[^/]+/(operations|operationresults)"
+                     r"/([^/]+)", low)
+    if m and method == "GET":
+        status = _poll(self, m.group(2))
+        if m.group(1) == "operations":
+            out: dict[str, Any] = {"name": m.group(2), "status": status, "startTime": "2026-03-15T12:00:00Z"}
+            if status == "Failed":
+                out["error"] = {"code": "OperationNotAllowed", "message": "injected failure"}
+            return 200, out, ({"Retry-After": "1"} if status == "InProgress" else {})
+        if status == "InProgress":
+            return 202, None, {"Retry-After": "1", "Location": f"{self.url}{path}?api-version=2024-03-01"}
+        if status == "Failed":
+            return 409, {"error": {"code": "OperationNotAllowed", "message": "injected failure"}}, {}
+        return 204, None, {}
+    m = re.fullmatch(f"({_ONE.pattern})/instanceview", low)
+    if m and method == "GET":
+        rid = _find(self, m.group(1))
+        if rid is None:
+            return 404, {"error": {"code": "ResourceNotFound", "message": "not found"}}, {}
+        return 200, self.instance_views.get(rid, {"statuses": []}), {}
+    m = re.fullmatch(f"({_ONE.pattern})/deallocate", low)
+    if m and method == "POST":
+        rid = _find(self, m.group(1))
+        if rid is None:
+            return 404, {"error": {"code": "ResourceNotFound", "message": "not found"}}, {}
+
+        def dealloc(rid: str = rid) -> None:
+            self.instance_views[rid] = instance_view("deallocated", "2026-03-15T12:00:00+00:00")
+
+        return 202, None, _start_op(self, rid.split("/")[2], rid.rsplit("/", 1)[-1], dealloc)
+    if not _ONE.fullmatch(low):
+        return None
+    rid = _find(self, low)
+    if method == "GET":
+        if rid is None:
+            return 404, {"error": {"code": "ResourceNotFound", "message": f"The Resource '{path}' was not found."}}, {}
+        return 200, self.resources[rid], {}
+    if method == "DELETE":
+        if rid is None:
+            return 204, None, {}
+
+        def gone(rid: str = rid) -> None:
+            self.resources.pop(rid, None)
+
+        kind = rid.split("/")[-2].lower()
+        return 202, None, _start_op(self, rid.split("/")[2], rid.rsplit("/", 1)[-1], gone,
+                                    location_only=kind == "publicipaddresses")
+    if method == "PUT" and "/microsoft.compute/snapshots/" in low:
+        src = _find(self, str(((body or {}).get("properties") or {}).get("creationData", {}).get(
+            "sourceResourceId", "")).lower())
+        if src is None:
+            raise BadRequest("creationData.sourceResourceId: no such disk")
+        name = path.rsplit("/", 1)[-1]
+        snap = {"id": path, "name": name, "type": "Microsoft.Compute/snapshots", "location": body.get("location"),
+                "tags": body.get("tags") or {}, "properties": {
+                    "creationData": {"createOption": "Copy", "sourceResourceId": src},
+                    "diskSizeGB": self.resources[src]["properties"].get("diskSizeGB"),
+                    "provisioningState": "Creating", "timeCreated": "2026-03-15T12:00:00+00:00"}}
+        self.resources[path] = snap
+
+        def ready(path: str = path) -> None:
+            self.resources[path]["properties"]["provisioningState"] = "Succeeded"
+
+        return 201, snap, _start_op(self, path.split("/")[2], name, ready)
+    return None
+
+
+FakeAzure.mutations = _mutations  # type: ignore[attr-defined]
 
 
 FakeAzure.route_more = _route_more  # type: ignore[attr-defined]

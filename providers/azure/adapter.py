@@ -60,7 +60,7 @@ class AzureOptions(CostOptions):
 
     sorted_keys: ClassVar[bool] = True
 
-    subscriptions: Annotated[list[Guid], Meta(min_length=1, description="subscription ids to read (one or more)")]
+    subscriptions: Annotated[list[Guid], Meta(min_length=1, description="subscription ids to read (one or more)")]  # type: ignore[misc]  # kw_only: a required field may follow defaults
     tenant_id: Annotated[Guid, Meta(description="Microsoft Entra tenant of the credential (default: the "
                                     "credential's own)")] | None = None
     cost_source: Annotated[Literal["query", "export"],
