@@ -89,7 +89,8 @@ class FakeAzure:
         self.instance_views: dict[str, dict[str, Any]] = {}
         self.metrics: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.advisor: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        self.cpu_profile: dict[str, tuple[float, float]] = {}  # VM id -> (CPU %, network bytes per hour)
+        self.cpu_profile: dict[str, tuple[float, float]] = {}
+        self.prices_auth: list[str | None] = []  # Authorization headers seen by the Retail Prices API  # VM id -> (CPU %, network bytes per hour)
         self.reservations: list[dict[str, Any]] = []
         self.reservation_daily: list[dict[str, Any]] = []
         self.subs: dict[str, str] = {}
@@ -165,6 +166,9 @@ class FakeAzure:
                           and f.times != 0 and f.method in (None, method)), None)
             if fault is not None and fault.times > 0:
                 fault.times -= 1
+        if path.lower() == "/api/retail/prices":  # the public Retail Prices API: no token, no api-version
+            self.prices_auth.append(h.headers.get("Authorization"))
+            return self._send(h, 200, self.retail_prices(path, query))
         if h.headers.get("Authorization") != f"Bearer {self.token}":
             return self._send(h, 401, {"error": {"code": "ExpiredAuthenticationToken",
                                                  "message": "The access token expiry UTC time is in the past."}})
@@ -408,20 +412,22 @@ def seed(fake: FakeAzure, today: date, days: int = 45) -> None:
     fake.resources, fake.instance_views = R, ivs
     web, idle = (_rid(SUB1, rg, "Microsoft.Compute/virtualMachines", n) for rg, n in (("rg-web", "vm-web-1"),
                                                                                    ("rg-batch", "vm-idle-1")))
-    fake.cpu_profile = {web: (45.0, 5e7), idle: (1.2, 2e3),
+    fake.cpu_profile = {web: (12.0, 5e7), idle: (1.2, 2e3),
                         _rid(SUB2, "rg-dev", "Microsoft.Compute/virtualMachines", "vm-dev-1"): (30.0, 1e7)}
     fake.advisor = defaultdict(list)
     for target, problem, saving, current, to in (
             (idle, "Right-size or shutdown underutilized virtual machines", "220.50", "Standard_D8s_v5", "Shutdown"),
             (web, "Right-size or shutdown underutilized virtual machines", "70.08", "Standard_D4s_v5",
              "Standard_D2s_v5"),
-            (_rid(SUB1, "rg-web", "Microsoft.Compute/virtualMachines", "vm-web-1"),
-             "Consider virtual machine reserved instance to save over your on-demand costs", "41.00",
-             "Standard_D4s_v5", None)):
+            (web, "Consider virtual machine reserved instance to save over your on-demand costs", "41.00",
+             "Standard_D4s_v5", None),
+            (_rid(SUB2, "rg-dev", "Microsoft.Compute/virtualMachines", "vm-dev-1"),
+             "Consider virtual machine reserved instance to save over your on-demand costs", "9.50",
+             "Standard_B2s", None)):
         ext = {"savingsAmount": saving, "savingsCurrency": "USD", "currentSku": current}
         if to:
             ext["targetSku"] = to
-        fake.advisor[SUB1].append({
+        fake.advisor[target.split("/")[2]].append({
             "id": f"{target}/providers/Microsoft.Advisor/recommendations/{zlib.crc32((problem + target).encode()) % 10**12:012d}",
             "name": f"{zlib.crc32((problem + target).encode()) % 10**12:012d}", "type": "Microsoft.Advisor/recommendations",
             "properties": {"category": "Cost", "impact": "High", "impactedField": "Microsoft.Compute/virtualMachines",
@@ -504,6 +510,16 @@ def _route_more(self: FakeAzure, method: str, path: str, low: str, query: dict[s
     got = self.mutations(method, path, low, query, body)
     if got is not None:
         return got  # type: ignore[no-any-return]
+    m = re.fullmatch(r"/subscriptions/([^/]+)/providers/microsoft\.compute/skus", low)
+    if m and method == "GET":
+        loc = re.search(r"location eq '([a-z0-9]+)'", query.get("$filter", [""])[0])
+        skus = [{"resourceType": "virtualMachines", "name": sku, "tier": "Standard",
+                 "size": sku.removeprefix("Standard_"), "family": fam, "locations": [loc.group(1) if loc else "eastus"],
+                 "capabilities": [{"name": "vCPUs", "value": str(v)}, {"name": "MemoryGB", "value": str(mem)},
+                                  {"name": "PremiumIO", "value": "True"}]}
+                for sku, (_, v, mem, fam) in sorted(SIZES.items())]
+        skus.append({"resourceType": "disks", "name": "Premium_LRS", "tier": "Premium", "capabilities": []})
+        return 200, self.page(skus, path, query), {}
     m = re.fullmatch(r"(/subscriptions/.+)/providers/microsoft\.insights/metrics", low)
     if m and method == "GET":
         return 200, self.monitor(m.group(1), query), {}
@@ -652,6 +668,54 @@ def _mutations(self: FakeAzure, method: str, path: str, low: str, query: dict[st
 
 
 FakeAzure.mutations = _mutations  # type: ignore[attr-defined]
+
+# VM sizes: name -> (Linux pay-as-you-go USD/h in eastus, vCPUs, memory GiB, family); westeurope costs 10 % more
+SIZES: dict[str, tuple[str, int, int, str]] = {
+    "Standard_D2s_v5": ("0.096", 2, 8, "standardDSv5Family"), "Standard_D4s_v5": ("0.192", 4, 16, "standardDSv5Family"),
+    "Standard_D8s_v5": ("0.384", 8, 32, "standardDSv5Family"), "Standard_E4s_v5": ("0.252", 4, 32, "standardESv5Family"),
+    "Standard_E8s_v5": ("0.504", 8, 64, "standardESv5Family"), "Standard_B2s": ("0.0416", 2, 4, "standardBSFamily"),
+    "Standard_B1s": ("0.0104", 1, 1, "standardBSFamily"),
+}
+REGION_FACTOR = {"eastus": Decimal("1"), "westeurope": Decimal("1.1")}
+
+
+def size_price(sku: str, region: str) -> Decimal:
+    return Decimal(SIZES[sku][0]) * REGION_FACTOR[region]
+
+
+def _retail_prices(self: FakeAzure, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+    """Azure Retail Prices API answer (Items, NextPageLink), computed for the filter's region."""
+    flt = query.get("$filter", [""])[0]
+    m = re.search(r"armRegionName eq '([a-z0-9]+)'", flt)
+    if "serviceName eq 'Virtual Machines'" not in flt or m is None or "priceType eq 'Consumption'" not in flt:
+        raise BadRequest("unsupported filter")
+    region = m.group(1)
+    items = []
+    for sku, (_, _, _, family) in sorted(SIZES.items()):
+        price = size_price(sku, region)
+        short = sku.removeprefix("Standard_").replace("_", " ")
+        base = {"currencyCode": "USD", "tierMinimumUnits": 0.0, "armRegionName": region, "location": region,
+                "effectiveStartDate": "2024-01-01T00:00:00Z", "serviceName": "Virtual Machines",
+                "serviceFamily": "Compute", "unitOfMeasure": "1 Hour", "type": "Consumption",
+                "isPrimaryMeterRegion": True, "armSkuName": sku}
+        items.append({**base, "retailPrice": float(price), "unitPrice": float(price), "skuName": short,
+                      "meterName": short, "productName": f"Virtual Machines {family} Series"})
+        items.append({**base, "retailPrice": float(price * 2), "unitPrice": float(price * 2), "skuName": short,
+                      "meterName": short, "productName": f"Virtual Machines {family} Series Windows"})
+        items.append({**base, "retailPrice": float(price / 5), "unitPrice": float(price / 5),
+                      "skuName": f"{short} Spot", "meterName": f"{short} Spot",
+                      "productName": f"Virtual Machines {family} Series"})
+    tok = query.get("$skip", ["0"])[0]
+    off = int(tok)
+    size = self.page_size
+    out: dict[str, Any] = {"BillingCurrency": "USD", "CustomerEntityId": "Default", "CustomerEntityType": "Retail",
+                           "Items": items[off:off + size], "Count": len(items[off:off + size])}
+    if off + size < len(items):
+        out["NextPageLink"] = f"{self.url}{path}?{urlencode({'$filter': flt, '$skip': off + size})}"
+    return out
+
+
+FakeAzure.retail_prices = _retail_prices  # type: ignore[attr-defined]
 
 
 FakeAzure.route_more = _route_more  # type: ignore[attr-defined]

@@ -64,6 +64,7 @@ def config(tmp_path: Path, url: str, steps: list[str], extra: str = RULES) -> Pa
 kind = "azure"
 subscriptions = ["{SUB1}", "{SUB2}"]
 endpoint = "{url}"
+prices_endpoint = "{url}"
 backfill_months = 2
 steps = {json.dumps(steps)}
 {extra}""", encoding="utf-8")
@@ -79,7 +80,7 @@ def resources(db: Path) -> dict[str, dict[str, Any]]:
 def test_inventory_metrics_advice_and_the_rules_that_fire(
     az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = config(tmp_path, fake.url, ["costs", "inventory", "metrics", "advice"])
+    cfg = config(tmp_path, fake.url, ["costs", "inventory", "metrics", "prices", "advice"])
     assert main(["sync", "--config", str(cfg)]) == 0
     assert "azprod: ok" in capsys.readouterr().out
     res = resources(db_path)
@@ -122,12 +123,12 @@ def test_inventory_metrics_advice_and_the_rules_that_fire(
     recs = json.loads(capsys.readouterr().out)
     got = {(r["rule"], r["resource_name"]) for r in recs if r["rule"] != "commitment_purchase"}
     assert {r["resource_name"] for r in recs if r["rule"] == "commitment_purchase"} == {
-        "Standard_D4s_v5 in westeurope", "Standard_E8s_v5 in westeurope", "Standard_D8s_v5 in eastus",
-        "Standard_B2s in eastus"}  # from the cost rows joined to the inventory's sizes
+        "standardDSv5Family in westeurope", "standardESv5Family in westeurope", "standardDSv5Family in eastus",
+        "standardBSFamily in eastus"}  # the cost rows joined to the inventory's sizes and their families
     assert got == {
         ("stopped_instance", "vm-stopped-1"), ("stopped_instance", "vm-dealloc-1"),
         ("unattached_volume", "disk-orphan-1"), ("unused_ip", "pip-unused-1"), ("obsolete_snapshot", "snap-old-1"),
-        ("idle_instance", "vm-idle-1"), ("azure_advisor", "vm-web-1"),
+        ("idle_instance", "vm-idle-1"), ("rightsizing", "vm-web-1"), ("azure_advisor", "vm-dev-1"),
     }
     by = {(r["rule"], r["resource_name"]): r for r in recs}
     stopped = by[("stopped_instance", "vm-stopped-1")]
@@ -138,16 +139,27 @@ def test_inventory_metrics_advice_and_the_rules_that_fire(
     assert by[("stopped_instance", "vm-dealloc-1")]["detail"]["compute_billed"] is False
     assert by[("unattached_volume", "disk-orphan-1")]["detail"]["days_unattached"] == 69
     assert by[("idle_instance", "vm-idle-1")]["region_id"] == "eastus"
-    advice = by[("azure_advisor", "vm-web-1")]
-    assert advice["origin"] == "azure-advisor" and Decimal(str(advice["monthly_saving"])) == Decimal("70.08")
-    assert advice["resource_id"] == vm(SUB1, "rg-web", "vm-web-1")  # the inventory's spelling, not Advisor's
-    assert advice["detail"]["also"] == ["Azure Advisor: Consider virtual machine reserved instance to save over "
-                                        "your on-demand costs"]
-    # Advisor's advice on vm-idle-1 is hidden behind costdeck's own idle_instance finding (one line)
+    right = by[("rightsizing", "vm-web-1")]
+    assert right["detail"]["instance_type"] == "Standard_D4s_v5" and right["detail"]["target_type"] == "Standard_D2s_v5"
+    # saving: the VM's observed billed cost x (1 - 0.1056 / 0.2112), the westeurope prices of the two sizes
+    assert right["saving_basis"].startswith("observed") and "x 50%" in right["saving_basis"]
+    advice = by[("azure_advisor", "vm-dev-1")]
+    assert advice["origin"] == "azure-advisor" and Decimal(str(advice["monthly_saving"])) == Decimal("9.50")
+    assert advice["resource_id"] == vm(SUB2, "rg-dev", "vm-dev-1")  # the inventory's spelling, not Advisor's
+    # Advisor's advice on vm-idle-1 and vm-web-1 is hidden behind costdeck's own findings (one line each)
     with Store(db_path, readonly=True) as s:
-        hidden = s.conn.execute("SELECT detail FROM recommendations WHERE rule='azure_advisor' AND resource_id=?",
-                                (vm(SUB1, "rg-batch", "vm-idle-1"),)).fetchone()[0]
-    assert json.loads(hidden)["duplicate_of"].startswith("idle_instance#")
+        hidden = {r[0]: json.loads(r[1]) for r in s.conn.execute(
+            "SELECT resource_id, detail FROM recommendations WHERE rule='azure_advisor'")}
+        prices = {(r[0], r[1]): r[2:] for r in s.conn.execute(
+            "SELECT region_id, sku, price_nanos, vcpu, memory_gib FROM prices WHERE provider_name='Microsoft'")}
+    assert hidden[vm(SUB1, "rg-batch", "vm-idle-1")]["duplicate_of"].startswith("idle_instance#")
+    web = hidden[vm(SUB1, "rg-web", "vm-web-1")]
+    assert web["duplicate_of"].startswith("rightsizing#") and web["target_sku"] == "Standard_D2s_v5"
+    assert web["also"] == ["Azure Advisor: Consider virtual machine reserved instance to save over your on-demand costs"]
+    # Linux pay-as-you-go only (the Windows and Spot meters of the same sizes are left out), sizes from Resource SKUs
+    assert prices[("westeurope", "Standard_D4s_v5")] == (211_200_000, 4.0, 16.0)
+    assert prices[("eastus", "Standard_B2s")] == (41_600_000, 2.0, 4.0)
+    assert len(prices) == 14 and fake.prices_auth and set(fake.prices_auth) == {None}  # no token sent there
 
 
 def fake_image_id() -> str:
@@ -168,7 +180,7 @@ def test_forbidden_monitor_fails_that_step_only(
     assert "azprod: partial" in out and "metrics failed for 3 VM(s)" in out
     with Store(db_path, readonly=True) as s:
         steps = json.loads(s.conn.execute("SELECT detail FROM sync_runs").fetchone()[0])["steps"]
-        assert s.conn.execute("SELECT count(*) FROM recommendations WHERE origin='azure-advisor'").fetchone()[0] == 2
+        assert s.conn.execute("SELECT count(*) FROM recommendations WHERE origin='azure-advisor'").fetchone()[0] == 3
     assert {k: v["status"] for k, v in steps.items()} == {"inventory": "ok", "metrics": "failed", "advice": "ok"}
 
 

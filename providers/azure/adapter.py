@@ -2,7 +2,7 @@
 
 Steps: costs (Cost Management query, or FOCUS exports in a storage container: costs.py, export.py),
 inventory (VMs with their power state, managed disks, public IPs, snapshots, images), metrics
-(Azure Monitor), advice (Azure Advisor cost recommendations), commitments (reservations and their
+(Azure Monitor), prices (VM sizes and Retail Prices, for rightsizing), advice (Azure Advisor cost recommendations), commitments (reservations and their
 daily utilization). Each step runs through `ctx.run_step`: 403 on one API fails that step only
 (the source ends "partial"); 401 (expired or missing credentials) stops the source.
 
@@ -42,10 +42,11 @@ STEPS: dict[str, tuple[str, str]] = {
     "costs": ("costs", "sync_costs"),
     "inventory": ("inventory", "sync_inventory"),
     "metrics": ("metrics", "sync_metrics"),
+    "prices": ("prices", "sync_prices"),
     "advice": ("advice", "sync_advice"),
     "commitments": ("commitments", "sync_commitments"),
 }
-Step = Literal["costs", "inventory", "metrics", "advice", "commitments"]
+Step = Literal["costs", "inventory", "metrics", "prices", "advice", "commitments"]
 AZURE_STEPS: tuple[Step, ...] = typing.get_args(Step)
 assert AZURE_STEPS == tuple(STEPS)
 
@@ -79,6 +80,8 @@ class AzureOptions(CostOptions):
         "expected": "a list of steps from " + ", ".join(f'"{s}"' for s in AZURE_STEPS)},
         description="the steps to run (default: all)")] = msgspec.field(default_factory=lambda: list(AZURE_STEPS))
     metrics_days: Annotated[Days, Meta(description="days of Azure Monitor metrics per running VM")] = 30
+    prices_endpoint: Annotated[Url, Meta(description="Azure Retail Prices API base URL (public, no token); "
+                                         "default https://prices.azure.com")] | None = None
     metrics_concurrency: Annotated[int, Meta(ge=1, le=16, description="Monitor requests in flight")] = 4
     commitment_days: Annotated[Days, Meta(description="days of reservation utilization")] = 30
 
@@ -87,6 +90,7 @@ class AzureOptions(CostOptions):
 
         no_userinfo("endpoint", self.endpoint)
         no_userinfo("export_container_url", self.export_container_url)
+        no_userinfo("prices_endpoint", self.prices_endpoint)
         if self.cost_source == "export" and self.export_container_url is None:
             raise Bad("export_container_url", 'required when cost_source = "export"')
         try:
@@ -100,6 +104,7 @@ class AzureOptions(CostOptions):
             subscriptions=list(dict.fromkeys(s.lower() for s in self.subscriptions)),
             tenant_id=self.tenant_id.lower() if self.tenant_id else None,
             endpoint=self.endpoint.rstrip("/") if self.endpoint else None,
+            prices_endpoint=self.prices_endpoint.rstrip("/") if self.prices_endpoint else None,
             export_container_url=self.export_container_url.rstrip("/") if self.export_container_url else None,
             export_path=self.export_path.strip("/") if self.export_path else None,
             steps=[s for s in AZURE_STEPS if s in self.steps],
