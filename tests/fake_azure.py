@@ -38,6 +38,9 @@ TOKEN = "fake-azure-token"
 SUB1 = "11111111-1111-1111-1111-111111111111"
 SUB2 = "22222222-2222-2222-2222-222222222222"
 AGG_COLUMNS = ("PreTaxCost", "Cost", "CostUSD")
+ORDER_GUID = "aaaaaaaa-0000-0000-0000-000000000001"
+RES_GUID = "bbbbbbbb-0000-0000-0000-000000000002"
+RESERVATION = f"/providers/Microsoft.Capacity/reservationOrders/{ORDER_GUID}/reservations/{RES_GUID}"
 
 
 @dataclass
@@ -53,6 +56,7 @@ class Usage:
     currency: str = "USD"
     charge_type: str = "Usage"
     tags: dict[str, str] = field(default_factory=dict)
+    reservation_id: str = ""
 
 
 @dataclass
@@ -260,8 +264,11 @@ class FakeAzure:
         if len(groups) > 2:
             raise BadRequest("at most 2 grouping clauses are allowed")
         sums: dict[tuple[Any, ...], list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(cols))
+        flt = ds.get("filter")
         for u in self.usage:
             if u.sub != sub or not lo <= u.day <= hi:
+                continue
+            if flt and not self._match(u, flt):
                 continue
             amount = u.amortized if ctype == "AmortizedCost" else u.actual
             key: list[Any] = []
@@ -293,6 +300,23 @@ class FakeAzure:
                 "name": "00000000-0000-0000-0000-00000000q", "type": "microsoft.costmanagement/Query",
                 "properties": props}
 
+    def _match(self, u: Usage, f: dict[str, Any]) -> bool:
+        """The query filter (and / or / dimensions / tags with operator In)."""
+        if "and" in f:
+            return all(self._match(u, x) for x in f["and"])
+        if "or" in f:
+            return any(self._match(u, x) for x in f["or"])
+        if "dimensions" in f:
+            d = f["dimensions"]
+            if d.get("operator") != "In":
+                raise BadRequest("only operator In is emulated")
+            [value] = self._dim(u, {"type": "Dimension", "name": d["name"]})
+            return value in d["values"]
+        if "tags" in f:
+            t = f["tags"]
+            return u.tags.get(t["name"]) in t["values"]
+        raise BadRequest(f"invalid filter {f!r}")
+
     @staticmethod
     def _dim(u: Usage, g: dict[str, Any]) -> list[Any]:
         name = str(g.get("name"))
@@ -305,7 +329,7 @@ class FakeAzure:
             "resourceid": u.rid.lower(), "resourcegroup": rg_of(u.rid), "resourcegroupname": rg_of(u.rid),
             "servicename": u.service, "metercategory": u.service, "resourcelocation": u.location,
             "pricingmodel": u.pricing_model, "chargetype": u.charge_type, "resourcetype": arm_type_of(u.rid),
-            "subscriptionid": u.sub,
+            "subscriptionid": u.sub, "reservationid": u.reservation_id,
         }
         if key not in table:
             raise BadRequest(f"invalid dimension {name!r}")
@@ -410,6 +434,20 @@ def seed(fake: FakeAzure, today: date, days: int = 45) -> None:
               "properties": {"provisioningState": "Succeeded", "storageProfile": {"osDisk": {
                   "osType": "Linux", "snapshot": {"id": snap_img}, "diskSizeGB": 256}}}}
     fake.resources, fake.instance_views = R, ivs
+    fake.reservations = [{
+        "id": RESERVATION, "name": f"{ORDER_GUID}/{RES_GUID}", "type": "Microsoft.Capacity/reservationOrders/reservations",
+        "location": "westeurope", "etag": 3, "sku": {"name": "Standard_D4s_v5"},
+        "properties": {"reservedResourceType": "VirtualMachines", "instanceFlexibility": "On",
+                       "displayName": "VM_RI_D4s_v5", "appliedScopeType": "Shared", "quantity": 1,
+                       "provisioningState": "Succeeded", "displayProvisioningState": "Succeeded",
+                       "effectiveDateTime": "2025-09-01T10:00:00Z", "benefitStartTime": "2025-09-01T10:00:00Z",
+                       "expiryDateTime": "2026-09-01T10:00:00Z", "term": "P1Y", "billingPlan": "Monthly",
+                       "userFriendlyAppliedScopeType": "Shared"}},
+        {"id": "/providers/Microsoft.Capacity/reservationOrders/cccccccc-0000-0000-0000-000000000003/reservations/"
+               "dddddddd-0000-0000-0000-000000000004", "name": "other", "sku": {"name": "Standard_B2s"},
+         "location": "eastus", "type": "Microsoft.Capacity/reservationOrders/reservations",
+         "properties": {"appliedScopeType": "Single", "appliedScopes": ["/subscriptions/99999999-9999-9999-9999-999999999999"],
+                        "quantity": 2, "term": "P1Y", "displayProvisioningState": "Succeeded"}}]
     web, idle = (_rid(SUB1, rg, "Microsoft.Compute/virtualMachines", n) for rg, n in (("rg-web", "vm-web-1"),
                                                                                    ("rg-batch", "vm-idle-1")))
     fake.cpu_profile = {web: (12.0, 5e7), idle: (1.2, 2e3),
@@ -456,8 +494,13 @@ def seed(fake: FakeAzure, today: date, days: int = 45) -> None:
             U.append(Usage(d, SUB1, web, "Virtual Machines", "westeurope", "OnDemand", Decimal("2.304") + k,
                            Decimal("2.304") + k))
             U.append(Usage(d, SUB1, web, "Virtual Machines", "westeurope", "Reservation", Decimal(0),
-                           Decimal("1.555555")))
+                           Decimal("1.555555"), reservation_id=RES_GUID))
+            U.append(Usage(d, SUB1, "", "Virtual Machines", "westeurope", "Reservation", Decimal(0),
+                           Decimal("1.555555"), charge_type="UnusedReservation", reservation_id=RES_GUID))
         else:
+            U.append(Usage(d, SUB1, "", "Virtual Machines", "westeurope", "Reservation", Decimal(0),
+                           Decimal("3.11111"), charge_type="UnusedReservation", reservation_id=RES_GUID))
+        if d.day % 5 != 0:
             U.append(Usage(d, SUB1, web, "Virtual Machines", "westeurope", "OnDemand", Decimal("4.608") + k,
                            Decimal("4.608") + k))
         U.append(Usage(d, SUB1, web, "Bandwidth", "westeurope", "OnDemand", Decimal("0.123457"), Decimal("0.123457")))
@@ -510,6 +553,12 @@ def _route_more(self: FakeAzure, method: str, path: str, low: str, query: dict[s
     got = self.mutations(method, path, low, query, body)
     if got is not None:
         return got  # type: ignore[no-any-return]
+    if low == "/providers/microsoft.capacity/reservations" and method == "GET":
+        return 200, self.page(self.reservations, path, query), {}
+    m = re.fullmatch(r"/providers/microsoft\.capacity/reservationorders/([^/]+)/providers/microsoft\.consumption/"
+                     r"reservationsummaries", low)
+    if m and method == "GET":
+        return 200, self.page(self.reservation_summaries(m.group(1), query), path, query), {}
     m = re.fullmatch(r"/subscriptions/([^/]+)/providers/microsoft\.compute/skus", low)
     if m and method == "GET":
         loc = re.search(r"location eq '([a-z0-9]+)'", query.get("$filter", [""])[0])
@@ -716,6 +765,39 @@ def _retail_prices(self: FakeAzure, path: str, query: dict[str, list[str]]) -> d
 
 
 FakeAzure.retail_prices = _retail_prices  # type: ignore[attr-defined]
+
+
+def _reservation_summaries(self: FakeAzure, order: str, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Consumption reservation summaries (grain daily), computed from the seed's reservation usage:
+    the reservation covers 12 of its 24 hours on the days the web VM uses it, none on the others."""
+    if query.get("grain", [""])[0] != "daily":
+        raise BadRequest("grain must be daily")
+    m = re.fullmatch(r"properties/usageDate ge (\S+) and properties/usageDate le (\S+)", query.get("$filter", [""])[0])
+    if m is None:
+        raise BadRequest("bad $filter")
+    lo, hi = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
+    out = []
+    for r in self.reservations:
+        if order not in r["id"].lower():
+            continue
+        guid = r["id"].rsplit("/", 1)[-1]
+        days = sorted({u.day for u in self.usage if u.reservation_id == guid and lo <= u.day <= hi})
+        for d in days:
+            used = 12 if any(u.reservation_id == guid and u.day == d and u.charge_type == "Usage"
+                             for u in self.usage) else 0
+            out.append({"id": f"{r['id']}/providers/Microsoft.Consumption/reservationSummaries/{d:%Y%m%d}",
+                        "name": f"{d:%Y%m%d}", "type": "Microsoft.Consumption/reservationSummaries", "tags": None,
+                        "properties": {"reservationOrderId": order, "reservationId": guid,
+                                       "skuName": r["sku"]["name"], "reservedHours": 24, "usageDate":
+                                       f"{d.isoformat()}T00:00:00Z", "usedHours": used,
+                                       "minUtilizationPercentage": 0, "avgUtilizationPercentage": used * 100 / 24,
+                                       "maxUtilizationPercentage": 100 if used else 0, "kind": "Reservation",
+                                       "purchasedQuantity": 1, "remainingQuantity": 0, "totalReservedQuantity": 1,
+                                       "usedQuantity": used / 24, "utilizedPercentage": used * 100 / 24}})
+    return out
+
+
+FakeAzure.reservation_summaries = _reservation_summaries  # type: ignore[attr-defined]
 
 
 FakeAzure.route_more = _route_more  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ import pytest
 
 from cache import Store
 from providers.azure import session as az_session
-from tests.fake_azure import SUB1, SUB2, TOKEN, FakeAzure, seed
+from tests.fake_azure import RESERVATION, SUB1, SUB2, TOKEN, FakeAzure, seed
 from tests.test_sync_azure_costs import NOW, TODAY
 from tui.cli import main
 
@@ -80,7 +80,7 @@ def resources(db: Path) -> dict[str, dict[str, Any]]:
 def test_inventory_metrics_advice_and_the_rules_that_fire(
     az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cfg = config(tmp_path, fake.url, ["costs", "inventory", "metrics", "prices", "advice"])
+    cfg = config(tmp_path, fake.url, ["costs", "inventory", "metrics", "prices", "advice", "commitments"])
     assert main(["sync", "--config", str(cfg)]) == 0
     assert "azprod: ok" in capsys.readouterr().out
     res = resources(db_path)
@@ -160,6 +160,34 @@ def test_inventory_metrics_advice_and_the_rules_that_fire(
     assert prices[("westeurope", "Standard_D4s_v5")] == (211_200_000, 4.0, 16.0)
     assert prices[("eastus", "Standard_B2s")] == (41_600_000, 2.0, 4.0)
     assert len(prices) == 14 and fake.prices_auth and set(fake.prices_auth) == {None}  # no token sent there
+
+
+def test_reservations_into_commitments_with_the_aws_math(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path, fake.url, ["inventory", "prices", "commitments"])
+    assert main(["sync", "--config", str(cfg)]) == 0
+    assert "azprod: ok" in capsys.readouterr().out
+    qs = [b for m, p, q_, b in fake.requests if p.endswith("/query")]
+    assert len(qs) == 2  # one per subscription
+    q = qs[0]
+    assert q["dataset"]["filter"] == {"dimensions": {"name": "PricingModel", "operator": "In", "values": ["Reservation"]}}
+    assert q["type"] == "AmortizedCost" and [g["name"] for g in q["dataset"]["grouping"]] == ["ReservationId", "ChargeType"]
+    firsts = [p for m, p, q_, b in fake.requests if p.endswith("/reservationSummaries") and "$skiptoken" not in q_]
+    assert len(firsts) == 1  # one order applies to us (the other is another subscription's); 30 days, 10 pages
+    assert main(["report", "commitments", "--config", str(cfg), "--format", "json"]) == 0
+    [c] = json.loads(capsys.readouterr().out)
+    # 30 days: 5 with 12 of 24 hours used (1.555555 used + 1.555555 unused), 25 unused (3.11111)
+    used, committed = Decimal("1.555555") * 5, Decimal("3.11111") * 30
+    od = 12 * Decimal("0.192") * Decimal("1.1") * 5  # usedHours x the D4s_v5 westeurope on-demand price
+    assert c["commitment_id"] == RESERVATION and c["type"] == "Reservation" and c["provider_name"] == "Microsoft"
+    assert (c["units"], c["term_months"], c["payment_option"], c["scope"]) == ("1 x Standard_D4s_v5", 12, "Monthly", "Shared")
+    assert Decimal(str(c["committed_cost"])) == committed and Decimal(str(c["used_cost"])) == used
+    assert Decimal(str(c["unused_cost"])) == committed - used
+    assert Decimal(str(c["on_demand_equivalent"])) == od
+    assert Decimal(str(c["savings"])) == od - used and Decimal(str(c["net_savings"])) == od - committed
+    assert c["utilization_pct"] == round(float(used * 100 / committed), 2)
+    assert c["end"].startswith("2026-09-01") and c["days_to_expiry"] > 150
 
 
 def fake_image_id() -> str:
