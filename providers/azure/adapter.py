@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from .session import AzureSession
 
 TOKEN_ENV = "COSTDECK_AZURE_TOKEN"
+STORAGE_KEY_ENV = "COSTDECK_AZURE_STORAGE_KEY"
 
 STEPS: dict[str, tuple[str, str]] = {
     "costs": ("costs", "sync_costs"),
@@ -93,10 +94,14 @@ class AzureOptions(CostOptions):
         no_userinfo("prices_endpoint", self.prices_endpoint)
         if self.cost_source == "export" and self.export_container_url is None:
             raise Bad("export_container_url", 'required when cost_source = "export"')
-        try:
-            emulator_token(TOKEN_ENV, self.endpoint, "this source")
-        except InputError as exc:
-            raise Bad("endpoint", str(exc).removeprefix("source 'this source': ")) from None
+        for env, field, url in ((TOKEN_ENV, "endpoint", self.endpoint),
+                                (STORAGE_KEY_ENV, "export_container_url", self.export_container_url)):
+            if env == STORAGE_KEY_ENV and self.cost_source != "export":
+                continue
+            try:
+                emulator_token(env, url, "this source")
+            except InputError as exc:
+                raise Bad(field, str(exc).removeprefix("source 'this source': ")) from None
 
     def normalized(self) -> AzureOptions:
         return msgspec.structs.replace(
@@ -136,8 +141,9 @@ class AzureAdapter(Adapter[AzureOptions]):
         ctx.set_steps(names)
         try:
             az = self.make_session(ctx)
-            ctx.progress("getting a token (DefaultAzureCredential)")
-            az.check_token()
+            if not (self.options.cost_source == "export" and names == ["costs"]):
+                ctx.progress("getting a token (DefaultAzureCredential)")
+                az.check_token()  # (an export-only sync needs no Resource Manager token)
         except FatalSourceError:
             raise
         except Exception as exc:  # noqa: BLE001 - without a token nothing else can run

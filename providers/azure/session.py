@@ -46,7 +46,7 @@ class AzureSession:
         self.endpoint = options.endpoint or ARM
         self._static = emulator_token(TOKEN_ENV, options.endpoint, source)
         self._credential: Any = None
-        self._token: tuple[str, float] | None = None
+        self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
         self.arm = self.client(self.endpoint, "Azure Resource Manager")
 
@@ -60,12 +60,14 @@ class AzureSession:
         self.arm.close()
 
     # -- the token ----------------------------------------------------------------------------
-    def token(self) -> str:
-        if self._static is not None:
+    def token(self, scope: str = SCOPE) -> str:
+        """A bearer token for `scope` (Resource Manager by default), refreshed 2 minutes before expiry."""
+        if self._static is not None and scope == SCOPE:
             return self._static
         with self._lock:
-            if self._token is not None and self._token[1] - 120 > time.time():
-                return self._token[0]
+            cached = self._tokens.get(scope)
+            if cached is not None and cached[1] - 120 > time.time():
+                return cached[0]
             if self._credential is None:
                 from azure.identity import DefaultAzureCredential
 
@@ -74,15 +76,15 @@ class AzureSession:
                     kw["additionally_allowed_tenants"] = [self.options.tenant_id]
                 self._credential = DefaultAzureCredential(**kw)
             try:
-                tok = self._credential.get_token(SCOPE, tenant_id=self.options.tenant_id)
+                tok = self._credential.get_token(scope, tenant_id=self.options.tenant_id)
             except Exception as exc:  # noqa: BLE001 - ClientAuthenticationError and friends
                 msg = " ".join(str(exc).split())[:240]
                 raise FatalSourceError(
                     f"source {self.source!r}: no Azure credentials: DefaultAzureCredential found none that works "
                     f"(run `az login`, or set AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET): "
                     f"{msg}") from None
-            self._token = (tok.token, float(tok.expires_on))
-            return tok.token
+            self._tokens[scope] = (tok.token, float(tok.expires_on))
+            return str(tok.token)
 
     def check_token(self) -> None:
         """Fail the source now (one line) when no token can be had."""
