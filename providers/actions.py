@@ -256,6 +256,8 @@ class ScriptExporter(ABC):
     tool: str = ""
     #: the provider_name of the steps it exports (steps of other providers are left out)
     provider_name: str = ""
+    #: how to switch to the right account, shown when the credentials are for another one
+    account_hint: str = "switch credentials"
 
     @abstractmethod
     def commands(self, step: PlanStep) -> list[list[str]]:

@@ -13,6 +13,7 @@ from providers.actions import PlanStep, ScriptExporter
 class AzCli(ScriptExporter):
     tool = "the Azure CLI (az)"
     provider_name = "Microsoft"
+    account_hint = "az login with an identity that can use that subscription"
 
     def commands(self, step: PlanStep) -> list[list[str]]:
         rid = step.resource_id
