@@ -294,3 +294,20 @@ def test_sync_killed_mid_write_leaves_previous_data_intact(
         assert s.conn.execute("SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0] == "running"
     assert main(["sync", "--config", str(cfg)]) == 0
     assert [r["status"] for r in runs(db_path)] == ["ok", "failed", "ok"]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    ('subscriptions = ["not-a-guid"]', 'expected a list of subscription GUIDs like ["00000000-0000-0000-0000-0000'),
+    ("subscriptions = []", "subscriptions"),
+    (f'subscriptions = ["{SUB1}"]\ncost_source = "export"', 'export_container_url: required when cost_source = "export"'),
+    (f'subscriptions = ["{SUB1}"]\nendpoint = "http://user:pw@127.0.0.1:1"', "endpoint"),
+    (f'subscriptions = ["{SUB1}"]\nsteps = ["sagemaker"]', "steps"),
+    (f'subscriptions = ["{SUB1}"]\ntenant_id = "x"', "tenant_id: expected a GUID like 00000000-0000-0000-0000-000000000000"),
+])
+def test_bad_azure_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], body: str,
+                                             expected: str) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[sources.az]\nkind = "azure"\n{body}\n', encoding="utf-8")
+    assert main(["sources", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "sources.az" in err and expected in err, err

@@ -62,7 +62,10 @@ class AzureOptions(CostOptions):
 
     sorted_keys: ClassVar[bool] = True
 
-    subscriptions: Annotated[list[Guid], Meta(min_length=1, description="subscription ids to read (one or more)")]  # type: ignore[misc]  # kw_only: a required field may follow defaults
+    # kw_only: a required field may follow the defaults of CostOptions
+    subscriptions: Annotated[list[Guid], Meta(  # type: ignore[misc]
+        min_length=1, extra={"expected": 'a list of subscription GUIDs like ["00000000-0000-0000-0000-000000000000"]'},
+        description="subscription ids to read (one or more)")]
     tenant_id: Annotated[Guid, Meta(description="Microsoft Entra tenant of the credential (default: the "
                                     "credential's own)")] | None = None
     cost_source: Annotated[Literal["query", "export"],
