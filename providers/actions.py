@@ -16,7 +16,8 @@ one step out against one provider. The contract every executor follows:
 
 Actions (AWS names; the CLI verbs are in analysis/cleanup.py's script export):
 delete_volume (optionally snapshot it first), release_address, delete_snapshot,
-deregister_image (and delete its EBS snapshots), stop_instance.
+deregister_image (and delete its EBS snapshots), stop_instance, deallocate_instance (an Azure VM
+stopped but still allocated).
 
 Protection: a resource tagged `costdeck:protect` (any value), any tag listed in the config's
 `[protection] tags` ("key" or "key=value"), or whose id is in `[protection] resource_ids` is
@@ -290,7 +291,7 @@ class DemoExecutor(Executor):
     """Simulates the actions against the demo inventory in the cache (no cloud is contacted).
 
     The re-check reads the resource's row; acting deletes it (volumes, addresses, snapshots,
-    images and the image's snapshots) or marks an instance "stopped". A volume snapshotted
+    images and the image's snapshots) or marks an instance "stopped" (an Azure VM "deallocated"). A volume snapshotted
     first gets a simulated snapshot row. Every message says "simulated (demo)".
     """
 
@@ -316,8 +317,9 @@ class DemoExecutor(Executor):
         past = ACTIONS.get(step.action, ("", "done"))[1]
         with store.transaction():
             key = (step.provider_name, step.resource_id)
-            if step.action == "stop_instance":
-                store.conn.execute("UPDATE resources SET state='stopped' WHERE provider_name=? AND resource_id=?", key)
+            if step.action in ("stop_instance", "deallocate_instance"):
+                store.conn.execute("UPDATE resources SET state=? WHERE provider_name=? AND resource_id=?",
+                                   ("stopped" if step.action == "stop_instance" else "deallocated", *key))
             elif step.action == "deregister_image":
                 row = self._row(*key) or {}
                 snaps = list((_loads(row.get("properties")) or {}).get("snapshot_ids") or step.snapshot_ids)

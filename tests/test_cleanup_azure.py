@@ -273,3 +273,20 @@ def build_plan_for(steps: list[PlanStep]) -> Any:
     from analysis.cleanup import Plan
 
     return Plan(steps=steps)
+
+
+def test_demo_executor_deallocates_without_deleting(db_path: Path) -> None:
+    from providers.actions import DemoExecutor
+
+    with Store(db_path) as store:
+        sid = store.ensure_source("demo", "demo", {})
+        store.upsert("resources", [{"source_id": sid, "provider_name": "Microsoft", "resource_id": VM_STOPPED,
+                                    "resource_name": "vm-stopped-1", "resource_type": "instance", "state": "stopped",
+                                    "first_seen": NOW, "last_seen": NOW, "tags": {}, "properties": {}}],
+                     pk=("provider_name", "resource_id"))
+        step = PlanStep(action="deallocate_instance", provider_name="Microsoft", resource_id=VM_STOPPED,
+                        resource_type="instance", preconditions={"state": "stopped"})
+        res = DemoExecutor(store).run(step, dry_run=False)
+        assert res.status == "ok" and res.message == "deallocated — simulated (demo)"
+        assert store.conn.execute("SELECT state FROM resources WHERE resource_id=?", (VM_STOPPED,)).fetchone()[0] \
+            == "deallocated"
