@@ -142,6 +142,7 @@ class FakeAzure:
         with self.lock:
             self.faults.clear()
             self.requests.clear()
+            self.prices_auth.clear()
 
     def count(self, path_part: str, method: str | None = None) -> int:
         return sum(1 for m, p, _, _ in self.requests if path_part.lower() in p.lower() and (method in (None, m)))

@@ -190,6 +190,18 @@ def test_reservations_into_commitments_with_the_aws_math(
     assert c["end"].startswith("2026-09-01") and c["days_to_expiry"] > 150
 
 
+def test_commitments_price_their_size_without_the_prices_step(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = config(tmp_path, fake.url, ["commitments"])
+    assert main(["sync", "--config", str(cfg)]) == 0
+    capsys.readouterr()
+    assert main(["report", "commitments", "--config", str(cfg), "--format", "json"]) == 0
+    [c] = json.loads(capsys.readouterr().out)
+    assert Decimal(str(c["on_demand_equivalent"])) == 12 * Decimal("0.192") * Decimal("1.1") * 5
+    assert len(fake.prices_auth) >= 1 and set(fake.prices_auth) == {None}
+
+
 def fake_image_id() -> str:
     return f"/subscriptions/{SUB1}/resourceGroups/rg-old/providers/Microsoft.Compute/images/img-old-1"
 

@@ -20,7 +20,8 @@ Daily usage (table `commitment_usage`, money in nano-units), per reservation and
   ChargeType]): ChargeType "UnusedReservation" -> unused_nanos, the rest (the amortized cost of the
   covered usage) -> used_nanos, committed_nanos = used + unused;
 * on_demand_equivalent_nanos = usedHours x the size's on-demand hourly price in its region (the
-  prices step: Retail Prices API), like AWS's OnDemandCostOfRIHoursUsed; unknown (NULL) without a price.
+  prices step's, else asked of the Retail Prices API here), like AWS's OnDemandCostOfRIHoursUsed;
+  unknown (NULL) when the size has no retail price.
 
 Write: ONE transaction replaces this source's Azure commitments and their usage rows in the window.
 """
@@ -101,6 +102,28 @@ def summaries(az: AzureSession, order: str, lo: date, hi: date) -> list[dict[str
                    "reservationSummaries", CONSUMPTION_API, "Reservation summaries", grain="daily", **{"$filter": flt})
 
 
+def retail_for(az: AzureSession, regions: list[str]) -> dict[tuple[str, str], int]:
+    """(region, size) -> on-demand nanos per hour from the Retail Prices API, for the regions of
+    reservations whose size the prices step did not price (that step prices the VMs' regions only)."""
+    if not regions:
+        return {}
+    from providers.http import RestClient
+
+    from . import session as az_session
+    from .prices import PRICES, retail_prices
+
+    out: dict[tuple[str, str], int] = {}
+    client = RestClient(az.options.prices_endpoint or PRICES, label="Azure Retail Prices", token=None,
+                        counter=az.counter, max_attempts=az.options.max_attempts, sleep=lambda s: az_session.SLEEP(s))
+    try:
+        for region in regions:
+            for sku, (nanos, _cur) in retail_prices(client, region).items():
+                out[(region, sku)] = nanos
+    finally:
+        client.close()
+    return out
+
+
 def sync_commitments(ctx: SyncContext, az: AzureSession) -> int:
     subs = list(az.options.subscriptions)
     hi = ctx.today
@@ -125,6 +148,9 @@ def sync_commitments(ctx: SyncContext, az: AzureSession) -> int:
     prices = {(r[0], r[1]): r[2] for r in ctx.store.conn.execute(
         "SELECT region_id, sku, price_nanos FROM prices WHERE provider_name=? AND pricing_model='on-demand'",
         (PROVIDER,))}
+    missing = {str(r.get("location")) for r, _ in found
+               if r.get("location") and (r.get("location"), (r.get("sku") or {}).get("name")) not in prices}
+    prices.update(retail_for(az, sorted(missing)))
     commitments, usage = [], []
     for res, scope_sub in found:
         rid = str(res["id"])
