@@ -94,7 +94,9 @@ class FakeAzure:
         self.metrics: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.advisor: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.cpu_profile: dict[str, tuple[float, float]] = {}
-        self.prices_auth: list[str | None] = []  # Authorization headers seen by the Retail Prices API  # VM id -> (CPU %, network bytes per hour)
+        self.prices_auth: list[str | None] = []
+        self.queries_answered = 0
+        self.qpu_empty_every = 0  # every Nth query answer says the query units are used up (qpu-remaining 0)  # Authorization headers seen by the Retail Prices API  # VM id -> (CPU %, network bytes per hour)
         self.reservations: list[dict[str, Any]] = []
         self.reservation_daily: list[dict[str, Any]] = []
         self.subs: dict[str, str] = {}
@@ -215,7 +217,13 @@ class FakeAzure:
         low = path.lower().rstrip("/")
         m = re.fullmatch(r"/subscriptions/([^/]+)/providers/microsoft\.costmanagement/query", low)
         if m and method == "POST":
-            return 200, self.query(m.group(1), body, path, query), {}
+            self.queries_answered += 1
+            left = 0 if self.qpu_empty_every and self.queries_answered % self.qpu_empty_every == 0 else 50
+            headers = {"x-ms-ratelimit-microsoft.costmanagement-qpu-remaining": f"QueryUsage={left}",
+                       "x-ms-ratelimit-microsoft.costmanagement-qpu-consumed": "1"}
+            if not left:
+                headers["x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after"] = "4"
+            return 200, self.query(m.group(1), body, path, query), headers
         m = re.fullmatch(r"/subscriptions/([^/]+)", low)
         if m and method == "GET":
             sub = m.group(1)

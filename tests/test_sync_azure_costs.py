@@ -182,6 +182,21 @@ def test_throttling_429_waits_retry_after_and_counts(
     assert got == {SUB1: nanos(fake.total("sub", "ActualCost", lo, TODAY + timedelta(days=1)))[SUB1]}
 
 
+def test_queries_are_spread_when_the_query_units_run_out(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path
+) -> None:
+    cfg = write_config(tmp_path, fake.url, subs=(SUB1,), backfill_months=1)
+    fake.qpu_empty_every = 3
+    fake.queries_answered = 0
+    try:
+        assert main(["sync", "--config", str(cfg)]) == 0
+    finally:
+        fake.qpu_empty_every = 0
+    n = fake.count("/query")
+    assert n >= 6 and az == [4.0] * (n // 3)  # waited before the next query, never throttled
+    assert runs(db_path)[-1]["status"] == "ok"
+
+
 def test_server_error_keeps_previous_data_and_says_so(
     az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -31,9 +31,11 @@ So per type and per month:
 
 Six queries per subscription and month (plus `nextLink` pages: a next page is the same body
 POSTed to the link), one month per query because large daily answers page; an incremental sync of
-the last days is six queries. Queries run one after the other (Cost Management's limits are per
-tenant and per client; `429` with `Retry-After` / `x-ms-ratelimit-microsoft.costmanagement-*`
-is waited by the REST client and counted).
+the last days is six queries. Queries run one after the other and are spread (Cost Management's
+limits are per tenant and per client): an answer saying the query-processing units are used up
+(`x-ms-ratelimit-microsoft.costmanagement-qpu-remaining` 0) makes the next query wait the time it
+names (`pace`), and a `429` with `Retry-After` / `x-ms-ratelimit-microsoft.costmanagement-*` is
+waited by the REST client and counted.
 
 Currency: each row keeps the currency Azure reports; amounts in different currencies are never
 added (the currency is part of each row's key).
@@ -42,6 +44,7 @@ added (the currency is part of each row's key).
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -51,7 +54,7 @@ from typing import Any
 from cache import CostRow
 from cache.money import to_nanos
 from providers.base import SyncContext
-from providers.http import HttpStepError
+from providers.http import HttpStepError, retry_after
 
 from .session import COST_API, RESOURCES_API, AzureSession
 
@@ -166,6 +169,7 @@ def query_rows(az: AzureSession, sub: str, body: dict[str, Any]) -> Iterator[dic
     seen: set[str] = set()
     while True:
         resp = az.arm.request("POST", url, json=body, params=params, op="CostManagement query")
+        pace(az, resp.headers)
         if resp.status_code == 204 or not resp.content:
             return
         try:
@@ -185,6 +189,25 @@ def query_rows(az: AzureSession, sub: str, body: dict[str, Any]) -> Iterator[dic
             raise HttpStepError("Azure Cost Management query: the server repeated a page link; stopped")
         seen.add(nxt)
         url, params = nxt, None
+
+
+QPU_REMAINING = "x-ms-ratelimit-microsoft.costmanagement-qpu-remaining"
+
+
+def pace(az: AzureSession, headers: Any) -> None:
+    """Spread the queries: when an answer says the query-processing units are used up
+    (`x-ms-ratelimit-microsoft.costmanagement-qpu-remaining` 0, e.g. "QueryUsage=0") and how long
+    until they come back (`...-qpu-retry-after` / Retry-After), wait that long (capped, recorded
+    like a throttling wait) before the next query instead of running into 429s."""
+    raw = headers.get(QPU_REMAINING)
+    if raw is None:
+        return
+    m = re.search(r"(-?\d+(?:\.\d+)?)\s*$", str(raw))
+    if m is None or float(m.group(1)) > 0:
+        return
+    wait = retry_after(headers)
+    if wait:
+        az.arm.wait(wait)
 
 
 def _day(v: Any) -> date:
