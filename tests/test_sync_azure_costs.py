@@ -326,3 +326,39 @@ def test_bad_azure_config_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Capt
     assert main(["sources", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "sources.az" in err and expected in err, err
+
+
+def test_split_keeps_both_totals_exact() -> None:
+    from providers.azure.costs import split_table
+
+    rows = {"Virtual Machines": 1_000_000_001, "Bandwidth": 333_333_333}
+    parts = {"westeurope": 700_000_000, "global": 633_333_334}
+    cells = split_table(rows, parts)
+    for k, a in rows.items():
+        assert sum(v for (r, _), v in cells.items() if r == k) == a
+    for p, a in parts.items():
+        assert sum(v for (_, q), v in cells.items() if q == p) == a
+    assert split_table({"x": 5}, {"only": 5}) == {("x", "only"): 5}
+    mixed = split_table({"a": 10, "refund": -4}, {"p": 3, "q": 3})  # a refund: each row split on its own
+    assert sum(v for (r, _), v in mixed.items() if r == "refund") == -4 and sum(mixed.values()) == 6
+
+
+def test_an_answer_without_usage_dates_is_one_line(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = fake.query
+
+    def no_dates(*a: Any) -> dict[str, Any]:
+        out = real(*a)
+        props = out["properties"]
+        keep = [i for i, c in enumerate(props["columns"]) if c["name"] != "UsageDate"]
+        props["columns"] = [props["columns"][i] for i in keep]
+        props["rows"] = [[r[i] for i in keep] for r in props["rows"]]
+        return out
+
+    monkeypatch.setattr(fake, "query", no_dates)
+    cfg = write_config(tmp_path, fake.url, subs=(SUB1,), backfill_months=1)
+    assert main(["sync", "--config", str(cfg)]) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if "azprod: failed" in x)
+    assert "the answer has no UsageDate column (columns: PreTaxCost, ResourceId, ServiceName, Currency)" in line

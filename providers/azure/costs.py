@@ -27,7 +27,9 @@ So per type and per month:
    nano-units, the leftovers matched row to value), so each service row keeps its amount and each
    pricing model / location gets exactly its amount: the totals by service, by pricing model and
    by region all equal Azure's to the nano-unit. Only the pairing inside such a (day, resource)
-   (which service went with which location) is an estimate, and no total depends on it.
+   (which service went with which location) is an estimate, and no total depends on it. (With
+   negative amounts in the group, or answers that changed between the queries, each row is split
+   in proportion on its own: the service totals stay exact, the others within a few nano-units.)
 
 Six queries per subscription and month (plus `nextLink` pages: a next page is the same body
 POSTed to the link), one month per query because large daily answers page; an incremental sync of
@@ -179,7 +181,10 @@ def query_rows(az: AzureSession, sub: str, body: dict[str, Any]) -> Iterator[dic
         props = data.get("properties") if isinstance(data, dict) else None
         if not isinstance(props, dict) or not isinstance(props.get("columns"), list):
             raise HttpStepError("Azure Cost Management query: no properties.columns in the answer")
-        names = [str(c.get("name")) for c in props["columns"]]
+        names = [str(c.get("name")) for c in props["columns"] if isinstance(c, dict)]
+        if (body.get("dataset") or {}).get("granularity") == "Daily" and "UsageDate" not in names:
+            raise HttpStepError(f"Azure Cost Management query: the answer has no UsageDate column "
+                                f"(columns: {', '.join(names)[:120]})")
         for row in props.get("rows") or []:
             yield dict(zip(names, row, strict=False))
         nxt = props.get("nextLink")
