@@ -37,10 +37,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 TOKEN = "fake-azure-token"
 SUB1 = "11111111-1111-1111-1111-111111111111"
 SUB2 = "22222222-2222-2222-2222-222222222222"
-AGG_COLUMNS = ("PreTaxCost", "Cost", "CostUSD")
+AGG_COLUMNS = ("PreTaxCost", "Cost", "CostUSD", "UsageQuantity")
 ORDER_GUID = "aaaaaaaa-0000-0000-0000-000000000001"
 RES_GUID = "bbbbbbbb-0000-0000-0000-000000000002"
 RESERVATION = f"/providers/Microsoft.Capacity/reservationOrders/{ORDER_GUID}/reservations/{RES_GUID}"
+SP_ORDER = "eeeeeeee-0000-0000-0000-000000000005"
+SP_GUID = "ffffffff-0000-0000-0000-000000000006"
+SAVINGS_PLAN = f"/providers/Microsoft.BillingBenefits/savingsPlanOrders/{SP_ORDER}/savingsPlans/{SP_GUID}"
 
 
 @dataclass
@@ -56,7 +59,8 @@ class Usage:
     currency: str = "USD"
     charge_type: str = "Usage"
     tags: dict[str, str] = field(default_factory=dict)
-    reservation_id: str = ""
+    reservation_id: str = ""  # the reservation or savings plan (benefit) GUID covering it
+    quantity: Decimal = Decimal(0)  # UsageQuantity (hours for VMs)
 
 
 @dataclass
@@ -99,6 +103,7 @@ class FakeAzure:
         self.qpu_empty_every = 0  # every Nth query answer says the query units are used up (qpu-remaining 0)  # Authorization headers seen by the Retail Prices API  # VM id -> (CPU %, network bytes per hour)
         self.reservations: list[dict[str, Any]] = []
         self.reservation_daily: list[dict[str, Any]] = []
+        self.savings_plans: list[dict[str, Any]] = []
         self.subs: dict[str, str] = {}
         self.requests: list[tuple[str, str, dict[str, list[str]], Any]] = []
         self.faults: list[Fault] = []
@@ -288,7 +293,10 @@ class FakeAzure:
             key.append(u.currency)
             acc = sums[tuple(key)]
             for i, c in enumerate(cols):
-                acc[i] += amount * (Decimal("1.1") if c == "CostUSD" and u.currency == "EUR" else 1)
+                if c == "UsageQuantity":
+                    acc[i] += u.quantity
+                else:
+                    acc[i] += amount * (Decimal("1.1") if c == "CostUSD" and u.currency == "EUR" else 1)
         columns = [{"name": c, "type": "Number"} for c in cols]
         for g in groups:
             if g.get("type") == "TagKey":
@@ -457,6 +465,16 @@ def seed(fake: FakeAzure, today: date, days: int = 45) -> None:
          "location": "eastus", "type": "Microsoft.Capacity/reservationOrders/reservations",
          "properties": {"appliedScopeType": "Single", "appliedScopes": ["/subscriptions/99999999-9999-9999-9999-999999999999"],
                         "quantity": 2, "term": "P1Y", "displayProvisioningState": "Succeeded"}}]
+    fake.savings_plans = [{
+        "id": SAVINGS_PLAN, "name": SP_GUID, "type": "Microsoft.BillingBenefits/savingsPlanOrders/savingsPlans",
+        "sku": {"name": "Compute_Savings_Plan"},
+        "properties": {"displayName": "Compute_SP_1", "provisioningState": "Succeeded",
+                       "displayProvisioningState": "Succeeded", "billingScopeId": f"/subscriptions/{SUB1}",
+                       "term": "P1Y", "billingPlan": "P1M", "appliedScopeType": "Shared",
+                       "userFriendlyAppliedScopeType": "Shared",
+                       "commitment": {"grain": "Hourly", "currencyCode": "USD", "amount": 0.25},
+                       "effectiveDateTime": "2025-12-01T00:00:00Z", "benefitStartTime": "2025-12-01T00:00:00Z",
+                       "expiryDateTime": "2026-12-01T00:00:00Z"}}]
     web, idle = (_rid(SUB1, rg, "Microsoft.Compute/virtualMachines", n) for rg, n in (("rg-web", "vm-web-1"),
                                                                                    ("rg-batch", "vm-idle-1")))
     fake.cpu_profile = {web: (12.0, 5e7), idle: (1.2, 2e3),
@@ -517,6 +535,9 @@ def seed(fake: FakeAzure, today: date, days: int = 45) -> None:
                        "OnDemand", Decimal("12.096"), Decimal("12.096")))
         U.append(Usage(d, SUB1, rid(SUB1, "rg-batch", vmk, "vm-idle-1"), "Virtual Machines", "eastus", "OnDemand",
                        Decimal("9.216") + k, Decimal("9.216") + k))
+        if d.day % 4 == 0:  # 12 more hours of it covered by the savings plan (amortized at the plan's rate)
+            U.append(Usage(d, SUB1, rid(SUB1, "rg-batch", vmk, "vm-idle-1"), "Virtual Machines", "eastus",
+                           "SavingsPlan", Decimal(0), Decimal("2.5"), reservation_id=SP_GUID, quantity=Decimal(12)))
         for rg, name, loc in (("rg-web", "vm-web-1-os", "westeurope"), ("rg-batch", "vm-stopped-1-os", "westeurope"),
                               ("rg-batch", "vm-idle-1-os", "eastus"), ("rg-old", "vm-dealloc-1-os", "westeurope"),
                               ("rg-old", "disk-orphan-1", "westeurope")):
@@ -562,6 +583,12 @@ def _route_more(self: FakeAzure, method: str, path: str, low: str, query: dict[s
     got = self.mutations(method, path, low, query, body)
     if got is not None:
         return got  # type: ignore[no-any-return]
+    if low == "/providers/microsoft.billingbenefits/savingsplans" and method == "GET":
+        return 200, self.page(self.savings_plans, path, query), {}
+    m = re.fullmatch(r"(/providers/microsoft\.billingbenefits/savingsplanorders/[^/]+/savingsplans/[^/]+)/providers/"
+                     r"microsoft\.costmanagement/benefitutilizationsummaries", low)
+    if m and method == "GET":
+        return 200, self.page(self.benefit_summaries(m.group(1), query), path, query), {}
     if low == "/providers/microsoft.capacity/reservations" and method == "GET":
         return 200, self.page(self.reservations, path, query), {}
     m = re.fullmatch(r"/providers/microsoft\.capacity/reservationorders/([^/]+)/providers/microsoft\.consumption/"
@@ -807,6 +834,38 @@ def _reservation_summaries(self: FakeAzure, order: str, query: dict[str, list[st
 
 
 FakeAzure.reservation_summaries = _reservation_summaries  # type: ignore[attr-defined]
+
+
+def _benefit_summaries(self: FakeAzure, plan_low: str, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Cost Management benefit utilization summaries (daily) of a savings plan: the amortized cost of
+    the usage it covered over its daily commitment (hourly amount x 24)."""
+    if query.get("grainParameter", [""])[0] != "Daily":
+        raise BadRequest("grainParameter must be Daily")
+    m = re.fullmatch(r"properties/usageDate ge '(\S+)' and properties/usageDate le '(\S+)'",
+                     query.get("$filter", [""])[0])
+    if m is None:
+        raise BadRequest("bad $filter")
+    lo, hi = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
+    sp = next(p for p in self.savings_plans if p["id"].lower() == plan_low)
+    guid = sp["id"].rsplit("/", 1)[-1]
+    daily = Decimal(str(sp["properties"]["commitment"]["amount"])) * 24
+    out = []
+    d = lo
+    while d <= hi:
+        used = sum((u.amortized for u in self.usage if u.reservation_id == guid and u.day == d), Decimal(0))
+        pct = float(used * 100 / daily)
+        out.append({"kind": "SavingsPlan", "id": f"{sp['id']}/providers/Microsoft.CostManagement/"
+                    f"benefitUtilizationSummaries/{d:%Y%m%d}", "name": f"{d:%Y%m%d}",
+                    "type": "Microsoft.CostManagement/benefitUtilizationSummaries",
+                    "properties": {"armSkuName": "Compute_Savings_Plan", "benefitId": sp["id"],
+                                   "benefitOrderId": sp["id"].split("/")[-3], "benefitType": "SavingsPlan",
+                                   "usageDate": f"{d.isoformat()}T00:00:00Z", "avgUtilizationPercentage": pct,
+                                   "minUtilizationPercentage": 0.0, "maxUtilizationPercentage": pct}})
+        d += timedelta(days=1)
+    return out
+
+
+FakeAzure.benefit_summaries = _benefit_summaries  # type: ignore[attr-defined]
 
 
 FakeAzure.route_more = _route_more  # type: ignore[attr-defined]

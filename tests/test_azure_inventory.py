@@ -13,7 +13,7 @@ import pytest
 
 from cache import Store
 from providers.azure import session as az_session
-from tests.fake_azure import RESERVATION, SUB1, SUB2, TOKEN, FakeAzure, seed
+from tests.fake_azure import RESERVATION, SAVINGS_PLAN, SUB1, SUB2, TOKEN, FakeAzure, seed
 from tests.test_sync_azure_costs import NOW, TODAY
 from tui.cli import main
 
@@ -168,7 +168,8 @@ def test_reservations_into_commitments_with_the_aws_math(
     cfg = config(tmp_path, fake.url, ["inventory", "prices", "commitments"])
     assert main(["sync", "--config", str(cfg)]) == 0
     assert "azprod: ok" in capsys.readouterr().out
-    qs = [b for m, p, q_, b in fake.requests if p.endswith("/query")]
+    qs = [b for m, p, q_, b in fake.requests if p.endswith("/query")
+          and b["dataset"]["filter"]["dimensions"]["values"] == ["Reservation"]]
     assert len(qs) == 2  # one per subscription
     q = qs[0]
     assert q["dataset"]["filter"] == {"dimensions": {"name": "PricingModel", "operator": "In", "values": ["Reservation"]}}
@@ -176,7 +177,9 @@ def test_reservations_into_commitments_with_the_aws_math(
     firsts = [p for m, p, q_, b in fake.requests if p.endswith("/reservationSummaries") and "$skiptoken" not in q_]
     assert len(firsts) == 1  # one order applies to us (the other is another subscription's); 30 days, 10 pages
     assert main(["report", "commitments", "--config", str(cfg), "--format", "json"]) == 0
-    [c] = json.loads(capsys.readouterr().out)
+    by_type = {c["type"]: c for c in json.loads(capsys.readouterr().out)}
+    assert set(by_type) == {"Reservation", "Savings Plan"}
+    c = by_type["Reservation"]
     # 30 days: 5 with 12 of 24 hours used (1.555555 used + 1.555555 unused), 25 unused (3.11111)
     used, committed = Decimal("1.555555") * 5, Decimal("3.11111") * 30
     od = 12 * Decimal("0.192") * Decimal("1.1") * 5  # usedHours x the D4s_v5 westeurope on-demand price
@@ -188,6 +191,17 @@ def test_reservations_into_commitments_with_the_aws_math(
     assert Decimal(str(c["savings"])) == od - used and Decimal(str(c["net_savings"])) == od - committed
     assert c["utilization_pct"] == round(float(used * 100 / committed), 2)
     assert c["end"].startswith("2026-09-01") and c["days_to_expiry"] > 150
+    # the savings plan: $0.25/h committed; 7 days of the window had 12 h of vm-idle-1 (D8s_v5, eastus) covered
+    sp = by_type["Savings Plan"]
+    assert sp["commitment_id"] == SAVINGS_PLAN and (sp["term_months"], sp["payment_option"]) == (12, "Monthly")
+    assert Decimal(str(sp["hourly_commitment"])) == Decimal("0.25")
+    assert Decimal(str(sp["committed_cost"])) == Decimal("0.25") * 24 * 30
+    assert abs(Decimal(str(sp["used_cost"])) - Decimal("2.5") * 7) < Decimal("0.000001")
+    assert Decimal(str(sp["on_demand_equivalent"])) == 12 * Decimal("0.384") * 7
+    assert sp["utilization_pct"] == round(17.5 * 100 / 180, 2)
+    sp_queries = [b for m, p, q_, b in fake.requests if p.endswith("/query")
+                  and b["dataset"]["filter"]["dimensions"]["values"] == ["SavingsPlan"]]
+    assert len(sp_queries) == 2 and sp_queries[0]["dataset"]["aggregation"]["hours"]["name"] == "UsageQuantity"
 
 
 def test_commitments_price_their_size_without_the_prices_step(
@@ -197,7 +211,7 @@ def test_commitments_price_their_size_without_the_prices_step(
     assert main(["sync", "--config", str(cfg)]) == 0
     capsys.readouterr()
     assert main(["report", "commitments", "--config", str(cfg), "--format", "json"]) == 0
-    [c] = json.loads(capsys.readouterr().out)
+    [c] = [x for x in json.loads(capsys.readouterr().out) if x["type"] == "Reservation"]
     assert Decimal(str(c["on_demand_equivalent"])) == 12 * Decimal("0.192") * Decimal("1.1") * 5
     assert len(fake.prices_auth) >= 1 and set(fake.prices_auth) == {None}
 

@@ -2,9 +2,10 @@
 
 Steps: costs (Cost Management query, or FOCUS exports in a storage container: costs.py, export.py),
 inventory (VMs with their power state, managed disks, public IPs, snapshots, images), metrics
-(Azure Monitor), prices (VM sizes and Retail Prices, for rightsizing), advice (Azure Advisor cost recommendations), commitments (reservations and their
-daily utilization). Each step runs through `ctx.run_step`: 403 on one API fails that step only
-(the source ends "partial"); 401 (expired or missing credentials) stops the source.
+(Azure Monitor), prices (VM sizes and Retail Prices, for rightsizing), advice (Azure Advisor cost
+recommendations), commitments (reservations and savings plans with their daily utilization).
+Each step runs through `ctx.run_step`: 403 on one API fails that step only (the source ends
+"partial"); 401 (expired or missing credentials) stops the source.
 
 Credentials: azure-identity's DefaultAzureCredential (environment, workload identity, managed
 identity, Azure CLI login), token scope `https://management.azure.com/.default`. For emulators

@@ -23,6 +23,17 @@ Daily usage (table `commitment_usage`, money in nano-units), per reservation and
   prices step's, else asked of the Retail Prices API here), like AWS's OnDemandCostOfRIHoursUsed;
   unknown (NULL) when the size has no retail price.
 
+Savings plans (commitment_type "Savings Plan", commitment_id `/providers/Microsoft.BillingBenefits/
+savingsPlanOrders/{order}/savingsPlans/{id}`): `GET /providers/Microsoft.BillingBenefits/savingsPlans`
+(list all): `commitment` {grain Hourly, amount, currencyCode} -> hourly_commitment_nanos, term,
+billingPlan, scope. Per day, as AWS's GetSavingsPlansUtilization: committed = the hourly commitment x
+24, used = committed x `avgUtilizationPercentage` of the Cost Management benefit utilization
+summaries (`{plan id}/providers/Microsoft.CostManagement/benefitUtilizationSummaries?grainParameter=
+Daily`, one request per plan), unused = committed - used; on-demand equivalent = the hours of the usage
+the plans covered (AmortizedCost query, filter PricingModel In [SavingsPlan], grouping [ResourceId],
+aggregations UsageQuantity and PreTaxCost) x each VM's size price in its region (inventory + prices),
+shared between several plans in proportion to what each used that day.
+
 Write: ONE transaction replaces this source's Azure commitments and their usage rows in the window.
 """
 
@@ -38,10 +49,13 @@ from cache.money import to_nanos
 from providers.base import SyncContext
 
 from .costs import _amount, _day, query_rows
-from .session import CAPACITY_API, CONSUMPTION_API, AzureSession
+from .session import CAPACITY_API, CONSUMPTION_API, COST_API, AzureSession
 
 PROVIDER = "Microsoft"
 CTYPE = "Reservation"
+SP_TYPE = "Savings Plan"
+BENEFITS_API = "2022-11-01"
+BILLING_PLANS = {"P1M": "Monthly", "Upfront": "Upfront"}
 TERMS = {"P1Y": 12, "P3Y": 36, "P5Y": 60}
 STATES = {"succeeded": "active", "expired": "expired", "cancelled": "retired", "canceled": "retired"}
 
@@ -100,6 +114,107 @@ def summaries(az: AzureSession, order: str, lo: date, hi: date) -> list[dict[str
            f"{(hi - timedelta(days=1)).isoformat()}")
     return az.list(f"/providers/Microsoft.Capacity/reservationorders/{order}/providers/Microsoft.Consumption/"
                    "reservationSummaries", CONSUMPTION_API, "Reservation summaries", grain="daily", **{"$filter": flt})
+
+
+def _sp_applies(sp: dict[str, Any], subs: list[str]) -> str | None:
+    p = sp.get("properties") or {}
+    if str(p.get("appliedScopeType") or "Shared").lower() == "shared":
+        return ""
+    sub = str((p.get("appliedScopeProperties") or {}).get("subscriptionId") or "").strip("/").split("/")[-1].lower()
+    return sub if sub in subs else None
+
+
+def sp_utilization(az: AzureSession, plan_id: str, lo: date, hi: date) -> dict[str, float]:
+    """day -> average utilization % of one savings plan (benefit utilization summaries, daily)."""
+    flt = (f"properties/usageDate ge '{lo.isoformat()}' and properties/usageDate le "
+           f"'{(hi - timedelta(days=1)).isoformat()}'")
+    out: dict[str, float] = {}
+    for it in az.list(f"{plan_id}/providers/Microsoft.CostManagement/benefitUtilizationSummaries", COST_API,
+                      "Benefit utilization summaries", grainParameter="Daily", **{"$filter": flt}):
+        p = it.get("properties") or {}
+        day = str(p.get("usageDate") or "")[:10]
+        if day and p.get("avgUtilizationPercentage") is not None:
+            out[day] = float(p["avgUtilizationPercentage"])
+    return out
+
+
+def sp_on_demand(az: AzureSession, ctx: SyncContext, lo: date, hi: date, prices: dict[tuple[str, str], int],
+                 ) -> dict[str, int]:
+    """day -> on-demand value (nanos) of the VM hours savings plans covered, over the subscriptions."""
+    sizes = {r[0].lower(): (r[1], r[2]) for r in ctx.store.conn.execute(
+        "SELECT resource_id, region_id, instance_type FROM resources WHERE provider_name=? AND "
+        "resource_type='instance'", (PROVIDER,))}
+    body = {
+        "type": "AmortizedCost", "timeframe": "Custom",
+        "timePeriod": {"from": f"{lo.isoformat()}T00:00:00+00:00",
+                       "to": f"{(hi - timedelta(days=1)).isoformat()}T23:59:59+00:00"},
+        "dataset": {"granularity": "Daily",
+                    "aggregation": {"hours": {"name": "UsageQuantity", "function": "Sum"},
+                                    "totalCost": {"name": "PreTaxCost", "function": "Sum"}},
+                    "grouping": [{"type": "Dimension", "name": "ResourceId"}],
+                    "filter": {"dimensions": {"name": "PricingModel", "operator": "In", "values": ["SavingsPlan"]}}},
+    }
+    out: dict[str, int] = defaultdict(int)
+    for sub in az.options.subscriptions:
+        for r in query_rows(az, sub, body):
+            region, size = sizes.get(str(r.get("ResourceId") or "").lower(), (None, None))
+            price = prices.get((str(region), str(size)))
+            if price is None:
+                continue
+            hours = r.get("UsageQuantity")
+            out[_day(r["UsageDate"]).isoformat()] += int(Decimal(str(hours or 0)) * price)
+    return out
+
+
+def savings_plans(ctx: SyncContext, az: AzureSession, lo: date, hi: date, prices: dict[tuple[str, str], int],
+                  vm_regions: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    subs = list(az.options.subscriptions)
+    plans = [(sp, scope) for sp in az.list("/providers/Microsoft.BillingBenefits/savingsPlans", BENEFITS_API,
+                                          "Savings plans list")
+             if sp.get("id") and (scope := _sp_applies(sp, subs)) is not None]
+    if not plans:
+        return [], []
+    util = {str(sp["id"]): sp_utilization(az, str(sp["id"]), lo, hi) for sp, _ in plans}
+    prices = {**prices, **retail_for(az, sorted(vm_regions - {r for r, _ in prices}))}
+    od_by_day = sp_on_demand(az, ctx, lo, hi, prices)
+    commitments, usage = [], []
+    used_by: dict[str, dict[str, int]] = defaultdict(dict)  # day -> plan -> used nanos
+    for sp, _scope in plans:
+        p = sp.get("properties") or {}
+        c = p.get("commitment") or {}
+        hourly = to_nanos(Decimal(str(c.get("amount") or 0))) if str(c.get("grain") or "Hourly") == "Hourly" else 0
+        for day, pct in util[str(sp["id"])].items():
+            used_by[day][str(sp["id"])] = int(Decimal(hourly * 24) * Decimal(str(pct)) / 100)
+    for sp, scope in plans:
+        pid = str(sp["id"])
+        p = sp.get("properties") or {}
+        c = p.get("commitment") or {}
+        hourly = to_nanos(Decimal(str(c.get("amount") or 0))) if str(c.get("grain") or "Hourly") == "Hourly" else 0
+        for day, pct in sorted(util[pid].items()):
+            committed = hourly * 24
+            used = used_by[day][pid]
+            total_used = sum(used_by[day].values())
+            od = od_by_day.get(day)
+            share = None if od is None else (od * used // total_used if total_used else 0)
+            usage.append({"provider_name": PROVIDER, "commitment_id": pid, "day": day, "committed_nanos": committed,
+                          "used_nanos": used, "unused_nanos": committed - used, "on_demand_equivalent_nanos": share,
+                          "utilization_pct": pct, "coverage_pct": None})
+        state = STATES.get(str(p.get("displayProvisioningState") or p.get("provisioningState") or "").lower())
+        commitments.append({
+            "provider_name": PROVIDER, "commitment_id": pid, "commitment_type": SP_TYPE,
+            "name": p.get("displayName") or sp.get("name"), "billing_account_id": None,
+            "sub_account_id": scope or None, "region_id": None,
+            "scope": p.get("userFriendlyAppliedScopeType") or p.get("appliedScopeType"), "instance_type": None,
+            "instance_count": None, "hourly_commitment_nanos": hourly, "upfront_nanos": None,
+            "payment_option": BILLING_PLANS.get(str(p.get("billingPlan")), p.get("billingPlan")),
+            "term_months": TERMS.get(str(p.get("term"))),
+            "start_at": _iso(p.get("benefitStartTime") or p.get("effectiveDateTime")),
+            "end_at": _iso(p.get("expiryDateTime")), "state": state, "source_id": ctx.source_id,
+            "properties": {"savings_plan_order_id": pid.split("/")[-3] if pid.count("/") >= 4 else None,
+                           "sku": (sp.get("sku") or {}).get("name"), "currency": c.get("currencyCode"),
+                           "billing_scope_id": p.get("billingScopeId")},
+        })
+    return commitments, usage
 
 
 def retail_for(az: AzureSession, regions: list[str]) -> dict[tuple[str, str], int]:
@@ -191,6 +306,12 @@ def sync_commitments(ctx: SyncContext, az: AzureSession) -> int:
                 "instance_flexibility": p.get("instanceFlexibility"), "applied_scopes": p.get("appliedScopes"),
                 "on_demand_hourly_nanos": price, "hourly_commitment_basis": "amortized cost over the window"}),
         })
+    vm_regions = {r[0] for r in ctx.store.conn.execute(
+        "SELECT DISTINCT region_id FROM resources WHERE source_id=? AND provider_name=? AND resource_type='instance' "
+        "AND region_id IS NOT NULL", (ctx.source_id, PROVIDER))}
+    sp_rows, sp_usage = savings_plans(ctx, az, lo, hi, prices, vm_regions)
+    commitments += sp_rows
+    usage += sp_usage
     conn = ctx.store.conn
     with ctx.store.transaction():
         old = [r[0] for r in conn.execute("SELECT commitment_id FROM commitments WHERE source_id=? AND provider_name=?",
