@@ -362,3 +362,26 @@ def test_an_answer_without_usage_dates_is_one_line(
     assert main(["sync", "--config", str(cfg)]) == 1
     line = next(x for x in capsys.readouterr().out.splitlines() if "azprod: failed" in x)
     assert "the answer has no UsageDate column (columns: PreTaxCost, ResourceId, ServiceName, Currency)" in line
+
+
+def test_the_fake_answers_in_the_documented_shape(fake: FakeAzure) -> None:
+    """The fake's query answer has the shape of the azure-rest-api-specs examples (tests/data/azure)."""
+    import httpx
+
+    fake.token = TOKEN
+    data = Path(__file__).parent / "data" / "azure"
+    example = json.loads((data / "azure_costmanagement_query_example_MCABillingProfileQueryGrouping_2023-11-01.json")
+                         .read_text(encoding="utf-8"))
+    want = example["responses"]["200"]["body"]
+    body = dict(example["parameters"]["parameters"], type="ActualCost", timeframe="Custom",
+                timePeriod={"from": "2026-02-01T00:00:00+00:00", "to": "2026-02-28T23:59:59+00:00"})
+    resp = httpx.post(f"{fake.url}/subscriptions/{SUB1}/providers/Microsoft.CostManagement/query",
+                      params={"api-version": "2023-11-01"}, json=body, headers={"Authorization": f"Bearer {TOKEN}"})
+    got = resp.json()
+    assert set(got) == set(want) and set(got["properties"]) == set(want["properties"])
+    assert [c["name"] for c in got["properties"]["columns"]] == [c["name"] for c in want["properties"]["columns"]]
+    assert {type(v).__name__ for row in got["properties"]["rows"] for v in row[:1]} == {"float"}
+    rg = {row[1]: Decimal(str(row[0])) for row in got["properties"]["rows"]}
+    seeded = sum((u.actual for u in fake.usage if u.sub == SUB1 and u.day.month == 2 and "rg-web" in u.rid),
+                 Decimal(0))
+    assert rg["rg-web"] == seeded
