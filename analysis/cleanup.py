@@ -14,7 +14,9 @@ Plan (what each recommendation becomes):
   bill; snapshotting and deleting them is a decision for a human), rightsizing and
   previous_generation (a type change needs a stop/modify/start window), open_security_group
   (a security finding: revoking the rule may cut someone's access).
-* Only providers that a registered kind can act on (its `cleanup_providers`: AWS today) are
+* stopped_instance whose detail asks for it (an Azure VM stopped but not deallocated, still billed
+  for compute) -> deallocate the VM (reversible: start it again).
+* Only providers that a registered kind can act on (its `cleanup_providers`: AWS, Azure) are
   executed; steps for other providers are listed as "not supported yet".
 
 Guards at plan time (each excluded item keeps its reason): protected resources (tag
@@ -108,7 +110,25 @@ _STEP_SPECS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
                          "cannot be undone (the image and its snapshots are gone)"),
     "stop_instance": ("instance", {"state": "running", "spot": False}, True,
                       "start it again (instance-store data is lost; a public IP without an EIP changes)"),
+    "deallocate_instance": ("instance", {"state": "stopped"}, True,
+                            "start it again (its disks and static IPs are kept; a dynamic public IP changes)"),
 }
+
+# A provider whose resources name their states (or types) differently: what it accepts instead of the
+# spec's. Azure: a managed disk is "Unattached", a snapshot "Succeeded", a public IP an "ip_address".
+_PROVIDER_STATES: dict[tuple[str, str], str] = {
+    ("Microsoft", "delete_volume"): "Unattached",
+    ("Microsoft", "delete_snapshot"): "Succeeded",
+}
+_ALSO_TYPES: dict[str, tuple[str, ...]] = {"release_address": ("ip_address",)}
+
+
+def action_for(rec: Recommendation) -> str | None:
+    """The cleanup action of a recommendation: its rule's, or the one its detail asks for where the
+    rule leaves it to the provider (a stopped Azure VM still billed for compute: deallocate it)."""
+    if rec.rule == "stopped_instance" and rec.detail.get("action") == "deallocate_instance":
+        return "deallocate_instance"
+    return RULE_ACTIONS.get(rec.rule)
 
 
 class PlanRefused(Exception):
@@ -161,7 +181,7 @@ class Plan:
     @property
     def confirmation_phrase(self) -> str:
         n = len(self.steps)
-        verb = "delete" if any(s.action != "stop_instance" for s in self.steps) else "stop"
+        verb = "delete" if any(s.action not in ("stop_instance", "deallocate_instance") for s in self.steps) else "stop"
         return f"{verb} {n} resource{'s' if n != 1 else ''}"
 
     def confirmed_by(self, typed: str) -> bool:
@@ -274,7 +294,8 @@ def _step_or_reason(conn: sqlite3.Connection, rec: Recommendation, config: Confi
     why = _not_actionable(rec, actionable, seen)
     if why:
         return why
-    action = RULE_ACTIONS[rec.rule]
+    action = action_for(rec)
+    assert action is not None  # _not_actionable said so
     row = _resource(conn, rec.provider_name, rec.resource_id)
     rtype = _STEP_SPECS[action][0]
     tags = _loads(row.get("tags")) if row else {}
@@ -286,7 +307,7 @@ def _step_or_reason(conn: sqlite3.Connection, rec: Recommendation, config: Confi
         return excluded, "excluded"
     if row is None:
         return "gone: not in the inventory any more (deleted since the last sync?)", "stale"
-    if row.get("resource_type") != rtype:
+    if row.get("resource_type") not in (rtype, *_ALSO_TYPES.get(action, ())):
         return f"a {row.get('resource_type')}, not a {rtype}: no {ACTIONS[action][0]}", "stale"
     step = _make_step(conn, rec, action, row, config, plan.snapshot_volumes)
     stale = mismatch(step, live_from_row(row, action), config.protection, since_plan=False)
@@ -301,10 +322,7 @@ def _not_actionable(rec: Recommendation, actionable: list[str], seen: set[tuple[
         return "already applied", "status"
     if rec.status == "dismissed":
         return "dismissed" + (f": {rec.status_reason}" if rec.status_reason else ""), "status"
-    action = RULE_ACTIONS.get(rec.rule)
-    if action is None and rec.rule == "stopped_instance" and rec.provider_name == "Microsoft":
-        return ("not done automatically (Azure is not supported yet): deallocate the VM (az vm deallocate) "
-                "to stop paying for its compute", "not-supported")
+    action = action_for(rec)
     if action is None:
         return NOT_ACTIONABLE.get(rec.rule, "not done automatically: no cleanup action for this rule"), \
             "not-actionable"
@@ -322,9 +340,12 @@ def _make_step(conn: sqlite3.Connection, rec: Recommendation, action: str, row: 
                snapshot_volumes: bool) -> PlanStep:
     """The step for a resource that passed the plan-time checks."""
     rtype, pre, reversible, undo = _STEP_SPECS[action]
+    pre = dict(pre)
+    if (rec.provider_name, action) in _PROVIDER_STATES:
+        pre["state"] = _PROVIDER_STATES[(rec.provider_name, action)]
     step = PlanStep(
         action=action, provider_name=rec.provider_name, resource_id=rec.resource_id,
-        resource_type=rtype, resource_name=row.get("resource_name") or rec.resource_name,
+        resource_type=row.get("resource_type") or rtype, resource_name=row.get("resource_name") or rec.resource_name,
         sub_account_id=row.get("sub_account_id") or rec.sub_account_id,
         region_id=row.get("region_id") or rec.region_id, monthly_saving=rec.monthly_saving,
         currency=rec.currency, reversible=reversible, undo=undo, recommendation_id=rec.id, rule=rec.rule,
@@ -420,13 +441,15 @@ def executor_for(store: Store, config: Config, **kw: Any) -> Resolver:
             cls = registry.get(kind)
         except registry.UnknownKind as exc:
             raise NoExecutor(str(exc)) from None
-        options: Model = cls.Options()
+        options: Model
         if cls.configurable:
             conf = config.sources.get(name)
             if conf is None or conf.kind != kind:
                 raise NoExecutor(f"source {name!r} is not in the config file: costdeck cannot tell which "
                                  "credentials to use")
             options = conf.options
+        else:  # (a configurable kind's options may have required fields: never built empty)
+            options = cls.Options()
         executor = cls(name, options, store.path).executor(store, config.protection, **kw)
         if executor is None:
             raise NoExecutor(f"source {name!r} is of kind {kind!r}, which has no cleanup actions")
@@ -519,9 +542,10 @@ def _record(store: Store, res: StepResult, actor: str, *, reflect: bool) -> None
                 )
             if reflect:
                 key = (step.provider_name, step.resource_id)
-                if step.action == "stop_instance":
+                if step.action in ("stop_instance", "deallocate_instance"):
                     store.conn.execute(
-                        "UPDATE resources SET state='stopping' WHERE provider_name=? AND resource_id=?", key)
+                        "UPDATE resources SET state=? WHERE provider_name=? AND resource_id=?",
+                        ("stopping" if step.action == "stop_instance" else "deallocated", *key))
                 else:
                     gone = [step.resource_id, *res.detail.get("deleted_snapshots", [])]
                     store.conn.executemany("DELETE FROM resources WHERE provider_name=? AND resource_id=?",
@@ -597,7 +621,7 @@ in_account() {
   local want=$1 have
   @ACCOUNT_CHECK@
   if [ "$have" != "$want" ]; then
-    echo "skipping the steps for account $want: the credentials are for account $have (set AWS_PROFILE)" >&2
+    echo "skipping the steps for account $want: the credentials are for account ${have:-none} (@ACCOUNT_HINT@)" >&2
     return 1
   fi
 }
@@ -639,7 +663,7 @@ def export_script(plan: Plan, kind: str | None = None, *, generated_at: datetime
         for e in plan.excluded:
             lines.append(f"#   - {_comment(e.resource_id, 60)} ({_comment(e.rule, 30)}): {_comment(e.reason, 100)}")
     lines.append("")
-    lines.append(_PRELUDE.replace("@ACCOUNT_CHECK@", ex.account_check()))
+    lines.append(_PRELUDE.replace("@ACCOUNT_CHECK@", ex.account_check()).replace("@ACCOUNT_HINT@", ex.account_hint))
     by_account: dict[str, list[tuple[int, PlanStep]]] = {}
     for i, s in enumerate(steps, 1):
         by_account.setdefault(s.sub_account_id or "", []).append((i, s))

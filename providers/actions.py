@@ -16,7 +16,8 @@ one step out against one provider. The contract every executor follows:
 
 Actions (AWS names; the CLI verbs are in analysis/cleanup.py's script export):
 delete_volume (optionally snapshot it first), release_address, delete_snapshot,
-deregister_image (and delete its EBS snapshots), stop_instance.
+deregister_image (and delete its EBS snapshots), stop_instance, deallocate_instance (an Azure VM
+stopped but still allocated).
 
 Protection: a resource tagged `costdeck:protect` (any value), any tag listed in the config's
 `[protection] tags` ("key" or "key=value"), or whose id is in `[protection] resource_ids` is
@@ -50,6 +51,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "delete_snapshot": ("delete snapshot", "deleted"),
     "deregister_image": ("deregister image", "deregistered"),
     "stop_instance": ("stop instance", "stop requested"),
+    "deallocate_instance": ("deallocate VM", "deallocated"),
 }
 
 SIMULATED = "simulated (demo)"
@@ -255,6 +257,8 @@ class ScriptExporter(ABC):
     tool: str = ""
     #: the provider_name of the steps it exports (steps of other providers are left out)
     provider_name: str = ""
+    #: how to switch to the right account, shown when the credentials are for another one
+    account_hint: str = "switch credentials"
 
     @abstractmethod
     def commands(self, step: PlanStep) -> list[list[str]]:
@@ -287,7 +291,7 @@ class DemoExecutor(Executor):
     """Simulates the actions against the demo inventory in the cache (no cloud is contacted).
 
     The re-check reads the resource's row; acting deletes it (volumes, addresses, snapshots,
-    images and the image's snapshots) or marks an instance "stopped". A volume snapshotted
+    images and the image's snapshots) or marks an instance "stopped" (an Azure VM "deallocated"). A volume snapshotted
     first gets a simulated snapshot row. Every message says "simulated (demo)".
     """
 
@@ -313,8 +317,9 @@ class DemoExecutor(Executor):
         past = ACTIONS.get(step.action, ("", "done"))[1]
         with store.transaction():
             key = (step.provider_name, step.resource_id)
-            if step.action == "stop_instance":
-                store.conn.execute("UPDATE resources SET state='stopped' WHERE provider_name=? AND resource_id=?", key)
+            if step.action in ("stop_instance", "deallocate_instance"):
+                store.conn.execute("UPDATE resources SET state=? WHERE provider_name=? AND resource_id=?",
+                                   ("stopped" if step.action == "stop_instance" else "deallocated", *key))
             elif step.action == "deregister_image":
                 row = self._row(*key) or {}
                 snaps = list((_loads(row.get("properties")) or {}).get("snapshot_ids") or step.snapshot_ids)

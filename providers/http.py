@@ -250,6 +250,11 @@ class RestClient:
             raise HttpStepError(f"{self.label} {op}: {code} {resp.reason_phrase}{text}", code, reason)
         raise HttpStepError(last or f"{self.label} {op}: failed")
 
+    def wait(self, seconds: float) -> None:
+        """Wait as between retries (capped at max_wait_s, added to waited_s, through `sleep`): for a
+        caller pacing its requests on what the server's answers say."""
+        self._wait(seconds)
+
     def _wait(self, seconds: float) -> None:
         seconds = max(0.0, min(seconds, self.max_wait_s))
         self.waited_s += seconds

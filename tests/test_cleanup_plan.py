@@ -112,19 +112,25 @@ def test_each_rule_maps_to_its_step_or_says_why_not(inv: Inv) -> None:
     inv.rec("unattached_volume", inv.res("disk-az", "volume", state="Unattached", provider="Microsoft"), 7,
             provider="Microsoft")
     inv.rec("stopped_instance", inv.res("vm-az", "instance", state="stopped", provider="Microsoft"), 70,
-            provider="Microsoft")
+            provider="Microsoft", action="deallocate_instance")
+    inv.rec("unattached_volume", inv.res("disk-oci", "volume", state="AVAILABLE", provider="Oracle"), 6,
+            provider="Oracle")
 
     plan = inv.plan()
     steps = steps_by_id(plan)
     assert {k: s.action for k, s in steps.items()} == {
         "vol-1": "delete_volume", "eipalloc-1": "release_address", "snap-1": "delete_snapshot",
-        "ami-1": "deregister_image", "i-idle": "stop_instance"}
+        "ami-1": "deregister_image", "i-idle": "stop_instance", "disk-az": "delete_volume",
+        "vm-az": "deallocate_instance"}
+    assert steps["disk-az"].preconditions == {"state": "Unattached", "attached": False}
+    assert steps["vm-az"].preconditions == {"state": "stopped"}
     assert steps["ami-1"].snapshot_ids == ["snap-img"]
     assert steps["vol-1"].preconditions == {"state": "available", "attached": False}
     assert steps["i-idle"].preconditions == {"state": "running", "spot": False}
     assert steps["snap-1"].preconditions == {"state": "completed", "in_use": False}
-    assert [s.reversible for s in plan.steps] == [s.action == "stop_instance" for s in plan.steps]
-    assert plan.total_saving == (8 + 4 + 2 + 3 + 50) * NANOS
+    assert [s.reversible for s in plan.steps] == [s.action in ("stop_instance", "deallocate_instance")
+                                                  for s in plan.steps]
+    assert plan.total_saving == (8 + 4 + 2 + 3 + 50 + 7 + 70) * NANOS
     assert steps["vol-1"].sub_account_id == ACCT and steps["vol-1"].region_id == "us-east-1"
     assert steps["vol-1"].recommendation_id is not None and steps["vol-1"].rule == "unattached_volume"
 
@@ -134,10 +140,9 @@ def test_each_rule_maps_to_its_step_or_says_why_not(inv: Inv) -> None:
     assert excl[("i-big", "rightsizing")][0] == "not-actionable"
     assert excl[("i-big", "previous_generation")][0] == "not-actionable"
     assert "security finding" in excl[("sg-1", "open_security_group")][1]
-    assert excl[("vm-az", "stopped_instance")][0] == "not-supported"
-    assert "deallocate the VM (az vm deallocate)" in excl[("vm-az", "stopped_instance")][1]
-    assert excl[("disk-az", "unattached_volume")] == (
-        "not-supported", "not supported yet: cleanup actions run on AWS only, not Microsoft")
+    assert excl[("disk-oci", "unattached_volume")][0] == "not-supported"
+    assert excl[("disk-oci", "unattached_volume")][1].startswith("not supported yet: cleanup actions run on AWS")
+    assert excl[("disk-oci", "unattached_volume")][1].endswith(" only, not Oracle")
 
 
 def test_protected_resources_are_excluded_with_the_reason(inv: Inv) -> None:

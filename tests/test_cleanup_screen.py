@@ -79,18 +79,22 @@ def counts(db: Path) -> dict[str, Any]:
 
 @pytest.fixture
 def marked(db: Path) -> dict[str, Any]:
-    """Three AWS waste items and one Azure disk, as if marked in the Recommendations view."""
+    """Three AWS waste items and one disk of a provider no kind cleans up, as if marked in the
+    Recommendations view."""
     vols = ids(db, "SELECT resource_id FROM resources WHERE provider_name='AWS' AND resource_type='volume' "
                    "AND state='available' ORDER BY resource_id LIMIT 2")
     eip = ids(db, "SELECT resource_id FROM resources WHERE provider_name='AWS' AND resource_type='elastic_ip' "
                   "AND state='unassociated' ORDER BY resource_id LIMIT 1")[0]
-    azure = ids(db, "SELECT resource_id FROM resources WHERE provider_name='Microsoft' AND resource_type='volume' "
-                    "AND state='Unattached' ORDER BY resource_id LIMIT 1")[0]
+    other = "ocid1.volume.oc1.eu-frankfurt-1.abcdefghijklmnopqrstuvwxyz"
+    with Store(db) as s:
+        s.conn.execute("INSERT INTO resources(source_id, provider_name, resource_id, resource_name, resource_type, "
+                       "state, first_seen, last_seen) SELECT min(id), 'Oracle Cloud', ?, 'vol-oci', 'volume', "
+                       "'AVAILABLE', ?, ? FROM sources", (other, NOW, NOW))
     recommend(db, "unattached_volume", vols[0], 40)
     recommend(db, "unattached_volume", vols[1], 30)
     recommend(db, "unused_ip", eip, 3.65)
-    recommend(db, "unattached_volume", azure, 20)
-    return {"planned": [vols[0], vols[1], eip], "azure": azure}
+    recommend(db, "unattached_volume", other, 20)
+    return {"planned": [vols[0], vols[1], eip], "other": other}
 
 
 def make_plan(app: CostdeckApp, **kw: Any) -> Plan:
@@ -124,8 +128,9 @@ async def test_lists_exactly_the_marked_resources_and_cancel_runs_nothing(db: Pa
         assert column(steps, "saving") == ["$40.00", "$30.00", "$3.65"]
         assert column(steps, "undo") == ["no", "no", "no"]
         excluded = screen.query_one("#plan-excluded", DataTable)
-        assert column(excluded, "id")[0].startswith(marked["azure"][:20])
-        assert column(excluded, "why") == ["not supported yet: cleanup actions run on AWS only, not Microsoft"]
+        assert column(excluded, "id")[0].startswith(marked["other"][:20])
+        [why] = column(excluded, "why")
+        assert why.startswith("not supported yet: cleanup actions run on AWS") and why.endswith(" only, not Oracle Cloud")
         title = text(screen.query_one("#cleanup-title", Static))
         assert "3 steps" in title and "$73.65/month" in title and "3 cannot be undone" in title
         notes = text(screen.query_one("#cleanup-notes", Static))

@@ -169,9 +169,9 @@ def test_execute_runs_only_the_matching_accounts_steps(plan: Plan, runner: Any) 
 def test_bad_arguments_and_other_providers(plan: Plan, runner: Any) -> None:
     proc = runner(export_script(plan), "--yes")
     assert proc.returncode == 2 and "usage:" in proc.stderr and runner.calls() == []
-    with pytest.raises(PlanRefused, match="no adapter for source kind 'azure'"):
-        export_script(plan, "azure")
-    with pytest.raises(PlanRefused, match=r"kind 'mlflow' has no script export \(kinds with one: aws\)"):
+    with pytest.raises(PlanRefused, match="no adapter for source kind 'azure-classic'"):
+        export_script(plan, "azure-classic")
+    with pytest.raises(PlanRefused, match=r"kind 'mlflow' has no script export \(kinds with one: aws, azure\)"):
         export_script(plan, "mlflow")
     empty = export_script(Plan(steps=[]))
     assert "#   (none: nothing to do)" in empty

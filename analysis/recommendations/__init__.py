@@ -41,6 +41,7 @@ RULES: dict[str, ModuleType] = {
 NATIVE_RULES: dict[str, tuple[str, str]] = {
     "aws_rightsizing": ("rightsizing", "AWS Cost Explorer rightsizing (MODIFY)"),
     "aws_idle_instance": ("idle_instance", "AWS Cost Explorer rightsizing (TERMINATE)"),
+    "azure_advisor": ("advisor", "Azure Advisor cost recommendation"),
 }
 
 

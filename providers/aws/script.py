@@ -10,6 +10,7 @@ from providers.actions import PlanStep, ScriptExporter
 class AwsCli(ScriptExporter):
     tool = "the AWS CLI"
     provider_name = "AWS"
+    account_hint = "set AWS_PROFILE"
 
     def commands(self, step: PlanStep) -> list[list[str]]:
         r = ["--region", step.region_id] if step.region_id else []

@@ -22,9 +22,11 @@ MARK = "✓"
 
 
 def rule_label(rec: Recommendation) -> str:
-    """The rule column: a provider's native advice by the costdeck rule it matches, '(AWS)' after it."""
+    """The rule column: a provider's native advice by the costdeck rule it matches, '(AWS)' (the
+    provider) after it."""
     if rec.rule in NATIVE_RULES:
-        return f"{NATIVE_RULES[rec.rule][0]} (AWS)"
+        who = {"Microsoft": "Azure"}.get(rec.provider_name, rec.provider_name)
+        return f"{NATIVE_RULES[rec.rule][0]} ({who})"
     return rec.rule
 
 

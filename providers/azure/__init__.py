@@ -1,0 +1,1 @@
+"""The Azure kind (Cost Management, Resource Manager, Monitor, Advisor, reservations, cleanup)."""

@@ -1,0 +1,92 @@
+"""Azure Monitor utilization of this source's running VMs (hourly samples, rolled up per day).
+
+* Which VMs: the `instance` rows the inventory step wrote for this source in state "running".
+* What: `GET {vm id}/providers/Microsoft.Insights/metrics` with
+  `metricnames=Percentage CPU,Network In Total,Network Out Total`, `interval=PT1H`,
+  `aggregation=Average,Maximum,Total`, `timespan` = the last `metrics_days` whole UTC days: one
+  request per VM (the three metrics together), `metrics_concurrency` requests in flight.
+* Stored like the other providers (the rules compare them): per VM and day, metric "cpu" (average of
+  the hourly averages, maximum of the hourly maxima), "network_in" / "network_out" (average and
+  maximum of the hourly totals, in bytes per hourly sample); ts = the day's start, period_s = 86400.
+  ONE transaction replaces these VMs' rows inside the window; a VM whose request failed keeps its
+  previous rows and the step ends with one line naming it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cache import timeutil
+from providers.base import StepError, SyncContext
+from providers.http import HttpStepError
+
+from .session import MONITOR_API, AzureSession
+
+PROVIDER = "Microsoft"
+METRICS = {"Percentage CPU": "cpu", "Network In Total": "network_in", "Network Out Total": "network_out"}
+
+
+def fetch_vm(az: AzureSession, rid: str, lo: datetime, hi: datetime) -> dict[tuple[str, str], tuple[float, float]]:
+    """(metric, day) -> (average, maximum) for one VM."""
+    data = az.arm.get(f"{rid}/providers/Microsoft.Insights/metrics", op="Monitor metrics", params={
+        "api-version": MONITOR_API, "metricnames": ",".join(METRICS), "interval": "PT1H",
+        "aggregation": "Average,Maximum,Total",
+        "timespan": f"{lo.strftime('%Y-%m-%dT%H:%M:%SZ')}/{hi.strftime('%Y-%m-%dT%H:%M:%SZ')}"})
+    per: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
+    for series in (data.get("value") or []) if isinstance(data, dict) else []:
+        name = ((series.get("name") or {}).get("value")) or ""
+        metric = METRICS.get(name)
+        if metric is None:
+            continue
+        for ts in series.get("timeseries") or []:
+            for point in ts.get("data") or []:
+                day = str(point.get("timeStamp") or "")[:10]
+                if metric == "cpu":
+                    avg, mx = point.get("average"), point.get("maximum")
+                else:
+                    avg = mx = point.get("total")
+                if avg is None or not day:
+                    continue
+                per[(metric, day)].append((float(avg), float(mx if mx is not None else avg)))
+    return {k: (sum(a for a, _ in v) / len(v), max(m for _, m in v)) for k, v in per.items()}
+
+
+def sync_metrics(ctx: SyncContext, az: AzureSession) -> int:
+    vms = [r[0] for r in ctx.store.conn.execute(
+        "SELECT resource_id FROM resources WHERE source_id=? AND provider_name=? AND resource_type='instance' "
+        "AND state='running' ORDER BY resource_id", (ctx.source_id, PROVIDER))]
+    hi = datetime.combine(ctx.today, datetime.min.time(), UTC)
+    lo = hi - timedelta(days=az.options.metrics_days)
+    results: dict[str, dict[tuple[str, str], tuple[float, float]]] = {}
+    failed: dict[str, str] = {}
+
+    def one(rid: str) -> None:
+        try:
+            results[rid] = fetch_vm(az, rid, lo, hi)
+        except HttpStepError as exc:
+            failed[rid] = str(exc)
+
+    ctx.progress(f"Monitor metrics of {len(vms)} running VM(s)")
+    with ThreadPoolExecutor(max_workers=az.options.metrics_concurrency, thread_name_prefix="az-metrics") as pool:
+        list(pool.map(one, vms))
+    rows: list[tuple[Any, ...]] = []
+    for rid, got in results.items():
+        for (metric, day), (avg, mx) in got.items():
+            rows.append((PROVIDER, rid, metric, f"{day}T00:00:00+00:00", 86400, round(avg, 6), round(mx, 6), None))
+    with ctx.store.transaction():
+        for rid in results:
+            ctx.store.conn.execute(
+                "DELETE FROM metrics WHERE provider_name=? AND resource_id=? AND ts >= ? AND ts < ? "
+                "AND metric IN ('cpu', 'network_in', 'network_out')",
+                (PROVIDER, rid, timeutil.iso(lo), timeutil.iso(hi)))
+        ctx.store.conn.executemany(
+            "INSERT OR REPLACE INTO metrics(provider_name, resource_id, metric, ts, period_s, average, maximum, p99) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    if failed:
+        ctx.add_rows(len(rows))
+        raise StepError(f"metrics failed for {len(failed)} VM(s) (previous data kept): "
+                        + "; ".join(f"{r.rsplit('/', 1)[-1]}: {m}" for r, m in sorted(failed.items())))
+    return len(rows)
