@@ -192,6 +192,7 @@ def sync_allocation(ctx: SyncContext, client: RestClient, opts: OpenCostOptions)
         if batch:
             conn.executemany(INSERT, batch)
     ctx.detail["cost_window"] = [start.isoformat(), end.isoformat()]
+    ctx.detail["cost_window_step"] = "allocation"
     ctx.detail["allocation_days"] = len(days)
     if empty:
         ctx.detail["allocation_empty_days"] = empty[:62]
