@@ -199,14 +199,16 @@ def node_costs(conn: sqlite3.Connection, since: date, until: date,
         "ORDER BY cluster, node", params)]
 
 
-def billed_by_resource(conn: sqlite3.Connection, source_id: int, resource_ids: list[str], since: date,
-                       until: date) -> dict[str, int]:
-    """Billed cost per resource id in one source's `costs` over [since, until)."""
+def cloud_cost_by_resource(conn: sqlite3.Connection, source_id: int, resource_ids: list[str], since: date,
+                           until: date, metric: str = "effective") -> dict[str, int]:
+    """Cost per resource id in one source's `costs` over [since, until): `effective` by default (hours a
+    Savings Plan covers are billed 0 on the resource; their effective cost is what the node cost)."""
+    col = {"billed": "billed", "effective": "effective", "list": "list"}[metric]
     out: dict[str, int] = {}
     for k in range(0, len(resource_ids), 400):
         part = resource_ids[k:k + 400]
         for rid, c in conn.execute(
-                "SELECT d.value, sum(c.billed) FROM costs c JOIN dims d ON d.id = c.resource "
+                f"SELECT d.value, sum(c.{col}) FROM costs c JOIN dims d ON d.id = c.resource "
                 f"WHERE c.source_id = ? AND c.day >= ? AND c.day < ? AND d.value IN ({','.join('?' * len(part))}) "
                 "GROUP BY d.value", (source_id, since.isoformat(), until.isoformat(), *part)):
             out[rid] = int(c or 0)
@@ -214,4 +216,4 @@ def billed_by_resource(conn: sqlite3.Connection, source_id: int, resource_ids: l
 
 
 __all__ = ["IDLE", "K8S_DIMS", "K8S_DRILL", "K8S_TITLES", "AllocGroup", "alloc_groups", "alloc_range",
-           "alloc_series", "alloc_spend_by", "billed_by_resource", "clusters", "is_k8s_dim", "node_costs"]
+           "alloc_series", "alloc_spend_by", "cloud_cost_by_resource", "clusters", "is_k8s_dim", "node_costs"]
