@@ -82,7 +82,7 @@ def test_first_sync_then_reports_reconcile_to_the_cent(fake: FakeOpenCost, tmp_p
     end = TODAY + timedelta(days=1)
     ours = report(capsys, db_path, "namespace")
     theirs = fake_totals(fake, "namespace", FIRST, end)
-    assert set(ours) == set(theirs) == {"shop", "ml", "kube-system", "monitoring", "__idle__"}
+    assert set(ours) == set(theirs) == {"shop", "ml", "sandbox", "kube-system", "monitoring", "__idle__"}
     for k, v in theirs.items():
         assert abs(ours[k] - v) < 0.005, (k, ours[k], v)
     assert ours["__idle__"] > 0  # idle capacity included
@@ -224,3 +224,60 @@ def test_config_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "user:password@" in capsys.readouterr().err
     cfg = write_config(tmp_path, "http://127.0.0.1:9003", node_source="aws-prod", token_env="OPENCOST_TOKEN")
     assert main(["sources", "--config", str(cfg)]) == 0
+
+
+def test_rules_and_kubectl_script(fake: FakeOpenCost, tmp_path: Path, db_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = write_config(tmp_path, fake.url)
+    with cfg.open("a") as f:
+        f.write('\n[protection]\ntags = ["costdeck-protect"]\n\n[rules.unattached_volume]\nmin_days = 0\n'
+                '\n[rules.k8s_idle_capacity]\nmax_idle_share = 0.2\n')
+    assert main(["sync", "--config", str(cfg), "--db", str(db_path)]) == 0
+    capsys.readouterr()
+    assert main(["report", "recommendations", "--format", "json", "--db", str(db_path), "--config", str(cfg)]) == 0
+    recs = {(r["rule"], r["resource_id"]): r for r in json.loads(capsys.readouterr().out)
+            if r["provider_name"] == "Kubernetes"}
+    over = recs[("k8s_overrequested", "prod-eu/shop/deployment/checkout-api")]
+    d = over["detail"]
+    assert d["cpu_request_per_pod"] == 2.0 and d["cpu_usage_ratio"] < 0.3
+    # recommended: peak daily usage x 1.3 per pod, rounded up to 50m; saving from OpenCost's own unit price
+    assert 0.3 <= d["cpu_recommended_per_pod"] <= 0.6
+    assert d["cpu_price_per_core_hour"] == pytest.approx(0.031611, rel=1e-3)
+    assert over["monthly_saving"] > 0
+    # every controller of the sandbox namespace is idle: one advice for the namespace (kept-demo is protected)
+    ab = recs[("k8s_abandoned", "prod-eu/sandbox")]
+    assert {c["name"] for c in ab["detail"]["controllers"]} == {"old-demo", "kept-demo"}
+    assert ("k8s_abandoned", "prod-eu/ml/deployment/notebook") in recs
+    assert ("k8s_overrequested", "prod-eu/ml/deployment/notebook") not in recs  # one advice per workload
+    idle = recs[("k8s_idle_capacity", "prod-eu")]["detail"]
+    assert idle["idle_share"] > 0.2 and set(idle["idle_nodes_by_type"]) == {"m5.2xlarge", "g5.xlarge"}
+    assert ("unattached_volume", "prod-eu/volume/pvc-old-elastic") in recs
+
+    assert main(["report", "recommendations", "--script", "opencost", "--dry-run", "--db", str(db_path),
+                 "--config", str(cfg)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert any(ln.startswith("kubectl --namespace shop set resources deployment/checkout-api --requests=cpu=")
+               for ln in lines)
+    assert "kubectl --namespace ml scale deployment/notebook --replicas=0" in lines
+    assert "kubectl delete persistentvolume pvc-old-elastic" in lines
+    assert not any("sandbox" in ln for ln in lines)  # a protected workload (label) stops its namespace's step
+    assert main(["report", "recommendations", "--script", "opencost", "--db", str(db_path),
+                 "--config", str(cfg)]) == 0
+    script = capsys.readouterr().out
+    assert "have=$(kubectl config current-context)" in script and "protected" in script
+
+
+def test_kubectl_script_refuses_hostile_names() -> None:
+    from providers.actions import PlanStep
+    from providers.opencost.script import KUBECTL
+
+    step = PlanStep(action="set_requests", provider_name="Kubernetes", resource_id="c/ns/deployment/x",
+                    params={"namespace": "shop", "controller_kind": "deployment", "controller": "--all; rm -rf /",
+                            "cpu_recommended_per_pod": 0.5})
+    assert KUBECTL.commands(step)[0][0] == "false"
+    step = PlanStep(action="delete_pv", provider_name="Kubernetes", resource_id="c/volume/x",
+                    resource_name="$(reboot)")
+    assert KUBECTL.commands(step)[0][0] == "false"
+    step = PlanStep(action="scale_to_zero", provider_name="Kubernetes", resource_id="c/ns/daemonset/x",
+                    params={"namespace": "ns", "controllers": [{"kind": "daemonset", "name": "x"}]})
+    assert KUBECTL.commands(step)[0][0] == "false"

@@ -173,6 +173,16 @@ def _resources(g: Gen, acct: Any, nodes: list[Instance], names: dict[int, str],
                            props={"cluster": CLUSTER, "size_gib": w.pv_gib, "storage_class": "gp3",
                                   "volume_type": "gp3", "claim": f"{w.namespace}/{claim}",
                                   "monthly_cost_nanos": to_nanos(w.pv_gib * K8S_PV_GIB_MONTH)})
+    for ns in sorted({w.namespace for w in K8S_WORKLOADS}):
+        g.resource(acct, f"{CLUSTER}/{ns}", "kubernetes_namespace", "us-east-1", name=ns, state="running",
+                   created=g.at(-380, 10.0), props={"cluster": CLUSTER, "namespace": ns})
+    for w in K8S_WORKLOADS:
+        g.resource(acct, f"{CLUSTER}/{w.namespace}/{w.kind}/{w.name}", "kubernetes_workload", "us-east-1",
+                   name=f"{w.namespace}/{w.name}", state="running", created=g.at(-300, 10.0),
+                   tags={"app": w.name, "team": w.team, "env": "prod"},
+                   props={"cluster": CLUSTER, "namespace": w.namespace, "controller_kind": w.kind,
+                          "controller": w.name, "replicas": w.replicas, "cpu_request_cores": w.cpu,
+                          "ram_request_gib": w.ram, "gpus": w.gpus})
     name, gib, days_ago = K8S_RELEASED_PV
     g.resource(acct, f"{CLUSTER}/volume/{name}", "volume", "us-east-1", name=name, state="released",
                created=g.at(-300, 9.0), size=f"{gib} GiB",

@@ -27,6 +27,7 @@ from providers.options import no_userinfo
 if TYPE_CHECKING:
     import httpx
 
+    from providers.actions import ScriptExporter
     from providers.http import RestClient
 
 Url = Annotated[str, Meta(pattern=r"^https?://[^\s/]+(/\S*)?$",
@@ -109,6 +110,13 @@ class OpenCostAdapter(Adapter[OpenCostOptions]):
                     ctx.run_step(name, sync_assets, client, self.options)
         finally:
             client.close()
+
+    @classmethod
+    def script_exporter(cls) -> ScriptExporter:
+        """kubectl commands (patch requests, scale to zero, delete a released PV): no in-app mutation."""
+        from .script import KUBECTL
+
+        return KUBECTL
 
 
 __all__ = ["OPENCOST_STEPS", "OpenCostAdapter", "OpenCostOptions"]

@@ -172,6 +172,7 @@ def sync_allocation(ctx: SyncContext, client: RestClient, opts: OpenCostOptions)
         ctx.progress(detail=f"allocation {a} ({i}/{len(parts)})")
         records.extend(fetch_window(client, a, b, label))
     days = sorted({d for d, _ in records})
+    workloads = workload_resources(records, days[-1] if days else None, opts.cluster, ctx)
     empty = [d.isoformat() for d, _ in chunks(start, end, 1) if d not in set(days)]
     store = ctx.store
     with store.transaction() as conn:
@@ -191,9 +192,61 @@ def sync_allocation(ctx: SyncContext, client: RestClient, opts: OpenCostOptions)
                 batch.clear()
         if batch:
             conn.executemany(INSERT, batch)
+        if workloads:  # the controllers and namespaces of the newest day, as inventory (cleanup targets)
+            store.replace_where("resources", "provider_name='Kubernetes' AND source_id=? AND resource_type IN "
+                                "('kubernetes_workload', 'kubernetes_namespace')", (ctx.source_id,), workloads)
     ctx.detail["cost_window"] = [start.isoformat(), end.isoformat()]
     ctx.detail["cost_window_step"] = "allocation"
     ctx.detail["allocation_days"] = len(days)
     if empty:
         ctx.detail["allocation_empty_days"] = empty[:62]
     return len(records)
+
+
+def workload_resources(records: list[tuple[date, dict[str, Any]]], last: date | None, cluster: str,
+                       ctx: SyncContext) -> list[dict[str, Any]]:
+    """`resources` rows for the controllers and namespaces running on the newest day: resource ids
+    "<cluster>/<namespace>/<kind>/<name>" and "<cluster>/<namespace>", tags = the pod labels common
+    to the controller's pods (namespace: its labels), so protection rules on labels are honoured."""
+    from cache import timeutil
+
+    if last is None:
+        return []
+    now = timeutil.iso(ctx.now)
+    old = {r[0]: r[1] for r in ctx.store.conn.execute(
+        "SELECT resource_id, first_seen FROM resources WHERE provider_name='Kubernetes' AND source_id=?",
+        (ctx.source_id,))}
+    ctrl: dict[str, dict[str, Any]] = {}
+    nss: dict[str, dict[str, Any]] = {}
+    for d, r in records:
+        if d != last or r["idle"]:
+            continue
+        ns = r["namespace"]
+        nss.setdefault(ns, {"pods": 0, "cost": 0})
+        nss[ns]["pods"] += 1
+        nss[ns]["cost"] += r["total_cost"]
+        if not r["controller"]:
+            continue
+        rid = f"{cluster}/{ns}/{r['controller_kind']}/{r['controller']}"
+        c = ctrl.setdefault(rid, {"ns": ns, "kind": r["controller_kind"], "name": r["controller"], "pods": 0,
+                                  "cost": 0, "labels": dict(r["labels"])})
+        c["pods"] += 1
+        c["cost"] += r["total_cost"]
+        c["labels"] = {k: v for k, v in c["labels"].items() if r["labels"].get(k) == v}
+
+    def row(rid: str, name: str, rtype: str, tags: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+        return {"source_id": ctx.source_id, "provider_name": "Kubernetes", "resource_id": rid,
+                "resource_name": name, "resource_type": rtype, "billing_account_id": cluster,
+                "sub_account_id": cluster, "region_id": None, "state": "running", "attached_to": None,
+                "size": None, "instance_type": None, "lifecycle": None, "created_at": None,
+                "first_seen": old.get(rid, now), "last_seen": now, "tags": tags, "properties": props}
+
+    out = [row(rid, f"{c['ns']}/{c['name']}", "kubernetes_workload", c["labels"],
+               {"cluster": cluster, "namespace": c["ns"], "controller_kind": c["kind"], "controller": c["name"],
+                "pods": c["pods"], "day": last.isoformat(), "day_cost_nanos": c["cost"]})
+           for rid, c in sorted(ctrl.items())]
+    out += [row(f"{cluster}/{ns}", ns, "kubernetes_namespace", {},
+                {"cluster": cluster, "namespace": ns, "pods": v["pods"], "day": last.isoformat(),
+                 "day_cost_nanos": v["cost"]})
+            for ns, v in sorted(nss.items())]
+    return out

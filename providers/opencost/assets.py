@@ -120,6 +120,7 @@ def sync_assets(ctx: SyncContext, client: RestClient, opts: OpenCostOptions) -> 
     for rid, rec in merged.items():
         rec["first_seen"] = old.get(rid, rec["first_seen"])
     with store.transaction():
-        store.replace_where("resources", "provider_name=? AND source_id=?", (PROVIDER, ctx.source_id),
+        store.replace_where("resources", "provider_name=? AND source_id=? AND resource_type IN "
+                            "('kubernetes_node', 'volume', 'load_balancer')", (PROVIDER, ctx.source_id),
                             list(merged.values()))
     return len(merged)
