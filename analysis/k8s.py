@@ -10,6 +10,7 @@ resource), and the gap is shown.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -191,3 +192,94 @@ def controllers(conn: sqlite3.Connection, since: date, until: date) -> list[Cont
 
 
 __all__ = ["ClusterRow", "ControllerUse", "NodeRow", "cloud_resource_id", "clusters", "controllers", "window"]
+
+
+# -- the Kubernetes view's model ---------------------------------------------------------------------
+
+LEVELS = ("cluster", "namespace", "controller", "pod")
+LENS_DAYS = (7, 30, 90)
+
+
+@dataclass(slots=True)
+class Lens:
+    """One screen of the Kubernetes view: the clusters' figures, the table of the level drilled to,
+    and a daily chart of that level (top groups, idle kept apart)."""
+
+    since: date
+    until: date
+    by: str  # cluster | namespace | controller | pod | node
+    path: list[tuple[str, str]]  # the drill-down so far: (dimension, value)
+    clusters: list[ClusterRow]
+    rows: list[kq.AllocGroup]
+    nodes: list[NodeRow]
+    days: list[str]
+    chart: dict[str, list[int]]
+    currency: str = "USD"
+
+    @property
+    def total(self) -> int:
+        return sum(c.total for c in self.clusters)
+
+    @property
+    def idle(self) -> int:
+        return sum(c.idle for c in self.clusters)
+
+
+def next_level(by: str) -> str | None:
+    return kq.K8S_DRILL.get(by) if by != "node" else None
+
+
+def lens(conn: sqlite3.Connection, days: int = 30, path: list[tuple[str, str]] | None = None,
+         nodes: bool = False, top: int = 5) -> Lens | None:
+    """The view at `path` ([] = every cluster), over the last `days` days with allocation data.
+    nodes=True: the nodes of the cluster(s) instead of workloads (OpenCost cost vs the cloud bill)."""
+    win = window(conn, days)
+    if win is None:
+        return None
+    since, until = win
+    path = list(path or [])
+    filters: dict[str, str | None] = dict(path)
+    if nodes:  # the nodes of the cluster(s) drilled to, whatever ran on them
+        filters = {k: v for k, v in filters.items() if k == "cluster"}
+    by = "node" if nodes else (LEVELS[min(len(path), len(LEVELS) - 1)] if not path else
+                               (next_level(path[-1][0]) or path[-1][0]))
+    all_clusters = clusters(conn, since, until)
+    shown = [c for c in all_clusters if "cluster" not in filters or c.cluster == filters["cluster"]]
+    idle_filter = {**filters, "namespace": kq.IDLE}
+    if by == "cluster":  # each cluster's workloads, then the clusters' idle as one row
+        rows = kq.alloc_groups(conn, by, since, until, filters, include_idle=False)
+        rows += [dataclasses.replace(g, value=kq.IDLE)
+                 for g in kq.alloc_groups(conn, by, since, until, idle_filter)]
+        rows.sort(key=lambda g: -g.cost)
+    else:
+        rows = kq.alloc_groups(conn, by, since, until, filters)
+    node_rows = [n for c in shown for n in c.nodes] if nodes else []
+    day_list = [(since + timedelta(days=i)).isoformat() for i in range((until - since).days)]
+    series = kq.alloc_series(conn, by, since, until, filters, include_idle=False)
+    idle_series = {}
+    if "namespace" not in filters:
+        for s in kq.alloc_series(conn, "cluster", since, until, idle_filter).values():
+            for d, v in s.items():
+                idle_series[d] = idle_series.get(d, 0) + v
+    chart: dict[str, list[int]] = {}
+    ranked = [r.value for r in rows if r.value != kq.IDLE]
+    for v in ranked[:top]:
+        s = series.get(v, {})
+        chart[_short(v)] = [s.get(d, 0) for d in day_list]
+    rest = ranked[top:]
+    if rest:
+        chart[f"other ({len(rest)})"] = [sum(series.get(v, {}).get(d, 0) for v in rest) for d in day_list]
+    if idle_series:
+        chart["idle"] = [idle_series.get(d, 0) for d in day_list]
+    return Lens(since, until, by, path, shown, rows, node_rows, day_list, chart)
+
+
+def _short(v: str | None) -> str:
+    if v is None:
+        return "(none)"
+    if "/" in v:
+        return v.split("/", 1)[1]
+    return v.split(".", 1)[0] if v.startswith("ip-") else v
+
+
+__all__ += ["LENS_DAYS", "LEVELS", "Lens", "lens", "next_level"]

@@ -89,11 +89,12 @@ def alloc_spend_by(conn: sqlite3.Connection, by: str, since: date, until: date,
 
 
 def alloc_series(conn: sqlite3.Connection, by: str, since: date, until: date,
-                 filters: dict[str, str | None] | None = None) -> dict[str | None, dict[str, int]]:
+                 filters: dict[str, str | None] | None = None,
+                 include_idle: bool = True) -> dict[str | None, dict[str, int]]:
     """{group value: {day: cost}} over [since, until)."""
     params: list[Any] = []
     e = _expr(by, params)
-    where = _where(since, until, filters, params)
+    where = _where(since, until, filters, params, include_idle)
     out: dict[str | None, dict[str, int]] = {}
     for v, d, c in conn.execute(f"SELECT {e} AS v, a.day, sum(a.total_cost) FROM k8s_allocations a "
                                 f"WHERE {where} GROUP BY v, a.day", params):
