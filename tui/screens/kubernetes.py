@@ -196,7 +196,7 @@ matched on provider id; effective cost) and the gap. t: 7 / 30 / 90 days.
         narrow = width < 110
         money_w, type_w = (10, 11) if narrow else (11, 13)
         fixed = type_w + 4 * money_w + (0 if narrow else 7)
-        table.add_column("Node", key="name", width=max(12, width - fixed - (12 if narrow else 14)))
+        table.add_column("Node", key="name", width=max(12, width - fixed - (16 if narrow else 16)))
         table.add_column("Type", key="type", width=type_w)
         table.add_column(Text("OpenCost", justify="right"), key="oc", width=money_w)
         table.add_column(Text("Idle", justify="right"), key="idle", width=money_w)
