@@ -74,4 +74,4 @@ async def test_lens_drill_down_and_nodes(demo_db: Path, monkeypatch: pytest.Monk
         crumbs = str(screen.query_one("#k8s-crumbs", Static).render())
         assert "nodes vs cloud bill" in crumbs
         bill = screen.query_one("#k8s-bill", Card)
-        assert "OpenCost +" in str(bill.query_one(".card-sub", Static).render())
+        assert "gap +$" in str(bill.query_one(".card-sub", Static).render())

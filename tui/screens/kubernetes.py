@@ -135,7 +135,7 @@ matched on provider id; effective cost) and the gap. t: 7 / 30 / 90 days.
             gap = node_cost - b
             sign = "+" if gap >= 0 else "−"
             bill_card.set(Text(fmt(b, cur, compact=narrow), style="bold"),
-                          Text(f"gap {sign}{fmt(abs(gap), cur, compact=True)}" if narrow else
+                          Text(f"gap {sign}{fmt(abs(gap), cur, compact=True)}" if self.size.width < 150 else
                                f"nodes billed · OpenCost {sign}{fmt(abs(gap), cur, compact=True)}", style="dim"))
         else:
             bill_card.set(Text(fmt(node_cost, cur, compact=narrow), style="bold"),
