@@ -313,9 +313,9 @@ def _step_or_reason(conn: sqlite3.Connection, rec: Recommendation, config: Confi
     for part in _parts(rec, action):  # a step on a group (a namespace's workloads): each part's protection
         prow = _resource(conn, rec.provider_name, part) or {}
         ptags = _loads(prow.get("tags"))
-        why = protection_reason(ptags if isinstance(ptags, dict) else {}, part, config.protection)
-        if why:
-            return f"{why} (in {rec.resource_name or rec.resource_id}: {part})", "protected"
+        part_why = protection_reason(ptags if isinstance(ptags, dict) else {}, part, config.protection)
+        if part_why:
+            return f"{part_why} (in {rec.resource_name or rec.resource_id}: {part})", "protected"
     excluded = _exclusion(conn, rec.provider_name, rec.resource_id, rec.rule)
     if excluded:
         return excluded, "excluded"

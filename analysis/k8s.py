@@ -256,19 +256,19 @@ def lens(conn: sqlite3.Connection, days: int = 30, path: list[tuple[str, str]] |
     node_rows = [n for c in shown for n in c.nodes] if nodes else []
     day_list = [(since + timedelta(days=i)).isoformat() for i in range((until - since).days)]
     series = kq.alloc_series(conn, by, since, until, filters, include_idle=False)
-    idle_series = {}
+    idle_series: dict[str, int] = {}
     if "namespace" not in filters:
-        for s in kq.alloc_series(conn, "cluster", since, until, idle_filter).values():
-            for d, v in s.items():
-                idle_series[d] = idle_series.get(d, 0) + v
+        for per_day in kq.alloc_series(conn, "cluster", since, until, idle_filter).values():
+            for d, amount in per_day.items():
+                idle_series[d] = idle_series.get(d, 0) + amount
     chart: dict[str, list[int]] = {}
     ranked = [r.value for r in rows if r.value != kq.IDLE]
-    for v in ranked[:top]:
-        s = series.get(v, {})
-        chart[_short(v)] = [s.get(d, 0) for d in day_list]
+    for value in ranked[:top]:
+        days_of = series.get(value, {})
+        chart[_short(value)] = [days_of.get(d, 0) for d in day_list]
     rest = ranked[top:]
     if rest:
-        chart[f"other ({len(rest)})"] = [sum(series.get(v, {}).get(d, 0) for v in rest) for d in day_list]
+        chart[f"other ({len(rest)})"] = [sum(series.get(x, {}).get(d, 0) for x in rest) for d in day_list]
     if idle_series:
         chart["idle"] = [idle_series.get(d, 0) for d in day_list]
     return Lens(since, until, by, path, shown, rows, node_rows, day_list, chart)

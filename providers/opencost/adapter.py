@@ -44,8 +44,9 @@ class OpenCostOptions(CostOptions):
 
     sorted_keys: ClassVar[bool] = True
 
-    url: Url
-    cluster: Annotated[Name, Meta(description="the name costdeck shows for this cluster (one source per cluster)")]
+    url: Url  # type: ignore[misc]  # a kw-only struct: required fields may follow defaults
+    cluster: Annotated[Name, Meta(  # type: ignore[misc]
+        description="the name costdeck shows for this cluster (one source per cluster)")]
     token_env: Annotated[str, Meta(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$",
                                    extra={"expected": "the NAME of an environment variable holding the token, "
                                                       'like "OPENCOST_TOKEN"'},
@@ -87,12 +88,14 @@ class OpenCostAdapter(Adapter[OpenCostOptions]):
         token = os.environ.get(env) if env else None
         if env and not token:
             raise FatalSourceError(f"OpenCost source {self.name}: the env var {env} (token_env) is not set")
-        kw = {"sleep": self.sleep} if callable(self.sleep) else {}
-        return RestClient(self.options.url, label=f"OpenCost {self.options.cluster}",
-                          token=(lambda: token) if token else None, counter=ctx.counter,
-                          max_attempts=self.options.max_attempts, timeout=float(self.options.timeout_s),
-                          transport=self.transport,
-                          auth_hint=f"check the token in ${env}" if env else "set token_env", **kw)
+        client = RestClient(self.options.url, label=f"OpenCost {self.options.cluster}",
+                            token=(lambda: token) if token else None, counter=ctx.counter,
+                            max_attempts=self.options.max_attempts, timeout=float(self.options.timeout_s),
+                            transport=self.transport,
+                            auth_hint=f"check the token in ${env}" if env else "set token_env")
+        if callable(self.sleep):
+            client.sleep = self.sleep
+        return client
 
     def sync(self, ctx: SyncContext) -> None:
         names = list(self.options.steps)

@@ -35,9 +35,9 @@ class Kubectl(ScriptExporter):
 
     def commands(self, step: PlanStep) -> list[list[str]]:
         p = step.params
-        ns = p.get("namespace")
+        ns = str(p.get("namespace"))
         if step.action == "set_requests":
-            kind, name = p.get("controller_kind"), p.get("controller")
+            kind, name = str(p.get("controller_kind")), str(p.get("controller"))
             if not _ok(ns, name) or kind not in KINDS:
                 return _refused(step, "not a Kubernetes name")
             req = []
@@ -56,13 +56,13 @@ class Kubectl(ScriptExporter):
                 return _refused(step, "not a Kubernetes name")
             cmds = []
             for t in targets:
-                kind, name = (t or {}).get("kind"), (t or {}).get("name")
+                kind, name = str((t or {}).get("kind")), str((t or {}).get("name"))
                 if kind not in SCALABLE or not _ok(name):
                     return _refused(step, "not a scalable Kubernetes workload")
                 cmds.append(["kubectl", "--namespace", ns, "scale", f"{kind}/{name}", "--replicas=0"])
             return cmds or _refused(step, "no workload to scale")
         if step.action == "delete_pv":
-            name = step.resource_name
+            name = str(step.resource_name)
             if not _ok(name):
                 return _refused(step, "not a Kubernetes name")
             # live re-check: the PV must still be Released (else `kubectl wait` fails and the script stops)
