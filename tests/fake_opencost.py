@@ -74,6 +74,9 @@ class Cluster:
                  disks: list[dict[str, Any]] | None = None) -> None:
         self.start, self.n_days, self.nodes, self.pods = start, n_days, {n.name: n for n in nodes}, pods
         self.disks = disks or []
+        self.by_node: dict[str, list[Pod]] = {}
+        for p in pods:
+            self.by_node.setdefault(p.node, []).append(p)
         rng = random.Random(seed)
         # usage factor per pod and day, and hours run per day (a few pods run part of a day)
         self.factor = {(p.name, d): rng.uniform(0.6, 1.4) for p in pods for d in range(n_days)}
@@ -124,8 +127,8 @@ class Cluster:
         for n in self.nodes.values():
             nc = self.node_cost(n)
             used = {"cpuCost": 0.0, "ramCost": 0.0, "gpuCost": 0.0}
-            for p in self.pods:
-                if p.node == n.name and (a := self.pod_alloc(p, d)):
+            for p in self.by_node.get(n.name, []):
+                if (a := self.pod_alloc(p, d)):
                     for k in used:
                         used[k] += a[k]
             idle = {k: max(0.0, nc[k] - used[k]) for k in nc}
