@@ -31,7 +31,7 @@ class RemoteFake:
     def __init__(self, start: date, days: int, pods: int) -> None:
         import subprocess
 
-        code = ("import sys, time; sys.path.insert(0, %r)\n"
+        code = ("import sys, time; sys.path.insert(0, %r)\n"  # noqa: UP031
                 "from datetime import date\n"
                 "from tests.fake_opencost import FakeOpenCost, seeded_cluster\n"
                 "f = FakeOpenCost(seeded_cluster(date.fromisoformat(%r), %d, n_pods=%d))\n"
