@@ -281,3 +281,18 @@ def test_kubectl_script_refuses_hostile_names() -> None:
     step = PlanStep(action="scale_to_zero", provider_name="Kubernetes", resource_id="c/ns/daemonset/x",
                     params={"namespace": "ns", "controllers": [{"kind": "daemonset", "name": "x"}]})
     assert KUBECTL.commands(step)[0][0] == "false"
+
+
+def test_chunked_requests_give_the_same_allocation(fake: FakeOpenCost, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """chunk_days = 7: one request per week of daily sets (step=1d), the same rows as day by day."""
+    one, week = tmp_path / "one.db", tmp_path / "week.db"
+    assert main(["sync", "--config", str(write_config(tmp_path, fake.url, steps=["allocation"])),
+                 "--db", str(one)]) == 0
+    fake.requests.clear()
+    assert main(["sync", "--config", str(write_config(tmp_path, fake.url, steps=["allocation"], chunk_days=7)),
+                 "--db", str(week)]) == 0
+    windows = [r[1]["window"] for r in fake.requests]
+    assert windows[0] == "2026-06-01T00:00:00Z,2026-06-08T00:00:00Z" and len(windows) == 5
+    assert windows[-1] == "2026-06-29T00:00:00Z,2026-07-02T00:00:00Z"
+    assert allocation_rows(one) == allocation_rows(week)

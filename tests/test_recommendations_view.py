@@ -66,12 +66,12 @@ async def test_sort_filter_mark(demo_db: Path) -> None:
         table = screen.query_one("#rec-table", DataTable)
         with Store(demo_db) as store:
             n_open = len(load(store.conn, include_duplicates=False))
-        assert table.row_count == n_open == 79  # 71 waste/security findings (4 Kubernetes) + 8 commitment purchases
+        assert table.row_count == n_open == 80  # 71 waste/security findings (4 Kubernetes) + 9 commitment purchases
         savings = money(col(table, "saving"))
         assert savings == sorted(savings, reverse=True) and savings[0] == Decimal("8356.07")
         assert col(table, "resource")[0] == "tmp-llm-finetune"
         detail = str(screen.query_one("#rec-detail", Static).render())
-        assert "CPU avg 1.9%" in detail and "$8,356.07/month" in detail and "observed:" in detail
+        assert "CPU avg 2.0%" in detail and "$8,356.07/month" in detail and "observed:" in detail
 
         # S: sort by rule (the second option), then again: reversed
         await pilot.press("S", "down", "enter")
@@ -101,7 +101,7 @@ async def test_sort_filter_mark(demo_db: Path) -> None:
         # category filter: security only
         await pilot.press("escape")
         await settle(pilot)
-        assert table.row_count == 79
+        assert table.row_count == 80
         await pilot.press("f", "down", "down", "down", "down", "enter")
         await pilot.pause()
         await pilot.press("end", "enter")  # the least frequent value: security (1)
@@ -234,8 +234,8 @@ async def test_overview_card(demo_db: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         card = app.screen.query_one("#card-recs")
-        assert "$16,426.43/mo" in str(card.query_one(".card-value", Static).render())
-        assert "79 open · 1 security" in str(card.query_one(".card-sub", Static).render())
+        assert "$16,829.93/mo" in str(card.query_one(".card-value", Static).render())
+        assert "80 open · 1 security" in str(card.query_one(".card-sub", Static).render())
 
 
 def test_report_json_exact(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -244,7 +244,7 @@ def test_report_json_exact(demo_db: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["report", "recommendations", "--db", str(demo_db), "--format", "json"]) == 0
     out = capsys.readouterr().out
     data = json.loads(out, parse_float=Decimal)
-    assert len(data) == 79
+    assert len(data) == 80
     with Store(demo_db) as store:
         recs = {r.id: r for r in load(store.conn, include_duplicates=False)}
     for obj in data:
@@ -313,7 +313,7 @@ async def test_evidence_is_rendered_for_humans(demo_db: Path) -> None:
         table.move_cursor(row=resources.index("tmp-llm-finetune"))
         await settle(pilot)
         text = _detail_text(screen)
-        assert "Evidence cost per month now $8,356.07 · CPU avg 1.9% · CPU p99 9.1% · instance type p3.8xlarge" in text
+        assert "Evidence cost per month now $8,356.07 · CPU avg 2.0% · CPU p99 8.8% · instance type p3.8xlarge" in text
         assert "price now $12.2400/h" in text
         assert "12240000000" not in text and "cpu_avg_pct" not in text and "price_now" not in text
         assert "-nochart" not in screen.classes and screen.query_one("#rec-chart").display

@@ -77,8 +77,6 @@ AWS_FLEETS = (
           0, "platform", "prod",    "internal-tools",  0,    0),
     Fleet("prod",    "us-east-1",      "m5.8xlarge",   8,  "eks-prod-use1-node", "autoscale", "busy",
           0, "platform", "prod",    "eks-prod-use1",   0.3,  0),
-    Fleet("prod",    "us-east-1",      "g4dn.2xlarge", 2,  "eks-prod-use1-gpu",  "always",    "busy",
-          0, "ml",       "prod",    "eks-prod-use1",   0,    0),
     Fleet("prod",    "us-west-2",      "c6i.4xlarge",  6,  "batch",              "autoscale", "normal",
           3, "data",     "prod",    "analytics",       0.3,  0),
     Fleet("prod",    "eu-west-1",      "m5.xlarge",    6,  "web-eu",             "always",    "normal",
@@ -401,10 +399,11 @@ FLOWS = (
 
 # -- Kubernetes allocation (kubernetes.py) -----------------------------------------------------------
 
-# The cluster's nodes are the AWS fleets "eks-prod-use1-node" (m5.8xlarge) and "eks-prod-use1-gpu"
-# (g4dn.2xlarge, one T4 each) above: OpenCost prices them at on-demand and splits each node's price
+# The cluster's nodes are the AWS fleet "eks-prod-use1-node" (m5.8xlarge) above and the GPU node pool
+# K8S_GPU_POOL (g4dn.2xlarge, one T4 each; kubernetes.py adds them to the AWS bill and inventory): OpenCost prices them at on-demand and splits each node's price
 # into its GPU part (K8S_GPU_HOUR per GPU) and CPU/RAM parts (K8S_CPU_SHARE of the rest to the vCPUs).
 K8S_GPU_HOUR, K8S_CPU_SHARE, K8S_PV_GIB_MONTH, K8S_LB_HOUR = 0.45, 0.62, 0.08, 0.0225
+K8S_GPU_POOL = ("g4dn.2xlarge", 2)
 
 
 class Workload(NamedTuple):

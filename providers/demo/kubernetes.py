@@ -1,7 +1,7 @@
 """The Kubernetes source: an OpenCost-style allocation of eks-prod-use1, a LENS on the AWS bill.
 
-The cluster's nodes are the AWS instances of the eks-prod-use1-node and eks-prod-use1-gpu fleets
-(fleets.py bills them under AWS). Each day, the pods of estate.K8S_WORKLOADS are placed on the
+The cluster's nodes are the AWS instances of the eks-prod-use1-node fleet (fleets.py bills them
+under AWS) and a GPU node pool added here to the AWS bill and inventory (eks-prod-use1-gpu-NN). Each day, the pods of estate.K8S_WORKLOADS are placed on the
 nodes running that day and charged max(request, usage) x hours at the node's OpenCost unit prices
 (its on-demand price split into GPU, CPU and RAM parts); what the pods leave of a node's cost is
 that node's idle row. Rows go to `k8s_allocations` (Gen.k8s_allocations), never to `costs`: the
@@ -10,12 +10,16 @@ differs from OpenCost's on-demand figure where a Savings Plan covers it: the Kub
 that gap. Also: the nodes, the persistent volumes (one Released) and the load balancers as
 `resources` of provider "Kubernetes".
 
-Draws from its own random.Random (seeded from the demo seed), not from Gen.rng.
+Draws from its own random.Random (seeded from the demo seed). Gen.rng is advanced exactly as the
+previous generator of this module did (`_legacy_draws`), so every other table of the demo is what it
+was before the cluster moved out of the cost table.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .catalog import ACCOUNTS, AWS, CATALOG, HOURS_PER_MONTH, N_DAYS
@@ -23,6 +27,7 @@ from .core import Gen, Instance, to_nanos
 from .estate import (
     K8S_CPU_SHARE,
     K8S_GPU_HOUR,
+    K8S_GPU_POOL,
     K8S_LB_HOUR,
     K8S_PV_GIB_MONTH,
     K8S_RELEASED_PV,
@@ -39,7 +44,57 @@ def _node_name(inst: Instance, k: int) -> str:
     return f"ip-10-0-{16 + k}-{(int(inst.rid[-4:], 16) % 250) + 2}.ec2.internal"
 
 
+@contextmanager
+def _own_rng(g: Gen, seed: int) -> Iterator[None]:
+    """Gen's helpers drawing from a private random stream (Gen.rng untouched)."""
+    saved = g.rng
+    g.rng = random.Random(seed)
+    try:
+        yield
+    finally:
+        g.rng = saved
+
+
+def _legacy_draws(g: Gen) -> None:
+    """Advance Gen.rng as the previous version of this module did (10 workloads: a usage draw a day and
+    a creation day each; 4 namespaces: a network usage draw a day), keeping the rest of the demo as it was."""
+    for _ in range(10):
+        for _ in range(N_DAYS):
+            g.rng.gauss(1.0, 0.05)
+        g.rng.randint(30, 400)
+    for _ in range(4 * N_DAYS):
+        g.rng.gauss(1.0, 0.08)
+
+
+def _gpu_pool(g: Gen) -> None:
+    """The cluster's GPU node pool as AWS instances: inventory, disks, metrics and on-demand cost rows."""
+    from .fleets import add_instance
+    from .inventory import disks_for, instance_metrics
+
+    itype, count = K8S_GPU_POOL
+    acct = ACCOUNTS["prod"]
+    tags = {"team": "ml", "env": "prod", "project": CLUSTER}
+    with _own_rng(g, g.seed * 7919 + 3):
+        for k in range(count):
+            inst = add_instance(g, AWS, acct, "us-east-1", itype, f"{CLUSTER}-gpu-{k + 1:02d}", "always", "busy",
+                                "on-demand", -g.rng.randint(60, 300), tags)
+            created = g.at(inst.launch_idx, inst.launch_hour)
+            vols = disks_for(g, inst, created)
+            g.resource(acct, inst.rid, "instance", inst.region, name=inst.name, state=inst.state, created=created,
+                       tags=tags, itype=itype, lifecycle=inst.lifecycle,
+                       props={"instance_type": itype, "availability_zone": inst.zone, "volumes": vols,
+                              "platform": "Linux/UNIX", "eks_nodegroup": f"{CLUSTER}-gpu"})
+            instance_metrics(g, inst)
+            for i in range(N_DAYS):
+                h = inst.hours[i]
+                if h > 0:
+                    g.cost(i, acct, inst.service, inst.region, h * inst.od_price, rid=inst.rid, rname=inst.name,
+                           rtype="instance", tags=tags, qty=h)
+
+
 def allocation(g: Gen) -> None:
+    _legacy_draws(g)
+    _gpu_pool(g)
     rng = random.Random(g.seed * 7919 + 11)
     pools = {"node": [x for x in g.insts if x.name.startswith(f"{CLUSTER}-node")],
              "gpu": [x for x in g.insts if x.name.startswith(f"{CLUSTER}-gpu")]}
