@@ -296,3 +296,33 @@ def test_chunked_requests_give_the_same_allocation(fake: FakeOpenCost, tmp_path:
     assert windows[0] == "2026-06-01T00:00:00Z,2026-06-08T00:00:00Z" and len(windows) == 5
     assert windows[-1] == "2026-06-29T00:00:00Z,2026-07-02T00:00:00Z"
     assert allocation_rows(one) == allocation_rows(week)
+
+
+def test_node_source_reconciles_nodes_with_their_cloud_bill(fake: FakeOpenCost, tmp_path: Path,
+                                                            db_path: Path) -> None:
+    """node_source: each node's OpenCost cost against its cost in that source (matched on the
+    instance id in its provider id), the gap; a node the bill does not hold stays unmatched."""
+    from analysis import k8s
+    from cache import CostRow
+
+    cfg = write_config(tmp_path, fake.url, node_source="aws-prod", steps=["allocation"])
+    assert main(["sync", "--config", str(cfg), "--db", str(db_path)]) == 0
+    days = [FIRST + timedelta(days=i) for i in range((TODAY - FIRST).days + 1)]
+    with Store(db_path) as s:
+        sid = s.ensure_source("aws-prod", "aws")
+        rows = [CostRow(day=d, provider_name="AWS", service_name="Amazon Elastic Compute Cloud",
+                        resource_id=rid, billed_cost=0 if d.day % 2 else 7_000_000_000, effective_cost=7_000_000_000)
+                for d in days for rid in ("i-0a1b2c3d4e5f60001", "i-0a1b2c3d4e5f60003", "i-0unrelated00000001")]
+        s.replace_costs(sid, rows)
+        (cl,) = k8s.clusters(s.conn, FIRST, TODAY + timedelta(days=1))
+    assert cl.node_source == "aws-prod"
+    by = {n.node: n for n in cl.nodes}
+    expected = 7_000_000_000 * len(days)  # effective cost: covered hours bill 0 on the resource
+    assert by["ip-10-0-1-10.ec2.internal"].billed == expected
+    assert by["ip-10-0-2-20.ec2.internal"].billed == expected
+    assert by["ip-10-0-1-11.ec2.internal"].billed is None  # not in the bill: no gap claimed
+    n = by["ip-10-0-1-10.ec2.internal"]
+    node = fake.cluster.nodes["ip-10-0-1-10.ec2.internal"]
+    oc = sum(fake.cluster.node_cost(node).values()) * len(days)
+    assert abs(n.opencost / 1e9 - oc) < 0.01 and n.gap == n.opencost - expected
+    assert cl.total == cl.allocated + cl.idle and cl.billed == 2 * expected
