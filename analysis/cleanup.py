@@ -89,6 +89,20 @@ RULE_ACTIONS: dict[str, str] = {
     "obsolete_snapshot": "delete_snapshot",
     "obsolete_image": "deregister_image",
     "idle_instance": "stop_instance",
+    "k8s_overrequested": "set_requests",
+    "k8s_abandoned": "scale_to_zero",
+}
+# (rule, provider, resource type) -> action, where a provider's resources take another action
+PROVIDER_ACTIONS: dict[tuple[str, str, str], str] = {
+    ("unattached_volume", "Kubernetes", "volume"): "delete_pv",
+    ("k8s_abandoned", "Kubernetes", "kubernetes_namespace"): "scale_namespace_to_zero",
+}
+# action -> the advice's detail keys the step carries (PlanStep.params)
+ACTION_PARAMS: dict[str, tuple[str, ...]] = {
+    "set_requests": ("namespace", "controller_kind", "controller", "cpu_recommended_per_pod",
+                     "memory_recommended_per_pod_bytes"),
+    "scale_to_zero": ("namespace", "controllers"),
+    "scale_namespace_to_zero": ("namespace", "controllers"),
 }
 
 NOT_ACTIONABLE: dict[str, str] = {
@@ -98,6 +112,8 @@ NOT_ACTIONABLE: dict[str, str] = {
     "previous_generation": "not done automatically: changing the type needs a stop / modify / start window",
     "open_security_group": ("not done automatically: a security finding; revoking the rule may cut someone's "
                             "access, review it in your change process"),
+    "k8s_idle_capacity": ("not done automatically: size the node group down in the cloud (or let the cluster "
+                          "autoscaler remove nodes)"),
 }
 
 # action -> (expected resource type, preconditions, reversible, how to undo)
@@ -112,6 +128,12 @@ _STEP_SPECS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
                       "start it again (instance-store data is lost; a public IP without an EIP changes)"),
     "deallocate_instance": ("instance", {"state": "stopped"}, True,
                             "start it again (its disks and static IPs are kept; a dynamic public IP changes)"),
+    "set_requests": ("kubernetes_workload", {}, True, "set the previous requests again (kubectl set resources)"),
+    "scale_to_zero": ("kubernetes_workload", {}, True, "scale it up again (kubectl scale --replicas=N)"),
+    "scale_namespace_to_zero": ("kubernetes_namespace", {}, True,
+                                "scale its workloads up again (kubectl scale --replicas=N)"),
+    "delete_pv": ("volume", {"state": "released", "attached": False}, False,
+                  "cannot be undone (with reclaim policy Retain the cloud disk stays: delete it in the cloud)"),
 }
 
 # A provider whose resources name their states (or types) differently: what it accepts instead of the
@@ -254,8 +276,12 @@ def build_plan(
     snapshot_volumes: bool | None = None,
     batch_limit: int | None = None,
     confirm_threshold: int | None = None,
+    for_script: bool = False,
 ) -> Plan:
     """Recommendations -> a plan of steps (and the excluded ones with their reasons).
+
+    for_script: the plan becomes a script only, so the providers of script-only kinds (a kind with a
+    script exporter but no in-app executor, e.g. Kubernetes: kubectl) are actionable too.
 
     Raises PlanRefused in read-only mode (or when [rules.cleanup] is invalid).
     """
@@ -272,6 +298,8 @@ def build_plan(
                 batch_limit=int(opts["batch_limit"]), confirm_threshold=int(opts["confirm_threshold"]))
     seen: set[tuple[str, str]] = set()
     actionable = registry.cleanup_providers()
+    if for_script:
+        actionable += [p for p in registry.script_providers() if p not in actionable]
     for rec in recs:
         outcome = _step_or_reason(conn, rec, config, plan, actionable, seen)
         if isinstance(outcome, PlanStep):
@@ -294,14 +322,21 @@ def _step_or_reason(conn: sqlite3.Connection, rec: Recommendation, config: Confi
     why = _not_actionable(rec, actionable, seen)
     if why:
         return why
-    action = action_for(rec)
-    assert action is not None  # _not_actionable said so
     row = _resource(conn, rec.provider_name, rec.resource_id)
+    action = PROVIDER_ACTIONS.get((rec.rule, rec.provider_name, str((row or {}).get("resource_type"))))
+    action = action or action_for(rec)
+    assert action is not None  # _not_actionable said so
     rtype = _STEP_SPECS[action][0]
     tags = _loads(row.get("tags")) if row else {}
     protected = protection_reason(tags if isinstance(tags, dict) else {}, rec.resource_id, config.protection)
     if protected:
         return protected, "protected"
+    for part in _parts(rec, action):  # a step on a group (a namespace's workloads): each part's protection
+        prow = _resource(conn, rec.provider_name, part) or {}
+        ptags = _loads(prow.get("tags"))
+        part_why = protection_reason(ptags if isinstance(ptags, dict) else {}, part, config.protection)
+        if part_why:
+            return f"{part_why} (in {rec.resource_name or rec.resource_id}: {part})", "protected"
     excluded = _exclusion(conn, rec.provider_name, rec.resource_id, rec.rule)
     if excluded:
         return excluded, "excluded"
@@ -314,6 +349,17 @@ def _step_or_reason(conn: sqlite3.Connection, rec: Recommendation, config: Confi
     if stale:
         return stale, "stale"
     return step
+
+
+def _parts(rec: Recommendation, action: str) -> list[str]:
+    """The resource ids a group step acts on besides its own (a namespace's controllers)."""
+    if action != "scale_namespace_to_zero":
+        return []
+    out = []
+    for c in rec.detail.get("controllers") or []:
+        if isinstance(c, dict):
+            out.append(f"{rec.resource_id}/{c.get('kind')}/{c.get('name')}")
+    return out
 
 
 def _not_actionable(rec: Recommendation, actionable: list[str], seen: set[tuple[str, str]]) -> tuple[str, str] | None:
@@ -350,6 +396,7 @@ def _make_step(conn: sqlite3.Connection, rec: Recommendation, action: str, row: 
         region_id=row.get("region_id") or rec.region_id, monthly_saving=rec.monthly_saving,
         currency=rec.currency, reversible=reversible, undo=undo, recommendation_id=rec.id, rule=rec.rule,
         preconditions=dict(pre), source_id=row.get("source_id"),
+        params={k: rec.detail.get(k) for k in ACTION_PARAMS.get(action, ())},
     )
     if action == "delete_volume" and snapshot_volumes:
         step.snapshot_first = True
@@ -408,6 +455,11 @@ def _excluded_step(s: PlanStep, reason: str, kind: str) -> Excluded:
 def unsupported(provider: str | None) -> str:
     """Why a provider's resources are not acted on (no registered kind has an executor for them)."""
     can = registry.cleanup_providers()
+    if provider in registry.script_providers():
+        kinds = [k for k in registry.script_kinds()
+                 if getattr(registry.get(k).script_exporter(), "provider_name", None) == provider]
+        return (f"script only: {provider} resources are changed by an exported script, not in the app "
+                f"(costdeck report recommendations --script {kinds[0] if kinds else 'KIND'})")
     where = ", ".join(can) + " only" if can else "no provider"
     return f"not supported yet: cleanup actions run on {where}, not {provider}"
 

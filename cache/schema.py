@@ -491,6 +491,52 @@ _V5 = [
     "CREATE INDEX cost_daily_dims_source_day ON cost_daily_dims(source_id, day)",
 ]
 
+# v6: Kubernetes cost allocation (OpenCost), a LENS on the cloud bill kept out of `costs`: a
+# cluster's node cost is already in its cloud source's bill, so allocation rows never add to any
+# cloud total. One row per (source, day, cluster, node, namespace, controller, pod); idle rows
+# (`idle` = 1, namespace '__idle__') hold the cost of the unallocated node capacity. Money in nanos
+# of `currency`; cpu averages in cores, ram in bytes; labels (pod and namespace labels) are a tag
+# set (`tagsets`/`tag_index`), so they are tag keys like any other.
+_V6 = [
+    """CREATE TABLE k8s_allocations (
+        source_id INTEGER NOT NULL,
+        day TEXT NOT NULL,
+        cluster TEXT NOT NULL,
+        node TEXT NOT NULL DEFAULT '',
+        namespace TEXT NOT NULL DEFAULT '',
+        controller_kind TEXT NOT NULL DEFAULT '',
+        controller TEXT NOT NULL DEFAULT '',
+        pod TEXT NOT NULL DEFAULT '',
+        idle INTEGER NOT NULL DEFAULT 0,
+        provider_id TEXT,
+        currency TEXT NOT NULL DEFAULT 'USD',
+        minutes REAL NOT NULL DEFAULT 0,
+        cpu_cost INTEGER NOT NULL DEFAULT 0,
+        gpu_cost INTEGER NOT NULL DEFAULT 0,
+        ram_cost INTEGER NOT NULL DEFAULT 0,
+        pv_cost INTEGER NOT NULL DEFAULT 0,
+        network_cost INTEGER NOT NULL DEFAULT 0,
+        lb_cost INTEGER NOT NULL DEFAULT 0,
+        shared_cost INTEGER NOT NULL DEFAULT 0,
+        external_cost INTEGER NOT NULL DEFAULT 0,
+        total_cost INTEGER NOT NULL DEFAULT 0,
+        cpu_core_hours REAL,
+        cpu_request_avg REAL,
+        cpu_usage_avg REAL,
+        ram_byte_hours REAL,
+        ram_request_avg REAL,
+        ram_usage_avg REAL,
+        gpu_hours REAL,
+        pv_bytes REAL,
+        cpu_efficiency REAL,
+        ram_efficiency REAL,
+        total_efficiency REAL,
+        tagset INTEGER
+    )""",
+    "CREATE INDEX k8s_alloc_source_day ON k8s_allocations(source_id, day)",
+    "CREATE INDEX k8s_alloc_day ON k8s_allocations(day, cluster, namespace)",
+]
+
 # MIGRATIONS[i] upgrades version i -> i + 1.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -52,6 +52,10 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "deregister_image": ("deregister image", "deregistered"),
     "stop_instance": ("stop instance", "stop requested"),
     "deallocate_instance": ("deallocate VM", "deallocated"),
+    "set_requests": ("set Kubernetes requests", "requests set"),
+    "scale_to_zero": ("scale Kubernetes workload to zero", "scaled to zero"),
+    "scale_namespace_to_zero": ("scale Kubernetes namespace to zero", "scaled to zero"),
+    "delete_pv": ("delete released persistent volume", "deleted"),
 }
 
 SIMULATED = "simulated (demo)"
@@ -90,6 +94,7 @@ class PlanStep:
     snapshot_first: bool = False  # delete_volume: snapshot it first (the step becomes reversible)
     snapshot_ids: list[str] = field(default_factory=list)  # deregister_image: its EBS snapshots
     source_id: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # what the action needs from the advice (new requests)
 
     @property
     def verb(self) -> str:

@@ -181,6 +181,16 @@ def not_synced(kind: str) -> str | None:
         f"{kind} sources are not synced"
 
 
+def script_providers() -> list[str]:
+    """The provider names whose cleanup plans some kind can export as a script."""
+    out: list[str] = []
+    for k in script_kinds():
+        ex = get(k).script_exporter()
+        if ex is not None and ex.provider_name and ex.provider_name not in out:
+            out.append(ex.provider_name)
+    return out
+
+
 def script_kinds() -> list[str]:
     """Kinds whose cleanup plans can be exported as a shell script."""
     out = []
@@ -194,4 +204,5 @@ def script_kinds() -> list[str]:
 
 
 __all__ = ["GROUP", "KindEntry", "UnknownKind", "cleanup_providers", "configurable", "demo_kind", "entries", "get",
+           "script_providers",
            "kinds", "live_run_kinds", "not_synced", "refresh", "script_kinds", "shadowed"]

@@ -242,7 +242,9 @@ def _finish(store: Store, run: SyncRun, ctx: SyncContext, status: str, error: st
         "requests": dict(sorted(ctx.counter.by_operation.items())),
         "steps": {n: s.as_dict() for n, s in ctx.steps.items()},
     }
-    if ctx.steps.get("costs") is None or ctx.steps["costs"].status != "ok":
+    # the step that writes the cost window: "costs", or the one a kind names (OpenCost: "allocation")
+    window_step = str(run.detail.pop("cost_window_step", "costs"))
+    if ctx.steps.get(window_step) is None or ctx.steps[window_step].status != "ok":
         run.detail.pop("cost_window", None)  # the next sync's window starts from the last good one
     store.finish_sync_run(run, status, error)
     if status != "failed":

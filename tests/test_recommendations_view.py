@@ -66,7 +66,7 @@ async def test_sort_filter_mark(demo_db: Path) -> None:
         table = screen.query_one("#rec-table", DataTable)
         with Store(demo_db) as store:
             n_open = len(load(store.conn, include_duplicates=False))
-        assert table.row_count == n_open == 75  # 67 waste/security findings + 8 commitment purchases
+        assert table.row_count == n_open == 80  # 71 waste/security findings (4 Kubernetes) + 9 commitment purchases
         savings = money(col(table, "saving"))
         assert savings == sorted(savings, reverse=True) and savings[0] == Decimal("8356.07")
         assert col(table, "resource")[0] == "tmp-llm-finetune"
@@ -101,7 +101,7 @@ async def test_sort_filter_mark(demo_db: Path) -> None:
         # category filter: security only
         await pilot.press("escape")
         await settle(pilot)
-        assert table.row_count == 75
+        assert table.row_count == 80
         await pilot.press("f", "down", "down", "down", "down", "enter")
         await pilot.pause()
         await pilot.press("end", "enter")  # the least frequent value: security (1)
@@ -126,7 +126,7 @@ async def test_sort_filter_mark(demo_db: Path) -> None:
         await settle(pilot)
         assert col(table, "mark")[:3] == ["✓", "✓", ""]
         status = str(screen.query_one("#rec-status", Static).render())
-        assert "2 marked ($8,751.66/mo)" in status  # $8,356.07 idle p3.8xlarge + $395.59 Dsv3 purchase
+        assert "2 marked ($9,986.39/mo)" in status  # $8,356.07 idle p3.8xlarge + $1,630.32 idle k8s capacity
         assert "36 skipped" in status
 
 
@@ -234,8 +234,8 @@ async def test_overview_card(demo_db: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         card = app.screen.query_one("#card-recs")
-        assert "$14,151.29/mo" in str(card.query_one(".card-value", Static).render())
-        assert "75 open · 1 security" in str(card.query_one(".card-sub", Static).render())
+        assert "$16,829.93/mo" in str(card.query_one(".card-value", Static).render())
+        assert "80 open · 1 security" in str(card.query_one(".card-sub", Static).render())
 
 
 def test_report_json_exact(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -244,7 +244,7 @@ def test_report_json_exact(demo_db: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["report", "recommendations", "--db", str(demo_db), "--format", "json"]) == 0
     out = capsys.readouterr().out
     data = json.loads(out, parse_float=Decimal)
-    assert len(data) == 75
+    assert len(data) == 80
     with Store(demo_db) as store:
         recs = {r.id: r for r in load(store.conn, include_duplicates=False)}
     for obj in data:

@@ -59,3 +59,14 @@ def test_spend_drilled_snapshot(snap_compare, demo_db: Path) -> None:  # type: i
 
 def test_overview_read_only_small_snapshot(snap_compare, demo_db: Path) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(CostdeckApp(demo_db, read_only=True), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_kubernetes_snapshot(snap_compare, demo_db: Path) -> None:  # type: ignore[no-untyped-def]
+    async def go(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _settle(pilot)
+        await pilot.press("8")
+        await _settle(pilot)
+        await pilot.press("enter")  # the cluster's namespaces
+        await _settle(pilot)
+
+    assert snap_compare(CostdeckApp(demo_db), terminal_size=(120, 40), run_before=go)

@@ -34,6 +34,7 @@ from .base import ViewScreen, error_line
 from .dialogs import HelpScreen
 from .screens.activity import ActivityScreen
 from .screens.commitments import CommitmentsScreen
+from .screens.kubernetes import KubernetesScreen
 from .screens.mlruns import MLRunsScreen
 from .screens.overview import OverviewScreen
 from .screens.recommendations import RecommendationsScreen
@@ -60,10 +61,11 @@ VIEWS: list[tuple[str, str, str]] = [
     ("4", "commitments", "Commitments"),
     ("5", "mlruns", "ML runs"),
     ("7", "activity", "Activity"),
+    ("8", "kubernetes", "Kubernetes"),
 ]
 
 
-SHORT_TITLES = {"recommendations": "Recs", "commitments": "Commit"}
+SHORT_TITLES = {"recommendations": "Recs", "commitments": "Commit", "kubernetes": "K8s"}
 
 
 class ViewCommands(Provider):
@@ -101,7 +103,7 @@ class CostdeckApp(App[int]):
     COMMAND_PALETTE_BINDING = "ctrl+p"
     VIEW_TABS = [(key, mode, SHORT_TITLES.get(mode, title)) for key, mode, title in VIEWS]
     MODES = {"overview": OverviewScreen, "spend": SpendScreen, "recommendations": RecommendationsScreen, "activity": ActivityScreen,
-             "commitments": CommitmentsScreen, "mlruns": MLRunsScreen}
+             "commitments": CommitmentsScreen, "mlruns": MLRunsScreen, "kubernetes": KubernetesScreen}
 
     BINDINGS = [
         # The views are listed with their keys in the header (TopBar), so the footer keeps room for

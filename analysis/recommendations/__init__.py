@@ -19,6 +19,9 @@ from typing import Any
 from .. import purchase  # commitment purchase recommendations (rule "commitment_purchase")
 from . import (
     idle_instance,
+    k8s_abandoned,
+    k8s_idle_capacity,
+    k8s_overrequested,
     obsolete_image,
     obsolete_snapshot,
     open_security_group,
@@ -34,7 +37,8 @@ from .model import STATUSES, Recommendation, load
 RULES: dict[str, ModuleType] = {
     m.RULE_ID: m
     for m in (unattached_volume, obsolete_snapshot, obsolete_image, unused_ip, stopped_instance, idle_instance,
-              rightsizing, previous_generation, open_security_group, purchase)
+              rightsizing, previous_generation, open_security_group, purchase, k8s_abandoned,
+              k8s_overrequested, k8s_idle_capacity)
 }
 
 # Advice written by provider sync steps: rule id -> (the costdeck rule it corresponds to, where it comes from).

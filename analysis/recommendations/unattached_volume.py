@@ -55,6 +55,8 @@ def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
         if days < min_days:
             continue
         saving, sbasis, cur, ev = ctx.saving([v.resource_id], unknown="no cost rows for this volume")
+        if not saving and isinstance(p.get("monthly_cost_nanos"), int):  # priced by its inventory (OpenCost)
+            saving, sbasis = p["monthly_cost_nanos"], "the inventory's price, a month"
         size = p.get("size_gib")
         kind = p.get("volume_type") or p.get("sku") or p.get("type")
         detail = {

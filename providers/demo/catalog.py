@@ -36,7 +36,7 @@ class Account:
 AWS_PAYER = ("529384716203", "Acme Corp (payer)")
 AZURE_BILLING = ("84721963", "Acme Corp EA 84721963")
 GCP_BILLING = ("01A7C3-5E92B4-D8F061", "Acme Corp GCP billing")
-K8S_CLUSTER = ("eks-prod-use1", "eks-prod-use1 (Kubernetes cost allocation)")
+K8S_CLUSTER = ("eks-prod-use1", "eks-prod-use1 (Kubernetes cost allocation, a lens on the AWS bill)")
 
 # Keyed by the short names the estate tables use ("prod", "az-dev", ...).
 ACCOUNTS: dict[str, Account] = {
@@ -48,10 +48,7 @@ ACCOUNTS: dict[str, Account] = {
     "az-dev": Account(AZURE, *AZURE_BILLING, "b6e0d4c2-19a7-4f3e-8c55-02d9e6a1f7b4", "acme-azure-dev"),
     "gcp-analytics": Account(GCP, *GCP_BILLING, "acme-analytics-prod", "Acme Analytics (prod)"),
     "gcp-ml": Account(GCP, *GCP_BILLING, "acme-ml-research", "Acme ML Research"),
-    "k8s-checkout": Account(K8S, *K8S_CLUSTER, "eks-prod-use1/checkout", "checkout"),
-    "k8s-search": Account(K8S, *K8S_CLUSTER, "eks-prod-use1/search", "search"),
-    "k8s-ml-serving": Account(K8S, *K8S_CLUSTER, "eks-prod-use1/ml-serving", "ml-serving"),
-    "k8s-platform": Account(K8S, *K8S_CLUSTER, "eks-prod-use1/platform", "platform"),
+    "k8s": Account(K8S, *K8S_CLUSTER, *K8S_CLUSTER),
 }
 
 # -- regions and services --------------------------------------------------------------

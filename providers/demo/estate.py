@@ -399,39 +399,51 @@ FLOWS = (
 
 # -- Kubernetes allocation (kubernetes.py) -----------------------------------------------------------
 
-# OpenCost-style unit prices: per core-hour, GiB-hour, GPU-hour and persistent-volume GiB-month
-K8S_CPU_HOUR, K8S_RAM_GIB_HOUR, K8S_GPU_HOUR, K8S_PV_GIB_MONTH = 0.031611, 0.004237, 0.95, 0.04
+# The cluster's nodes are the AWS fleet "eks-prod-use1-node" (m5.8xlarge) above and the GPU node pool
+# K8S_GPU_POOL (g4dn.2xlarge, one T4 each; kubernetes.py adds them to the AWS bill and inventory): OpenCost prices them at on-demand and splits each node's price
+# into its GPU part (K8S_GPU_HOUR per GPU) and CPU/RAM parts (K8S_CPU_SHARE of the rest to the vCPUs).
+K8S_GPU_HOUR, K8S_CPU_SHARE, K8S_PV_GIB_MONTH, K8S_LB_HOUR = 0.45, 0.62, 0.08, 0.0225
+K8S_GPU_POOL = ("g4dn.2xlarge", 2)
 
 
 class Workload(NamedTuple):
-    """A workload of eks-prod-use1, with its resource requests."""
+    """A controller of eks-prod-use1: per-pod requests and typical usage (a share of the request)."""
 
-    namespace: str  # the sub account ("k8s-<namespace>" in catalog.ACCOUNTS)
-    kind: str  # controller kind
+    namespace: str
+    kind: str  # controller kind: deployment | statefulset | daemonset | job
     name: str
-    cpu: int  # cores
-    ram: int  # GiB
-    gpus: int
-    pv_gib: int
-    load_balancer: bool
-    autoscaled: bool
-    team: str
-    project: str
+    replicas: int  # 0 for a daemonset (one pod per node of its pool)
+    cpu: float  # cores requested per pod
+    ram: float  # GiB requested per pod
+    cpu_use: float  # usage / request
+    ram_use: float
+    gpus: int = 0
+    pv_gib: int = 0
+    load_balancer: bool = False
+    pool: str = "node"  # node | gpu | all
+    team: str = "platform"
+    hours: float | None = None  # hours a day it runs (a nightly job), else all day
 
 
 K8S_WORKLOADS = (
-    Workload("checkout", "deployment", "checkout-api", 28, 56, 0, 0, True, True, "checkout", "checkout"),
-    Workload("checkout", "deployment", "cart", 12, 24, 0, 0, False, True, "checkout", "checkout-[beta]"),
-    Workload("checkout", "statefulset", "redis", 4, 32, 0, 100, False, False, "checkout", "checkout"),
-    Workload("search", "deployment", "search-api", 20, 40, 0, 0, True, True, "search", "search"),
-    Workload("search", "statefulset", "opensearch", 24, 96, 0, 1500, False, False, "search", "search"),
-    Workload("ml-serving", "deployment", "recommender", 8, 32, 2, 0, True, False, "ml", "recommender"),
-    Workload("ml-serving", "deployment", "feature-api", 6, 12, 0, 0, False, True, "ml", "recommender"),
-    Workload("platform", "daemonset", "fluent-bit", 4, 8, 0, 0, False, False, "platform", "observability"),
-    Workload("platform", "deployment", "ingress-nginx", 6, 12, 0, 0, True, True, "platform", "eks-prod-use1"),
-    Workload("platform", "statefulset", "prometheus", 8, 64, 0, 500, False, False, "platform",
-             "observability"),
+    Workload("shop", "deployment", "storefront-web", 16, 2, 4, 0.55, 0.7, load_balancer=True, team="checkout"),
+    Workload("shop", "deployment", "checkout-api", 8, 4, 8, 0.07, 0.3, team="checkout"),  # over-requested
+    Workload("shop", "deployment", "cart", 6, 1, 2, 0.6, 0.65, team="checkout"),
+    Workload("shop", "deployment", "catalog-search", 6, 4, 16, 0.5, 0.75, team="search"),
+    Workload("shop", "statefulset", "redis", 1, 2, 16, 0.4, 0.8, pv_gib=100, team="checkout"),
+    Workload("shop", "statefulset", "postgres", 1, 4, 32, 0.5, 0.85, pv_gib=500, team="checkout"),
+    Workload("ml", "deployment", "recommender", 2, 4, 16, 0.6, 0.7, gpus=1, pool="gpu", team="ml"),
+    Workload("ml", "deployment", "feature-api", 3, 2, 8, 0.45, 0.6, team="ml"),
+    Workload("ml", "job", "nightly-train", 1, 8, 32, 0.85, 0.7, team="ml", hours=4.0),
+    Workload("ml-sandbox", "deployment", "notebook-old", 1, 4, 16, 0.002, 0.02, team="ml"),  # abandoned
+    Workload("platform", "daemonset", "fluent-bit", 0, 0.25, 0.5, 0.5, 0.6, pool="all"),
+    Workload("platform", "deployment", "ingress-nginx", 3, 1, 2, 0.5, 0.5, load_balancer=True),
+    Workload("platform", "statefulset", "prometheus", 1, 4, 32, 0.5, 0.7, pv_gib=500),
+    Workload("kube-system", "daemonset", "aws-node", 0, 0.1, 0.25, 0.4, 0.5, pool="all"),
+    Workload("kube-system", "deployment", "coredns", 2, 0.1, 0.17, 0.3, 0.4),
 )
+# a persistent volume whose claim was deleted 40 days before as_of (Released, still billed by EBS)
+K8S_RELEASED_PV = ("pvc-3f1c9e2a-search-old", 200, 40)
 
 # -- ML training (ml.py) -----------------------------------------------------------------------------
 
@@ -463,6 +475,7 @@ SOURCE_OPTIONS: dict[str, dict[str, Any]] = {
           "regions": ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1"]},
     AZURE: {"provider": AZURE, "billing_account": AZURE_BILLING[0]},
     GCP: {"provider": GCP, "billing_account": GCP_BILLING[0]},
-    K8S: {"provider": K8S, "cluster": "eks-prod-use1", "allocation": True,
-          "note": "an allocation of the cluster's node costs (OpenCost); the nodes are also billed under AWS"},
+    K8S: {"provider": K8S, "cluster": "eks-prod-use1", "allocation": True, "node_source": "demo-aws",
+          "note": "OpenCost allocation of the cluster's node costs (k8s_allocations): a lens on the AWS bill, "
+                  "which holds the nodes (the eks-prod-use1-node and -gpu fleets)"},
 }

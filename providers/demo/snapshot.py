@@ -19,7 +19,7 @@ from cache.money import fmt
 
 from ..errors import InputError
 from . import admin, anomalies, commitments, fleets, inventory, kubernetes, loose, ml, services
-from .catalog import ACCOUNTS, AWS, DEMO_KIND, N_DAYS, PROVIDERS
+from .catalog import ACCOUNTS, AWS, DEMO_KIND, K8S, N_DAYS, PROVIDERS
 from .core import Gen
 
 # Tables the demo wipes, children before parents (foreign keys are on).
@@ -40,6 +40,7 @@ class DemoSummary:
     resources: int
     runs: int
     total_billed: int  # nano-units, USD
+    k8s_rows: int = 0  # Kubernetes allocation rows (a lens on the AWS bill, not in total_billed)
     anomalies: list[dict[str, Any]] = field(default_factory=list)
     table_rows: dict[str, int] = field(default_factory=dict)
 
@@ -47,7 +48,9 @@ class DemoSummary:
         return (
             f"demo as of {self.as_of} (seed {self.seed}): {self.days} days, {self.providers} providers, "
             f"{self.accounts} accounts, {self.services} services, {self.regions} regions, "
-            f"{self.cost_rows:,} cost rows, {self.resources} resources, {self.runs} ML runs, "
+            f"{self.cost_rows:,} cost rows, "
+            + (f"1 Kubernetes cluster ({self.k8s_rows:,} allocation rows), " if self.k8s_rows else "")
+            + f"{self.resources} resources, {self.runs} ML runs, "
             f"{fmt(self.total_billed, 'USD')} billed"
         )
 
@@ -90,6 +93,7 @@ def generate(store: Store, as_of: date, seed: int = 7) -> DemoSummary:
         resources=len(g.resources),
         runs=len(g.ml_runs),
         total_billed=sum(r.billed_cost for r in all_rows),
+        k8s_rows=len(g.k8s_allocations),
         anomalies=g.anomalies,
         table_rows=counts,
     )
@@ -122,6 +126,8 @@ def _build(g: Gen) -> _Tables:
         r["source_id"] = src_id[r["provider_name"]]
     for c in commitment_rows:
         c["source_id"] = src_id[c["provider_name"]]
+    for a in g.k8s_allocations:
+        a["source_id"] = src_id[K8S]
     ml_src = {e["run_id"]: src_id[e["provider_name"]] for e in g.ml_executors}
     for run in g.ml_runs:
         run["source_id"] = ml_src[run["run_id"]]
@@ -143,6 +149,7 @@ def _write(store: Store, g: Gen, t: _Tables) -> tuple[int, dict[str, int]]:
         store.replace_where("prices", "1=1", (), t.prices)
         store.replace_where("commitments", "1=1", (), t.commitments)
         store.replace_where("commitment_usage", "1=1", (), t.commitment_usage)
+        store.replace_where("k8s_allocations", "1=1", (), _with_tagsets(store, g.k8s_allocations))
         store.replace_where("ml_runs", "1=1", (), g.ml_runs)
         store.replace_where("ml_executors", "1=1", (), g.ml_executors)
         store.replace_where("ml_run_metrics", "1=1", (), g.ml_metrics)
@@ -156,6 +163,16 @@ def _write(store: Store, g: Gen, t: _Tables) -> tuple[int, dict[str, int]]:
         store.set_meta("demo_anomalies", json.dumps(g.anomalies, sort_keys=True))
         store.touch_snapshot(g.snap)
         return n_costs, store.table_counts()
+
+
+def _with_tagsets(store: Store, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Allocation rows with their labels as a tag set id (labels are tag keys)."""
+    out = []
+    for r in rows:
+        rec = {k: v for k, v in r.items() if k != "labels"}
+        rec["tagset"] = store.tagset_id(r["labels"]) if r.get("labels") else None
+        out.append(rec)
+    return out
 
 
 def _wipe(store: Store) -> None:

@@ -127,7 +127,9 @@ def _add_format(parser: argparse.ArgumentParser) -> None:
 def _add_report_spend(rsub: _Subparsers, common: _Parser) -> None:
     rs = rsub.add_parser("spend", parents=[common], help="spend grouped by one dimension")
     rs.add_argument("--by", required=True, help="provider_name, billing_account_id, sub_account_id, service_name, "
-                    "service_category, region_id, resource_type, resource_id or tag:KEY")
+                    "service_category, region_id, resource_type, resource_id or tag:KEY; Kubernetes allocation "
+                    "(OpenCost sources, a lens on the cloud bill): cluster, namespace, controller, pod, node or "
+                    "label:KEY")
     rs.add_argument("--since", type=_day, help="first day, inclusive (default: first day with data)")
     rs.add_argument("--until", type=_day, help="last day, exclusive (default: the day after the last day with data)")
     rs.add_argument("--metric", choices=["billed", "effective", "list"], default="billed")

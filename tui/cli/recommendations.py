@@ -81,7 +81,7 @@ def _recommendations_script(store: Store, args: argparse.Namespace, recs: list[A
     # A script only prints commands: it is the read-only way to hand a plan to change control.
     try:
         plan = build_plan(store.conn, recs, dataclasses.replace(config, read_only=False), read_only=False,
-                          demo=store.is_demo())
+                          demo=store.is_demo(), for_script=True)
         if args.dry_run:
             lines = script_lines(plan, args.script)
             sys.stdout.write("".join(line + "\n" for line in lines))
