@@ -99,6 +99,11 @@ class Line:
     hour: int = 0
     export_lag_days: int = 1
     currency: str = "USD"
+    location: str | None = None  # location.location when there is no region ("us" multi-region, "global")
+
+    @property
+    def where(self) -> str:
+        return self.region or self.location or "global"
 
 
 PROJECT_NAMES = {"shop-prod": "Shop (prod)", "ml-research": "ML Research", "data-lake": "Data Lake"}
@@ -120,6 +125,7 @@ class FakeGcp:
         self.received: list[dict[str, Any]] = []
         self.faults: list[dict[str, Any]] = []
         self.tokens = {TOKEN}
+        self.row_bytes = ROW_BYTES
         self.jobs: dict[str, dict[str, Any]] = {}
         self.pending_polls = 0
         self.page_cap = 10_000
@@ -155,7 +161,7 @@ class FakeGcp:
                  "labels": [], "ancestry_numbers": "/1234/"},
                 [{"key": k, "value": v} for k, v in ln.labels.items()],
                 [],
-                {"location": ln.region or "global", "country": "US" if ln.region else None, "region": ln.region,
+                {"location": ln.where, "country": "US" if ln.region else None, "region": ln.region,
                  "zone": ln.zone},
                 {"name": ln.resource[0], "global_name": ln.resource[1]} if ln.resource else {"name": None, "global_name": None},
                 exported,
@@ -168,8 +174,14 @@ class FakeGcp:
                 float(ln.cost_at_list) if ln.cost_at_list is not None else None,
                 part,
             ))
+        import pyarrow as pa
+
+        names = [r[0] for r in self.db.execute("DESCRIBE export_detailed").fetchall()]
+        types = {r[0]: r[1] for r in self.db.execute("DESCRIBE export_detailed").fetchall()}
+        batch = pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows])  # noqa: F841 - read by DuckDB
+        cols = ", ".join(f'CAST("{n}" AS {types[n]})' for n in names)
         with self.lock:
-            self.db.executemany("INSERT INTO export_detailed VALUES (" + ",".join("?" * 20) + ")", rows)
+            self.db.execute(f"INSERT INTO export_detailed SELECT {cols} FROM batch")
             self.lines.extend(lines)
 
     # -- expected figures (from the seed, in Decimal) ------------------------------------------
@@ -178,7 +190,7 @@ class FakeGcp:
         for ln in self.lines:
             if not lo <= ln.day < hi:
                 continue
-            key = {"sub_account_id": ln.project, "service_name": ln.service, "region_id": ln.region}[by]
+            key = {"sub_account_id": ln.project, "service_name": ln.service, "region_id": ln.where}[by]
             v = Decimal(ln.cost)
             if metric == "effective":
                 v += sum((Decimal(a) for _, _, a in ln.credits), Decimal(0))
@@ -259,7 +271,7 @@ class FakeGcp:
             cur.close()
         fields = [{"name": d[0], "type": _bq_type(str(d[1])), "mode": "NULLABLE"} for d in desc]
         rows = [{"f": [{"v": _cell(v)} for v in row]} for row in data]
-        processed = scanned * ROW_BYTES
+        processed = scanned * self.row_bytes
         billed = 0 if processed == 0 else max(10 * MIB, math.ceil(processed / MIB) * MIB)
         return {"fields": fields, "rows": rows, "processed": processed, "billed": billed}
 
@@ -313,6 +325,19 @@ class FakeGcp:
         token = q.get("pageToken")
         offset = int(token[3:]) if token and token.startswith("tok") else 0
         return 200, self._page(job, ref, offset, int(q.get("maxResults") or job["max"]))
+
+    def bq_job(self, project: str, job_id: str) -> tuple[int, dict[str, Any]]:
+        job = self.jobs.get(job_id)
+        if job is None or job["project"] != project:
+            return 404, _err(404, "notFound", f"Not found: Job {project}:{job_id}", "NOT_FOUND")
+        res = job["result"]
+        done = job["pending"] <= 0
+        return 200, {"kind": "bigquery#job", "id": f"{project}:US.{job_id}",
+                     "jobReference": {"projectId": project, "jobId": job_id, "location": "US"},
+                     "status": {"state": "DONE" if done else "RUNNING"},
+                     "statistics": {"totalBytesProcessed": str(res["processed"]),
+                                    "query": {"totalBytesProcessed": str(res["processed"]),
+                                              "totalBytesBilled": str(res["billed"]), "cacheHit": False}}}
 
     # -- HTTP ---------------------------------------------------------------------------------
     def start(self) -> str:
@@ -391,6 +416,7 @@ class FakeGcp:
         return [
             (re.compile(rf"/bigquery/v2/projects/{P}/queries"), "POST", lambda q, b, p: self.bq_query(p, b or {})),
             (re.compile(rf"/bigquery/v2/projects/{P}/queries/{S}"), "GET", lambda q, b, p, j: self.bq_results(p, j, q)),
+            (re.compile(rf"/bigquery/v2/projects/{P}/jobs/{S}"), "GET", lambda q, b, p, j: self.bq_job(p, j)),
             (re.compile(rf"/compute/v1/projects/{P}/aggregated/{S}"), "GET", self.aggregated),
             (re.compile(rf"/compute/v1/projects/{P}/global/(snapshots|images)"), "GET", self.global_list),
             (re.compile(rf"/compute/v1/projects/{P}/global/(snapshots|images)/{S}"), "GET", self.global_get),

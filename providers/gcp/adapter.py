@@ -13,6 +13,7 @@ imported when a sync or a cleanup starts.
 from __future__ import annotations
 
 import importlib
+import os
 import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
@@ -22,6 +23,7 @@ from msgspec import Meta
 
 from cache import Store
 from providers.base import Adapter, CostOptions, SyncContext
+from providers.http import is_loopback
 from providers.options import Bad, no_userinfo
 
 if TYPE_CHECKING:
@@ -102,6 +104,11 @@ class GcpOptions(CostOptions):
 
     def check(self) -> None:
         no_userinfo("endpoint", self.endpoint)
+        # The emulator token is refused before anything runs (every command validates the config).
+        if os.environ.get("COSTDECK_GCP_TOKEN") and not is_loopback(self.endpoint):
+            raise Bad("endpoint", f"COSTDECK_GCP_TOKEN is set but the endpoint is "
+                                  f"{repr(self.endpoint) if self.endpoint else 'not set'}; the variable is honoured "
+                                  f"only with a loopback emulator endpoint (unset it)")
         if self.export == "auto" and not self.billing_export_table.split(".")[-1].startswith("gcp_billing_export"):
             raise Bad("export", 'the table name does not say which export it is: set export = "standard" or '
                                 '"detailed"')

@@ -2,6 +2,7 @@
 
     POST /bigquery/v2/projects/{p}/queries        (jobs.query: QueryRequest -> QueryResponse)
     GET  /bigquery/v2/projects/{p}/queries/{job}  (jobs.getQueryResults: ?pageToken&maxResults&timeoutMs)
+    GET  /bigquery/v2/projects/{p}/jobs/{job}     (jobs.get: statistics, when the job finished while polled)
 
 * A job that is not complete within `timeoutMs` answers `jobComplete: false` with its
   jobReference; getQueryResults is polled (it waits server-side up to timeoutMs; between polls
@@ -9,7 +10,8 @@
   `MAX_POLLS` times, then the step fails with one line.
 * Rows come back as {"f": [{"v": "..."}]} with every value a string (NUMERIC included): they
   are returned as {column: str | None}; money is converted to exact nanos by the caller.
-* `totalBytesProcessed` / `totalBytesBilled` of every job are added to the sync's counters
+* `totalBytesProcessed` / `totalBytesBilled` of every job (from the QueryResponse, or from
+  jobs.get statistics for a job that completed while polled: getQueryResults has no billed bytes) are added to the sync's counters
   (the cost of looking); a dry run returns its estimate without running anything.
 """
 
@@ -81,7 +83,14 @@ def query(ctx: SyncContext | None, gcp: Gcp, sql: str, what: str = "query") -> I
     if errors and isinstance(errors, list) and isinstance(errors[0], dict) and not resp.get("rows"):
         msg = " ".join(str(errors[0].get("message") or errors[0].get("reason") or "").split())[:200]
         raise StepError(f"BigQuery {what} failed: {msg}")
-    gcp.add_bytes(_int(resp.get("totalBytesProcessed")), _int(resp.get("totalBytesBilled")))
+    processed, billed = _int(resp.get("totalBytesProcessed")), resp.get("totalBytesBilled")
+    if billed is None and job_id:
+        # getQueryResults carries no totalBytesBilled: the job's statistics do (jobs.get)
+        stats = bq.get(f"/bigquery/v2/projects/{project}/jobs/{job_id}", op="jobs.get",
+                       params={"location": location} if location else None).get("statistics") or {}
+        processed = _int(stats.get("totalBytesProcessed")) or processed
+        billed = (stats.get("query") or {}).get("totalBytesBilled")
+    gcp.add_bytes(processed, _int(billed))
     fields = [f.get("name") for f in (resp.get("schema") or {}).get("fields") or []]
     seen: set[str] = set()
     page = 1

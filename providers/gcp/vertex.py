@@ -1,0 +1,8 @@
+"""placeholder"""
+from providers.base import StepError, SyncContext
+
+from .client import Gcp
+
+
+def sync_vertex(ctx: SyncContext, gcp: Gcp) -> int:
+    raise StepError("not built yet")
