@@ -345,6 +345,8 @@ class FakeGcp:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 1 << 16  # headers and body in one write (no 40 ms delayed-ACK stall per request)
+            disable_nagle_algorithm = True
 
             def log_message(self, *a: Any) -> None:
                 pass
@@ -571,18 +573,19 @@ class FakeGcp:
         for s in self.series.get(project, []):
             if s["metric"]["type"] != metric:
                 continue
-            pts = [p for p in s["raw"] if lo < p[0] <= hi]
             if period != "3600s":
                 return 400, _err(400, "badRequest", "the fake supports alignmentPeriod 3600s only", "INVALID_ARGUMENT")
-            buckets: dict[datetime, list[float]] = {}
-            for t, v in pts:
-                b = t.replace(minute=0, second=0, microsecond=0)
-                buckets.setdefault(b, []).append(v)
             fn = {"ALIGN_MEAN": lambda xs: sum(xs) / len(xs), "ALIGN_MAX": max, "ALIGN_RATE": lambda xs: sum(xs) / 3600.0}
             if aligner not in fn:
                 return 400, _err(400, "badRequest", f"unsupported aligner {aligner}", "INVALID_ARGUMENT")
+            if "hourly" not in s:  # the raw points bucketed by hour once
+                buckets: dict[datetime, list[float]] = {}
+                for t, v in s["raw"]:
+                    buckets.setdefault(t.replace(minute=0, second=0, microsecond=0), []).append(v)
+                s["hourly"] = sorted(buckets.items(), reverse=True)
+            # an aligned point covers (start, end]: the hour's raw points fall inside [lo, hi)
             points = [{"interval": {"startTime": _iso(b), "endTime": _iso(b + timedelta(hours=1))},
-                       "value": {"doubleValue": fn[aligner](xs)}} for b, xs in sorted(buckets.items(), reverse=True)]
+                       "value": {"doubleValue": fn[aligner](xs)}} for b, xs in s["hourly"] if lo <= b and b + timedelta(hours=1) <= hi]
             out.append({"metric": s["metric"], "resource": s["resource"], "metricKind": "GAUGE",
                         "valueType": "DOUBLE", "points": points})
         return _paged(q, out, "timeSeries", 2)
@@ -654,3 +657,199 @@ def iter_days(lo: date, hi: date) -> Iterator[date]:
 
 
 __all__ = ["BILLING_ACCOUNT", "DETAILED", "STANDARD", "TOKEN", "FakeGcp", "Line", "iter_days"]
+
+
+# -- a seeded world: two projects' Compute inventory, utilization, advice, CUDs and Vertex AI jobs ----------
+
+API = "https://www.googleapis.com/compute/v1/projects"
+
+
+def _ts_pacific(t: datetime) -> str:
+    """Compute's creationTimestamp format (RFC 3339 with the Pacific offset)."""
+    return (t - timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%S.000-07:00")
+
+
+def instance(project: str, zone: str, name: str, mtype: str, status: str, disks: list[str], *, created: datetime,
+             spot: bool = False, labels: dict[str, str] | None = None, stopped: datetime | None = None,
+             ip: str | None = None) -> dict[str, Any]:
+    inst: dict[str, Any] = {
+        "kind": "compute#instance", "id": str(abs(hash((project, name))) % 10**18), "name": name,
+        "zone": f"{API}/{project}/zones/{zone}", "machineType": f"{API}/{project}/zones/{zone}/machineTypes/{mtype}",
+        "status": status, "creationTimestamp": _ts_pacific(created), "cpuPlatform": "Intel Cascade Lake",
+        "scheduling": {"provisioningModel": "SPOT" if spot else "STANDARD", "preemptible": False,
+                       "automaticRestart": not spot, "onHostMaintenance": "TERMINATE" if spot else "MIGRATE"},
+        "disks": [{"kind": "compute#attachedDisk", "type": "PERSISTENT", "mode": "READ_WRITE", "boot": i == 0,
+                   "deviceName": d, "index": i, "source": f"{API}/{project}/zones/{zone}/disks/{d}"}
+                  for i, d in enumerate(disks)],
+        "networkInterfaces": [{"name": "nic0", "network": f"{API}/{project}/global/networks/default",
+                               "accessConfigs": [{"type": "ONE_TO_ONE_NAT", "natIP": ip}] if ip else []}],
+        "labels": labels or {}, "selfLink": f"{API}/{project}/zones/{zone}/instances/{name}",
+    }
+    if stopped is not None:
+        inst["lastStopTimestamp"] = _ts_pacific(stopped)
+    return inst
+
+
+def disk(project: str, zone: str, name: str, size: int, users: list[str], *, created: datetime,
+         dtype: str = "pd-balanced", image: str | None = None, detached: datetime | None = None,
+         labels: dict[str, str] | None = None) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "kind": "compute#disk", "id": str(abs(hash((project, "disk", name))) % 10**18), "name": name,
+        "zone": f"{API}/{project}/zones/{zone}", "sizeGb": str(size), "status": "READY",
+        "type": f"{API}/{project}/zones/{zone}/diskTypes/{dtype}", "creationTimestamp": _ts_pacific(created),
+        "users": [f"{API}/{project}/zones/{zone}/instances/{u}" for u in users], "labels": labels or {},
+        "selfLink": f"{API}/{project}/zones/{zone}/disks/{name}",
+    }
+    if image:
+        d["sourceImage"] = f"{API}/{project}/global/images/{image}"
+    if detached is not None:
+        d["lastDetachTimestamp"] = _ts_pacific(detached)
+    return d
+
+
+def address(project: str, region: str, name: str, ip: str, user: str | None, *, created: datetime) -> dict[str, Any]:
+    a: dict[str, Any] = {
+        "kind": "compute#address", "id": str(abs(hash((project, "addr", name))) % 10**18), "name": name, "address": ip,
+        "region": f"{API}/{project}/regions/{region}", "status": "IN_USE" if user else "RESERVED",
+        "addressType": "EXTERNAL", "networkTier": "PREMIUM", "creationTimestamp": _ts_pacific(created),
+        "selfLink": f"{API}/{project}/regions/{region}/addresses/{name}",
+    }
+    if user:
+        a["users"] = [f"{API}/{project}/zones/{region}-a/instances/{user}"]
+    return a
+
+
+def snapshot(project: str, name: str, source_zone: str, source_disk: str, size: int, *,
+             created: datetime) -> dict[str, Any]:
+    return {"kind": "compute#snapshot", "id": str(abs(hash((project, "snap", name))) % 10**18), "name": name,
+            "status": "READY", "sourceDisk": f"{API}/{project}/zones/{source_zone}/disks/{source_disk}",
+            "diskSizeGb": str(size), "storageBytes": str(size * 300_000_000), "storageLocations": ["us"],
+            "creationTimestamp": _ts_pacific(created), "selfLink": f"{API}/{project}/global/snapshots/{name}"}
+
+
+def image(project: str, name: str, size: int, *, created: datetime, family: str = "base") -> dict[str, Any]:
+    return {"kind": "compute#image", "id": str(abs(hash((project, "img", name))) % 10**18), "name": name,
+            "family": family, "status": "READY", "diskSizeGb": str(size), "archiveSizeBytes": str(size * 10**8),
+            "creationTimestamp": _ts_pacific(created), "selfLink": f"{API}/{project}/global/images/{name}"}
+
+
+def cpu_series(project: str, zone: str, name: str, level: float, now: datetime, days: int = 35) -> list[dict[str, Any]]:
+    """Raw CPU (fraction) and network (bytes per sample) points, two per hour, for `days` days."""
+    base = datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=days)
+    cpu, rx, tx = [], [], []
+    t = base
+    k = 0
+    while t < now:
+        for minute, wobble in ((15, 0.8), (45, 1.2)):
+            at = t + timedelta(minutes=minute)
+            cpu.append((at, min(1.0, level * wobble)))
+            rx.append((at, level * 2e8 * wobble))
+            tx.append((at, level * 1e8 * wobble))
+        t += timedelta(hours=1)
+        k += 1
+    res = {"type": "gce_instance", "labels": {"project_id": project, "zone": zone,
+                                              "instance_id": str(abs(hash((project, name))) % 10**18)}}
+    return [{"metric": {"type": mt, "labels": {"instance_name": name}}, "resource": res, "raw": pts}
+            for mt, pts in (("compute.googleapis.com/instance/cpu/utilization", cpu),
+                            ("compute.googleapis.com/instance/network/received_bytes_count", rx),
+                            ("compute.googleapis.com/instance/network/sent_bytes_count", tx))]
+
+
+def recommendation(project: str, location: str, recommender: str, rid: str, units: int, *,
+                   description: str, ops: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A Recommender v1 Recommendation (recommender v1 discovery: Recommendation, CostProjection, Money)."""
+    return {
+        "name": f"projects/{project}/locations/{location}/recommenders/{recommender}/recommendations/{uuid.uuid4()}",
+        "description": description, "recommenderSubtype": "STOP_VM" if "instance.Idle" in recommender else "CHANGE",
+        "lastRefreshTime": "2025-03-14T06:00:00Z", "priority": "P2", "etag": '"abc"',
+        "primaryImpact": {"category": "COST", "costProjection": {
+            "cost": {"currencyCode": "USD", "units": str(-units), "nanos": -500_000_000}, "duration": "2592000s"}},
+        "stateInfo": {"state": "ACTIVE"}, "targetResources": [rid],
+        "content": {"operationGroups": [{"operations": ops or [
+            {"action": "test", "resourceType": "compute.googleapis.com/Instance", "resource": rid, "path": "/status",
+             "value": "RUNNING"}]}]},
+    }
+
+
+def custom_job(project: str, region: str, job_id: str, name: str, state: str, start: datetime,
+               end: datetime | None, labels: dict[str, str], mtype: str = "n1-standard-8", replicas: int = 1,
+               gpu: tuple[str, int] | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"machineType": mtype}
+    if gpu:
+        spec.update(acceleratorType=gpu[0], acceleratorCount=gpu[1])
+    job: dict[str, Any] = {
+        "name": f"projects/{project}/locations/{region}/customJobs/{job_id}", "displayName": name, "state": state,
+        "createTime": _iso(start - timedelta(minutes=3)), "startTime": _iso(start), "updateTime": _iso(end or start),
+        "labels": labels,
+        "jobSpec": {"workerPoolSpecs": [{"machineSpec": spec, "replicaCount": str(replicas),
+                                         "diskSpec": {"bootDiskType": "pd-ssd", "bootDiskSizeGb": 100},
+                                         "containerSpec": {"imageUri": "us-docker.pkg.dev/p/train:1"}}]},
+    }
+    if end:
+        job["endTime"] = _iso(end)
+    return job
+
+
+def seed_world(fake: FakeGcp, now: datetime) -> None:
+    d = lambda days: now - timedelta(days=days)  # noqa: E731
+    p, z = "shop-prod", "us-central1-a"
+    fake.instances[p] = [
+        instance(p, z, "web-1", "n2-standard-4", "RUNNING", ["web-1"], created=d(200), labels={"team": "web"},
+                 ip="34.1.2.3"),
+        instance(p, z, "batch-1", "n2-standard-8", "RUNNING", ["batch-1"], created=d(120), labels={"team": "data"}),
+        instance(p, z, "old-vm", "e2-standard-4", "TERMINATED", ["old-vm", "old-vm-data"], created=d(300),
+                 stopped=d(40), labels={"team": "web"}),
+        instance(p, z, "spot-1", "e2-standard-2", "RUNNING", ["spot-1"], created=d(50), spot=True),
+        instance(p, z, "sleepy", "e2-medium", "SUSPENDED", ["sleepy"], created=d(90), stopped=d(10)),
+    ]
+    fake.disks[p] = [
+        disk(p, z, "web-1", 50, ["web-1"], created=d(200), image="img-used"),
+        disk(p, z, "batch-1", 100, ["batch-1"], created=d(120)),
+        disk(p, z, "old-vm", 20, ["old-vm"], created=d(300)),
+        disk(p, z, "old-vm-data", 200, ["old-vm"], created=d(300), dtype="pd-ssd"),
+        disk(p, z, "spot-1", 10, ["spot-1"], created=d(50)),
+        disk(p, z, "sleepy", 10, ["sleepy"], created=d(90)),
+        disk(p, z, "old-data", 500, [], created=d(150), detached=d(60), dtype="pd-standard", labels={"team": "web"}),
+    ]
+    fake.addresses[p] = [address(p, "us-central1", "web-ip", "34.1.2.3", "web-1", created=d(200)),
+                         address(p, "us-central1", "idle-ip", "34.9.9.9", None, created=d(90))]
+    fake.snapshots[p] = [snapshot(p, "web-1-nightly", z, "web-1", 50, created=d(2)),
+                         snapshot(p, "snap-orphan", z, "deleted-disk", 300, created=d(200))]
+    fake.images[p] = [image(p, "img-used", 50, created=d(250)), image(p, "img-old", 30, created=d(400))]
+    fake.commitments[p] = [{
+        "kind": "compute#commitment", "id": "77001", "name": "cud-n2", "region": f"{API}/{p}/regions/us-central1",
+        "status": "ACTIVE", "plan": "TWELVE_MONTH", "type": "GENERAL_PURPOSE_N2", "category": "MACHINE",
+        "startTimestamp": _ts_pacific(d(100)), "endTimestamp": _ts_pacific(d(100) + timedelta(days=365)),
+        "resources": [{"type": "VCPU", "amount": "8"}, {"type": "MEMORY", "amount": "32768"}],
+        "selfLink": f"{API}/{p}/regions/us-central1/commitments/cud-n2"}]
+    fake.series[p] = (cpu_series(p, z, "web-1", 0.45, now) + cpu_series(p, z, "batch-1", 0.01, now)
+                      + cpu_series(p, z, "spot-1", 0.01, now))
+    web1 = "//compute.googleapis.com/projects/shop-prod/zones/us-central1-a/instances/web-1"
+    batch1 = "//compute.googleapis.com/projects/shop-prod/zones/us-central1-a/instances/batch-1"
+    fake.recommendations[(p, z, "google.compute.instance.IdleResourceRecommender")] = [
+        recommendation(p, z, "google.compute.instance.IdleResourceRecommender", batch1, 180,
+                       description="Save cost by stopping Idle VM 'batch-1'.")]
+    fake.recommendations[(p, z, "google.compute.instance.MachineTypeRecommender")] = [
+        recommendation(p, z, "google.compute.instance.MachineTypeRecommender", web1, 60,
+                       description="Save cost by changing machine type from n2-standard-4 to n2-standard-2.",
+                       ops=[{"action": "test", "resource": web1, "path": "/machineType",
+                             "value": f"zones/{z}/machineTypes/n2-standard-4"},
+                            {"action": "replace", "resource": web1, "path": "/machineType",
+                             "value": f"zones/{z}/machineTypes/n2-standard-2"}])]
+    fake.recommendations[(p, z, "google.compute.disk.IdleResourceRecommender")] = [
+        recommendation(p, z, "google.compute.disk.IdleResourceRecommender",
+                       "//compute.googleapis.com/projects/shop-prod/zones/us-central1-a/disks/old-data", 20,
+                       description="Save cost by snapshotting and then deleting idle persistent disk 'old-data'.")]
+    m, mz = "ml-research", "europe-west4-a"
+    fake.instances[m] = [instance(m, mz, "notebook", "n1-standard-8", "RUNNING", ["notebook"], created=d(30),
+                                  labels={"team": "ml"})]
+    fake.disks[m] = [disk(m, mz, "notebook", 200, ["notebook"], created=d(30))]
+    fake.series[m] = cpu_series(m, mz, "notebook", 0.3, now)
+    fake.custom_jobs[(m, "europe-west4")] = [
+        custom_job(m, "europe-west4", "1001", "resnet-run-1", "JOB_STATE_SUCCEEDED", d(3), d(3) + timedelta(hours=5),
+                   {"costdeck-run": "resnet-1", "task": "resnet"}, gpu=("NVIDIA_TESLA_T4", 1)),
+        custom_job(m, "europe-west4", "1002", "resnet-run-2", "JOB_STATE_FAILED", d(2), d(2) + timedelta(hours=1),
+                   {"task": "resnet"}, replicas=2),
+        custom_job(m, "europe-west4", "1003", "bert-1", "JOB_STATE_RUNNING", now - timedelta(hours=2), None,
+                   {"task": "bert"}),
+    ]

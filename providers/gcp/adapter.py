@@ -98,6 +98,8 @@ class GcpOptions(CostOptions):
     ml_regions: Annotated[list[Location], Meta(min_length=1, description="Vertex AI regions to list custom "
                                                "jobs in")] = msgspec.field(default_factory=lambda: ["us-central1"])
     ml_days: Annotated[Days, Meta(description="days of Vertex AI custom jobs")] = 90
+    ml_label: Annotated[LabelKey, Meta(description="the custom-job label whose value ties a job to its billing "
+                                       "export rows (billed cost)")] = "costdeck-run"
     max_attempts: Annotated[int, Meta(ge=1, le=20, description="attempts per request (throttling and 5xx "
                                       "retries included)")] = 5
     page_rows: Annotated[int, Meta(ge=10, le=100_000, description="rows per BigQuery result page")] = 10_000

@@ -4,7 +4,8 @@ One query per sync, aggregated INSIDE BigQuery (only daily aggregates come back)
 
 * grain: UTC day of usage_start_time x billing account x project x service x SKU x region x
   resource (detailed export: resource.global_name and name) x cost_type x currency x the
-  configured label keys (`label_keys`, one column each);
+  configured label keys (`label_keys`, one column each) x the Vertex AI run label (`ml_label`:
+  such rows get the resource id of the run's executor, see vertex.py);
 * billed = SUM(cost); effective = SUM(cost) + SUM(credits.amount) (credits are negative:
   sustained use, committed use, promotions, free tier...); list = SUM(cost_at_list), or cost
   where the export has no list price for the row; contracted = billed. Each FLOAT64 is cast to
@@ -29,6 +30,7 @@ regular/tax/adjustment/rounding_error -> charge category Usage/Tax/Adjustment/Ad
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -71,7 +73,8 @@ def table_ref(table: str) -> str:
     return f"`{table}`"
 
 
-def costs_sql(table: str, window: tuple[date, date], label_keys: list[str], *, detailed: bool) -> str:
+def costs_sql(table: str, window: tuple[date, date], label_keys: list[str], *, detailed: bool,
+              ml_label: str = "costdeck-run") -> str:
     """The daily aggregation query of one window (identifiers validated by the config; dates are ours)."""
     lo, hi = window[0].isoformat(), window[1].isoformat()
     part_lo = (window[0] - timedelta(days=1)).isoformat()
@@ -95,6 +98,9 @@ def costs_sql(table: str, window: tuple[date, date], label_keys: list[str], *, d
 {res_cols}    cost_type,
     currency,
 {chr(10).join(labels)}
+    IF(service.description = 'Vertex AI', (SELECT MAX(l.value) FROM UNNEST(labels) AS l WHERE l.key = '{ml_label}'),
+       NULL) AS ml_run,
+    usage_start_time AS usage_start,
     CAST(cost AS NUMERIC) AS cost,
     IFNULL((SELECT SUM(CAST(c.amount AS NUMERIC)) FROM UNNEST(credits) AS c), 0) AS credits,
     CAST(IFNULL(cost_at_list, cost) AS NUMERIC) AS list_cost
@@ -105,13 +111,14 @@ def costs_sql(table: str, window: tuple[date, date], label_keys: list[str], *, d
 )
 SELECT
   day, billing_account_id, project_id, ANY_VALUE(project_name) AS project_name, service, sku, region,
-  resource_global_name, ANY_VALUE(resource_name) AS resource_name, cost_type, currency{label_names},
+  resource_global_name, ANY_VALUE(resource_name) AS resource_name, cost_type, currency{label_names}, ml_run,
   CAST(SUM(cost) AS STRING) AS billed,
   CAST(SUM(credits) AS STRING) AS credits,
-  CAST(SUM(list_cost) AS STRING) AS list_cost
+  CAST(SUM(list_cost) AS STRING) AS list_cost,
+  IF(ml_run IS NULL, NULL, COUNT(DISTINCT usage_start)) AS ml_hours
 FROM lines
 GROUP BY day, billing_account_id, project_id, service, sku, region, resource_global_name, cost_type,
-  currency{label_names}"""
+  currency{label_names}, ml_run"""
 
 
 def nanos(v: str | None, col: str) -> int:
@@ -143,6 +150,7 @@ def resource_type(global_name: str | None) -> str | None:
 
 def to_rows(raw: list[dict[str, str | None]], window: tuple[date, date], label_keys: list[str]) -> list[CostRow]:
     rows: list[CostRow] = []
+    ml: dict[tuple[object, ...], CostRow] = {}
     for r in raw:
         day_s = r.get("day")
         if not day_s:
@@ -158,7 +166,12 @@ def to_rows(raw: list[dict[str, str | None]], window: tuple[date, date], label_k
         tags = {k: v for i, k in enumerate(label_keys) if (v := r.get(f"label_{i}")) not in (None, "")}
         gname = r.get("resource_global_name") or None
         service = r.get("service") or None
-        rows.append(CostRow(
+        rid, rtype = resource_id(gname, r.get("resource_name")), resource_type(gname)
+        if rid is None and r.get("ml_run") and r.get("project_id"):
+            # a Vertex AI job labelled ml_label: the run's executor has this id (vertex.py)
+            rid, rtype = f"//aiplatform.googleapis.com/projects/{r['project_id']}/customJobs/label:{r['ml_run']}", \
+                "ml_job"
+        row = CostRow(
             day=d,
             provider_name=PROVIDER,
             billing_account_id=r.get("billing_account_id") or None,
@@ -167,9 +180,9 @@ def to_rows(raw: list[dict[str, str | None]], window: tuple[date, date], label_k
             service_name=service,
             service_category=service_category(service),
             region_id=r.get("region") or None,
-            resource_id=resource_id(gname, r.get("resource_name")),
-            resource_name=r.get("resource_name") or None,
-            resource_type=resource_type(gname),
+            resource_id=rid,
+            resource_name=r.get("resource_name") or (r.get("ml_run") if rtype == "ml_job" else None),
+            resource_type=rtype,
             charge_category=CHARGE.get((r.get("cost_type") or "regular").lower(), "Usage"),
             billing_currency=r.get("currency") or "USD",
             tags=tags or None,
@@ -177,13 +190,32 @@ def to_rows(raw: list[dict[str, str | None]], window: tuple[date, date], label_k
             effective_cost=billed + credits,
             list_cost=listed,
             contracted_cost=billed,
-        ))
+        )
+        if rtype != "ml_job":
+            rows.append(row)
+            continue
+        # One row per labelled Vertex AI job and day (its SKUs merged), with the hours it was billed for
+        # (hourly export rows), so analysis.mlruns apportions the day's cost by hours rather than 24 h.
+        hours = float(r.get("ml_hours") or 0) or None
+        key = (d, row.sub_account_id, rid, row.region_id, row.billing_currency, row.charge_category,
+               json.dumps(row.tags, sort_keys=True))
+        prev = ml.get(key)
+        if prev is None:
+            row.pricing_quantity = hours
+            ml[key] = row
+            rows.append(row)
+        else:
+            prev.billed_cost += row.billed_cost
+            prev.effective_cost += row.effective_cost
+            prev.list_cost += row.list_cost
+            prev.contracted_cost += row.contracted_cost
+            prev.pricing_quantity = max(prev.pricing_quantity or 0.0, hours or 0.0) or None
     return rows
 
 
 def fetch_costs(ctx: SyncContext, gcp: Gcp, window: tuple[date, date]) -> list[CostRow]:
     o = gcp.options
-    sql = costs_sql(o.billing_export_table, window, list(o.label_keys), detailed=o.detailed)
+    sql = costs_sql(o.billing_export_table, window, list(o.label_keys), detailed=o.detailed, ml_label=o.ml_label)
     if ctx.first_sync:
         est = bigquery.dry_run(gcp, sql)
         gcp.dry_run_bytes = est

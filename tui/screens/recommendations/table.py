@@ -22,9 +22,10 @@ MARK = "✓"
 
 
 def rule_label(rec: Recommendation) -> str:
-    """The rule column: a provider's native advice by the costdeck rule it matches, '(AWS)' after it."""
+    """The rule column: a provider's native advice by the costdeck rule it matches, its provider after it
+    ("(AWS)", "(Google Cloud)")."""
     if rec.rule in NATIVE_RULES:
-        return f"{NATIVE_RULES[rec.rule][0]} (AWS)"
+        return f"{NATIVE_RULES[rec.rule][0]} ({rec.provider_name or 'native'})"
     return rec.rule
 
 
