@@ -99,16 +99,21 @@ NOT_ACTIONABLE: dict[str, str] = {
 }
 
 # action -> (expected resource type, preconditions, reversible, how to undo)
+# (states: the providers' words for "ready to act on": AWS available/completed, Google Cloud READY)
 _STEP_SPECS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
-    "delete_volume": ("volume", {"state": "available", "attached": False}, False, "cannot be undone"),
+    "delete_volume": ("volume", {"state": ["available", "READY"], "attached": False}, False, "cannot be undone"),
     "release_address": ("elastic_ip", {"attached": False}, False,
                         "cannot be undone (a new allocation gets another address)"),
-    "delete_snapshot": ("snapshot", {"state": "completed", "in_use": False}, False, "cannot be undone"),
-    "deregister_image": ("image", {"state": "available", "in_use": False}, False,
+    "delete_snapshot": ("snapshot", {"state": ["completed", "READY"], "in_use": False}, False, "cannot be undone"),
+    "deregister_image": ("image", {"state": ["available", "READY"], "in_use": False}, False,
                          "cannot be undone (the image and its snapshots are gone)"),
     "stop_instance": ("instance", {"state": "running", "spot": False}, True,
                       "start it again (instance-store data is lost; a public IP without an EIP changes)"),
 }
+
+
+# resource types an action also applies to (other providers' names for the same thing)
+_ALSO_TYPES: dict[str, tuple[str, ...]] = {"release_address": ("ip_address",)}
 
 
 class PlanRefused(Exception):
@@ -286,7 +291,7 @@ def _step_or_reason(conn: sqlite3.Connection, rec: Recommendation, config: Confi
         return excluded, "excluded"
     if row is None:
         return "gone: not in the inventory any more (deleted since the last sync?)", "stale"
-    if row.get("resource_type") != rtype:
+    if row.get("resource_type") != rtype and row.get("resource_type") not in _ALSO_TYPES.get(action, ()):
         return f"a {row.get('resource_type')}, not a {rtype}: no {ACTIONS[action][0]}", "stale"
     step = _make_step(conn, rec, action, row, config, plan.snapshot_volumes)
     stale = mismatch(step, live_from_row(row, action), config.protection, since_plan=False)
@@ -420,13 +425,15 @@ def executor_for(store: Store, config: Config, **kw: Any) -> Resolver:
             cls = registry.get(kind)
         except registry.UnknownKind as exc:
             raise NoExecutor(str(exc)) from None
-        options: Model = cls.Options()
-        if cls.configurable:
+        options: Model
+        if cls.configurable:  # (a kind may have required options: no default model for it)
             conf = config.sources.get(name)
             if conf is None or conf.kind != kind:
                 raise NoExecutor(f"source {name!r} is not in the config file: costdeck cannot tell which "
                                  "credentials to use")
             options = conf.options
+        else:
+            options = cls.Options()
         executor = cls(name, options, store.path).executor(store, config.protection, **kw)
         if executor is None:
             raise NoExecutor(f"source {name!r} is of kind {kind!r}, which has no cleanup actions")

@@ -132,6 +132,7 @@ class FakeGcp:
         self.compute_page = 3
         self.operation_polls = 1
         self.operations: dict[str, dict[str, Any]] = {}
+        self.fail_ops: set[str] = set()  # target names whose operations end DONE with an error
         # the world: per project, Compute resources (real v1 shapes) and the other APIs' data
         self.instances: dict[str, list[dict[str, Any]]] = {}
         self.disks: dict[str, list[dict[str, Any]]] = {}
@@ -504,7 +505,11 @@ class FakeGcp:
                 rec["polls"] -= 1
                 return 200, copy.deepcopy(rec["op"])
             if rec["op"]["status"] != "DONE":
-                rec["effect"]()
+                if rec["op"]["targetLink"].rsplit("/", 1)[-1] in self.fail_ops:
+                    rec["op"]["error"] = {"errors": [{"code": "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE",
+                                                      "message": "injected operation failure"}]}
+                else:
+                    rec["effect"]()
                 rec["op"].update(status="DONE", progress=100)
         return 200, copy.deepcopy(rec["op"])
 

@@ -60,7 +60,7 @@ Days = Annotated[int, Meta(ge=1, le=400)]
 DEFAULT_LABELS = ["team", "env", "project", "owner", "cost-center", "app"]
 
 
-class GcpOptions(CostOptions):
+class GcpOptions(CostOptions, kw_only=True):
     """[sources.NAME] kind = "gcp"."""
 
     sorted_keys: ClassVar[bool] = True

@@ -111,8 +111,8 @@ def parse(r: dict[str, Any], rule: str, rtype: str, project: str, location: str)
 
 def locations(ctx: SyncContext, project: str) -> dict[str, list[str]]:
     zones, regions = set(), set()
-    for zone, region, rtype in ctx.store.conn.execute(
-        "SELECT json_extract(properties, '$.zone'), region_id, resource_type FROM resources WHERE source_id=? "
+    for zone, region in ctx.store.conn.execute(
+        "SELECT json_extract(properties, '$.zone'), region_id FROM resources WHERE source_id=? "
         "AND provider_name=? AND sub_account_id=?", (ctx.source_id, PROVIDER, project)):
         if zone:
             zones.add(zone)

@@ -20,11 +20,12 @@ are mapped by costs.py):
   instance_type = the machine type; lifecycle "spot" for SPOT or preemptible; properties zone,
   status, provisioning_model, preemptible, disks (the attached disks' ids), image, state_changed_at
   (lastStopTimestamp / lastSuspendedTimestamp), cpu_platform, external_ips;
-* volume (persistent disk): attached_to = the first user; properties users (empty = unattached),
+* volume (persistent disk): state = status (READY...); attached_to = the first user; properties
+  users (empty = unattached),
   type (pd-balanced...), size_gib, detached_at (lastDetachTimestamp), source_image;
 * ip_address: state associated (IN_USE) / unassociated (RESERVED); properties status,
   address, address_type, users;
-* snapshot: properties volume_id (the source disk's id), volume_exists, images (images made from
+* snapshot and image: state = status (READY...); snapshot properties volume_id (the source disk's id), volume_exists, images (images made from
   it), size_gib, storage_bytes;
 * image: properties in_use (an existing disk was created from it), instances, disk_size_gb, family,
   snapshot_ids [] (an image's storage is the image's own line in the bill).
@@ -136,10 +137,10 @@ def build_project(project: str, instances: list[dict[str, Any]], disks: list[dic
             by_image.setdefault(img, []).extend(x for u in d.get("users") or [] if (x := full_name(u)))
             by_image.setdefault(img, [])
     images_by_snapshot: dict[str, list[str]] = {}
-    for img in images:
-        snap = full_name(img.get("sourceSnapshot"))
+    for im in images:
+        snap = full_name(im.get("sourceSnapshot"))
         if snap:
-            images_by_snapshot.setdefault(snap, []).append(full_name(img.get("selfLink")) or img["name"])
+            images_by_snapshot.setdefault(snap, []).append(full_name(im.get("selfLink")) or im["name"])
     out = [_instance(project, i) for i in instances]
     out += [_disk(project, d) for d in disks]
     out += [_address(project, a) for a in addresses]
@@ -190,7 +191,7 @@ def _disk(project: str, d: dict[str, Any]) -> Resource:
     where = f"zones/{zone}/disks" if zone else f"regions/{region}/disks"
     return Resource(
         resource_id=_rid(project, d, where), resource_type="volume", project=project, region_id=region,
-        resource_name=d.get("name"), state="in-use" if users else "unattached",
+        resource_name=d.get("name"), state=str(d.get("status") or "") or None,
         attached_to=users[0] if users else None, size=f"{size} GiB" if size is not None else None,
         created_at=iso(d.get("creationTimestamp")), tags=dict(d.get("labels") or {}), properties=props)
 
@@ -216,7 +217,7 @@ def _snapshot(project: str, s: dict[str, Any], disk_ids: set[str | None],
     size = _int(s.get("diskSizeGb"))
     return Resource(
         resource_id=rid, resource_type="snapshot", project=project, region_id=None, resource_name=s.get("name"),
-        state=str(s.get("status") or "").lower() or None, size=f"{size} GiB" if size is not None else None,
+        state=str(s.get("status") or "") or None, size=f"{size} GiB" if size is not None else None,
         created_at=iso(s.get("creationTimestamp")), tags=dict(s.get("labels") or {}),
         properties={"volume_id": src, "volume_exists": bool(src) and src in disk_ids,
                     "images": sorted(images_by_snapshot.get(rid, [])), "size_gib": size,
@@ -229,7 +230,7 @@ def _image(project: str, img: dict[str, Any], by_image: dict[str, list[str]]) ->
     users = sorted(set(by_image.get(rid, [])))
     return Resource(
         resource_id=rid, resource_type="image", project=project, region_id=None, resource_name=img.get("name"),
-        state=str(img.get("status") or "").lower() or None, size=f"{size} GiB" if size is not None else None,
+        state=str(img.get("status") or "") or None, size=f"{size} GiB" if size is not None else None,
         created_at=iso(img.get("creationTimestamp")), tags=dict(img.get("labels") or {}),
         properties={"in_use": rid in by_image, "instances": users, "disk_size_gb": size, "family": img.get("family"),
                     "status": img.get("status"), "snapshot_ids": [],
