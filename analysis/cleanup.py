@@ -99,13 +99,12 @@ NOT_ACTIONABLE: dict[str, str] = {
 }
 
 # action -> (expected resource type, preconditions, reversible, how to undo)
-# (states: the providers' words for "ready to act on": AWS available/completed, Google Cloud READY)
 _STEP_SPECS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
-    "delete_volume": ("volume", {"state": ["available", "READY"], "attached": False}, False, "cannot be undone"),
+    "delete_volume": ("volume", {"state": "available", "attached": False}, False, "cannot be undone"),
     "release_address": ("elastic_ip", {"attached": False}, False,
                         "cannot be undone (a new allocation gets another address)"),
-    "delete_snapshot": ("snapshot", {"state": ["completed", "READY"], "in_use": False}, False, "cannot be undone"),
-    "deregister_image": ("image", {"state": ["available", "READY"], "in_use": False}, False,
+    "delete_snapshot": ("snapshot", {"state": "completed", "in_use": False}, False, "cannot be undone"),
+    "deregister_image": ("image", {"state": "available", "in_use": False}, False,
                          "cannot be undone (the image and its snapshots are gone)"),
     "stop_instance": ("instance", {"state": "running", "spot": False}, True,
                       "start it again (instance-store data is lost; a public IP without an EIP changes)"),

@@ -137,7 +137,7 @@ def test_each_rule_maps_to_its_step_or_says_why_not(inv: Inv) -> None:
     assert excl[("vm-az", "stopped_instance")][0] == "not-supported"
     assert "deallocate the VM (az vm deallocate)" in excl[("vm-az", "stopped_instance")][1]
     assert excl[("disk-az", "unattached_volume")] == (
-        "not-supported", "not supported yet: cleanup actions run on AWS only, not Microsoft")
+        "not-supported", "not supported yet: cleanup actions run on AWS, Google Cloud only, not Microsoft")
 
 
 def test_protected_resources_are_excluded_with_the_reason(inv: Inv) -> None:

@@ -8,7 +8,7 @@ stop the batch (FatalSourceError); anything else fails that step only.
 =================  ===============================================  ==========================================
 action             re-check (GET, right before acting)              act (never in a dry run), then wait
 =================  ===============================================  ==========================================
-delete_volume      disks.get: READY, no users                       [disks.createSnapshot, wait] disks.delete
+delete_volume      disks.get: READY ("available"), no users         [disks.createSnapshot, wait] disks.delete
 release_address    addresses.get: RESERVED, no users                addresses.delete
 delete_snapshot    snapshots.get + images.list: no image made from  snapshots.delete
                    it
@@ -41,7 +41,7 @@ from providers.http import HttpStepError
 from . import client as _client
 from .adapter import GcpOptions
 from .client import Gcp
-from .inventory import aggregated, full_name
+from .inventory import aggregated, full_name, ready_state
 
 _NAME = r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?"
 _PROJECT = r"[a-z][-a-z0-9]{4,28}[a-z0-9]"
@@ -104,7 +104,7 @@ class GcpExecutor(Executor):
         status = str(obj.get("status") or "")
         users = [x for u in obj.get("users") or [] if (x := full_name(u))]
         if p["kind"] == "disks":
-            live.state, live.attached_to = status, users[0] if users else None
+            live.state, live.attached_to = ready_state("disk", status, bool(users)), users[0] if users else None
         elif p["kind"] == "addresses":
             live.state = "associated" if status == "IN_USE" or users else "unassociated"
             live.attached_to = users[0] if users else None
@@ -113,7 +113,7 @@ class GcpExecutor(Executor):
             live.state = status.lower()
             live.spot = sched.get("provisioningModel") == "SPOT" or bool(sched.get("preemptible"))
         elif p["kind"] == "snapshots":
-            live.state = status
+            live.state = ready_state("snapshot", status)
             me = full_name(obj.get("selfLink")) or step.resource_id
             live.used_by = sorted(
                 full_name(i.get("selfLink")) or i.get("name", "")
@@ -122,7 +122,7 @@ class GcpExecutor(Executor):
                                                 op="images.list")
                 if full_name(i.get("sourceSnapshot")) == me)
         elif p["kind"] == "images":
-            live.state = status
+            live.state = ready_state("image", status)
             me = full_name(obj.get("selfLink")) or step.resource_id
             live.used_by = sorted(full_name(d.get("selfLink")) or d.get("name", "")
                                   for d in aggregated(self.gcp.compute, p["project"], "disks")

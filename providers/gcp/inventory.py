@@ -20,12 +20,14 @@ are mapped by costs.py):
   instance_type = the machine type; lifecycle "spot" for SPOT or preemptible; properties zone,
   status, provisioning_model, preemptible, disks (the attached disks' ids), image, state_changed_at
   (lastStopTimestamp / lastSuspendedTimestamp), cpu_platform, external_ips;
-* volume (persistent disk): state = status (READY...); attached_to = the first user; properties
-  users (empty = unattached),
+* volume (persistent disk): state "available" (READY, no users), "in-use" (READY, attached), else
+  the status lowercased (see ready_state); attached_to = the first user; properties users (empty =
+  unattached),
   type (pd-balanced...), size_gib, detached_at (lastDetachTimestamp), source_image;
 * ip_address: state associated (IN_USE) / unassociated (RESERVED); properties status,
   address, address_type, users;
-* snapshot and image: state = status (READY...); snapshot properties volume_id (the source disk's id), volume_exists, images (images made from
+* snapshot and image: state "completed" / "available" when READY (the words the cleanup plan
+  checks), else the status lowercased; the raw status stays in properties.status; snapshot properties volume_id (the source disk's id), volume_exists, images (images made from
   it), size_gib, storage_bytes;
 * image: properties in_use (an existing disk was created from it), instances, disk_size_gb, family,
   snapshot_ids [] (an image's storage is the image's own line in the bill).
@@ -153,6 +155,18 @@ def _rid(project: str, obj: dict[str, Any], path: str) -> str:
     return full_name(obj.get("selfLink")) or f"{CRN}{project}/{path}/{obj['name']}"
 
 
+def ready_state(kind: str, status: Any, in_use: bool = False) -> str | None:
+    """The state in the words the rules and the cleanup plan share (AWS's): a READY disk is
+    "available" (no users) or "in-use", a READY snapshot "completed", a READY image "available";
+    any other status (CREATING, DELETING, FAILED, UPLOADING...) is kept lowercased."""
+    s = str(status or "")
+    if s != "READY":
+        return s.lower() or None
+    if kind == "disk":
+        return "in-use" if in_use else "available"
+    return "completed" if kind == "snapshot" else "available"
+
+
 def _instance(project: str, i: dict[str, Any]) -> Resource:
     zone = last(i.get("zone"))
     sched = i.get("scheduling") or {}
@@ -191,7 +205,7 @@ def _disk(project: str, d: dict[str, Any]) -> Resource:
     where = f"zones/{zone}/disks" if zone else f"regions/{region}/disks"
     return Resource(
         resource_id=_rid(project, d, where), resource_type="volume", project=project, region_id=region,
-        resource_name=d.get("name"), state=str(d.get("status") or "") or None,
+        resource_name=d.get("name"), state=ready_state("disk", d.get("status"), bool(users)),
         attached_to=users[0] if users else None, size=f"{size} GiB" if size is not None else None,
         created_at=iso(d.get("creationTimestamp")), tags=dict(d.get("labels") or {}), properties=props)
 
@@ -217,11 +231,12 @@ def _snapshot(project: str, s: dict[str, Any], disk_ids: set[str | None],
     size = _int(s.get("diskSizeGb"))
     return Resource(
         resource_id=rid, resource_type="snapshot", project=project, region_id=None, resource_name=s.get("name"),
-        state=str(s.get("status") or "") or None, size=f"{size} GiB" if size is not None else None,
+        state=ready_state("snapshot", s.get("status")), size=f"{size} GiB" if size is not None else None,
         created_at=iso(s.get("creationTimestamp")), tags=dict(s.get("labels") or {}),
         properties={"volume_id": src, "volume_exists": bool(src) and src in disk_ids,
                     "images": sorted(images_by_snapshot.get(rid, [])), "size_gib": size,
-                    "storage_bytes": _int(s.get("storageBytes")), "storage_locations": s.get("storageLocations")})
+                    "storage_bytes": _int(s.get("storageBytes")), "storage_locations": s.get("storageLocations"),
+                    "status": s.get("status")})
 
 
 def _image(project: str, img: dict[str, Any], by_image: dict[str, list[str]]) -> Resource:
@@ -230,7 +245,7 @@ def _image(project: str, img: dict[str, Any], by_image: dict[str, list[str]]) ->
     users = sorted(set(by_image.get(rid, [])))
     return Resource(
         resource_id=rid, resource_type="image", project=project, region_id=None, resource_name=img.get("name"),
-        state=str(img.get("status") or "") or None, size=f"{size} GiB" if size is not None else None,
+        state=ready_state("image", img.get("status")), size=f"{size} GiB" if size is not None else None,
         created_at=iso(img.get("creationTimestamp")), tags=dict(img.get("labels") or {}),
         properties={"in_use": rid in by_image, "instances": users, "disk_size_gb": size, "family": img.get("family"),
                     "status": img.get("status"), "snapshot_ids": [],
