@@ -143,6 +143,8 @@ class FakeGcp:
         self.series: dict[str, list[dict[str, Any]]] = {}  # project -> timeSeries (all metrics)
         self.recommendations: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self.custom_jobs: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.machine_types: list[dict[str, Any]] = []  # offered in every zone
+        self.skus: list[dict[str, Any]] = []  # Cloud Billing Catalog, Compute Engine service
         self.server: ThreadingHTTPServer | None = None
 
     # -- seeding ---------------------------------------------------------------------------
@@ -434,6 +436,9 @@ class FakeGcp:
              lambda q, b, p, scope, where, op: self.operation(op)),
             (re.compile(rf"/compute/v1/projects/{P}/(zones|regions|global)/?([^/]*)/operations/{S}/wait"), "POST",
              lambda q, b, p, scope, where, op: self.operation(op)),
+            (re.compile(rf"/compute/v1/projects/{P}/zones/{S}/machineTypes"), "GET",
+             lambda q, b, p, z: _paged(q, [{**m, "zone": z} for m in self.machine_types], "items", 4, "maxResults")),
+            (re.compile(r"/v1/services/6F81-5844-456A/skus"), "GET", lambda q, b: _paged(q, self.skus, "skus", 3)),
             (re.compile(rf"/v3/projects/{P}/timeSeries"), "GET", self.time_series),
             (re.compile(rf"/v1/projects/{P}/locations/{S}/recommenders/{S}/recommendations"), "GET", self.recommend),
             (re.compile(rf"/v1/projects/{P}/locations/{S}/customJobs"), "GET", self.jobs_list),
@@ -603,9 +608,9 @@ class FakeGcp:
         return _paged(q, self.custom_jobs.get((project, location), []), "customJobs", 2)
 
 
-def _paged(q: dict[str, str], items: list[Any], key: str, size: int) -> tuple[int, Any]:
+def _paged(q: dict[str, str], items: list[Any], key: str, size: int, size_param: str = "pageSize") -> tuple[int, Any]:
     start = int(q.get("pageToken", "0") or 0)
-    n = min(int(q.get("pageSize") or size), size)
+    n = min(int(q.get(size_param) or size), size)
     out: dict[str, Any] = {key: items[start:start + n]} if items else {}
     if start + n < len(items):
         out["nextPageToken"] = str(start + n)
@@ -795,6 +800,44 @@ def custom_job(project: str, region: str, job_id: str, name: str, state: str, st
     return job
 
 
+def sku(desc: str, regions: list[str], units: int, nanos: int, unit: str = "h",
+        usage: str = "OnDemand") -> dict[str, Any]:
+    """A Cloud Billing Catalog Sku (cloudbilling v1: Sku, Category, PricingInfo, TierRate, Money)."""
+    return {"name": f"services/6F81-5844-456A/skus/{abs(hash(desc + usage)) % 10**12:012d}",
+            "skuId": f"{abs(hash(desc + usage)) % 10**4:04X}-0000-0000", "description": desc,
+            "category": {"serviceDisplayName": "Compute Engine", "resourceFamily": "Compute",
+                         "resourceGroup": "CPU" if "Core" in desc else "RAM", "usageType": usage},
+            "serviceRegions": regions,
+            "pricingInfo": [{"pricingExpression": {"usageUnit": unit, "displayQuantity": 1,
+                                                   "tieredRates": [{"startUsageAmount": 0, "unitPrice": {
+                                                       "currencyCode": "USD", "units": str(units), "nanos": nanos}}]},
+                             "currencyConversionRate": 1, "effectiveTime": "2025-03-01T00:00:00Z"}]}
+
+
+def seed_catalog(fake: FakeGcp) -> None:
+    """Machine types (n2/e2/n1 standard sizes) and their core/RAM SKUs (list prices of us-central1)."""
+    for series, sizes, ratio in (("n2-standard", (2, 4, 8, 16), 4), ("e2-standard", (2, 4, 8), 4),
+                                 ("n1-standard", (1, 2, 4, 8), 3.75), ("e2-medium", (), 0)):
+        for n in sizes:
+            fake.machine_types.append({"kind": "compute#machineType", "name": f"{series}-{n}", "guestCpus": n,
+                                       "memoryMb": int(n * ratio * 1024), "isSharedCpu": False})
+    fake.machine_types.append({"kind": "compute#machineType", "name": "e2-medium", "guestCpus": 2,
+                               "memoryMb": 4096, "isSharedCpu": True})
+    us, eu = ["us-central1", "us-east1"], ["europe-west4"]
+    fake.skus += [
+        sku("N2 Instance Core running in Americas", us, 0, 31_611_000),
+        sku("N2 Instance Ram running in Americas", us, 0, 4_237_000, unit="GiBy.h"),
+        sku("E2 Instance Core running in Americas", us, 0, 21_811_590),
+        sku("E2 Instance Ram running in Americas", us, 0, 2_923_300, unit="GiBy.h"),
+        sku("N1 Predefined Instance Core running in EMEA", eu, 0, 34_802_000),
+        sku("N1 Predefined Instance Ram running in EMEA", eu, 0, 4_664_000, unit="GiBy.h"),
+        sku("N1 Predefined Instance Core running in Americas", us, 0, 31_611_000),
+        sku("N1 Predefined Instance Ram running in Americas", us, 0, 4_237_000, unit="GiBy.h"),
+        sku("N2 Instance Core running in Americas", us, 0, 7_650_000, usage="Preemptible"),
+        sku("Commitment v1: N2 Cpu in Americas for 1 Year", us, 0, 19_915_000, usage="Commit1Yr"),
+    ]
+
+
 def seed_world(fake: FakeGcp, now: datetime) -> None:
     d = lambda days: now - timedelta(days=days)  # noqa: E731
     p, z = "shop-prod", "us-central1-a"
@@ -806,6 +849,7 @@ def seed_world(fake: FakeGcp, now: datetime) -> None:
                  stopped=d(40), labels={"team": "web"}),
         instance(p, z, "spot-1", "e2-standard-2", "RUNNING", ["spot-1"], created=d(50), spot=True),
         instance(p, z, "sleepy", "e2-medium", "SUSPENDED", ["sleepy"], created=d(90), stopped=d(10)),
+        instance(p, z, "api-1", "n2-standard-8", "RUNNING", ["api-1"], created=d(100), labels={"team": "web"}),
     ]
     fake.disks[p] = [
         disk(p, z, "web-1", 50, ["web-1"], created=d(200), image="img-used"),
@@ -814,6 +858,7 @@ def seed_world(fake: FakeGcp, now: datetime) -> None:
         disk(p, z, "old-vm-data", 200, ["old-vm"], created=d(300), dtype="pd-ssd"),
         disk(p, z, "spot-1", 10, ["spot-1"], created=d(50)),
         disk(p, z, "sleepy", 10, ["sleepy"], created=d(90)),
+        disk(p, z, "api-1", 30, ["api-1"], created=d(100)),
         disk(p, z, "old-data", 500, [], created=d(150), detached=d(60), dtype="pd-standard", labels={"team": "web"}),
     ]
     fake.addresses[p] = [address(p, "us-central1", "web-ip", "34.1.2.3", "web-1", created=d(200)),
@@ -828,7 +873,7 @@ def seed_world(fake: FakeGcp, now: datetime) -> None:
         "resources": [{"type": "VCPU", "amount": "8"}, {"type": "MEMORY", "amount": "32768"}],
         "selfLink": f"{API}/{p}/regions/us-central1/commitments/cud-n2"}]
     fake.series[p] = (cpu_series(p, z, "web-1", 0.45, now) + cpu_series(p, z, "batch-1", 0.01, now)
-                      + cpu_series(p, z, "spot-1", 0.01, now))
+                      + cpu_series(p, z, "spot-1", 0.01, now) + cpu_series(p, z, "api-1", 0.15, now))
     web1 = "//compute.googleapis.com/projects/shop-prod/zones/us-central1-a/instances/web-1"
     batch1 = "//compute.googleapis.com/projects/shop-prod/zones/us-central1-a/instances/batch-1"
     fake.recommendations[(p, z, "google.compute.instance.IdleResourceRecommender")] = [
@@ -845,6 +890,7 @@ def seed_world(fake: FakeGcp, now: datetime) -> None:
         recommendation(p, z, "google.compute.disk.IdleResourceRecommender",
                        "//compute.googleapis.com/projects/shop-prod/zones/us-central1-a/disks/old-data", 20,
                        description="Save cost by snapshotting and then deleting idle persistent disk 'old-data'.")]
+    seed_catalog(fake)
     m, mz = "ml-research", "europe-west4-a"
     fake.instances[m] = [instance(m, mz, "notebook", "n1-standard-8", "RUNNING", ["notebook"], created=d(30),
                                   labels={"team": "ml"})]

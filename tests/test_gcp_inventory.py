@@ -137,7 +137,7 @@ def first_calls(synced: Any, pattern: str) -> list[dict[str, Any]]:
 def test_inventory_maps_compute_resources(db: Path, synced: Any) -> None:
     res = resources(db)
     assert {n for n, r in res.items() if r["resource_type"] == "instance"} == {
-        "web-1", "batch-1", "old-vm", "spot-1", "sleepy", "notebook"}
+        "web-1", "batch-1", "old-vm", "spot-1", "sleepy", "api-1", "notebook"}
     old_vm = res["old-vm"]
     assert old_vm["state"] == "terminated" and old_vm["instance_type"] == "e2-standard-4"
     assert old_vm["resource_id"] == CRN + "zones/us-central1-a/instances/old-vm" and old_vm["region_id"] == "us-central1"
@@ -178,7 +178,8 @@ def test_rules_fire_on_gcp_data_and_native_advice_is_deduplicated(db: Path, caps
     recs = recommendations(capsys)
     by = {(r["rule"], r["resource_name"]): r for r in recs}
     for key in (("stopped_instance", "old-vm"), ("unattached_volume", "old-data"), ("unused_ip", "idle-ip"),
-                ("obsolete_snapshot", "snap-orphan"), ("obsolete_image", "img-old"), ("idle_instance", "batch-1")):
+                ("obsolete_snapshot", "snap-orphan"), ("obsolete_image", "img-old"), ("idle_instance", "batch-1"),
+                ("rightsizing", "api-1")):
         assert key in by, (key, sorted(by))
         assert by[key]["provider_name"] == "Google Cloud" and by[key]["sub_account_id"] == "shop-prod"
     # savings observed from the export (30 days x daily cost, scaled to 730 h)
@@ -186,6 +187,9 @@ def test_rules_fire_on_gcp_data_and_native_advice_is_deduplicated(db: Path, caps
     assert by[("stopped_instance", "old-vm")]["detail"]["disks"] == [CRN + "zones/us-central1-a/disks/old-vm",
                                                                      CRN + "zones/us-central1-a/disks/old-vm-data"]
     assert ("idle_instance", "spot-1") not in by and ("idle_instance", "web-1") not in by
+    # rightsizing from the Cloud Billing Catalog prices: CPU peak 18 % on 8 vCPUs -> 4 vCPUs keep it under 70 %
+    rs = by[("rightsizing", "api-1")]["detail"]
+    assert (rs["instance_type"], rs["target_type"]) == ("n2-standard-8", "n2-standard-4")
     # native advice: the machine-type advice stays, the idle VM / idle disk advice is hidden behind our findings
     assert ("gcp_rightsizing", "web-1") in by and by[("gcp_rightsizing", "web-1")]["origin"] == "gcp-recommender"
     assert by[("gcp_rightsizing", "web-1")]["detail"]["target_type"] == "n2-standard-2"
@@ -196,6 +200,18 @@ def test_rules_fire_on_gcp_data_and_native_advice_is_deduplicated(db: Path, caps
                                      "WHERE origin='gcp-recommender'").fetchall())
     assert hidden["gcp_idle_instance"].startswith("idle_instance#") and hidden["gcp_idle_disk"].startswith(
         "unattached_volume#") and hidden["gcp_rightsizing"] is None
+
+
+def test_prices_from_machine_types_and_the_billing_catalog(db: Path, synced: Any) -> None:
+    with Store(db, readonly=True) as s:
+        prices = {(r[0], r[1]): r[2:] for r in s.conn.execute(
+            "SELECT region_id, sku, price_nanos, vcpu, memory_gib, source FROM prices WHERE provider_name='Google Cloud'")}
+    # 4 vCPU x 0.031611 + 16 GiB x 0.004237 per hour, exact
+    assert prices[("us-central1", "n2-standard-4")] == (194_236_000, 4.0, 16.0, "Cloud Billing Catalog")
+    assert prices[("europe-west4", "n1-standard-8")][0] == 8 * 34_802_000 + 30 * 4_664_000
+    assert ("us-central1", "e2-medium") not in prices  # shared-core: not priced per vCPU
+    assert ("europe-west4", "n2-standard-4") not in prices  # no N2 SKU in that region in the catalog
+    assert len(first_calls(synced, r"GET /v1/services/6F81-5844-456A/skus")) == 4  # 10 SKUs, 3 a page
 
 
 def test_commitments_from_inventory_and_export_credits(db: Path) -> None:
@@ -248,7 +264,8 @@ def test_403_on_one_api_fails_that_step_only(gcp: FakeGcp, tmp_path: Path, capsy
         assert s.conn.execute("SELECT count(*) FROM costs").fetchone()[0] > 0
         assert s.conn.execute("SELECT count(*) FROM resources").fetchone()[0] > 0
     assert {k: v["status"] for k, v in steps.items()} == {
-        "costs": "ok", "inventory": "ok", "metrics": "failed", "advice": "ok", "commitments": "ok", "vertex": "ok"}
+        "costs": "ok", "inventory": "ok", "metrics": "failed", "prices": "ok", "advice": "ok", "commitments": "ok",
+        "vertex": "ok"}
 
 
 def test_sync_figures_all_steps(gcp: FakeGcp, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,7 +1,8 @@
 """The Google Cloud kind: its options, its sync steps and its cleanup executor.
 
 Steps: costs (the BigQuery billing export, aggregated to daily grain inside BigQuery, see
-costs.py), inventory (Compute Engine), metrics (Cloud Monitoring), advice (Recommender),
+costs.py), inventory (Compute Engine), metrics (Cloud Monitoring), prices (machine types priced
+from the Cloud Billing Catalog), advice (Recommender),
 commitments (CUDs), vertex (Vertex AI custom jobs). Each runs through `ctx.run_step`: a 403 on
 one API fails that step only (the source ends "partial"); an expired token (401) stops the
 source. Every Google API host is replaced by `endpoint` (paths unchanged) for an emulator.
@@ -36,11 +37,12 @@ STEPS: dict[str, tuple[str, str]] = {
     "costs": ("costs", "sync_costs"),
     "inventory": ("inventory", "sync_inventory"),
     "metrics": ("metrics", "sync_metrics"),
+    "prices": ("pricing", "sync_prices"),
     "advice": ("advice", "sync_advice"),
     "commitments": ("commitments", "sync_commitments"),
     "vertex": ("vertex", "sync_vertex"),
 }
-Step = Literal["costs", "inventory", "metrics", "advice", "commitments", "vertex"]
+Step = Literal["costs", "inventory", "metrics", "prices", "advice", "commitments", "vertex"]
 GCP_STEPS: tuple[Step, ...] = typing.get_args(Step)
 assert GCP_STEPS == tuple(STEPS)
 

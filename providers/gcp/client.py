@@ -5,7 +5,8 @@ the BigQuery bytes counted for the sync.
   google-auth when it expires. For emulators only: with a loopback `endpoint`,
   COSTDECK_GCP_TOKEN is used if set; with any other endpoint that variable is refused (exit 2,
   providers.http.emulator_token). The token is never logged or stored.
-* Hosts: bigquery, compute, monitoring, recommender, {region}-aiplatform .googleapis.com; with
+* Hosts: bigquery, compute, monitoring, recommender, cloudbilling, {region}-aiplatform
+  .googleapis.com; with
   `endpoint` every one of them is replaced by it, paths unchanged.
 * Requests go through providers.http.RestClient: every attempt counted, 429 / 5xx /
   rateLimitExceeded retried with the waits recorded, 401 fatal, 403 fails the step only.
@@ -30,6 +31,7 @@ LABELS = {
     "compute.googleapis.com": "Compute Engine",
     "monitoring.googleapis.com": "Cloud Monitoring",
     "recommender.googleapis.com": "Recommender",
+    "cloudbilling.googleapis.com": "Cloud Billing Catalog",
 }
 # Tests replace this to record waits instead of sleeping (throttling, job polling, operations).
 SLEEP = time.sleep
