@@ -358,3 +358,16 @@ def test_sync_killed_mid_write_leaves_previous_data_intact(gcp: FakeGcp, tmp_pat
     with Store(db) as s:
         assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert s.conn.execute("SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0] == "running"
+
+
+def test_missing_application_default_credentials_is_fatal_with_one_line(
+    gcp: FakeGcp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("COSTDECK_GCP_TOKEN")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing-key.json"))
+    monkeypatch.setenv("NO_GCE_CHECK", "True")  # never probe a metadata server
+    config = write_config(tmp_path, gcp.url)  # type: ignore[attr-defined]
+    assert main(["sync", "--config", str(config)]) == 1
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("gprod: failed"))
+    assert "no Google credentials: Application Default Credentials not found" in line and "missing-key.json" in line
+    assert not gcp.received
