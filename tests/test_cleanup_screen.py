@@ -125,7 +125,7 @@ async def test_lists_exactly_the_marked_resources_and_cancel_runs_nothing(db: Pa
         assert column(steps, "undo") == ["no", "no", "no"]
         excluded = screen.query_one("#plan-excluded", DataTable)
         assert column(excluded, "id")[0].startswith(marked["azure"][:20])
-        assert column(excluded, "why") == ["not supported yet: cleanup actions run on AWS only, not Microsoft"]
+        assert column(excluded, "why") == ["not supported yet: cleanup actions run on AWS, Google Cloud only, not Microsoft"]
         title = text(screen.query_one("#cleanup-title", Static))
         assert "3 steps" in title and "$73.65/month" in title and "3 cannot be undone" in title
         notes = text(screen.query_one("#cleanup-notes", Static))

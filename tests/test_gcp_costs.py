@@ -331,7 +331,8 @@ def test_max_bytes_billed_refuses_a_large_backfill(gcp: FakeGcp, tmp_path: Path,
     assert len(gcp.calls("POST /bigquery")) == 1  # only the dry run
 
 
-def test_sync_killed_mid_write_leaves_previous_data_intact(gcp: FakeGcp, tmp_path: Path) -> None:
+def test_sync_killed_mid_write_leaves_previous_data_intact(gcp: FakeGcp, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     config = write_config(tmp_path, gcp.url)  # type: ignore[attr-defined]
     db = tmp_path / "gcp.db"
     assert main(["sync", "--config", str(config)]) == 0
@@ -358,6 +359,21 @@ def test_sync_killed_mid_write_leaves_previous_data_intact(gcp: FakeGcp, tmp_pat
     with Store(db) as s:
         assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert s.conn.execute("SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0] == "running"
+    # the next sync closes the dead run and succeeds
+    monkeypatch.setenv("COSTDECK_NOW", "2025-03-16T06:00:00+00:00")
+    assert main(["sync", "--config", str(config)]) == 0
+    with Store(db, readonly=True) as s:
+        assert [r[0] for r in s.conn.execute("SELECT status FROM sync_runs ORDER BY id")] == ["ok", "failed", "ok"]
+    assert billed_by_day(db)["2025-03-10"] == before["2025-03-10"]
+
+
+def test_query_project_runs_the_jobs(gcp: FakeGcp, tmp_path: Path) -> None:
+    config = write_config(tmp_path, gcp.url, query_project="finops-jobs", location="US")  # type: ignore[attr-defined]
+    assert main(["sync", "--config", str(config)]) == 0
+    posts = gcp.calls(r"POST /bigquery/v2/projects/[^/]+/queries$")
+    assert {p["path"] for p in posts} == {"/bigquery/v2/projects/finops-jobs/queries"}
+    assert all(p["body"]["location"] == "US" for p in posts)
+    assert f"FROM `{DETAILED}`" in posts[-1]["body"]["query"]  # the table stays in its own project
 
 
 def test_missing_application_default_credentials_is_fatal_with_one_line(

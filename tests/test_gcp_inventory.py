@@ -228,6 +228,15 @@ def test_commitments_from_inventory_and_export_credits(db: Path) -> None:
     assert usage[-1][1:] == (1_000_000_000, 1_000_000_000, 0, 2_000_000_000, 100.0)
 
 
+def test_commitments_report_shows_the_cud(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    assert main(["report", "commitments", "--format", "json"]) == 0
+    rows = {r["commitment_id"]: r for r in json.loads(capsys.readouterr().out)}
+    cud = rows[CRN + "regions/us-central1/commitments/cud-n2"]
+    assert cud["type"] == "Committed Use Discount" and cud["provider_name"] == "Google Cloud"
+    assert cud["utilization_pct"] == 100.0 and cud["term_months"] == 12 and cud["in_inventory"]
+
+
 def test_vertex_jobs_become_ml_runs_costed_from_the_export(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with Store(db, readonly=True) as s:
         runs = {r["name"]: dict(r) for r in s.conn.execute("SELECT * FROM ml_runs")}
@@ -266,6 +275,14 @@ def test_403_on_one_api_fails_that_step_only(gcp: FakeGcp, tmp_path: Path, capsy
     assert {k: v["status"] for k, v in steps.items()} == {
         "costs": "ok", "inventory": "ok", "metrics": "failed", "prices": "ok", "advice": "ok", "commitments": "ok",
         "vertex": "ok"}
+
+
+def test_projects_all_takes_the_projects_of_the_export(gcp: FakeGcp, tmp_path: Path) -> None:
+    config = write_config(tmp_path, gcp.url, steps=["costs", "inventory"])  # type: ignore[attr-defined]
+    config.write_text(config.read_text().replace('projects = ["shop-prod", "ml-research"]', 'projects = "all"'))
+    assert main(["sync", "--config", str(config)]) == 0
+    listed = {c["path"].split("/")[4] for c in gcp.calls(r"/aggregated/instances")}
+    assert listed == {"shop-prod", "ml-research"}  # the projects with rows in the export's window
 
 
 def test_sync_figures_all_steps(gcp: FakeGcp, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
