@@ -838,6 +838,19 @@ def seed_catalog(fake: FakeGcp) -> None:
     ]
 
 
+def reset_world(fake: FakeGcp, now: datetime) -> None:
+    """The world as seed_world left it (after a test changed it): same server, same URL."""
+    for store in (fake.instances, fake.disks, fake.addresses, fake.snapshots, fake.images, fake.commitments,
+                  fake.series, fake.recommendations, fake.custom_jobs):
+        store.clear()  # type: ignore[attr-defined]
+    fake.machine_types.clear()
+    fake.skus.clear()
+    fake.operations.clear()
+    fake.fail_ops.clear()
+    fake.clear()
+    seed_world(fake, now)
+
+
 def seed_world(fake: FakeGcp, now: datetime) -> None:
     d = lambda days: now - timedelta(days=days)  # noqa: E731
     p, z = "shop-prod", "us-central1-a"

@@ -20,7 +20,7 @@ from cache import Store
 from providers.actions import PlanStep
 from providers.config import load_config
 from providers.gcp import client as gcp_client
-from tests.fake_gcp import DETAILED, TOKEN, FakeGcp, seed_world
+from tests.fake_gcp import DETAILED, TOKEN, FakeGcp, reset_world, seed_world
 from tests.test_gcp_inventory import NOW, NOW_DT
 from tui.cli import main
 
@@ -29,29 +29,47 @@ CRN = "//compute.googleapis.com/projects/shop-prod/"
 MUTATING = r"^(DELETE|POST) /compute/v1/.*(?<!/wait)$"
 
 
-@pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """A fresh fake (cleanup changes it), synced twice (the second time two days later), rules computed.
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """One fake and one cache synced from it twice (the second time two days later), rules computed.
     No cost step: the rules fire on inventory and metrics alone (savings unknown)."""
+    tmp = tmp_path_factory.mktemp("gclean")
     f = FakeGcp()
     f.url = f.start()  # type: ignore[attr-defined]
     seed_world(f, NOW_DT)
     f.operation_polls = 2
-    monkeypatch.setenv("COSTDECK_GCP_TOKEN", TOKEN)
-    monkeypatch.setenv("COSTDECK_DB", str(tmp_path / "gcp.db"))
-    waits: list[float] = []
-    monkeypatch.setattr(gcp_client, "SLEEP", waits.append)
-    config = tmp_path / "gcp.toml"
+    config = tmp / "gcp.toml"
     config.write_text(
         f'[sources.gprod]\nkind = "gcp"\nbilling_export_table = "{DETAILED}"\nprojects = ["shop-prod"]\n'
         f'endpoint = "{f.url}"\nsteps = ["inventory", "metrics"]\n'  # type: ignore[attr-defined]
         f'[protection]\ntags = ["keep=yes"]\n', encoding="utf-8")
-    for now in (NOW, LATER):
-        monkeypatch.setenv("COSTDECK_NOW", now)
-        assert main(["sync", "--config", str(config)]) == 0
-    f.clear()
-    yield f, tmp_path / "gcp.db", load_config(config)
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setenv("COSTDECK_GCP_TOKEN", TOKEN)
+        mp.setenv("COSTDECK_DB", str(tmp / "gcp.db"))
+        mp.setattr(gcp_client, "SLEEP", lambda s: None)
+        for now in (NOW, LATER):
+            mp.setenv("COSTDECK_NOW", now)
+            assert main(["sync", "--config", str(config)]) == 0
+    finally:
+        mp.undo()
+    yield f, tmp / "gcp.db", config
     f.stop()
+
+
+@pytest.fixture
+def world(template: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """A copy of the synced cache and the fake's world as it was seeded (cleanup changes both)."""
+    f, db0, config = template
+    reset_world(f, NOW_DT)
+    db = tmp_path / "gcp.db"
+    shutil.copyfile(db0, db)
+    monkeypatch.setenv("COSTDECK_GCP_TOKEN", TOKEN)
+    monkeypatch.setenv("COSTDECK_DB", str(db))
+    monkeypatch.setenv("COSTDECK_NOW", LATER)
+    waits: list[float] = []
+    monkeypatch.setattr(gcp_client, "SLEEP", waits.append)
+    return f, db, load_config(config)
 
 
 def plan_for(store: Store, config: Any, **kw: Any) -> Plan:
