@@ -29,6 +29,7 @@ NOW = "2025-03-15T12:00:00+00:00"
 TODAY = date(2025, 3, 15)
 WINDOW = (date(2025, 1, 1), date(2025, 3, 16))  # backfill_months = 3
 SEED_FROM = date(2024, 12, 20)  # rows before the window must not be counted
+HOSTILE = "x'; $(touch pwned) `id`\x1b[31m[bold]red[/bold]\n\u202eevil"
 
 
 def _money(rng: random.Random, lo: float, hi: float) -> str:
@@ -69,6 +70,8 @@ def export_lines(lo: date, hi: date, seed: int = 7) -> list[Line]:
                         labels={"team": "data"}))
         if d.day == 1:
             out.append(Line(d, "shop-prod", "Compute Engine", "Tax", "3.141592", region=None, cost_type="tax"))
+            out.append(Line(d, "data-lake", "BigQuery", "Streaming Insert", "0.010000", region="us-east1",
+                            labels={"owner": HOSTILE}))
     return out
 
 
@@ -168,6 +171,7 @@ def test_first_sync_reconciles_to_the_cent_by_project_service_and_region(
                               "'//compute.googleapis.com/projects/shop-prod/zones/us-central1-a/instances/web-1'").fetchone()[0] == 1
         assert s.conn.execute("SELECT count(*) FROM dims WHERE kind='provider' AND value='Google Cloud'").fetchone()[0] == 1
     assert report(capsys, "tag:team", "billed")["web"] > 0
+    assert report(capsys, "tag:owner", "billed")[HOSTILE] == 3 * 10_000_000  # a hostile label value, verbatim
     # list = cost_at_list where present, else cost: the sum is not the billed sum
     lst = report(capsys, "sub_account_id", "list")
     assert lst["shop-prod"] > bill["shop-prod"] and lst["data-lake"] == bill["data-lake"]

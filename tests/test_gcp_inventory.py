@@ -255,6 +255,8 @@ def test_vertex_jobs_become_ml_runs_costed_from_the_export(db: Path, capsys: pyt
     assert main(["report", "ml-runs", "--format", "json"]) == 0
     out = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert out["resnet-run-1"]["cost"] == 3.5 and out["resnet-run-1"]["cost_basis"] == "billed"  # 5 h x 0.70
+    # not labelled: the machine type's catalog price x 2 replicas x 1 h: 2 x (8 x 0.034802 + 30 x 0.004664)
+    assert out["resnet-run-2"]["cost"] == 0.836672 and out["resnet-run-2"]["cost_basis"] == "price x duration"
 
 
 def test_403_on_one_api_fails_that_step_only(gcp: FakeGcp, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
