@@ -131,6 +131,7 @@ def test_snapshot_first_and_a_failed_operation(world: Any) -> None:
                    execute_plan(plan, executor_for(store, config), store, dry_run=False, actor="bob")}
     vol = results["delete_volume"]
     assert vol.status == "ok" and vol.message.startswith("snapshot old-data-costdeck-") and vol.step.reversible
+    assert "gcloud compute disks create --source-snapshot" in vol.step.undo
     order = [f"{c['method']} {c['path'].rsplit('/', 1)[-1]}" for c in fake.calls(r"/disks/old-data|/operations/")]
     # the disk is deleted only after the snapshot's operation is DONE (2 polls RUNNING, then DONE)
     i = order.index("POST createSnapshot")
