@@ -609,7 +609,7 @@ in_account() {
   local want=$1 have
   @ACCOUNT_CHECK@
   if [ "$have" != "$want" ]; then
-    echo "skipping the steps for account $want: the credentials are for account $have (set AWS_PROFILE)" >&2
+    echo "skipping the steps for account $want: the credentials are for account $have (@ACCOUNT_HINT@)" >&2
     return 1
   fi
 }
@@ -651,7 +651,7 @@ def export_script(plan: Plan, kind: str | None = None, *, generated_at: datetime
         for e in plan.excluded:
             lines.append(f"#   - {_comment(e.resource_id, 60)} ({_comment(e.rule, 30)}): {_comment(e.reason, 100)}")
     lines.append("")
-    lines.append(_PRELUDE.replace("@ACCOUNT_CHECK@", ex.account_check()))
+    lines.append(_PRELUDE.replace("@ACCOUNT_CHECK@", ex.account_check()).replace("@ACCOUNT_HINT@", ex.account_hint))
     by_account: dict[str, list[tuple[int, PlanStep]]] = {}
     for i, s in enumerate(steps, 1):
         by_account.setdefault(s.sub_account_id or "", []).append((i, s))

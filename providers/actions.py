@@ -255,6 +255,8 @@ class ScriptExporter(ABC):
     tool: str = ""
     #: the provider_name of the steps it exports (steps of other providers are left out)
     provider_name: str = ""
+    #: what to do when the credentials belong to another account (shown by the script)
+    account_hint: str = "set AWS_PROFILE"
 
     @abstractmethod
     def commands(self, step: PlanStep) -> list[list[str]]:

@@ -202,12 +202,18 @@ def test_script_from_the_cli_and_hostile_values(world: Any, tmp_path: Path, caps
     assert "gcloud compute instances stop batch-1 --zone us-central1-a --project shop-prod" in script
     assert "gcloud compute images delete img-old --project shop-prod --quiet" in script
     assert subprocess.run([BASH or "bash", "-n"], input=script, text=True).returncode == 0
+    assert "AWS_PROFILE" not in script and "gcloud auth login" in script
     proc, calls = run_script(script, tmp_path)
     assert proc.returncode == 0 and calls == []  # a dry run calls nothing
     proc, calls = run_script(script, tmp_path, "--execute")
     assert proc.returncode == 0, proc.stderr
     assert ["compute", "snapshots", "delete", "snap-orphan", "--project", "shop-prod", "--quiet"] in calls
     assert not fake.calls(MUTATING)  # the script acts through gcloud, never through costdeck
+    other = tmp_path / "other"
+    other.mkdir()
+    proc, calls = run_script(script, other, "--execute", projects="")  # credentials that cannot see shop-prod
+    assert calls == [["projects", "describe", "shop-prod", "--format=value(projectId)"]]
+    assert "skipping the steps for account shop-prod" in proc.stderr and "gcloud auth login" in proc.stderr
 
     # hostile names and ids (a cache can come from anywhere): quoted, never run
     evil = Plan(steps=[

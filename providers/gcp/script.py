@@ -20,6 +20,7 @@ from .actions import parse_id, snapshot_name
 class Gcloud(ScriptExporter):
     tool = "the Google Cloud CLI (gcloud)"
     provider_name = "Google Cloud"
+    account_hint = "the project is not visible to these credentials: gcloud auth login, or another account"
 
     def commands(self, step: PlanStep) -> list[list[str]]:
         try:
