@@ -298,5 +298,10 @@ def test_sync_figures_all_steps(gcp: FakeGcp, tmp_path: Path, capsys: pytest.Cap
         run = dict(s.conn.execute("SELECT * FROM sync_runs").fetchone())
     detail = json.loads(run["detail"])
     assert run["status"] == "ok"
+    from analysis.activity import sync_runs
+
+    with Store(tmp_path / "gcp.db", readonly=True) as s:
+        [row] = sync_runs(s.conn, "gprod")
+    assert row.scanned == detail["scanned"] and "processed" in (row.scanned or "")  # the Activity view shows it
     print(f"\nall steps, first sync: {run['api_calls']} requests {detail['requests']}, "
           f"{detail['scanned']}, {elapsed:.2f}s")
