@@ -39,6 +39,7 @@ class RunRow:
     duration_ms: int | None
     error: str | None
     step_errors: dict[str, str]
+    scanned: str | None = None  # what the sync's queries scanned (BigQuery bytes), for sources billed by bytes
 
 
 @dataclass(slots=True)
@@ -123,6 +124,7 @@ def sync_runs(conn: sqlite3.Connection, source: str, limit: int = 100) -> list[R
                 duration_ms=r[8],
                 error=r[9],
                 step_errors=step_errors,
+                scanned=str(detail["scanned"]) if isinstance(detail, dict) and detail.get("scanned") else None,
             )
         )
     return out

@@ -153,6 +153,16 @@ def action_for(rec: Recommendation) -> str | None:
     return RULE_ACTIONS.get(rec.rule)
 
 
+# how a volume deleted after a snapshot comes back, per provider
+_SNAPSHOT_UNDO = {
+    "AWS": "create a volume from the snapshot taken first (aws ec2 create-volume --snapshot-id)",
+    "Google Cloud": "create a disk from the snapshot taken first (gcloud compute disks create --source-snapshot)",
+}
+
+# resource types an action also applies to (other providers' names for the same thing)
+_ALSO_TYPES: dict[str, tuple[str, ...]] = {"release_address": ("ip_address",)}
+
+
 class PlanRefused(Exception):
     """The plan cannot be built (read-only mode, bad settings): one line for the user."""
 
@@ -401,7 +411,7 @@ def _make_step(conn: sqlite3.Connection, rec: Recommendation, action: str, row: 
     if action == "delete_volume" and snapshot_volumes:
         step.snapshot_first = True
         step.reversible = True
-        step.undo = "create a volume from the snapshot taken first (aws ec2 create-volume --snapshot-id)"
+        step.undo = _SNAPSHOT_UNDO.get(rec.provider_name or "", _SNAPSHOT_UNDO["AWS"])
     if action == "deregister_image":
         props = _loads(row.get("properties"))
         snaps = [str(s) for s in (props.get("snapshot_ids") if isinstance(props, dict) else None) or []]

@@ -60,6 +60,7 @@ class SourceResult:
     step_errors: dict[str, str] = field(default_factory=dict)
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
     run_id: int | None = None
+    scanned: str | None = None  # what querying the source scanned (BigQuery bytes), when it bills by bytes
 
     @property
     def ok(self) -> bool:
@@ -174,6 +175,7 @@ def _sync_one(
             billed_api_calls=ctx.counter.billed_api_calls, retries=ctx.counter.retries, window=window,
             first_sync=first, duration_s=time.monotonic() - t0, error=error, step_errors=ctx.step_errors(),
             steps={n: s.as_dict() for n, s in ctx.steps.items()}, run_id=run.id,
+            scanned=ctx.detail.get("scanned") if isinstance(ctx.detail.get("scanned"), str) else None,
         )
         ctx.on_progress = progress
         if progress is not None:

@@ -171,7 +171,7 @@ def test_bad_arguments_and_other_providers(plan: Plan, runner: Any) -> None:
     assert proc.returncode == 2 and "usage:" in proc.stderr and runner.calls() == []
     with pytest.raises(PlanRefused, match="no adapter for source kind 'azure-classic'"):
         export_script(plan, "azure-classic")
-    with pytest.raises(PlanRefused, match=r"kind 'mlflow' has no script export \(kinds with one: aws, azure\)"):
+    with pytest.raises(PlanRefused, match=r"kind 'mlflow' has no script export \(kinds with one: aws, azure, gcp, opencost\)"):
         export_script(plan, "mlflow")
     empty = export_script(Plan(steps=[]))
     assert "#   (none: nothing to do)" in empty

@@ -104,7 +104,7 @@ def test_a_plugin_kind_is_listed_validated_synced_and_shown(tmp_path: Path) -> N
     assert "toy" in out and "a toy cloud for tests" in out and "costs, usage" in out
     assert "amount_cents" in out and "int 1..100000" in out and "125" in out
     assert "label" in out and "required" in out and "the service name the rows carry" in out
-    for builtin in ("aws", "mlflow", "opencost", "focus", "runs", "track", "demo"):
+    for builtin in ("aws", "gcp", "mlflow", "opencost", "focus", "runs", "track", "demo"):
         assert builtin in out
     as_json = json.loads(run(["sources", "--kinds", "--format", "json"], plugin, tmp_path).stdout)
     toy = next(k for k in as_json if k["kind"] == "toy")
@@ -173,13 +173,13 @@ def test_registry_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             parse_config({"sources": {"t": {"kind": "toy", "label": "X", "colour": 1}}})
         # built-in kinds that are filled by a command are refused in the config, with the command
         with pytest.raises(InputError, match=r"key sources.t.kind: focus sources are filled by `costdeck import "
-                           r"FILE.csv\|.csv.gz\|.parquet`, not synced \(kinds you can configure: aws, azure, mlflow, opencost, toy\)"):
+                           r"FILE.csv\|.csv.gz\|.parquet`, not synced \(kinds you can configure: aws, azure, gcp, mlflow, opencost, toy\)"):
             parse_config({"sources": {"t": {"kind": "focus"}}})
-        with pytest.raises(InputError, match=r'key sources.t.kind: expected one of "aws", "azure", "mlflow", "opencost", "toy", got "x"'):
+        with pytest.raises(InputError, match=r'key sources.t.kind: expected one of "aws", "azure", "gcp", "mlflow", "opencost", "toy", got "x"'):
             parse_config({"sources": {"t": {"kind": "x"}}})
         assert registry.not_synced("focus") == "focus sources are filled by `costdeck import FILE.csv|.csv.gz|.parquet`, " \
             "not synced"
-        assert registry.cleanup_providers() == ["AWS", "Microsoft"] and registry.script_kinds() == ["aws", "azure", "opencost"]
+        assert registry.cleanup_providers() == ["AWS", "Google Cloud", "Microsoft"] and registry.script_kinds() == ["aws", "azure", "gcp", "opencost"]
     finally:
         monkeypatch.undo()
         registry.refresh()
@@ -190,7 +190,7 @@ def test_every_builtin_kind_is_an_entry_point_with_its_own_name() -> None:
     text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     section = text.split('[project.entry-points."costdeck.adapters"]', 1)[1].split("\n\n", 1)[0]
     declared = {ln.split("=")[0].strip() for ln in section.splitlines() if "=" in ln}
-    assert declared == {"aws", "azure", "mlflow", "opencost", "focus", "runs", "track", "demo"}
+    assert declared == {"aws", "azure", "gcp", "mlflow", "opencost", "focus", "runs", "track", "demo"}
     for kind in declared:
         cls = registry.get(kind)
         assert cls.kind == kind and cls.title, kind

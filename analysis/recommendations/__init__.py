@@ -46,6 +46,11 @@ NATIVE_RULES: dict[str, tuple[str, str]] = {
     "aws_rightsizing": ("rightsizing", "AWS Cost Explorer rightsizing (MODIFY)"),
     "aws_idle_instance": ("idle_instance", "AWS Cost Explorer rightsizing (TERMINATE)"),
     "azure_advisor": ("advisor", "Azure Advisor cost recommendation"),
+    "gcp_idle_instance": ("idle_instance", "Google Recommender: idle VM"),
+    "gcp_rightsizing": ("rightsizing", "Google Recommender: machine type"),
+    "gcp_idle_disk": ("unattached_volume", "Google Recommender: idle persistent disk"),
+    "gcp_idle_address": ("unused_ip", "Google Recommender: idle IP address"),
+    "gcp_idle_image": ("obsolete_image", "Google Recommender: idle image"),
 }
 
 

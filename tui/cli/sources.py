@@ -45,10 +45,10 @@ def _cached_sources(path: Path) -> tuple[dict[str, Any], dict[int, Any]]:
         with Store(path, readonly=True) as store:
             infos = {s.name: s for s in store.list_sources()}
             for row in store.conn.execute(
-                "SELECT source_id, billed_api_calls FROM sync_runs WHERE id IN "
+                "SELECT source_id, billed_api_calls, json_extract(detail, '$.scanned') FROM sync_runs WHERE id IN "
                 "(SELECT max(id) FROM sync_runs GROUP BY source_id)"
             ):
-                runs[row[0]] = row[1]
+                runs[row[0]] = (row[1], row[2])
     return infos, runs
 
 
@@ -61,7 +61,8 @@ def _source_record(name: str, conf: Any, s: Any, runs: dict[int, Any], now: date
         "age": timeutil.humanize_age(now - s.last_sync) if s and s.last_sync else "",
         "status": (s.status or "") if s else "",
         "rows": s.cost_rows if s else 0,
-        "api_calls": f"{s.api_calls} ({runs.get(s.id, 0)} billed)" if s else "",
+        "api_calls": (f"{s.api_calls} ({runs.get(s.id, (0, None))[0]} billed)"
+                      + (f", {runs[s.id][1]}" if runs.get(s.id, (0, None))[1] else "")) if s else "",
         "error": safe(s.error or "") if s else "",
     }
 

@@ -95,5 +95,9 @@ def _sync_summary(results: list[Any]) -> None:
         }
         for r in results
     ]
+    if any(getattr(r, "scanned", None) for r in results):  # sources billed by bytes scanned (BigQuery)
+        records = [{**{k: v for k, v in rec.items() if k not in ("retries", "seconds", "error")},
+                    "scanned": safe(r.scanned or ""), "retries": rec["retries"], "seconds": rec["seconds"],
+                    "error": rec["error"]} for rec, r in zip(records, results, strict=True)]
     wide_table("Sync summary (billed: Cost Explorer requests, $0.01 each)", records,
                right=("rows", "api_calls", "billed", "retries", "seconds"))

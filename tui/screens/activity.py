@@ -179,6 +179,8 @@ history and the audit log of cleanup actions (dry runs included).
         for r in runs:
             err = r.error or "; ".join(f"{k}: {v}" for k, v in r.step_errors.items())
             calls = f"{r.api_calls}" + (f" (${r.billed_api_calls / 100:.2f})" if r.billed_api_calls else "")
+            if r.scanned:  # BigQuery: the bytes the sync's queries scanned, next to the requests
+                calls += f" · {r.scanned.split(' (', 1)[0]}"
             table.add_row(
                 Text(r.started_at.strftime("%m-%d %H:%M"), style="dim"),
                 status_text(r.status),
