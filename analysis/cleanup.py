@@ -157,10 +157,8 @@ def action_for(rec: Recommendation) -> str | None:
 _SNAPSHOT_UNDO = {
     "AWS": "create a volume from the snapshot taken first (aws ec2 create-volume --snapshot-id)",
     "Google Cloud": "create a disk from the snapshot taken first (gcloud compute disks create --source-snapshot)",
+    "Microsoft": "create a disk from the snapshot taken first (az disk create --source SNAPSHOT_ID)",
 }
-
-# resource types an action also applies to (other providers' names for the same thing)
-_ALSO_TYPES: dict[str, tuple[str, ...]] = {"release_address": ("ip_address",)}
 
 
 class PlanRefused(Exception):
