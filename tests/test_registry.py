@@ -179,7 +179,7 @@ def test_registry_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             parse_config({"sources": {"t": {"kind": "x"}}})
         assert registry.not_synced("focus") == "focus sources are filled by `costdeck import FILE.csv|.csv.gz|.parquet`, " \
             "not synced"
-        assert registry.cleanup_providers() == ["AWS", "Google Cloud", "Microsoft"] and registry.script_kinds() == ["aws", "azure", "gcp", "opencost"]
+        assert registry.cleanup_providers() == ["AWS", "Microsoft", "Google Cloud"] and registry.script_kinds() == ["aws", "azure", "gcp", "opencost"]
     finally:
         monkeypatch.undo()
         registry.refresh()
