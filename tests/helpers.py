@@ -57,3 +57,35 @@ async def settle(*args: Any) -> None:
         await pilot.pause()  # messages posted while the last ones were handled (worker states relayed to the app)
         if not len(pilot.app.workers):
             break
+
+
+def kill_sync_mid_write(db_path: Path, config_path: Path, env: dict[str, str] | None = None, after_rows: int = 15) -> None:
+    """Run `costdeck sync` of the config in a child process that SIGKILLs itself in the middle of
+    its cost write transaction (after `after_rows` cost rows); check it died that way and left the
+    cache whole: integrity_check ok, the dead run still 'running' (the next sync closes it)."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import os, signal
+        from cache import Store
+        from providers.config import load_config
+        from providers.sync import run_sync
+        real = Store._cost_tuple
+        n = [0]
+        def die(self, *a):
+            n[0] += 1
+            if n[0] == {after_rows}:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(self, *a)
+        Store._cost_tuple = die
+        run_sync({str(db_path)!r}, load_config({str(config_path)!r}))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, **(env or {})},
+                          cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    assert proc.returncode == -9
+    with Store(db_path) as s:
+        assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert s.conn.execute("SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0] == "running"

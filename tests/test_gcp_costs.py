@@ -5,11 +5,7 @@ against tests/fake_gcp.py on 127.0.0.1 (the fake really runs the SQL costdeck se
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
-import textwrap
 import time
 from datetime import date, timedelta
 from decimal import Decimal
@@ -22,6 +18,7 @@ from cache import Store
 from cache.money import to_nanos
 from providers.gcp import client as gcp_client
 from tests.fake_gcp import DETAILED, STANDARD, TOKEN, FakeGcp, Line, iter_days
+from tests.helpers import kill_sync_mid_write
 from tui.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -341,28 +338,8 @@ def test_sync_killed_mid_write_leaves_previous_data_intact(gcp: FakeGcp, tmp_pat
     db = tmp_path / "gcp.db"
     assert main(["sync", "--config", str(config)]) == 0
     before = billed_by_day(db)
-    script = textwrap.dedent(f"""
-        import os, signal
-        from cache import Store
-        from providers.config import load_config
-        from providers.sync import run_sync
-        real = Store._cost_tuple
-        n = [0]
-        def die(self, *a):
-            n[0] += 1
-            if n[0] == 15:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return real(self, *a)
-        Store._cost_tuple = die
-        run_sync({str(db)!r}, load_config({str(config)!r}))
-    """)
-    env = {**os.environ, "COSTDECK_NOW": "2025-03-16T06:00:00+00:00"}
-    proc = subprocess.run([sys.executable, "-c", script], env=env, cwd=REPO, timeout=60)
-    assert proc.returncode == -9
+    kill_sync_mid_write(db, config, {"COSTDECK_NOW": "2025-03-16T06:00:00+00:00"})
     assert billed_by_day(db) == before
-    with Store(db) as s:
-        assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert s.conn.execute("SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0] == "running"
     # the next sync closes the dead run and succeeds
     monkeypatch.setenv("COSTDECK_NOW", "2025-03-16T06:00:00+00:00")
     assert main(["sync", "--config", str(config)]) == 0

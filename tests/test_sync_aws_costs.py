@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from datetime import date, timedelta
@@ -30,6 +29,7 @@ from providers.base import CostOptions, SourceProgress, StepError, SyncContext
 from providers.config import load_config
 from providers.sync import backfill_start, run_sync
 from tests import moto_server
+from tests.helpers import kill_sync_mid_write
 from tests.moto_server import DENIED, EXPIRED, SERVER_ERROR, FaultProxy, reset_moto, seed_cost_and_usage
 from tui.cli import main
 
@@ -382,27 +382,8 @@ def test_sync_killed_mid_write_leaves_previous_data_intact(
     assert billed_by_day(db_path) == before
 
     # 2) the process is killed (SIGKILL) in the middle of the write transaction
-    script = textwrap.dedent(f"""
-        import os, signal
-        from cache import Store
-        from providers.config import load_config
-        from providers.sync import run_sync
-        real = Store._cost_tuple
-        n = [0]
-        def die(self, *a):
-            n[0] += 1
-            if n[0] == 15:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return real(self, *a)
-        Store._cost_tuple = die
-        run_sync({str(db_path)!r}, load_config({str(config_path)!r}))
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], env=os.environ.copy(), cwd=REPO, timeout=60)
-    assert proc.returncode == -9
+    kill_sync_mid_write(db_path, config_path)
     assert billed_by_day(db_path) == before
-    with Store(db_path) as s:
-        assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert s.conn.execute("SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0] == "running"
     # the next sync marks the dead run and succeeds (the answer for this body is cached by moto)
     [again] = run_sync(db_path, config)
     assert again.status == "ok" and not again.first_sync

@@ -6,10 +6,6 @@ Nothing here leaves 127.0.0.1: the token is COSTDECK_AZURE_TOKEN (honoured with 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -23,6 +19,7 @@ from cache import Store
 from cache.money import to_nanos
 from providers.azure import session as az_session
 from tests.fake_azure import SUB1, SUB2, TOKEN, FakeAzure, seed
+from tests.helpers import kill_sync_mid_write
 from tui.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
@@ -286,27 +283,8 @@ def test_sync_killed_mid_write_leaves_previous_data_intact(
     assert main(["sync", "--config", str(cfg)]) == 0
     before = billed_by_day(db_path)
     monkeypatch.setenv("COSTDECK_NOW", "2026-03-16T06:00:00+00:00")
-    script = textwrap.dedent(f"""
-        import os, signal
-        from cache import Store
-        from providers.config import load_config
-        from providers.sync import run_sync
-        real = Store._cost_tuple
-        n = [0]
-        def die(self, *a):
-            n[0] += 1
-            if n[0] == 15:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return real(self, *a)
-        Store._cost_tuple = die
-        run_sync({str(db_path)!r}, load_config({str(cfg)!r}))
-    """)
-    proc = subprocess.run([sys.executable, "-c", script], env=os.environ.copy(), cwd=REPO, timeout=60)
-    assert proc.returncode == -9
+    kill_sync_mid_write(db_path, cfg)
     assert billed_by_day(db_path) == before
-    with Store(db_path) as s:
-        assert s.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        assert s.conn.execute("SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0] == "running"
     assert main(["sync", "--config", str(cfg)]) == 0
     assert [r["status"] for r in runs(db_path)] == ["ok", "failed", "ok"]
 

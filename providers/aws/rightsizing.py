@@ -23,7 +23,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -32,6 +31,7 @@ from typing import Any
 
 from cache import timeutil
 from cache.money import to_nanos
+from providers.advice import AdviceRow, write_native_advice
 from providers.base import StepError, SyncContext
 
 from .inventory import FETCH_ERRORS, PROVIDER, error_text, pages
@@ -165,43 +165,18 @@ def write_rightsizing(ctx: SyncContext, advice: Sequence[NativeAdvice], account_
                 f"WHERE provider_name=? AND resource_id IN ({q})", (PROVIDER, *chunk),
             ):
                 inv[row[0]] = row
-        keep: set[tuple[str, str]] = set()
+        rows = []
         for a in advice:
             known = inv.get(a.resource_id)
-            keep.add((a.rule, a.resource_id))
-            values = (
-                (known[1] if known and known[1] else a.resource_name), "instance",
-                known[3] if known else None, a.account_id or (known[4] if known else None),
-                (known[2] if known and known[2] else a.region), "cost",
-                json.dumps(a.detail, sort_keys=True, ensure_ascii=False), a.saving_nanos,
-                "AWS Cost Explorer estimate", a.currency,
-            )
-            row = conn.execute(
-                "SELECT id FROM recommendations WHERE rule=? AND provider_name=? AND resource_id=?",
-                (a.rule, PROVIDER, a.resource_id),
-            ).fetchone()
-            if row:
-                conn.execute(
-                    "UPDATE recommendations SET origin=?, resource_name=?, resource_type=?, billing_account_id=?, "
-                    "sub_account_id=?, region_id=?, category=?, detail=?, monthly_saving_nanos=?, saving_basis=?, "
-                    "currency=?, last_seen=? WHERE id=?", (ORIGIN, *values, now, row[0]),
-                )
-            else:
-                conn.execute(
-                    "INSERT INTO recommendations(rule, origin, provider_name, resource_id, resource_name, "
-                    "resource_type, billing_account_id, sub_account_id, region_id, category, detail, "
-                    "monthly_saving_nanos, saving_basis, currency, first_seen, last_seen, status) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'open')",
-                    (a.rule, ORIGIN, PROVIDER, a.resource_id, *values, now, now),
-                )
-        if accounts:
-            q = ",".join("?" for _ in accounts)
-            for rid, rule, res in conn.execute(
-                f"SELECT id, rule, resource_id FROM recommendations WHERE origin=? AND provider_name=? "
-                f"AND status='open' AND sub_account_id IN ({q})", (ORIGIN, PROVIDER, *accounts),
-            ).fetchall():
-                if (rule, res) not in keep:
-                    conn.execute("DELETE FROM recommendations WHERE id=?", (rid,))
+            rows.append(AdviceRow(
+                rule=a.rule, resource_id=a.resource_id,
+                resource_name=(known[1] if known and known[1] else a.resource_name), resource_type="instance",
+                billing_account_id=known[3] if known else None,
+                sub_account_id=a.account_id or (known[4] if known else None),
+                region_id=(known[2] if known and known[2] else a.region), detail=a.detail,
+                saving_nanos=a.saving_nanos, currency=a.currency))
+        write_native_advice(conn, origin=ORIGIN, provider=PROVIDER, basis="AWS Cost Explorer estimate", now=now,
+                            rows=rows, scope=accounts)
     return len(advice)
 
 

@@ -17,12 +17,12 @@
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cache import timeutil
 from cache.money import to_nanos
+from providers.advice import AdviceRow, write_native_advice
 from providers.base import StepError, SyncContext
 from providers.http import HttpStepError
 
@@ -96,35 +96,18 @@ def write_advice(ctx: SyncContext, advice: list[dict[str, Any]], subs: list[str]
         inv = {r[0].lower(): r for r in conn.execute(
             "SELECT resource_id, resource_name, region_id, sub_account_id, resource_type FROM resources "
             "WHERE provider_name=?", (PROVIDER,))}
-        keep: set[str] = set()
+        rows = []
         for a in advice:
             known = inv.get(a["resource_id"].lower())
             rid = known[0] if known else a["resource_id"]
-            keep.add(rid)
             sub = known[3] if known else (rid.split("/")[2] if rid.lower().startswith("/subscriptions/") else None)
-            values = (known[1] if known else rid.rsplit("/", 1)[-1], (known[4] if known else resource_type(rid)),
-                      None, sub, known[2] if known else None, "cost", json.dumps(a["detail"], sort_keys=True),
-                      a["saving"], "Azure Advisor estimate", a["currency"])
-            row = conn.execute("SELECT id FROM recommendations WHERE rule=? AND provider_name=? AND resource_id=?",
-                               (RULE, PROVIDER, rid)).fetchone()
-            if row:
-                conn.execute(
-                    "UPDATE recommendations SET origin=?, resource_name=?, resource_type=?, billing_account_id=?, "
-                    "sub_account_id=?, region_id=?, category=?, detail=?, monthly_saving_nanos=?, saving_basis=?, "
-                    "currency=?, last_seen=? WHERE id=?", (ORIGIN, *values, now, row[0]))
-            else:
-                conn.execute(
-                    "INSERT INTO recommendations(rule, origin, provider_name, resource_id, resource_name, "
-                    "resource_type, billing_account_id, sub_account_id, region_id, category, detail, "
-                    "monthly_saving_nanos, saving_basis, currency, first_seen, last_seen, status) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'open')", (RULE, ORIGIN, PROVIDER, rid, *values, now, now))
-        if subs:
-            q = ",".join("?" for _ in subs)
-            for rid_, res in conn.execute(
-                    f"SELECT id, resource_id FROM recommendations WHERE origin=? AND provider_name=? "
-                    f"AND status='open' AND sub_account_id IN ({q})", (ORIGIN, PROVIDER, *subs)).fetchall():
-                if res not in keep:
-                    conn.execute("DELETE FROM recommendations WHERE id=?", (rid_,))
+            rows.append(AdviceRow(
+                rule=RULE, resource_id=rid, resource_name=known[1] if known else rid.rsplit("/", 1)[-1],
+                resource_type=known[4] if known else resource_type(rid), sub_account_id=sub,
+                region_id=known[2] if known else None, detail=a["detail"], saving_nanos=a["saving"],
+                currency=a["currency"]))
+        write_native_advice(conn, origin=ORIGIN, provider=PROVIDER, basis="Azure Advisor estimate", now=now,
+                            rows=rows, scope=subs)
     return len(advice)
 
 

@@ -24,13 +24,13 @@ step with one line after the others are written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from cache import timeutil
+from providers.advice import AdviceRow, write_native_advice
 from providers.base import StepError, SyncContext, one_line
 from providers.http import HttpStepError
 
@@ -140,36 +140,18 @@ def fetch_project(ctx: SyncContext, gcp: Gcp, project: str) -> list[Advice]:
 def write_advice(ctx: SyncContext, advice: Sequence[Advice], projects: Sequence[str]) -> int:
     conn = ctx.store.conn
     now = timeutil.iso(ctx.now)
-    keep: set[tuple[str, str]] = set()
     with ctx.store.transaction():
+        rows = []
         for a in advice:
-            keep.add((a.rule, a.resource_id))
             known = conn.execute("SELECT resource_name, region_id FROM resources WHERE provider_name=? AND resource_id=?",
                                  (PROVIDER, a.resource_id)).fetchone()
-            values = ((known[0] if known else None) or last(a.resource_id), a.resource_type, None, a.project,
-                      (known[1] if known else None) or a.region, "cost", json.dumps(a.detail, sort_keys=True),
-                      a.saving_nanos, "Google Recommender estimate", a.currency)
-            row = conn.execute("SELECT id FROM recommendations WHERE rule=? AND provider_name=? AND resource_id=?",
-                               (a.rule, PROVIDER, a.resource_id)).fetchone()
-            if row:
-                conn.execute(
-                    "UPDATE recommendations SET origin=?, resource_name=?, resource_type=?, billing_account_id=?, "
-                    "sub_account_id=?, region_id=?, category=?, detail=?, monthly_saving_nanos=?, saving_basis=?, "
-                    "currency=?, last_seen=? WHERE id=?", (ORIGIN, *values, now, row[0]))
-            else:
-                conn.execute(
-                    "INSERT INTO recommendations(rule, origin, provider_name, resource_id, resource_name, "
-                    "resource_type, billing_account_id, sub_account_id, region_id, category, detail, "
-                    "monthly_saving_nanos, saving_basis, currency, first_seen, last_seen, status) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'open')", (a.rule, ORIGIN, PROVIDER, a.resource_id, *values,
-                                                                        now, now))
-        if projects:
-            q = ",".join("?" for _ in projects)
-            for rid, rule, res in conn.execute(
-                f"SELECT id, rule, resource_id FROM recommendations WHERE origin=? AND provider_name=? "
-                f"AND status='open' AND sub_account_id IN ({q})", (ORIGIN, PROVIDER, *projects)).fetchall():
-                if (rule, res) not in keep:
-                    conn.execute("DELETE FROM recommendations WHERE id=?", (rid,))
+            rows.append(AdviceRow(
+                rule=a.rule, resource_id=a.resource_id, resource_name=(known[0] if known else None) or last(a.resource_id),
+                resource_type=a.resource_type, sub_account_id=a.project,
+                region_id=(known[1] if known else None) or a.region, detail=a.detail, saving_nanos=a.saving_nanos,
+                currency=a.currency))
+        write_native_advice(conn, origin=ORIGIN, provider=PROVIDER, basis="Google Recommender estimate", now=now,
+                            rows=rows, scope=projects)
     return len(advice)
 
 
