@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar
 
 from msgspec import Meta
 
-from cache import CostRow, Store
+from cache import CostRow, Store, timeutil
 
 from .errors import SourceError
 from .options import Model
@@ -269,6 +269,41 @@ class SyncContext:
         with self.store.transaction():
             self.store.set_meta(f"fetch:{self.source_id}:{key}",
                                 json.dumps({"at": self.now.isoformat(), "digest": digest}))
+
+    # -- inventory ---------------------------------------------------------------------------
+    _RESOURCE_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "resource_name": None, "billing_account_id": None, "sub_account_id": None, "region_id": None, "state": None,
+        "attached_to": None, "size": None, "instance_type": None, "lifecycle": None, "created_at": None,
+        "tags": {}, "properties": {}}
+
+    def replace_resources(self, provider: str, records: Sequence[dict[str, Any]], scope_column: str,
+                          scope: Sequence[str], resource_types: Sequence[str]) -> int:
+        """Replace this source's inventory of `resource_types` in the synced `scope` (the regions,
+        subscriptions or projects whose listing succeeded: the others keep their rows) with
+        `records` (dicts of `resources` columns; resource_id and resource_type required), in ONE
+        transaction. A resource seen before keeps its first_seen; last_seen is now."""
+        if scope_column not in ("region_id", "sub_account_id"):
+            raise ValueError(f"scope_column must be region_id or sub_account_id, not {scope_column!r}")
+        store = self.store
+        now = timeutil.iso(self.now)
+        types = ",".join("?" for _ in resource_types)
+        with store.transaction():
+            first_seen: dict[str, str] = {}
+            ids = [r["resource_id"] for r in records]
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                q = ",".join("?" for _ in chunk)
+                for row in store.conn.execute(
+                        f"SELECT resource_id, first_seen FROM resources WHERE provider_name=? AND resource_id IN ({q})",
+                        (provider, *chunk)):
+                    first_seen[row[0]] = row[1]
+            for value in scope:
+                store.conn.execute(
+                    f"DELETE FROM resources WHERE source_id=? AND provider_name=? AND {scope_column}=? "
+                    f"AND resource_type IN ({types})", (self.source_id, provider, value, *resource_types))
+            recs = [{**self._RESOURCE_DEFAULTS, **r, "source_id": self.source_id, "provider_name": provider,
+                     "first_seen": first_seen.get(r["resource_id"], now), "last_seen": now} for r in records]
+            return store.upsert("resources", recs, pk=("provider_name", "resource_id"))
 
     # -- rows and progress ---------------------------------------------------------------
     def add_rows(self, n: int) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cache import timeutil
 from providers.base import StepError, SyncContext
 from providers.http import HttpStepError
 
@@ -128,20 +127,9 @@ def fetch_subscription(az: AzureSession, sub: str) -> list[dict[str, Any]]:
 
 
 def write_inventory(ctx: SyncContext, found: list[dict[str, Any]], subs: list[str]) -> int:
-    store = ctx.store
-    now = timeutil.iso(ctx.now)
-    types = ",".join("?" for _ in RESOURCE_TYPES)
-    with store.transaction():
-        first_seen = {r[0]: r[1] for r in store.conn.execute(
-            "SELECT resource_id, first_seen FROM resources WHERE provider_name=?", (PROVIDER,))}
-        for sub in subs:
-            store.conn.execute(f"DELETE FROM resources WHERE source_id=? AND provider_name=? AND sub_account_id=? "
-                               f"AND resource_type IN ({types})", (ctx.source_id, PROVIDER, sub, *RESOURCE_TYPES))
-        recs = [{"source_id": ctx.source_id, "provider_name": PROVIDER, "billing_account_id": None,
-                 "state": None, "attached_to": None, "size": None, "instance_type": None, "lifecycle": None,
-                 "created_at": None, "properties": {}, **r,
-                 "first_seen": first_seen.get(r["resource_id"], now), "last_seen": now} for r in found]
-        return store.upsert("resources", recs, pk=("provider_name", "resource_id"))
+    """Replace this source's inventory of the subscriptions listed (`subs`) with `found`, in ONE
+    transaction (a resource seen before keeps its first_seen)."""
+    return ctx.replace_resources(PROVIDER, found, "sub_account_id", subs, RESOURCE_TYPES)
 
 
 def sync_inventory(ctx: SyncContext, az: AzureSession) -> int:

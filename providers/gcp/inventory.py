@@ -276,33 +276,12 @@ def source_projects(ctx: SyncContext, gcp: Gcp) -> list[str]:
 
 def write_inventory(ctx: SyncContext, resources: Sequence[Resource], projects: Sequence[str]) -> int:
     """Replace this source's inventory of `projects` with `resources`, in ONE transaction."""
-    store = ctx.store
-    now = timeutil.iso(ctx.now)
-    types = ",".join("?" for _ in RESOURCE_TYPES)
-    with store.transaction():
-        first_seen: dict[str, str] = {}
-        ids = [r.resource_id for r in resources]
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            q = ",".join("?" for _ in chunk)
-            for row in store.conn.execute(
-                f"SELECT resource_id, first_seen FROM resources WHERE provider_name=? AND resource_id IN ({q})",
-                (PROVIDER, *chunk)):
-                first_seen[row[0]] = row[1]
-        for p in projects:
-            store.conn.execute(
-                f"DELETE FROM resources WHERE source_id=? AND provider_name=? AND sub_account_id=? "
-                f"AND resource_type IN ({types})", (ctx.source_id, PROVIDER, p, *RESOURCE_TYPES))
-        recs = [{
-            "source_id": ctx.source_id, "provider_name": PROVIDER, "resource_id": r.resource_id,
-            "resource_name": r.resource_name, "resource_type": r.resource_type, "billing_account_id": None,
-            "sub_account_id": r.project, "region_id": r.region_id, "state": r.state, "attached_to": r.attached_to,
-            "size": r.size, "instance_type": r.instance_type, "lifecycle": r.lifecycle, "created_at": r.created_at,
-            "first_seen": first_seen.get(r.resource_id, now), "last_seen": now, "tags": r.tags,
-            "properties": r.properties,
-        } for r in resources]
-        n = store.upsert("resources", recs, pk=("provider_name", "resource_id"))
-    return n
+    return ctx.replace_resources(PROVIDER, [{
+        "resource_id": r.resource_id, "resource_name": r.resource_name, "resource_type": r.resource_type,
+        "sub_account_id": r.project, "region_id": r.region_id, "state": r.state, "attached_to": r.attached_to,
+        "size": r.size, "instance_type": r.instance_type, "lifecycle": r.lifecycle, "created_at": r.created_at,
+        "tags": r.tags, "properties": r.properties,
+    } for r in resources], "sub_account_id", projects, RESOURCE_TYPES)
 
 
 def project_failures(what: str, failed: dict[str, str]) -> str:
