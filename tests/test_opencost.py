@@ -265,6 +265,7 @@ def test_rules_and_kubectl_script(fake: FakeOpenCost, tmp_path: Path, db_path: P
                  "--config", str(cfg)]) == 0
     script = capsys.readouterr().out
     assert "have=$(kubectl config current-context)" in script and "protected" in script
+    assert "kubectl config use-context" in script and "AWS_PROFILE" not in script
 
 
 def test_kubectl_script_refuses_hostile_names() -> None:

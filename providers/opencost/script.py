@@ -32,6 +32,7 @@ def _refused(step: PlanStep, why: str) -> list[list[str]]:
 class Kubectl(ScriptExporter):
     tool = "kubectl (the current context must be the cluster named in each step)"
     provider_name = "Kubernetes"
+    account_hint = "kubectl config use-context with the cluster's context"
 
     def commands(self, step: PlanStep) -> list[list[str]]:
         p = step.params
