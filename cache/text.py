@@ -76,10 +76,12 @@ def middle_cut(text: str, width: int) -> str:
 
 def distinct_labels(names: list[str], width: int) -> list[str]:
     """Names that share a long prefix (runs named task-2026-10-13-09-05-40-502, ...) shown in `width`
-    characters so that they can still be told apart: when they do not fit, the prefix they all share
-    (up to a separator) becomes "…", and what remains keeps both its ends. Names that fit are kept."""
+    characters so that they can still be told apart. When cutting them at the end would leave them
+    distinct they are returned whole (the table cuts them); otherwise the prefix they all share (up to
+    a separator) becomes "…", and what remains keeps both its ends."""
     cleaned = [clean(n, 0) for n in names]
-    if all(len(n) <= width for n in cleaned):
+    cut_at_end = [n if len(n) <= width else n[: width - 1] for n in cleaned]
+    if len(set(cut_at_end)) == len(set(cleaned)):  # a plain cut at the end still tells them apart
         return cleaned
     prefix = ""
     if len(cleaned) > 1:

@@ -139,10 +139,14 @@ async def test_overview_says_no_data_for_periods_before_the_first_day(tmp_path: 
 
 # -- 4. ML runs that can be told apart -----------------------------------------------------------------
 def test_distinct_labels_keep_what_differs() -> None:
-    names = ["2026-10-13-09-05-40-502", "2026-10-22-10-06-23-773", "2026-11-05-09-47-44-631"]
-    labels = distinct_labels(names, 14)
-    assert len(set(labels)) == 3 and all(len(label) <= 14 for label in labels)
-    assert labels[0].startswith("…10-13") and labels[0].endswith("502")
+    # a plain cut at the end keeps them apart: whole names (the table cuts them)
+    dated = ["2026-10-13-09-05-40-502", "2026-10-22-10-06-23-773", "2026-11-05-09-47-44-631"]
+    assert distinct_labels(dated, 14) == dated
+    # the same day: "2026-10-13-…" for all of them before; the shared prefix goes, both ends stay
+    same_day = ["2026-10-13-09-05-40-502", "2026-10-13-10-06-23-773", "2026-10-13-11-47-44-631"]
+    labels = distinct_labels(same_day, 12)
+    assert len(set(labels)) == 3 and all(len(label) <= 12 for label in labels)
+    assert labels[0].startswith("…09-05") and labels[0].endswith("502")
     assert distinct_labels(["1202-07", "1117-07"], 12) == ["1202-07", "1117-07"]
     assert middle_cut("abcdefghij", 7) == "abcd…ij"
 
@@ -158,8 +162,9 @@ async def test_ml_leaderboard_rows_differ_at_80x24(demo_db: Path) -> None:
         run_col = keys.index("run")
         width = list(board.columns.values())[run_col].width
         names = [board.get_row_at(i)[run_col].plain for i in range(board.row_count)]
-        assert len(names) > 3 and len(set(names)) == len(names)
-        assert all(len(n) <= width for n in names)  # drawn whole, nothing cut after this
+        shown = [n if len(n) <= width else n[: width - 1] + "…" for n in names]  # as the column draws them
+        assert len(names) > 3 and len(set(shown)) == len(names)
+        assert all(not n.startswith("image-class") for n in names)  # the task is the board's title
 
 
 # -- 5. keys ------------------------------------------------------------------------------------------

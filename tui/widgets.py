@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -103,14 +102,18 @@ class Table(DataTable[Any]):
             self._money_columns = set()
         return self
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # the view's own `g`/`G` (Spend: g = group by) wins, in the footer too; Home/End still work
+        if action == "first_row" and self._screen_binds("g"):
+            return False
+        if action == "last_row" and self._screen_binds("G"):
+            return False
+        return True
+
     def action_first_row(self) -> None:
-        if self._screen_binds("g"):
-            raise SkipAction()  # the view's own `g` (Spend: group by) wins; Home still goes to the top
         self.action_scroll_top()
 
     def action_last_row(self) -> None:
-        if self._screen_binds("G"):
-            raise SkipAction()
         self.action_scroll_bottom()
 
     def _screen_binds(self, key: str) -> bool:
