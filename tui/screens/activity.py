@@ -136,7 +136,8 @@ history and the audit log of cleanup actions (dry runs included).
         cursor = t.cursor_row
         t.clear()
         for s in srcs:
-            calls = f"{s.api_calls:,}" + (f" (${s.billed_api_calls / 100:.2f} billed)" if s.billed_api_calls else "")
+            # "38 ($0.38)": the billed cost in brackets (the help says so); at 80 columns "billed" pushed it off
+            calls = f"{s.api_calls:,}" + (f" (${s.billed_api_calls / 100:.2f})" if s.billed_api_calls else "")
             t.add_row(
                 safe(s.name, 30, "bold" if s.configured else ""),
                 Text(s.kind, style="dim"),
