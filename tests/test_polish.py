@@ -135,6 +135,8 @@ async def test_overview_says_no_data_for_periods_before_the_first_day(tmp_path: 
         assert value == "no data" and "April 2026" in sub and "$0.00" not in value
         mtd_sub = str(app.screen.query_one("#card-mtd", Card).query_one(".card-sub", Static).render())
         assert "no data for Apr 1–3" in mtd_sub and "new" not in mtd_sub
+        forecast_sub = str(app.screen.query_one("#card-forecast", Card).query_one(".card-sub", Static).render())
+        assert forecast_sub.startswith("run rate $3.50/day")
 
 
 # -- 4. ML runs that can be told apart -----------------------------------------------------------------

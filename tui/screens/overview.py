@@ -138,7 +138,8 @@ enter on a service or sub account opens it in the Spend view.
         card = self.query_one("#card-mtd", Card)
         card.border_subtitle = f"as of {ov.as_of:%Y-%m-%d}"
         card.set(Text(fmt(ov.mtd, cur), style="bold"), mtd_sub, Text(fmt(ov.mtd, cur, compact=True), style="bold"))
-        if start is not None and start >= ov.as_of.replace(day=1):
+        no_last_month = start is not None and start >= ov.as_of.replace(day=1)
+        if no_last_month:
             self.query_one("#card-last", Card).set(
                 Text("no data", style="bold dim"), Text(f"for {ov.last_month:%B %Y}", style="dim")
             )
@@ -153,10 +154,13 @@ enter on a service or sub account opens it in the Spend view.
                 (fc.month_end - ov.last_month_total) / ov.last_month_total * 100 if ov.last_month_total else None
             )
             sub = Text()
-            sub.append_text(vs_last)
-            if narrow:
+            if no_last_month:  # nothing to compare with: the run rate alone, not "new"
+                sub.append(f"run rate {fmt(fc.run_rate, cur, compact=narrow)}/day", style="dim")
+            elif narrow:
+                sub.append_text(vs_last)
                 sub.append(f" · {fmt(fc.run_rate, cur, compact=True)}/day", style="dim")
             else:
+                sub.append_text(vs_last)
                 sub.append(f"  vs last month · run rate {fmt(fc.run_rate, cur)}/day", style="dim")
             self.query_one("#card-forecast", Card).set(
                 Text(fmt(fc.month_end, cur), style="bold"), sub, Text(fmt(fc.month_end, cur, compact=True), style="bold")
