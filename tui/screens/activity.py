@@ -135,9 +135,12 @@ history and the audit log of cleanup actions (dry runs included).
         t = self.query_one("#sources", DataTable)
         cursor = t.cursor_row
         t.clear()
+        narrow = (self.size.width or 120) < 100
         for s in srcs:
-            # "38 ($0.38)": the billed cost in brackets (the help says so); at 80 columns "billed" pushed it off
-            calls = f"{s.api_calls:,}" + (f" (${s.billed_api_calls / 100:.2f})" if s.billed_api_calls else "")
+            # "38 ($0.38 billed)"; narrow, "38 ($0.38)" (the help says what the brackets are): at 80 columns
+            # "billed" pushed the amount off the screen
+            billed = "" if narrow else " billed"
+            calls = f"{s.api_calls:,}" + (f" (${s.billed_api_calls / 100:.2f}{billed})" if s.billed_api_calls else "")
             t.add_row(
                 safe(s.name, 30, "bold" if s.configured else ""),
                 Text(s.kind, style="dim"),
