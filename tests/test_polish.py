@@ -200,6 +200,11 @@ async def test_keys_in_views_and_spend_keeps_g_for_group_by(demo_db: Path) -> No
         assert table.cursor_row == 3
         await pilot.press("G")
         assert table.cursor_row == table.row_count - 1
+        await pilot.press("question_mark")  # the help names the table keys
+        await pilot.pause()
+        assert "j/k  g/G" in str(app.screen.query_one(Static).render())
+        await pilot.press("escape")
+        await pilot.pause()
         await pilot.press("g")
         assert table.cursor_row == 0
         # read-only: c says why instead of doing nothing
