@@ -46,6 +46,7 @@ class Overview:
     top_services: list[Change] = field(default_factory=list)
     top_accounts: list[Change] = field(default_factory=list)
     other_currencies: list[str] = field(default_factory=list)
+    data_start: date | None = None  # the first day with cost data: periods before it have no data
 
     @property
     def mtd_pct(self) -> float | None:
@@ -80,7 +81,7 @@ def build_overview(conn: sqlite3.Connection, chart_days: int = 30, top: int = 8)
     def tot(lo: date, hi: date) -> int:
         return q.total(conn, lo, hi, "billed", cur_filter).get(currency, 0)
 
-    ov = Overview(has_data=True, currency=currency, as_of=as_of)
+    ov = Overview(has_data=True, currency=currency, as_of=as_of, data_start=rng[0])
     ov.mtd = tot(ms, end)
     ov.prev_same = tot(prev_lo, prev_hi)
     ov.prev_range = (prev_lo, prev_hi)

@@ -53,7 +53,8 @@ _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 
 
 def fmt(nanos: int | None, currency: str | None = "USD", *, compact: bool = False, places: int = 2) -> str:
-    """Human money: $1,234.56 (or $1.2k compact). None -> '—'."""
+    """Human money: $1,234.56 (or $1.2k compact). None -> '—'. A non-zero amount that would round to
+    zero shows as '<$0.01' (or '-<$0.01'), never as '$0.00'."""
     if nanos is None:
         return "—"
     sym = _SYMBOLS.get(currency or "", "")
@@ -66,7 +67,10 @@ def fmt(nanos: int | None, currency: str | None = "USD", *, compact: bool = Fals
             if d >= limit:
                 return f"{sign}{sym}{(d / div):,.1f}{unit}{suffix}"
     q = Decimal(1).scaleb(-places)
-    return f"{sign}{sym}{d.quantize(q, rounding=ROUND_HALF_EVEN):,}{suffix}"
+    shown = d.quantize(q, rounding=ROUND_HALF_EVEN)
+    if d and not shown:  # a non-zero amount below the last place shown is never "$0.00"
+        return f"{sign}<{sym}{q}{suffix}"
+    return f"{sign}{sym}{shown:,}{suffix}"
 
 
 def pct_change(now: int, before: int) -> float | None:

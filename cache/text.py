@@ -59,3 +59,45 @@ def csv_cell(value: object) -> object:
 
 
 __all__ = ["clean", "csv_cell", "json_safe"]
+
+
+_SEPARATORS = "-_/:. "
+
+
+def middle_cut(text: str, width: int) -> str:
+    """`text` in `width` characters keeping both ends (the start and the usually distinguishing end)."""
+    if width <= 0 or len(text) <= width:
+        return text
+    if width < 4:
+        return text[: width - 1] + "…"
+    tail = max(2, (width - 1) // 3)  # more of the start (a date, a family), the last characters too
+    return text[: width - 1 - tail] + "…" + text[len(text) - tail :]
+
+
+def distinct_labels(names: list[str], width: int) -> list[str]:
+    """Names that share a long prefix (runs named task-2026-10-13-09-05-40-502, ...) shown in `width`
+    characters so that they can still be told apart. When cutting them at the end would leave them
+    distinct they are returned whole (the table cuts them); otherwise the prefix they all share (up to
+    a separator) becomes "…", and what remains keeps both its ends."""
+    cleaned = [clean(n, 0) for n in names]
+    cut_at_end = [n if len(n) <= width else n[: width - 1] for n in cleaned]
+    if len(set(cut_at_end)) == len(set(cleaned)):  # a plain cut at the end still tells them apart
+        return cleaned
+    prefix = ""
+    if len(cleaned) > 1:
+        first, last = min(cleaned), max(cleaned)
+        i = 0
+        while i < min(len(first), len(last)) and first[i] == last[i]:
+            i += 1
+        cut = max((first.rfind(sep, 0, i) for sep in _SEPARATORS), default=-1) + 1
+        if cut >= 4 and all(len(n) > cut for n in cleaned):
+            prefix = first[:cut]
+    out = []
+    for n in cleaned:
+        if len(n) <= width:
+            out.append(n)
+        elif prefix:
+            out.append("…" + middle_cut(n[len(prefix) :], width - 1))
+        else:
+            out.append(middle_cut(n, width))
+    return out

@@ -39,7 +39,7 @@ from .screens.mlruns import MLRunsScreen
 from .screens.overview import OverviewScreen
 from .screens.recommendations import RecommendationsScreen
 from .screens.spend import SpendScreen
-from .widgets import clean
+from .widgets import Table, clean
 
 T = TypeVar("T")
 
@@ -266,6 +266,9 @@ class CostdeckApp(App[int]):
                         continue
                     seen.add(b.key)
                     keys.append((_key_label(b.key), b.description))
+        if screen.query(Table):  # the one Table's keys (a view's own g wins: Spend's group by)
+            top = "" if "g" in seen else "g/"
+            keys.append((f"j/k  {top}G", f"table: down/up, {'top/' if top else ''}bottom (also arrows, Home/End)"))
         keys.append(("ctrl+p  :", "command palette"))
         title = getattr(screen, "VIEW_TITLE", "costdeck")
         self.push_screen(HelpScreen(title, keys, getattr(screen, "HELP", "")))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.screen import Screen
@@ -86,6 +87,23 @@ class ViewScreen(WorkerStateRelay, Screen[None]):
 
     def reload(self) -> None:  # overridden by views
         return None
+
+    def unavailable_reason(self, action: str) -> str | None:
+        """Why `action` (hidden by `check_action` in this mode: read-only, the demo, nothing running)
+        cannot run now; None: say nothing. Views override it."""
+        return None
+
+    def on_key(self, event: events.Key) -> None:
+        """A key whose action this view hides in the current mode says why instead of doing nothing.
+        (The Key event reaches the screen before the bindings are run; a hidden binding does not run.)"""
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if self.check_action(binding.action, ()) is False:
+                why = self.unavailable_reason(binding.action)
+                if why:
+                    self.notify(why, title=f"{binding.description or binding.key} is not available",
+                                severity="warning", timeout=5)
+                    event.stop()
+                return
 
     def palette_commands(self) -> list[tuple[str, Callable[[], Any], str]]:
         return []

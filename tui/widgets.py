@@ -7,14 +7,17 @@ shown as visible escapes, and very long text is cut with an ellipsis.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import Column, RowKey
 from textual_plotext import PlotextPlot
 
 from cache import timeutil
@@ -62,6 +65,91 @@ def sparkline(values: list[int] | list[float], width: int = 16) -> str:
 def share_bar(share: float, width: int = 10) -> str:
     full = int(round(max(0.0, min(1.0, share)) * width))
     return "█" * full + "·" * (width - full)
+
+
+_MONEY = re.compile(r"[-+]?<?[$€£¥₹]\d[\d,]*(?:\.\d+)?[kMB]?|[-+]?<?\d[\d,]*\.\d+[kMB]? [A-Z]{3}\b")
+_MONEY_CELL_MAX = 32  # longer cells are prose that happens to name an amount
+
+
+def money_width(cell: object) -> int:
+    """The width a table cell needs to show its money whole: the cell's width if it holds an amount
+    (and is not prose), else 0."""
+    text = cell.plain if isinstance(cell, Text) else str(cell) if isinstance(cell, str | int) else ""
+    if len(text) > _MONEY_CELL_MAX or not _MONEY.search(text):
+        return 0
+    return Text(text.strip()).cell_len  # padding is not content
+
+
+class Table(DataTable[Any]):
+    """The one DataTable of the app: vim/k9s keys (j/k down/up, g/G top/bottom, as well as the arrows
+    and Home/End), and money is never cut: a fixed-width column that receives an amount wider than
+    itself grows to fit it, taking the width from the widest column without money."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("g", "first_row", "Top", show=False, id="table.top"),
+        Binding("G", "last_row", "Bottom", show=False, id="table.bottom"),
+    ]
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self._money_columns: set[Any] = set()
+
+    def clear(self, columns: bool = False) -> Table:
+        super().clear(columns)
+        if columns:
+            self._money_columns = set()
+        return self
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # the view's own `g`/`G` (Spend: g = group by) wins, in the footer too; Home/End still work
+        if action == "first_row" and self._screen_binds("g"):
+            return False
+        if action == "last_row" and self._screen_binds("G"):
+            return False
+        return True
+
+    def action_first_row(self) -> None:
+        self.action_scroll_top()
+
+    def action_last_row(self) -> None:
+        self.action_scroll_bottom()
+
+    def _screen_binds(self, key: str) -> bool:
+        try:
+            screen = self.screen
+        except Exception:  # noqa: BLE001 - not mounted
+            return False
+        return bool(screen._bindings.key_to_bindings.get(key))
+
+    def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None,
+                label: Any = None) -> RowKey:
+        row_key = super().add_row(*cells, height=height, key=key, label=label)
+        self.fit_money(cells)
+        return row_key
+
+    def fit_money(self, cells: Iterable[object]) -> None:
+        """Widen fixed columns to the amounts in `cells` (one row, in column order)."""
+        columns = list(self.ordered_columns)
+        for column, cell in zip(columns, cells, strict=False):
+            need = money_width(cell)
+            if not need:
+                continue
+            self._money_columns.add(column.key)
+            if column.auto_width or column.width >= need:
+                continue
+            grow = need - column.width
+            column.width = need
+            donor = self._donor(columns, grow)
+            if donor is not None:
+                donor.width -= grow
+            self._require_update_dimensions = True
+            self.refresh()
+
+    def _donor(self, columns: list[Column], grow: int) -> Column | None:
+        free = [c for c in columns if not c.auto_width and c.key not in self._money_columns and c.width - grow >= 8]
+        return max(free, key=lambda c: c.width, default=None)
 
 
 class TopBar(Static):
@@ -144,25 +232,43 @@ class TopBar(Static):
 
 
 class Card(Vertical):
-    """A figure with a title and a sub line."""
+    """A figure with a title and a sub line. A narrow card shows its `short` title, and its `narrow`
+    value (a compact amount) when the full one would not fit: money is never cut or wrapped."""
 
     DEFAULT_CSS = """
     Card { border: round $primary 50%; height: 5; padding: 0 1; width: 1fr; }
-    Card > .card-value { text-style: bold; }
+    Card > .card-value { text-style: bold; text-wrap: nowrap; }
     Card > .card-sub { color: $text-muted; }
     """
 
-    def __init__(self, title: str, **kw: object) -> None:
+    def __init__(self, title: str, short: str = "", **kw: object) -> None:
         super().__init__(**kw)  # type: ignore[arg-type]
+        self.title = title
+        self.short = short or title
         self.border_title = title
+        self._value: Text | str = "…"
+        self._narrow: Text | str | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("…", classes="card-value")
         yield Static("", classes="card-sub")
 
-    def set(self, value: Text | str, sub: Text | str = "") -> None:
-        self.query_one(".card-value", Static).update(value)
+    def set(self, value: Text | str, sub: Text | str = "", narrow: Text | str | None = None) -> None:
+        self._value, self._narrow = value, narrow
+        self._show_value()
         self.query_one(".card-sub", Static).update(sub)
+
+    def on_resize(self) -> None:
+        # the border shows "─ title ─" between its corners
+        self.border_title = self.title if len(self.title) + 6 <= self.outer_size.width else self.short
+        self._show_value()
+
+    def _show_value(self) -> None:
+        value = self._value
+        inner = self.size.width  # the content width (inside the border and padding)
+        if self._narrow is not None and inner > 0 and Text(str(value) if isinstance(value, str) else value.plain).cell_len > inner:
+            value = self._narrow
+        self.query_one(".card-value", Static).update(value)
 
 
 class Chart(PlotextPlot):

@@ -26,8 +26,11 @@ def write_records(
     money_fields: tuple[str, ...] = (),
     title: str = "",
     out: TextIO | None = None,
+    total: bool = False,
 ) -> None:
-    """Print records as a table, CSV or JSON. Money fields are nano-units in, exact decimals out."""
+    """Print records as a table, CSV or JSON. Money fields are nano-units in, exact decimals out.
+    `total`: the table (not CSV or JSON, which scripts sum themselves) ends with a total row per
+    currency (records' "currency"), never adding one currency to another."""
     stream = out or sys.stdout
     if fmt_name == "json":
         _write_json(records, money_fields, stream)
@@ -40,7 +43,21 @@ def write_records(
     if fmt_name == "csv":
         _write_csv(records, cols, money_fields, stream)
         return
-    _write_table(records, cols, money_fields, title, stream)
+    _write_table(records, cols, money_fields, title, stream, total_rows(records, cols, money_fields) if total else [])
+
+
+def total_rows(records: list[dict[str, Any]], cols: list[str], money_fields: tuple[str, ...]) -> list[dict[str, Any]]:
+    """One total row per currency (in order of first appearance): the money fields summed, the first
+    column "Total", the currency column kept."""
+    label_col = next((c for c in cols if c not in money_fields and c != "currency"), None)
+    totals: dict[Any, dict[str, Any]] = {}
+    for r in records:
+        cur = r.get("currency")
+        row = totals.setdefault(cur, {"currency": cur, **({label_col: "Total"} if label_col else {})})
+        for c in money_fields:
+            if r.get(c) is not None:
+                row[c] = row.get(c, 0) + r[c]
+    return list(totals.values())
 
 
 def _write_json(records: list[dict[str, Any]], money_fields: tuple[str, ...], stream: TextIO) -> None:
@@ -60,7 +77,8 @@ def _write_csv(records: list[dict[str, Any]], cols: list[str], money_fields: tup
 
 
 def _write_table(
-    records: list[dict[str, Any]], cols: list[str], money_fields: tuple[str, ...], title: str, stream: TextIO
+    records: list[dict[str, Any]], cols: list[str], money_fields: tuple[str, ...], title: str, stream: TextIO,
+    totals: list[dict[str, Any]] | None = None,
 ) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -68,17 +86,22 @@ def _write_table(
 
     table = Table(title=Text(safe(title)) if title else None, title_justify="left")
     for c in cols:
-        table.add_column(Text(safe(c)), justify="right" if c in money_fields else "left", overflow="fold")
-    for r in records:
+        # money never folds onto two lines (names and ids do)
+        table.add_column(Text(safe(c)), justify="right" if c in money_fields else "left", overflow="fold",
+                         no_wrap=c in money_fields)
+    for i, r in enumerate([*records, *(totals or [])]):
+        is_total = i >= len(records)
         cells = []
         for c in cols:
             v = r.get(c)
             if c in money_fields and v is not None:
-                cells.append(Text(fmt(v, r.get("currency"))))
+                cells.append(Text(fmt(v, r.get("currency")), style="bold" if is_total else ""))
+            elif is_total:
+                cells.append(Text("" if v is None else safe(v), style="bold"))
             else:
                 # Text: names render literally, never as markup
                 cells.append(Text("(not set)", style="dim") if v is None else Text(safe(v)))
-        table.add_row(*cells)
+        table.add_row(*cells, end_section=i == len(records) - 1 and bool(totals))
     # Piped (not a terminal): do not fold long ids at 80 columns; the table is as wide as its content.
     tty = hasattr(stream, "isatty") and stream.isatty()
     Console(file=stream, soft_wrap=False, width=None if tty else 10_000).print(table)

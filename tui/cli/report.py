@@ -60,7 +60,7 @@ def report_spend(store: Store, args: argparse.Namespace) -> int:
         for g in groups
     ]
     write_records(records, args.format, money_fields=("cost",), title=f"Spend by {args.by}, {since} to {until} "
-                  f"(exclusive), {args.metric} cost")
+                  f"(exclusive), {args.metric} cost", total=True)
     return 0
 
 
@@ -77,7 +77,7 @@ def _report_k8s_spend(store: Store, args: argparse.Namespace) -> int:
     groups = k8s.alloc_spend_by(store.conn, args.by, since, until)
     records = [{args.by: g.value, "cluster": g.extra, "cost": g.cost, "currency": g.currency} for g in groups]
     write_records(records, args.format, money_fields=("cost",), title=f"Kubernetes allocation by {args.by}, "
-                  f"{since} to {until} (exclusive): a lens on the cloud bill, not added to it")
+                  f"{since} to {until} (exclusive): a lens on the cloud bill, not added to it", total=True)
     return 0
 
 

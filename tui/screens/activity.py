@@ -17,7 +17,7 @@ from cache import timeutil
 from providers import registry
 
 from ..base import ViewScreen, post_result
-from ..widgets import TopBar, clean, safe
+from ..widgets import Table, TopBar, clean, safe
 
 STATUS_STYLE = {"ok": "green", "partial": "yellow", "failed": "bold red", "running": "cyan", "queued": "dim"}
 
@@ -63,17 +63,17 @@ history and the audit log of cleanup actions (dry runs included).
     def compose(self) -> ComposeResult:
         yield TopBar("Activity")
         yield Label("Sources", classes="section")
-        yield DataTable(id="sources", cursor_type="row", zebra_stripes=True)
+        yield Table(id="sources", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="sync-box"):
             yield Static("", id="sync-lines")
             yield ProgressBar(id="sync-bar", total=1, show_eta=False)
         with Horizontal(id="history"):
             with Vertical():
                 yield Label("Sync runs", id="runs-title", classes="section")
-                yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
+                yield Table(id="runs", cursor_type="row", zebra_stripes=True)
             with Vertical():
                 yield Label("Audit log", classes="section")
-                yield DataTable(id="audit", cursor_type="row", zebra_stripes=True)
+                yield Table(id="audit", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -135,8 +135,12 @@ history and the audit log of cleanup actions (dry runs included).
         t = self.query_one("#sources", DataTable)
         cursor = t.cursor_row
         t.clear()
+        narrow = (self.size.width or 120) < 100
         for s in srcs:
-            calls = f"{s.api_calls:,}" + (f" (${s.billed_api_calls / 100:.2f} billed)" if s.billed_api_calls else "")
+            # "38 ($0.38 billed)"; narrow, "38 ($0.38)" (the help says what the brackets are): at 80 columns
+            # "billed" pushed the amount off the screen
+            billed = "" if narrow else " billed"
+            calls = f"{s.api_calls:,}" + (f" (${s.billed_api_calls / 100:.2f}{billed})" if s.billed_api_calls else "")
             t.add_row(
                 safe(s.name, 30, "bold" if s.configured else ""),
                 Text(s.kind, style="dim"),
@@ -254,6 +258,19 @@ history and the audit log of cleanup actions (dry runs included).
 
     def action_cancel_sync(self) -> None:
         self.cd_app.cancel_sync()
+
+    def unavailable_reason(self, action: str) -> str | None:
+        app = self.cd_app
+        if action == "cancel_sync":
+            return "No sync is running: nothing to cancel"
+        if app.syncing:
+            return "A sync is already running (x cancels it)"
+        if action == "sync_all":
+            if app.cache_info is not None and app.cache_info.demo:
+                return ("This is the demo: it has no sources to sync (`costdeck demo` regenerates it; add sources "
+                        "to the config file to sync real data)")
+            return "No sources in the config file: nothing to sync"
+        return None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_sync":

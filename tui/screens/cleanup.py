@@ -41,7 +41,7 @@ from providers.base import one_line
 
 from ..base import error_line, post_result, relay_worker_state
 from ..dialogs import PromptScreen
-from ..widgets import clean, money_text, safe
+from ..widgets import Table, clean, money_text, safe
 
 SHORT = {"delete_volume": "delete volume", "release_address": "release IP", "delete_snapshot": "delete snapshot",
          "deregister_image": "deregister AMI", "stop_instance": "stop instance"}
@@ -113,12 +113,12 @@ matches (attached again, state changed, tagged protected, gone). Every attempt i
             yield Static(id="cleanup-title")
             yield Static(id="cleanup-notes")
             with VerticalScroll(id="cleanup-scroll"):
-                yield DataTable(id="plan-steps", cursor_type="none", zebra_stripes=True)
+                yield Table(id="plan-steps", cursor_type="none", zebra_stripes=True)
                 yield Static("", id="undo-legend")
                 yield Label("Results", id="results-title", classes="section")
-                yield DataTable(id="plan-results", cursor_type="none", zebra_stripes=True)
+                yield Table(id="plan-results", cursor_type="none", zebra_stripes=True)
                 yield Label("", id="excluded-title", classes="section")
-                yield DataTable(id="plan-excluded", cursor_type="none", zebra_stripes=True)
+                yield Table(id="plan-excluded", cursor_type="none", zebra_stripes=True)
             yield Static("", id="cleanup-error")
             yield Input(id="confirm-input")
             yield Static(id="cleanup-keys")

@@ -34,7 +34,7 @@ from cache.money import decimal_str, fmt
 
 from ..base import ViewScreen, post_result
 from ..dialogs import ask_export
-from ..widgets import Card, Chart, TopBar, clean, day_ticks, money_text, safe
+from ..widgets import Card, Chart, Table, TopBar, clean, day_ticks, money_text, safe
 
 UTIL_GOOD = 95.0  # utilization at or above: green
 UTIL_WARN = 80.0  # at or above: yellow; below: red
@@ -144,7 +144,7 @@ class CommitmentDetailScreen(ModalScreen[None]):
         with Vertical():
             yield Static(self._info(), id="cd-info")
             yield UtilizationChart(id="cd-chart")
-            yield DataTable(id="cd-days", cursor_type="row", zebra_stripes=True)
+            yield Table(id="cd-days", cursor_type="row", zebra_stripes=True)
 
     def _info(self) -> Text:
         c = self.c
@@ -201,10 +201,12 @@ class CommitmentDetailScreen(ModalScreen[None]):
             labels, series, f"Daily utilization{' and coverage' if len(series) > 1 else ''} ({c.basis})")
         table = self.query_one("#cd-days", DataTable)
         table.add_column("Day", width=10)
-        for title in ("Committed", "Used", "Unused", "On-demand eq."):
-            table.add_column(Text(title, justify="right"), width=13)
-        table.add_column(Text("Util", justify="right"), width=7)
-        table.add_column(Text("Coverage", justify="right"), width=8)
+        # money columns as wide as their amounts (auto width): the 80-column modal then shows them all,
+        # never a cut "$64.5"
+        for title in ("Committed", "Used", "Unused", "On-demand"):
+            table.add_column(Text(title, justify="right"))
+        table.add_column(Text("Util", justify="right"), width=6)
+        table.add_column(Text("Cover", justify="right"), width=6)
         cur = c.currency
         for d in reversed(c.daily):
             has = d.committed or d.used or d.unused
@@ -269,9 +271,9 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
             yield Card("Net savings", id="card-savings")
         yield Static("", id="cm-empty")
         yield UtilizationChart(id="cm-chart")
-        yield DataTable(id="cm-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="cm-table", cursor_type="row", zebra_stripes=True)
         yield Label("Purchase recommendations", classes="section", id="cm-purchase-title")
-        yield DataTable(id="cm-purchase", cursor_type="row", zebra_stripes=True)
+        yield Table(id="cm-purchase", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -19,7 +19,7 @@ from analysis import k8s
 from cache.money import fmt
 
 from ..base import ViewScreen, post_result
-from ..widgets import Card, StackedChart, TopBar, money_text, safe, share_bar
+from ..widgets import Card, StackedChart, Table, TopBar, money_text, safe, share_bar
 
 TITLES = {"cluster": "Cluster", "namespace": "Namespace", "controller": "Controller", "pod": "Pod", "node": "Node"}
 
@@ -71,7 +71,7 @@ matched on provider id; effective cost) and the gap. t: 7 / 30 / 90 days.
             yield Card("vs cloud bill", id="k8s-bill")
         yield Static("", id="k8s-crumbs")
         yield StackedChart(id="k8s-chart")
-        yield DataTable(id="k8s-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="k8s-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

@@ -28,11 +28,12 @@ from analysis.mlruns import (
     summarize,
 )
 from cache.money import NANOS, fmt
+from cache.text import distinct_labels
 from cache.timeutil import duration_text
 
 from ..base import ViewScreen, WorkerStateRelay, post_result
 from ..dialogs import PickerScreen
-from ..widgets import Chart, TopBar, clean, safe
+from ..widgets import Chart, Table, TopBar, clean, safe
 
 SORTS = ("start", "cost", "metric", "duration")
 SORT_TITLES = {"start": "newest first", "cost": "cost, highest first", "metric": "metric, best first",
@@ -156,13 +157,13 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         yield Static("", id="ml-controls")
         yield Input(placeholder="filter runs by task, name, status, host or instance type (esc clears)",
                     id="ml-filter")
-        yield DataTable(id="ml-tasks", cursor_type="none", zebra_stripes=True, show_cursor=False)
+        yield Table(id="ml-tasks", cursor_type="none", zebra_stripes=True, show_cursor=False)
         yield Static("", id="ml-summary")
-        yield DataTable(id="ml-runs", cursor_type="row", zebra_stripes=True)
+        yield Table(id="ml-runs", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="ml-bottom"):
             with Vertical(id="ml-board-box"):
                 yield Label("Leaderboard", id="ml-board-title", classes="section")
-                yield DataTable(id="ml-board", cursor_type="none", zebra_stripes=True, show_cursor=False)
+                yield Table(id="ml-board", cursor_type="none", zebra_stripes=True, show_cursor=False)
             yield ScatterPlot(id="ml-scatter")
         yield Static("", id="ml-empty")
         yield Footer()
@@ -296,7 +297,10 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
                 table.add_column("Run", key="run", width=run_w)
             title: Any = Text(titles[c], justify="right") if c in ("duration", "cost") else titles[c]
             table.add_column(title, key=c, width=widths[c])
-        for r in self.shown:
+        # runs named task-2026-10-13-09-05-40-502 must not all read "2026-10-13-…": keep both ends
+        names = distinct_labels(
+            [r.short_name if show_task or self.task_filter else r.name or r.run_id for r in self.shown], run_w)
+        for r, name in zip(self.shown, names, strict=True):
             cells: dict[str, Any] = {
                 "task": safe(r.task, 40),
                 "status": status_text(r.status),
@@ -309,7 +313,7 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
             row = []
             for c in cols:
                 if c == "status":
-                    row.append(safe(r.short_name if show_task or self.task_filter else r.name or r.run_id, 80))
+                    row.append(Text(name, no_wrap=True, overflow="ellipsis"))
                 row.append(cells[c])
             table.add_row(*row, key=r.run_id)
         if cursor_key is not None:
@@ -382,17 +386,19 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         title.update(Text(f"Leaderboard: {clean(task, 30)} by {clean(summary.metric or 'metric', 24)} {arrow}"))
         width = self.size.width or 120
         box_w = width * 3 // 5 if width < 100 else width // 2
-        run_w = max(8, box_w - (3 + 9 + 12) - 2 * 5 - 2)
+        run_w = max(8, box_w - (3 + 9 + 10) - 2 * 5 - 2)
         board.add_column("#", key="rank", width=3)
         board.add_column("Run", key="run", width=run_w)
         board.add_column(Text("Value", justify="right"), key="value", width=9)
-        board.add_column(Text("Cost", justify="right"), key="cost", width=12)
-        for lr in rows[:50]:
+        board.add_column(Text("Cost", justify="right"), key="cost", width=10)  # wider amounts widen it
+        # one task: its name prefix says nothing; what is left keeps both ends so the runs differ
+        labels = distinct_labels([lr.run.short_name for lr in rows[:50]], run_w)
+        for lr, label in zip(rows[:50], labels, strict=True):
             board.add_row(
                 Text(str(lr.rank) if lr.rank else "–", style="bold" if lr.rank == 1 else "dim"),
-                safe(lr.run.name or lr.run.run_id, 60),
+                Text(label, no_wrap=True, overflow="ellipsis"),
                 Text(metric_value(lr.value), justify="right"),
-                cost_text(lr.run.cost, lr.run.currency, lr.run.basis, 12),
+                cost_text(lr.run.cost, lr.run.currency, lr.run.basis, 10),
             )
         xs: list[float] = []
         ys: list[float] = []
@@ -537,11 +543,11 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
         yield TopBar("ML run")
         yield Static("", id="run-head")
         yield Label("Executors", classes="section")
-        yield DataTable(id="run-execs", cursor_type="row", zebra_stripes=True)
+        yield Table(id="run-execs", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="run-bottom"):
             with Vertical(id="run-params-box"):
                 yield Label("Parameters", classes="section")
-                yield DataTable(id="run-params", cursor_type="row", zebra_stripes=True)
+                yield Table(id="run-params", cursor_type="row", zebra_stripes=True)
             yield HistoryPlot(id="run-history")
         yield Footer()
 

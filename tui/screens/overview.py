@@ -20,7 +20,7 @@ from analysis.recommendations.engine import OpenSummary, open_summary
 from cache.money import fmt
 
 from ..base import ViewScreen, post_result
-from ..widgets import Card, StackedChart, TopBar, money_text, pct_text, safe
+from ..widgets import Card, StackedChart, Table, TopBar, money_text, pct_text, safe
 
 
 class OverviewScreen(ViewScreen):
@@ -64,18 +64,18 @@ enter on a service or sub account opens it in the Spend view.
         with Horizontal(id="cards"):
             yield Card("Month to date", id="card-mtd")
             yield Card("Last month", id="card-last")
-            yield Card("Forecast, month end", id="card-forecast")
-            yield Card("Recommendations", id="card-recs")
+            yield Card("Forecast, month end", "Forecast", id="card-forecast")
+            yield Card("Recommendations", "Recs", id="card-recs")
         yield Static("", id="expiring")
         yield Static("", id="no-data")
         yield StackedChart(id="daily-chart")
         with Horizontal(id="movers"):
             with Vertical():
                 yield Label("Top services, month to date", classes="section")
-                yield DataTable(id="top-services", cursor_type="row", zebra_stripes=True)
+                yield Table(id="top-services", cursor_type="row", zebra_stripes=True)
             with Vertical():
                 yield Label("Top sub accounts, month to date", classes="section")
-                yield DataTable(id="top-accounts", cursor_type="row", zebra_stripes=True)
+                yield Table(id="top-accounts", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -125,29 +125,46 @@ enter on a service or sub account opens it in the Spend view.
         cur = ov.currency
         assert ov.as_of is not None and ov.prev_range is not None and ov.last_month is not None
         mtd_sub = Text()
-        mtd_sub.append_text(pct_text(ov.mtd_pct))
         last_day = (ov.prev_range[1] - timedelta(days=1)).day
+        days = f"{ov.prev_range[0]:%b} 1" + (f"–{last_day}" if last_day > 1 else "")
         narrow = self.size.width < 110
-        mtd_sub.append(f"  vs {fmt(ov.prev_same, cur, compact=narrow)} ({ov.prev_range[0]:%b} 1–{last_day})",
-                       style="dim")
+        # a period before the first day with data has no data: say so, never "$0.00" or "+new"
+        start = ov.data_start
+        if start is not None and start >= ov.prev_range[1]:
+            mtd_sub.append(f"no data for {days}", style="dim italic")
+        else:
+            mtd_sub.append_text(pct_text(ov.mtd_pct))
+            mtd_sub.append(f"  vs {fmt(ov.prev_same, cur, compact=narrow)} ({days})", style="dim")
         card = self.query_one("#card-mtd", Card)
         card.border_subtitle = f"as of {ov.as_of:%Y-%m-%d}"
-        card.set(Text(fmt(ov.mtd, cur), style="bold"), mtd_sub)
-        self.query_one("#card-last", Card).set(
-            Text(fmt(ov.last_month_total, cur), style="bold"), Text(f"{ov.last_month:%B %Y}", style="dim")
-        )
+        card.set(Text(fmt(ov.mtd, cur), style="bold"), mtd_sub, Text(fmt(ov.mtd, cur, compact=True), style="bold"))
+        no_last_month = start is not None and start >= ov.as_of.replace(day=1)
+        if no_last_month:
+            self.query_one("#card-last", Card).set(
+                Text("no data", style="bold dim"), Text(f"for {ov.last_month:%B %Y}", style="dim")
+            )
+        else:
+            self.query_one("#card-last", Card).set(
+                Text(fmt(ov.last_month_total, cur), style="bold"), Text(f"{ov.last_month:%B %Y}", style="dim"),
+                Text(fmt(ov.last_month_total, cur, compact=True), style="bold"),
+            )
         fc = ov.forecast
         if fc is not None:
             vs_last = pct_text(
                 (fc.month_end - ov.last_month_total) / ov.last_month_total * 100 if ov.last_month_total else None
             )
             sub = Text()
-            sub.append_text(vs_last)
-            if narrow:
+            if no_last_month:  # nothing to compare with: the run rate alone, not "new"
+                sub.append(f"run rate {fmt(fc.run_rate, cur, compact=narrow)}/day", style="dim")
+            elif narrow:
+                sub.append_text(vs_last)
                 sub.append(f" · {fmt(fc.run_rate, cur, compact=True)}/day", style="dim")
             else:
+                sub.append_text(vs_last)
                 sub.append(f"  vs last month · run rate {fmt(fc.run_rate, cur)}/day", style="dim")
-            self.query_one("#card-forecast", Card).set(Text(fmt(fc.month_end, cur), style="bold"), sub)
+            self.query_one("#card-forecast", Card).set(
+                Text(fmt(fc.month_end, cur), style="bold"), sub, Text(fmt(fc.month_end, cur, compact=True), style="bold")
+            )
         else:
             self.query_one("#card-forecast", Card).set(Text("—", style="bold"), Text("no forecast", style="dim"))
         chart = self.query_one("#daily-chart", StackedChart)
@@ -189,17 +206,20 @@ enter on a service or sub account opens it in the Spend view.
         if not soon:
             return
         box.styles.height = 1
-        t = Text(" Commitments expiring: ", style="bold", no_wrap=True, overflow="ellipsis")
+        # the next one first: at 80 columns the line used to end at "next in 21d:" with its name cut off
+        narrow = self.size.width < 110
+        first = soon[0]
+        t = Text(" Expiring" if narrow else " Commitments expiring", style="bold", no_wrap=True, overflow="ellipsis")
+        t.append(f" · next in {first.days_to_expiry}d: ", style="dim")
+        t.append_text(safe(first.name or first.commitment_id, 26 if narrow else 50))
         parts = [(f"{n} within {limit} days", style) for limit, style in
                  ((30, "bold red"), (60, "dark_orange"), (90, "yellow"))
                  if (n := sum(1 for e in soon if e.flag == limit))]
+        t.append(" · ", style="dim")
         for i, (label, style) in enumerate(parts):
             t.append(", " if i else "")
             t.append(label, style=style)
-        first = soon[0]
-        t.append(f" · next in {first.days_to_expiry}d: ", style="dim")
-        t.append_text(safe(first.name or first.commitment_id, 50))
-        t.append(" · details: key 4", style="dim")
+        t.append(" · key 4" if narrow else " · details: key 4", style="dim")
         box.update(t)
 
     # Open recommendations and the monthly saving they add up to (the Recommendations view, 3).
@@ -221,10 +241,11 @@ enter on a service or sub account opens it in the Spend view.
             sub.append("nothing to clean up", style="dim")
         else:
             value.append(" + ".join(f"{fmt(v, c)}/mo" for c, v in sorted(s.saving.items())) or "$0.00/mo", style="bold")
+            narrow = Text(" + ".join(f"{fmt(v, c, compact=True)}/mo" for c, v in sorted(s.saving.items())), style="bold")
             sub.append(f"{s.count} open", style="")
             if s.security:
                 sub.append(f" · {s.security} security", style="magenta")
-        self.query_one("#card-recs", Card).set(value, sub)
+        self.query_one("#card-recs", Card).set(value, sub, narrow if s.count else None)
 
     def on_resize(self) -> None:
         if self.data is not None and self.data.has_data:

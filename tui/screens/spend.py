@@ -33,7 +33,7 @@ from cache.money import decimal_str, fmt
 
 from ..base import ViewScreen, post_result
 from ..dialogs import PickerScreen, PromptScreen, ask_export
-from ..widgets import StackedChart, TopBar, clean, money_text, pct_text, safe, share_bar, sparkline
+from ..widgets import StackedChart, Table, TopBar, clean, money_text, pct_text, safe, share_bar, sparkline
 
 MAX_ROWS = 500
 GRAINS = ("day", "week", "month")
@@ -96,7 +96,7 @@ Amounts are exact; groups in another currency are listed separately and never su
         yield Static("", id="crumbs")
         yield Input(placeholder="filter rows by name or id (esc clears)", id="filter")
         yield StackedChart(id="spend-chart")
-        yield DataTable(id="spend-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="spend-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="spend-status")
         yield Footer()
 

@@ -554,6 +554,12 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
             return not self.cd_app.read_only
         return True
 
+    def unavailable_reason(self, action: str) -> str | None:
+        if action == "cleanup" and self.cd_app.read_only:
+            return ("read-only mode: cleanup is disabled (--read-only or read_only in the config); marked rows "
+                    "can still be dismissed (d) or snoozed (s)")
+        return None
+
     def action_cleanup(self) -> None:
         if self.cd_app.read_only:
             self.notify("read-only mode: cleanup is disabled", severity="warning")

@@ -10,12 +10,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from analysis.recommendations import NATIVE_RULES, Recommendation
 from cache.money import fmt
 
-from ...widgets import money_text, safe
+from ...widgets import Table, money_text, safe
 
 STATUS_STYLE = {"open": "", "dismissed": "dim", "snoozed": "cyan", "applied": "green"}
 MARK = "✓"
@@ -30,7 +29,7 @@ def rule_label(rec: Recommendation) -> str:
     return rec.rule
 
 
-class RecommendationsTable(DataTable[Any]):
+class RecommendationsTable(Table):
     """The findings shown (filtered and sorted by the screen), marked rows with a ✓. Column keys
     (mark, rule, resource, account, region, saving, status) are what a header click sorts by."""
 
@@ -80,7 +79,7 @@ class RecommendationsTable(DataTable[Any]):
                 self.move_cursor(row=idx)
 
 
-class RuleSummary(DataTable[Any]):
+class RuleSummary(Table):
     """Count and monthly saving by rule, largest saving first, then a total; the rule filtered on
     is highlighted. Narrow: shorter columns, whole currency units."""
 
