@@ -27,8 +27,9 @@ Faults: `add_fault(pattern, status, reason=..., times=n, retry_after=...)` answe
 whose "METHOD path" matches the regex with a Google error body. Every request is recorded in
 `received` (method, path, query, body). Tokens: Authorization Bearer must be in `tokens`; the
 token "expired" gets 401 UNAUTHENTICATED.
-Reference shapes: ../shared reference (bigquery v2 and recommender v1 discovery subsets),
-copied in spirit into the dicts below; nothing is read outside the repo.
+Reference shapes: the BigQuery v2 and Recommender v1 discovery subsets copied into tests/data/gcp/
+(with their origin in its README; tests/test_gcp_shapes.py checks the fake's answers against them);
+nothing is read outside the repo.
 """
 
 from __future__ import annotations
