@@ -233,3 +233,25 @@ async def test_activity_on_the_demo_says_why_R_and_x_do_nothing(demo_db: Path) -
         assert any("demo" in m and "no sources to sync" in m for m in messages)
         assert any("No sync is running" in m for m in messages)
         assert not app.syncing
+
+
+def test_an_applied_recommendation_stays_applied(demo_db: Path) -> None:
+    from analysis.recommendations.engine import set_status
+
+    with Store(demo_db) as s:
+        a, b = (r[0] for r in s.conn.execute("SELECT id FROM recommendations WHERE status='open' LIMIT 2"))
+        with s.transaction() as conn:
+            assert set_status(conn, [a], "applied", reason="deleted by cleanup") == 1
+            assert set_status(conn, [a, b], "open") == 1  # b only (already open, still counted), a stays
+            assert set_status(conn, [a], "dismissed", reason="x") == 0
+        assert tuple(s.conn.execute("SELECT status, status_reason FROM recommendations WHERE id=?", (a,)).fetchone()) == (
+            "applied", "deleted by cleanup")
+
+
+async def test_ctrl_c_quits(demo_db: Path) -> None:
+    app = CostdeckApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.return_code == 0 and not app.is_running

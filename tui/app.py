@@ -115,6 +115,8 @@ class CostdeckApp(App[int]):
         Binding("colon", "command_palette", "Commands", show=False, id="app.palette.colon"),
         Binding("r", "refresh", "Refresh", id="app.refresh"),
         Binding("q", "quit", "Quit", id="app.quit"),
+        # As in k9s and lazygit: ctrl+c quits (a text input that has focus keeps it for copying).
+        Binding("ctrl+c", "quit", "Quit", show=False, id="app.quit.ctrl_c"),
     ]
 
     def __init__(

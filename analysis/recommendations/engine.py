@@ -270,7 +270,10 @@ def last_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
 
 def set_status(conn: sqlite3.Connection, ids: Iterable[int], status: str, *, reason: str | None = None,
                until: datetime | None = None) -> int:
-    """Dismiss (with a reason), snooze (until a date), reopen or mark applied. Returns rows changed."""
+    """Dismiss (with a reason), snooze (until a date), reopen or mark applied. Returns rows changed.
+
+    An applied recommendation stays applied: its resource was cleaned up (the audit log has the
+    action), so reopening, dismissing or snoozing it changes nothing (not counted)."""
     if status not in STATUSES:
         raise ValueError(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
     if status == "snoozed" and until is None:
@@ -280,9 +283,10 @@ def set_status(conn: sqlite3.Connection, ids: Iterable[int], status: str, *, rea
         return 0
     q = ", ".join("?" for _ in id_list)
     cur = conn.execute(
-        f"UPDATE recommendations SET status=?, status_reason=?, snoozed_until=? WHERE id IN ({q})",
+        f"UPDATE recommendations SET status=?, status_reason=?, snoozed_until=? WHERE id IN ({q}) "
+        f"AND (status <> 'applied' OR ? = 'applied')",
         (status, reason if status in ("dismissed", "applied") else None,
-         timeutil.iso(until) if status == "snoozed" and until else None, *id_list),
+         timeutil.iso(until) if status == "snoozed" and until else None, *id_list, status),
     )
     return cur.rowcount
 

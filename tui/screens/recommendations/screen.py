@@ -519,9 +519,16 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
                                           "14 or 2026-12-31", validate), done)
 
     def action_reopen(self) -> None:
-        recs = [r for r in self.targets() if r.status != "open"]
+        targets = self.targets()
+        applied = [r for r in targets if r.status == "applied"]
+        recs = [r for r in targets if r.status not in ("open", "applied")]
+        if applied:
+            n = len(applied)
+            self.notify(f"{n} applied recommendation{'s' if n != 1 else ''} cannot be reopened: the cleanup was "
+                        "done (see the Activity view, 7)", title="Stays applied", severity="warning", timeout=5)
         if not recs:
-            self.notify("Already open", timeout=2)
+            if not applied:
+                self.notify("Already open", timeout=2)
             return
         self.write_status([r.id for r in recs if r.id is not None], "open")
 
