@@ -8,6 +8,7 @@ prove that a dry run never calls it, and that --execute passes every value throu
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -19,11 +20,12 @@ from typing import Any
 
 import pytest
 
-from analysis.cleanup import Plan, PlanRefused, build_plan, export_script, script_lines
+from analysis.cleanup import NothingToExport, Plan, PlanRefused, build_plan, export_script, script_lines
 from analysis.recommendations.model import load
 from cache import Store
 from providers.actions import PlanStep
 from providers.config import Config
+from tui.cli import main
 
 BASH = shutil.which("bash")
 pytestmark = pytest.mark.skipif(BASH is None, reason="bash is needed to run the exported script")
@@ -173,10 +175,26 @@ def test_bad_arguments_and_other_providers(plan: Plan, runner: Any) -> None:
         export_script(plan, "azure-classic")
     with pytest.raises(PlanRefused, match=r"kind 'mlflow' has no script export \(kinds with one: aws, azure, gcp, opencost\)"):
         export_script(plan, "mlflow")
-    empty = export_script(Plan(steps=[]))
-    assert "#   (none: nothing to do)" in empty
-    proc = runner(empty)
-    assert proc.returncode == 0 and proc.stdout == "" and runner.calls() == []
+    with pytest.raises(NothingToExport, match="nothing to export: the plan has no AWS step"):
+        export_script(Plan(steps=[]))
+    assert "DEMO" not in export_script(plan)
+    demo = dataclasses.replace(plan, demo=True)
+    assert "# DEMO: these steps come from costdeck's demo snapshot" in export_script(demo).splitlines()[2]
+
+
+def test_cli_script_of_an_empty_plan_writes_nothing_and_the_demos_says_demo(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.helpers import build_demo
+
+    db = build_demo(tmp_path / "demo.db")
+    assert main(["--db", str(db), "report", "recommendations", "--script", "aws"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("#!/usr/bin/env bash") and "# DEMO: these steps come from" in out
+    # No applied recommendation in the demo: an empty plan, no script, one line on stderr.
+    assert main(["--db", str(db), "report", "recommendations", "--script", "aws", "--status", "applied"]) == 0
+    cap = capsys.readouterr()
+    assert cap.out == "" and cap.err.strip() == "costdeck: nothing to export: the plan has no AWS step " \
+        "(0 recommendation(s) left out, see the plan)"
 
 
 def test_script_from_a_cache_with_hostile_names(tmp_path: Path, runner: Any) -> None:

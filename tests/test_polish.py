@@ -255,3 +255,20 @@ async def test_ctrl_c_quits(demo_db: Path) -> None:
         await pilot.press("ctrl+c")
         await pilot.pause()
         assert app.return_code == 0 and not app.is_running
+
+
+def test_report_on_a_cache_the_dashboard_opens_as_the_demo_says_so(demo_master: Path, tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    shutil.copy(demo_master, tmp_path / "demo.db")
+    cache = tmp_path / "cache.db"
+    assert main(["--db", str(cache), "report", "spend", "--by", "service_name"]) == 2
+    err = capsys.readouterr().err
+    assert "no cache here; the dashboard shows the demo snapshot beside it: add --db" in err
+    assert f"{tmp_path / 'demo.db'} to report on the demo" in err and not cache.exists()
+    Store(cache).close()  # an empty cache: the dashboard opens the demo beside it
+    assert main(["--db", str(cache), "report", "spend", "--by", "service_name", "--format", "json"]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == "[]"
+    assert "is empty; the dashboard shows the demo snapshot beside it: add --db" in out.err

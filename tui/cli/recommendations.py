@@ -75,7 +75,7 @@ def _print_table(args: argparse.Namespace, records: list[dict[str, Any]], recs: 
 def _recommendations_script(store: Store, args: argparse.Namespace, recs: list[Any]) -> int:
     import dataclasses
 
-    from analysis.cleanup import PlanRefused, build_plan, export_script, script_lines
+    from analysis.cleanup import NothingToExport, PlanRefused, build_plan, export_script, script_lines
 
     config = load_checked_config(args)
     # A script only prints commands: it is the read-only way to hand a plan to change control.
@@ -87,6 +87,9 @@ def _recommendations_script(store: Store, args: argparse.Namespace, recs: list[A
             sys.stdout.write("".join(line + "\n" for line in lines))
         else:
             sys.stdout.write(export_script(plan, args.script))
+    except NothingToExport as exc:
+        print(f"costdeck: {exc}", file=sys.stderr)
+        return 0
     except PlanRefused as exc:
         raise UsageError(str(exc)) from None
     return 0

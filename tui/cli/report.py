@@ -13,7 +13,7 @@ from cache import queries as q
 from providers.errors import InputError
 
 from .commitments import report_commitments
-from .common import resolve_db
+from .common import demo_db_path, load_checked_config, resolve_db
 from .format import write_records
 from .parser import UsageError
 from .recommendations import report_recommendations
@@ -25,6 +25,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.report == "rules":  # from the config and the models alone
         return report_rules(args)
     if not path.exists():
+        demo = demo_db_path(args)
+        if demo.exists() and demo != path:  # what the dashboard opens when the cache is empty
+            raise InputError(f"{path}: no cache here; the dashboard shows the demo snapshot beside it: "
+                             f"add --db {demo} to report on the demo")
         raise InputError(f"{path}: no cache here (run costdeck import, sync or demo first)")
     with Store(path) as store:
         if args.report == "spend":
@@ -88,6 +92,12 @@ def _print_no_cost_data(args: argparse.Namespace) -> None:
         print(f"{args.by},cost,currency")
     else:
         print("no cost data in this cache: run costdeck import, sync or demo first")
+    # Say what the dashboard would show instead: an empty cache with no configured source opens
+    # the demo beside it, so "no cost data" here must not read as "the dashboard is wrong".
+    demo = demo_db_path(args)
+    if demo.exists() and demo != resolve_db(args) and not load_checked_config(args).sources:
+        print(f"costdeck: this cache ({resolve_db(args)}) is empty; the dashboard shows the demo snapshot "
+              f"beside it: add --db {demo} to report on the demo", file=sys.stderr)
 
 
 def _spend_window(args: argparse.Namespace, rng: tuple[date, date] | None) -> tuple[date, date]:

@@ -448,6 +448,9 @@ matches (attached again, state changed, tagged protected, gone). Every attempt i
     def action_export(self) -> None:
         if self.state in ("running", "typing"):
             return
+        if not self.plan.steps:
+            self.app.notify("Nothing to export: the plan has no steps", severity="warning", timeout=5)
+            return
         default = Path.cwd() / f"costdeck-cleanup-{timeutil.now():%Y%m%d-%H%M}.sh"
 
         def validate(value: str) -> str | None:
@@ -465,7 +468,7 @@ matches (attached again, state changed, tagged protected, gone). Every attempt i
                 return
             path = Path(value).expanduser()
             try:
-                text = export_script(self.plan)
+                text = export_script(self.plan)  # NothingToExport: one line below, no file
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
                 with os.fdopen(fd, "w", encoding="utf-8") as f:
                     f.write(text)
