@@ -272,3 +272,15 @@ def test_report_on_a_cache_the_dashboard_opens_as_the_demo_says_so(demo_master: 
     out = capsys.readouterr()
     assert out.out.strip() == "[]"
     assert "is empty; the dashboard shows the demo snapshot beside it: add --db" in out.err
+
+
+def test_an_export_never_overwrites_and_names_the_full_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tui.dialogs import _export_path_error
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "spend.csv").write_text("keep me")
+    err = _export_path_error("spend.csv")
+    assert err is not None and err.startswith(str(tmp_path / "spend.csv")) and "nothing is overwritten" in err
+    assert _export_path_error("other.csv") is None
+    assert _export_path_error("nodir/x.csv") == "no such directory: nodir"
+    assert (tmp_path / "spend.csv").read_text() == "keep me"

@@ -131,9 +131,11 @@ class PromptScreen(ModalScreen[str | None]):
 def _export_path_error(text: str) -> str | None:
     if not text or Path(text).suffix.lower() not in (".csv", ".json"):
         return "give a file name ending in .csv or .json"
-    parent = Path(text).expanduser().parent
-    if not parent.is_dir():
-        return f"no such directory: {parent}"
+    path = Path(text).expanduser()
+    if not path.parent.is_dir():
+        return f"no such directory: {clean(path.parent, 80)}"
+    if path.exists():
+        return f"{clean(path.resolve(), 80)} exists: choose another name (nothing is overwritten)"
     return None
 
 
@@ -149,6 +151,6 @@ def ask_export(screen: Screen[Any], title: str, default: str, write: Callable[[P
         except OSError as exc:
             screen.notify(f"export failed: {exc.strerror or exc}", severity="error")
             return
-        screen.notify(f"exported {n:,} {noun} to {clean(path, 100)}", timeout=5)
+        screen.notify(f"exported {n:,} {noun} to {clean(path.resolve(), 120)}", timeout=6)
 
     screen.app.push_screen(PromptScreen(title, default, validate=_export_path_error), done)
