@@ -358,7 +358,10 @@ def spend_series(
     key = None if by is None else ("tagset" if by.startswith("tag:") else DIMENSIONS[by])
     col = "NULL" if key is None else f"c.{key}"
     if values is not None and key is not None and key != "tagset":
-        ids = [i for i in (_dim_lookup(conn, key, v) for v in values if v is not None) if i is not None]
+        wanted = sorted({v for v in values if v is not None})
+        ids = [int(r[0]) for i in range(0, len(wanted), 500) for r in conn.execute(
+            f"SELECT id FROM dims WHERE kind=? AND value IN ({', '.join('?' * len(wanted[i:i + 500]))})",
+            (key, *wanted[i:i + 500]))]
         if not ids and None not in values:
             return out
         cond = f"c.{key} IN ({', '.join('?' * len(ids))})" if ids else "0"

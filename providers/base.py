@@ -44,6 +44,8 @@ from cache import CostRow, Store, timeutil
 from .errors import SourceError
 from .options import Model
 
+_T = TypeVar("_T")
+
 if TYPE_CHECKING:
     from .actions import Executor, ScriptExporter
     from .config import ProtectionConfig
@@ -269,6 +271,25 @@ class SyncContext:
         with self.store.transaction():
             self.store.set_meta(f"fetch:{self.source_id}:{key}",
                                 json.dumps({"at": self.now.isoformat(), "digest": digest}))
+
+    # -- per scope (regions, subscriptions, projects) ------------------------------------------
+    def fetch_each(self, scopes: Iterable[str], fetch: Callable[[str], Iterable[_T]], *, label: str,
+                   catch: tuple[type[BaseException], ...], text: Callable[[BaseException], str] = str,
+                   ) -> tuple[list[_T], list[str], dict[str, str]]:
+        """Fetch every scope in turn, progress "<label> <scope>": (what was found, the scopes that
+        answered, {scope: one line} for those that raised one of `catch`). The caller writes what
+        the scopes that answered hold (the others keep their previous rows) and reports the rest."""
+        found: list[_T] = []
+        done: list[str] = []
+        failed: dict[str, str] = {}
+        for scope in scopes:
+            self.progress(detail=f"{label} {scope}")
+            try:
+                found.extend(fetch(scope))
+                done.append(scope)
+            except catch as exc:
+                failed[scope] = text(exc)
+        return found, done, failed
 
     # -- inventory ---------------------------------------------------------------------------
     _RESOURCE_DEFAULTS: ClassVar[dict[str, Any]] = {

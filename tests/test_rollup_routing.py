@@ -218,3 +218,12 @@ def test_routed_series_equal_the_plain_group_by(store_db: Path, grain: str) -> N
                                         f"WHERE {' AND '.join(where)} GROUP BY 1, 2", params):
                 want[k][p] = int(v)
             assert dict(got) == dict(want), (by, since, until, f)
+
+
+def test_series_of_the_shown_groups_only(store_db: Path) -> None:
+    conn = sqlite3.connect(store_db)
+    whole = q.spend_series(conn, "resource_id", FIRST, FIRST + timedelta(days=DAYS), "billed")
+    shown = ["res1-1", "res2-2", None, "no-such-resource"]
+    got = q.spend_series(conn, "resource_id", FIRST, FIRST + timedelta(days=DAYS), "billed", values=shown)
+    assert set(got) == {"res1-1", "res2-2", None} and all(got[k] == whole[k] for k in got)
+    assert q.spend_series(conn, "resource_id", FIRST, FIRST + timedelta(days=9), values=["no-such"]) == {}

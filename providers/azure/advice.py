@@ -112,16 +112,8 @@ def write_advice(ctx: SyncContext, advice: list[dict[str, Any]], subs: list[str]
 
 
 def sync_advice(ctx: SyncContext, az: AzureSession) -> int:
-    advice: list[dict[str, Any]] = []
-    done: list[str] = []
-    failed: dict[str, str] = {}
-    for sub in az.options.subscriptions:
-        ctx.progress(f"Advisor {sub}")
-        try:
-            advice.extend(fetch_advice(az, sub))
-            done.append(sub)
-        except HttpStepError as exc:
-            failed[sub] = str(exc)
+    advice, done, failed = ctx.fetch_each(az.options.subscriptions, lambda sub: fetch_advice(az, sub),
+                                          label="Advisor", catch=(HttpStepError,))
     n = write_advice(ctx, advice, done) if done else 0
     if failed:
         raise StepError("Advisor failed (previous advice kept): "

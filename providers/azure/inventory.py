@@ -133,16 +133,8 @@ def write_inventory(ctx: SyncContext, found: list[dict[str, Any]], subs: list[st
 
 
 def sync_inventory(ctx: SyncContext, az: AzureSession) -> int:
-    found: list[dict[str, Any]] = []
-    done: list[str] = []
-    failed: dict[str, str] = {}
-    for sub in az.options.subscriptions:
-        ctx.progress(f"inventory {sub}")
-        try:
-            found.extend(fetch_subscription(az, sub))
-            done.append(sub)
-        except HttpStepError as exc:
-            failed[sub] = str(exc)
+    found, done, failed = ctx.fetch_each(az.options.subscriptions, lambda sub: fetch_subscription(az, sub),
+                                         label="inventory", catch=(HttpStepError,))
     n = write_inventory(ctx, found, done) if done else 0
     if failed:
         ctx.add_rows(n)

@@ -158,16 +158,8 @@ def write_advice(ctx: SyncContext, advice: Sequence[Advice], projects: Sequence[
 def sync_advice(ctx: SyncContext, gcp: Gcp) -> int:
     from .inventory import source_projects
 
-    advice: list[Advice] = []
-    done: list[str] = []
-    failed: dict[str, str] = {}
-    for project in source_projects(ctx, gcp):
-        ctx.progress(detail=f"Recommender {project}")
-        try:
-            advice.extend(fetch_project(ctx, gcp, project))
-            done.append(project)
-        except HttpStepError as exc:
-            failed[project] = one_line(exc)
+    advice, done, failed = ctx.fetch_each(source_projects(ctx, gcp), lambda p: fetch_project(ctx, gcp, p),
+                                          label="Recommender", catch=(HttpStepError,), text=one_line)
     n = write_advice(ctx, advice, done) if done else 0
     if failed:
         ctx.add_rows(n)

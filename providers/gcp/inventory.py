@@ -290,16 +290,8 @@ def project_failures(what: str, failed: dict[str, str]) -> str:
 
 
 def sync_inventory(ctx: SyncContext, gcp: Gcp) -> int:
-    found: list[Resource] = []
-    done: list[str] = []
-    failed: dict[str, str] = {}
-    for project in source_projects(ctx, gcp):
-        ctx.progress(detail=f"inventory {project}")
-        try:
-            found.extend(fetch_project(gcp.compute, project))
-            done.append(project)
-        except HttpStepError as exc:
-            failed[project] = one_line(exc)
+    found, done, failed = ctx.fetch_each(source_projects(ctx, gcp), lambda p: fetch_project(gcp.compute, p),
+                                         label="inventory", catch=(HttpStepError,), text=one_line)
     n = write_inventory(ctx, found, done) if done else 0
     if failed:
         ctx.add_rows(n)
