@@ -537,6 +537,48 @@ _V6 = [
     "CREATE INDEX k8s_alloc_day ON k8s_allocations(day, cluster, namespace)",
 ]
 
+# Anomalies (analysis/anomalies.py) and what `costdeck check` already reported. The v1 `anomalies`
+# table was never written (one row per day and scope, no currency, no status): it is replaced by one
+# row per EPISODE (consecutive anomalous days of one scope and currency), `day` its first day and
+# `last_day` its last; money in nanos of `currency`, expected/actual summed over the episode days,
+# impact = actual - expected (negative for a drop); `scope` the Spend filters of the scope (JSON),
+# `contributors` the resources / services that moved most (JSON list); `status` (open, acknowledged,
+# dismissed) survives recomputation. `check_findings`: one row per finding `costdeck check` reported
+# (kind anomaly | budget | recommendation, key), when, and when the webhook was told (NULL: not yet).
+_ANOMALIES = [
+    "DROP TABLE IF EXISTS anomalies",
+    """CREATE TABLE anomalies (
+        id INTEGER PRIMARY KEY,
+        day TEXT NOT NULL,
+        last_day TEXT NOT NULL,
+        dimension TEXT NOT NULL,
+        dim_value TEXT NOT NULL,
+        scope TEXT NOT NULL DEFAULT '{}',
+        currency TEXT NOT NULL DEFAULT 'USD',
+        kind TEXT NOT NULL CHECK (kind IN ('spike', 'level_shift', 'drop')),
+        expected_nanos INTEGER NOT NULL,
+        actual_nanos INTEGER NOT NULL,
+        impact_nanos INTEGER NOT NULL,
+        score REAL NOT NULL,
+        contributors TEXT NOT NULL DEFAULT '[]',
+        first_seen TEXT NOT NULL,
+        detected_at TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'acknowledged', 'dismissed')),
+        status_reason TEXT,
+        status_at TEXT,
+        UNIQUE (day, dimension, dim_value, currency)
+    )""",
+    "CREATE INDEX anomalies_status ON anomalies(status, last_day)",
+    """CREATE TABLE check_findings (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        reported_at TEXT NOT NULL,
+        notified_at TEXT,
+        PRIMARY KEY (kind, key)
+    )""",
+]
+
 # MIGRATIONS[i] upgrades version i -> i + 1.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _ANOMALIES]
 SCHEMA_VERSION = len(MIGRATIONS)
