@@ -5,11 +5,12 @@ trailing weeks that is
 - weekday-aware: a robust weekday factor (median of each weekday over the last 8 weeks, over the
   mean of the seven medians), so a quiet weekend or a busy Monday is not an anomaly;
 - robust: the level is the median of the deseasonalised values of the last 21 days and the noise
-  their MAD (or, for bursty series, the 90th percentile of the deviations; floored at 3 % of the
-  level and at min_impact / z), both leaving out the days already flagged, so a spike
+  the MAD of those days' residuals in money (or, for bursty series, their 90th percentile; at least
+  3 % of the expectation and min_impact / z), both leaving out the days already flagged, so a spike
   does not drag the baseline (a shift that lasts longer than two weeks becomes the new level);
-- aware of monthly charges: a day of the month whose residual was as large in the month(s) before
-  (a support fee, a commitment purchase on the 1st) has that residual added to its expectation.
+- aware of monthly charges: a day of the month whose residual was as large (z beyond `z`, the same
+  way) in the one or two months before (a support fee, a commitment purchase on the 1st) has that
+  residual added to its expectation.
 A day is flagged when its robust z-score reaches `z` (4) or when three days in a row reach
 `z_run` (2.5) the same way (a level shift smaller than a spike), and in both cases only when the
 money moved is at least `min_impact` per day (a $3 blip on a $2 service is not an alert) and
@@ -113,7 +114,8 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
     sd = [0.0] * n
     zs = [0.0] * n
     flags = [0] * n
-    resid: list[float | None] = [None] * n
+    resid: list[float | None] = [None] * n  # x - level x factor (before the monthly adjustment)
+    rz = [0.0] * n  # the same in noise units
     by_dom: dict[int, list[int]] = {}
     first = max(first, p.min_history)
     for t in range(n):
@@ -143,23 +145,25 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
             by_dom.setdefault(days[t].day, []).append(t)
             continue
         level = median(ys)
-        # the noise: the MAD, or the 90th percentile of the deviations when the series is bursty
-        # (jobs that run now and then are not anomalies), floored so that z >= z means >= min_impact
-        devs = sorted(abs(y - level) for y in ys)
-        q90 = devs[min(len(devs) - 1, int(0.9 * len(devs)))] / 1.645
-        scale = max(_mad(ys, level), q90, 0.03 * abs(level), p.min_impact / p.z)
         f = factors[days[t].weekday()]
         e = level * f
-        s = scale * f if f > 0 else scale
-        # monthly charges: the same day of the month was as far off in the previous month(s)
-        prior = [resid[i] for i in by_dom.get(days[t].day, [])[-2:] if resid[i] is not None]
-        if prior and all(r is not None and abs(r) > 3 * s for r in prior) and \
-                len({r > 0 for r in prior if r is not None}) == 1:
-            e += median([r for r in prior if r is not None])
+        # the noise, in money: the MAD of the recent residuals, or their 90th percentile when the
+        # series is bursty (jobs that run now and then are not anomalies); at least 3 % of the
+        # expectation and min_impact / z (so z >= z means >= min_impact)
+        rs = [values[i] - level * factors[days[i].weekday()] for i in recent]
+        mid = median(rs)
+        devs = sorted(abs(r - mid) for r in rs)
+        q90 = devs[min(len(devs) - 1, int(0.9 * len(devs)))] / 1.645
+        s = max(_mad(rs, mid), q90, 0.03 * abs(e), p.min_impact / p.z)
+        # monthly charges: the same day of the month was as far off, the same way, in the month(s) before
+        prior = [i for i in by_dom.get(days[t].day, [])[-2:] if resid[i] is not None]
+        if prior and all(abs(rz[i]) >= p.z for i in prior) and len({rz[i] > 0 for i in prior}) == 1:
+            e += median(resid[i] or 0.0 for i in prior)
         by_dom.setdefault(days[t].day, []).append(t)
         exp[t], sd[t] = e, s
         x = values[t]
         resid[t] = x - level * f
+        rz[t] = resid[t] / s
         z = (x - e) / s
         zs[t] = z
         if t < first:
@@ -318,17 +322,20 @@ def _scopes(conn: sqlite3.Connection, since: date, until: date, currency: str, p
             out.append(_Series("provider_name", prov, {"provider_name": prov}, _series_of(pts, days), 1))
     for prov in providers:
         pf = {**cur, "provider_name": prov}
+        labels = {g.value: g.label or g.value for g in q.spend_by(conn, "sub_account_id", since, until, filters=pf)}
         for dim in ("sub_account_id", "service_name"):
             for v, pts in q.spend_series(conn, dim, since, until, filters=pf).items():
                 if v:
-                    out.append(_Series(dim, f"{prov} / {v}", {"provider_name": prov, dim: v},
+                    shown = labels.get(v) or v if dim == "sub_account_id" else v
+                    out.append(_Series(dim, f"{prov} / {shown}", {"provider_name": prov, dim: v},
                                        _series_of(pts, days), 2))
-        accounts = [g.value for g in q.spend_by(conn, "sub_account_id", since, until, filters=pf) if g.value]
-        for acct in accounts:
+        for acct, name in labels.items():
+            if not acct:
+                continue
             af = {**pf, "sub_account_id": acct}
             for svc, pts in q.spend_series(conn, "service_name", since, until, filters=af).items():
                 if svc:
-                    out.append(_Series(SCOPE_PAIR, f"{prov} / {acct} / {svc}",
+                    out.append(_Series(SCOPE_PAIR, f"{prov} / {name} / {svc}",
                                        {"provider_name": prov, "sub_account_id": acct, "service_name": svc},
                                        _series_of(pts, days), 3))
     for key in p.tags:
@@ -364,17 +371,20 @@ def find(conn: sqlite3.Connection, p: Params | None = None, as_of: date | None =
                 found.append((s.rank, Found(
                     s.dimension, s.dim_value, s.scope, currency, days[ep.start], days[ep.end], ep.kind(),
                     int(round(ep.expected * NANOS)), int(round(ep.actual * NANOS)), round(ep.score, 2))))
-    # the most specific first; a parent whose excess is mostly explained by kept children goes
+    # the most specific first; a parent goes when kept children inside it explain most of its excess,
+    # or one of them moved for the same first reason (the same top contributor)
     found.sort(key=lambda rf: (-rf[0], -abs(rf[1].impact)))
     kept: list[Found] = []
     for _, f in found:
-        explained = sum(c.impact for c in kept if c.currency == f.currency and _inside(c.scope, f.scope)
-                        and (c.impact > 0) == (f.impact > 0) and c.start <= f.end and f.start <= c.end)
-        if f.impact and explained / f.impact >= 0.5:
+        f.contributors = contributors(conn, f)
+        children = [c for c in kept if c.currency == f.currency and _inside(c.scope, f.scope)
+                    and (c.impact > 0) == (f.impact > 0) and c.start <= f.end and f.start <= c.end]
+        explained = sum(c.impact for c in children)
+        top = f.contributors[0]["value"] if f.contributors else None
+        if f.impact and (explained / f.impact >= 0.5 or any(
+                top is not None and c.contributors and c.contributors[0]["value"] == top for c in children)):
             continue
         kept.append(f)
-    for f in kept:
-        f.contributors = contributors(conn, f)
     kept.sort(key=lambda f: (f.end, abs(f.impact)), reverse=True)
     return kept, n_series
 

@@ -115,15 +115,19 @@ def _exclusions(g: Gen) -> Rows:
 
 
 def _budgets(mtd: dict[str, int]) -> Rows:
-    """Monthly budgets; the prod account's is set at 85 % of its month-to-date spend, so it is over."""
+    """Monthly budgets; the prod account's is set at 85 % of its month-to-date spend, so it is over;
+    the ML team's just under where its month is heading (`mtd["ml_projected"]`: month to date scaled
+    to the whole month), and above its month to date, so it is at risk."""
     prod_id = ACCOUNTS["prod"].sub_id
     over = max(1000, int(mtd["prod"] / NANOS * 0.85) // 1000 * 1000)
+    ml = max(mtd["ml"] * 1.06, mtd["ml_projected"] * 0.9) / NANOS
+    at_risk = max(1000, int(ml / 500 + 1) * 500)
     return [
         {"name": "Company total", "amount_nanos": 250_000 * NANOS, "currency": "USD", "period": "month",
          "filter": {}},
         {"name": "AWS prod account", "amount_nanos": over * NANOS, "currency": "USD", "period": "month",
          "filter": {"sub_account_id": prod_id}},
-        {"name": "ML team", "amount_nanos": 40_000 * NANOS, "currency": "USD", "period": "month",
+        {"name": "ML team", "amount_nanos": at_risk * NANOS, "currency": "USD", "period": "month",
          "filter": {"tag:team": "ml"}},
         {"name": "Google Cloud", "amount_nanos": 45_000 * NANOS, "currency": "USD", "period": "month",
          "filter": {"provider_name": GCP}},

@@ -41,6 +41,27 @@ SPIKES = (
           "a misconfigured CDN origin served video egress directly"),
 )
 
+
+class Shift(NamedTuple):
+    """A usage flow multiplied from `days_ago` days before as_of up to as_of (still going on): a level
+    shift (factor > 1) or a drop (factor 0: the spend disappeared). Fixed days, nothing drawn."""
+
+    account: str
+    service: str
+    region: str
+    days_ago: int
+    factor: float
+    kind: str  # "level_shift" or "drop"
+    note: str
+
+
+SHIFTS = (
+    Shift("staging", "AWS Data Transfer", "us-east-1", 5, 10.0, "level_shift",
+          "a load test (k6 generators in staging) started for a release and never stopped: egress x10"),
+    Shift("az-prod", "Azure Monitor", "westeurope", 3, 0.0, "drop",
+          "the diagnostic-settings export to Log Analytics stopped after a policy change: no logs since"),
+)
+
 # -- compute fleets (fleets.py) ----------------------------------------------------------------------
 
 

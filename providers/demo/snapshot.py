@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from cache import Store, timeutil
@@ -118,7 +118,13 @@ def _build(g: Gen) -> _Tables:
     month0 = g.as_of.replace(day=1)
     mtd_prod = sum(r.billed_cost for r in g.costs[AWS]
                    if r.day >= month0 and r.sub_account_id == ACCOUNTS["prod"].sub_id)
-    exclusions, budgets, actions = admin.admin_tables(g, {"prod": mtd_prod})
+    # the ML team's month so far, and where it is heading at its run rate of the last 14 days
+    ml_days = [r for rows in g.costs.values() for r in rows if (r.tags or {}).get("team") == "ml"]
+    mtd_ml = sum(r.billed_cost for r in ml_days if r.day >= month0)
+    last14 = sum(r.billed_cost for r in ml_days if r.day > g.as_of - timedelta(days=14))
+    rest = ((month0 + timedelta(days=32)).replace(day=1) - g.as_of).days - 1
+    exclusions, budgets, actions = admin.admin_tables(
+        g, {"prod": mtd_prod, "ml": mtd_ml, "ml_projected": mtd_ml + last14 * rest // 14})
 
     # source ids: resources, commitments and ML runs belong to their provider's source
     src_id = {p: s["id"] for p, s in zip(PROVIDERS, sources, strict=True)}
