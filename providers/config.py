@@ -29,6 +29,14 @@
     tags = ["costdeck:protect"]
     resource_ids = ["i-0abc"]
 
+    [anomalies]
+    min_impact = 50                     # money per day below which a move is not an anomaly
+    tags = ["team"]                     # also watch the daily spend of each value of these tag keys
+
+    [notify]
+    webhook = "https://hooks.slack.com/services/..."   # `costdeck check` posts new findings here
+    min_saving = 100                    # new recommendations saving at least this per month
+
 Every table is a typed model (providers/options.py): `[sources.NAME]` by its kind's `Options`
 (the kinds come from providers/registry.py), `[budgets.*]` and `[protection]` below, `[rules.*]` by
 each rule's thresholds model (analysis/recommendations). Every error is ONE line naming the file,
@@ -81,6 +89,21 @@ class ProtectionConfig:
 
 
 @dataclass(frozen=True)
+class AnomalyConfig:
+    min_impact: float = 50.0
+    min_relative: float = 0.2
+    z_score: float = 4.0
+    lookback_days: int = 60
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    webhook: str | None = None
+    min_saving_nanos: int = 100 * 1_000_000_000
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path | None = None
     sources: dict[str, SourceConfig] = field(default_factory=dict)
@@ -89,6 +112,8 @@ class Config:
     protection: ProtectionConfig = field(default_factory=ProtectionConfig)
     read_only: bool = False
     exists: bool = False
+    anomalies: AnomalyConfig = field(default_factory=AnomalyConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     def select(self, names: list[str] | None) -> list[SourceConfig]:
         """The named sources (all when names is empty/None); unknown names -> InputError."""
@@ -159,6 +184,29 @@ class ProtectionModel(Model):
                                  description="resources never acted on")] = []
 
 
+class AnomaliesModel(Model):
+    min_impact: Annotated[float, Meta(ge=0, description="money per day below which a move is no anomaly")] = 50.0
+    min_relative: Annotated[float, Meta(ge=0, description="share of the expected spend below which a move is "
+                                                          "no anomaly")] = 0.2
+    z_score: Annotated[float, Meta(gt=0, description="robust z-score of a one-day anomaly")] = 4.0
+    lookback_days: Annotated[int, Meta(ge=7, le=400, description="anomalies are looked for in the last N days")] = 60
+    tags: Annotated[list[Annotated[str, Meta(min_length=1)]],
+                    Meta(description="tag keys whose values get their own daily series")] = []
+
+
+class NotifyModel(Model):
+    webhook: Annotated[str, Meta(pattern=r"^https?://[^\s]+$", extra={"expected": "an http(s) URL"},
+                                 description="Slack-compatible incoming webhook for `costdeck check`")] | None = None
+    min_saving: Amount = 100
+
+    def check(self) -> None:
+        try:
+            if isinstance(self.min_saving, bool) or Decimal(str(self.min_saving)) < 0:
+                raise InvalidOperation
+        except InvalidOperation:
+            raise Bad("min_saving", f"expected an amount >= 0, got {show(self.min_saving)}") from None
+
+
 class ConfigModel(Model):
     """The whole file. Sources are validated by their kind's options model, rules by analysis."""
 
@@ -166,6 +214,8 @@ class ConfigModel(Model):
     rules: dict[str, dict[str, Any]] = {}
     budgets: dict[str, BudgetModel] = {}
     protection: ProtectionModel = msgspec.field(default_factory=ProtectionModel)
+    anomalies: AnomaliesModel = msgspec.field(default_factory=AnomaliesModel)
+    notify: NotifyModel = msgspec.field(default_factory=NotifyModel)
     read_only: Annotated[bool, Meta(description="never change a cloud resource (no cleanup key, plan or script)")] \
         = False
 
@@ -240,8 +290,13 @@ def _parse(p: Path, data: dict[str, Any]) -> Config:
     }
     protection = ProtectionConfig(tags=[_tag_spec(t) for t in top.protection.tags],
                                   resource_ids=[r.strip() for r in top.protection.resource_ids])
+    a = top.anomalies
+    anomalies = AnomalyConfig(min_impact=a.min_impact, min_relative=a.min_relative, z_score=a.z_score,
+                              lookback_days=a.lookback_days, tags=tuple(t.strip() for t in a.tags))
+    notify = NotifyConfig(webhook=top.notify.webhook,
+                          min_saving_nanos=to_nanos(Decimal(str(top.notify.min_saving))))
     return Config(path=p, sources=sources, rules={k: dict(v) for k, v in top.rules.items()}, budgets=budgets,
-                  protection=protection, read_only=top.read_only, exists=True)
+                  protection=protection, read_only=top.read_only, exists=True, anomalies=anomalies, notify=notify)
 
 
 def _tag_spec(spec: str) -> str:
@@ -274,5 +329,5 @@ def parse_source(name: str, table: dict[str, Any]) -> SourceConfig:
     return SourceConfig(name=name, kind=kind, options=options)
 
 
-__all__ = ["BUDGET_DIMENSIONS", "BudgetConfig", "Config", "ConfigError", "ProtectionConfig", "SourceConfig",
+__all__ = ["BUDGET_DIMENSIONS", "AnomalyConfig", "BudgetConfig", "NotifyConfig", "Config", "ConfigError", "ProtectionConfig", "SourceConfig",
            "load_config", "parse_config", "parse_source"]

@@ -117,7 +117,7 @@ def test_missing_default_config_is_empty_but_missing_explicit_is_an_error(tmp_pa
         ('[sources."bad name"]\nkind = "aws"\n', 'key sources.bad name: a source name is letters'),
         ("sources = 3\n", "key sources: expected a table, got 3"),
         ("read_only = \"yes\"\n", 'key read_only: expected true or false, got "yes"'),
-        ("colour = 1\n", "key colour: unknown key (known: sources, rules, budgets, protection, read_only)"),
+        ("colour = 1\n", "key colour: unknown key (known: sources, rules, budgets, protection, anomalies, notify, read_only)"),
         ("[rules]\nidle = 3\n", "key rules.idle: expected a table, got 3"),
         ("[budgets.x]\ncurrency = \"USD\"\n", "key budgets.x.amount: missing"),
         ("[budgets.x]\namount = -5\n", "key budgets.x.amount: expected a positive amount, got -5"),

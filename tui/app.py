@@ -338,11 +338,13 @@ class CostdeckApp(App[int]):
     def _recompute_recommendations(self) -> str | None:
         """After a sync, in the sync worker: re-run the recommendation rules (on a connection of its
         own). Returns why they were not recomputed, or None."""
+        from analysis import anomalies
         from analysis.recommendations.engine import recompute
 
         try:
             with Store(self.db_path) as store:
                 recompute(store, self.config)
+                anomalies.recompute(store, self.config)
         except Exception as exc:  # noqa: BLE001 - the sync itself succeeded; say why the advice is stale
             return error_line(exc)
         return None

@@ -1,5 +1,5 @@
 """What the command handlers share: where the cache and the demo are, the validated config, and the
-recommendation recompute after demo, import and sync."""
+recommendation and anomaly recompute after demo, import and sync."""
 
 from __future__ import annotations
 
@@ -65,7 +65,18 @@ def refresh_if_stale(store: Store, config: Any) -> None:
 
 
 def recompute_recommendations(store: Store, config: Any) -> Any:
-    """Re-run the recommendation rules over the cache (after demo, import and sync)."""
+    """Re-run the recommendation rules, then the anomaly detection, over the cache (after demo,
+    import and sync). The result's summary() has a line for each."""
+    from analysis import anomalies
     from analysis.recommendations.engine import recompute
 
-    return recompute(store, config)
+    return Recomputed(recompute(store, config), anomalies.recompute(store, config))
+
+
+class Recomputed:
+    def __init__(self, recs: Any, anomalies: Any) -> None:
+        self.recs = recs
+        self.anomalies = anomalies
+
+    def summary(self) -> str:
+        return f"{self.recs.summary()}\n{self.anomalies.summary()}"

@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sources(sub, common)
     _add_track(sub, common)
     _add_sync(sub, common)
+    _add_check(sub, common)
     return p
 
 
@@ -109,6 +110,14 @@ def _add_sync(sub: _Subparsers, common: _Parser) -> None:
     sy.add_argument("--plain", action="store_true", help="plain progress lines even on a terminal")
 
 
+def _add_check(sub: _Subparsers, common: _Parser) -> None:
+    c = sub.add_parser("check", parents=[common],
+                       help="print what is new since the last check (anomalies, budgets at risk or over, "
+                       "recommendations saving [notify] min_saving or more); exit 3 when something is, 0 when not")
+    c.add_argument("--format", choices=["table", "json"], default="table")
+    c.add_argument("--no-notify", action="store_true", help="do not post to the [notify] webhook this time")
+
+
 # -- report and its subcommands ---------------------------------------------------
 def _add_report(sub: _Subparsers, common: _Parser) -> None:
     r = sub.add_parser("report", parents=[common], help="print a view's data as table, CSV or JSON")
@@ -118,6 +127,13 @@ def _add_report(sub: _Subparsers, common: _Parser) -> None:
     _add_report_commitments(rsub, common)
     _add_report_recommendations(rsub, common)
     _add_report_rules(rsub, common)
+    ra = rsub.add_parser("anomalies", parents=[common], help="cost anomalies: spikes, level shifts, drops")
+    ra.add_argument("--status", default="open", choices=["open", "acknowledged", "dismissed", "all"],
+                    help="status to list (default: open)")
+    _add_format(ra)
+    _add_format(rsub.add_parser("budgets", parents=[common], help="budgets: actual, forecast, crossing day, status"))
+    _add_format(rsub.add_parser("forecast", parents=[common],
+                                help="this month's and next month's spend forecast with a P10-P90 range"))
 
 
 def _add_format(parser: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ from cache import Store, timeutil
 from cache import queries as q
 from providers.errors import InputError
 
+from .anomalies import report_anomalies, report_budgets, report_forecast
 from .commitments import report_commitments
 from .common import demo_db_path, load_checked_config, resolve_db
 from .format import write_records
@@ -39,6 +40,12 @@ def cmd_report(args: argparse.Namespace) -> int:
             return report_commitments(store, args)
         if args.report == "recommendations":
             return report_recommendations(store, args)
+        if args.report == "anomalies":
+            return report_anomalies(store, args)
+        if args.report == "budgets":
+            return report_budgets(store, args)
+        if args.report == "forecast":
+            return report_forecast(store, args)
     raise UsageError(f"unknown report {args.report!r}")
 
 
