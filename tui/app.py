@@ -33,6 +33,7 @@ from providers.config import Config
 from .base import ViewScreen, error_line
 from .dialogs import HelpScreen
 from .screens.activity import ActivityScreen
+from .screens.anomalies import AnomaliesScreen
 from .screens.commitments import CommitmentsScreen
 from .screens.kubernetes import KubernetesScreen
 from .screens.mlruns import MLRunsScreen
@@ -60,12 +61,13 @@ VIEWS: list[tuple[str, str, str]] = [
     ("3", "recommendations", "Recommendations"),
     ("4", "commitments", "Commitments"),
     ("5", "mlruns", "ML runs"),
+    ("6", "anomalies", "Anomalies"),
     ("7", "activity", "Activity"),
     ("8", "kubernetes", "Kubernetes"),
 ]
 
 
-SHORT_TITLES = {"recommendations": "Recs", "commitments": "Commit", "kubernetes": "K8s"}
+SHORT_TITLES = {"recommendations": "Recs", "commitments": "Commit", "kubernetes": "K8s", "anomalies": "Anom"}
 
 
 class ViewCommands(Provider):
@@ -103,7 +105,8 @@ class CostdeckApp(App[int]):
     COMMAND_PALETTE_BINDING = "ctrl+p"
     VIEW_TABS = [(key, mode, SHORT_TITLES.get(mode, title)) for key, mode, title in VIEWS]
     MODES = {"overview": OverviewScreen, "spend": SpendScreen, "recommendations": RecommendationsScreen, "activity": ActivityScreen,
-             "commitments": CommitmentsScreen, "mlruns": MLRunsScreen, "kubernetes": KubernetesScreen}
+             "commitments": CommitmentsScreen, "mlruns": MLRunsScreen, "kubernetes": KubernetesScreen,
+             "anomalies": AnomaliesScreen}
 
     BINDINGS = [
         # The views are listed with their keys in the header (TopBar), so the footer keeps room for
