@@ -28,8 +28,11 @@ def build_demo(path: Path, *, recommendations: bool = True) -> Path:
     try:
         with Store(path) as store:
             demo.generate(store, as_of=DEMO_AS_OF, seed=7)
-            if recommendations:
+            if recommendations:  # and the anomalies, as after `costdeck demo`
+                from analysis import anomalies
+
                 recompute(store, Config())
+                anomalies.recompute(store, Config())
     finally:
         mp.undo()
     return path

@@ -296,12 +296,12 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
             spend.load()  # type: ignore[attr-defined]
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "set_status":
+        if action.startswith("set_status"):  # the name, or the binding's whole action string
             return not self.cd_app.read_only
         return True
 
     def unavailable_reason(self, action: str) -> str | None:
-        if action == "set_status" and self.cd_app.read_only:
+        if action.startswith("set_status") and self.cd_app.read_only:
             return "read-only mode: anomaly statuses are not changed (--read-only or read_only in the config)"
         return None
 

@@ -66,6 +66,7 @@ enter on a service or sub account opens it in the Spend view.
             yield Card("Last month", id="card-last")
             yield Card("Forecast, month end", "Forecast", id="card-forecast")
             yield Card("Recommendations", "Recs", id="card-recs")
+            yield Card("Anomalies, budgets", "Alerts", id="card-alerts")
         yield Static("", id="expiring")
         yield Static("", id="no-data")
         yield StackedChart(id="daily-chart")
@@ -85,6 +86,38 @@ enter on a service or sub account opens it in the Spend view.
         self.load()
         self.load_recs()
         self.load_expiring()
+        self.load_alerts()
+
+    # Open anomalies and the worst budget (the Anomalies view, 6, has the detail).
+    class AlertsLoaded(Message, bubble=False):
+        def __init__(self, n: int, worst: Any) -> None:
+            super().__init__()
+            self.n = n
+            self.worst = worst
+
+    @work(thread=True, exclusive=True, group="overview-alerts", exit_on_error=False,
+          description="Loading the anomalies and budgets")
+    def load_alerts(self) -> None:
+        from analysis import anomalies, budgets
+
+        config = self.cd_app.config
+        n, worst = self.cd_app.read(lambda conn: (anomalies.open_count(conn)[0],
+                                                  budgets.worst(budgets.evaluate_all(conn, config))))
+        post_result(self, self.AlertsLoaded(n, worst))
+
+    @on(AlertsLoaded)
+    def _alerts_loaded(self, message: AlertsLoaded) -> None:
+        n, w = message.n, message.worst
+        value = Text(f"{n} anomal{'y' if n == 1 else 'ies'}" if n else "no anomaly", style="bold red" if n else "bold")
+        sub = Text(no_wrap=True, overflow="ellipsis")
+        if w is None:
+            sub.append("no budget", style="dim")
+        else:
+            style = {"over": "red", "at_risk": "dark_orange"}.get(w.status, "green")
+            sub.append(f"{w.budget.name} ", style="")
+            sub.append({"over": "over", "at_risk": "at risk"}.get(w.status, "ok"), style=style)
+            sub.append(f" {w.used:.0%}", style=style)
+        self.query_one("#card-alerts", Card).set(value, sub, Text(f"{n} open", style=value.style) if n else None)
 
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False, description="Loading the overview")
     def load(self) -> None:
@@ -109,6 +142,8 @@ enter on a service or sub account opens it in the Spend view.
             no_data.display = True
         elif worker.group == "overview-recs":
             self.query_one("#card-recs", Card).set(failed, Text("could not read the cache", style="red"))
+        elif worker.group == "overview-alerts":
+            self.query_one("#card-alerts", Card).set(failed, Text("could not read the cache", style="red"))
 
     def show(self, ov: Overview) -> None:
         self.data = ov

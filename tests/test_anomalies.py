@@ -1,0 +1,306 @@
+"""Anomalies, forecast range, budgets, `costdeck check` and its webhook, view 6."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections.abc import Iterator
+from datetime import date, timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analysis import anomalies as an
+from analysis import budgets as bu
+from analysis.forecast import backtest, month_end_forecast
+from cache import Store
+from cache import queries as q
+from cache.money import NANOS
+from tests.helpers import DEMO_AS_OF, DEMO_NOW, build_demo, demo_copy
+from tui.cli import main
+
+START = date(2026, 1, 5)  # a Monday
+
+
+def _series(n: int = 90, base: float = 1000.0, weekend: float = 0.4, noise: float = 0.03,
+            seed: int = 1) -> tuple[list[date], list[float]]:
+    rng = random.Random(seed)
+    days = [START + timedelta(days=i) for i in range(n)]
+    vals = [base * ((1 - weekend) if d.weekday() >= 5 else 1.0) * (1 + rng.gauss(0, noise)) for d in days]
+    return days, vals
+
+
+def _flagged(days: list[date], vals: list[float], **kw: Any) -> dict[date, int]:
+    res = an.detect(vals, days, an.Params(**kw))
+    return {d: f for d, f in zip(days, res.flags, strict=True) if f}
+
+
+# -- detection on hand-made series ---------------------------------------------------------------
+
+def test_weekday_rhythm_is_not_an_anomaly() -> None:
+    days, vals = _series(weekend=0.6)
+    assert _flagged(days, vals) == {}
+    # weekends at 10 % of the weekdays: the incumbent rule takes ordinary weekdays for spikes
+    days, vals = _series(weekend=0.9)
+    assert _flagged(days, vals) == {}
+    flagged = [d for d, f in zip(days, an.optscale_rule(vals), strict=True) if f]
+    assert len(flagged) >= 10 and all(d.weekday() < 5 for d in flagged)
+
+
+def test_spike_level_shift_and_drop_are_found() -> None:
+    days, vals = _series()
+    vals[60] *= 3.0  # a one-day spike
+    for i in range(70, 90):
+        vals[i] *= 1.5  # a level shift that lasts
+    flags = _flagged(days, vals)
+    assert flags.get(days[60]) == 1
+    assert all(flags.get(days[i]) == 1 for i in range(70, 74))
+    res = an.detect(vals, days)
+    kinds = {(days[e.start], e.kind()) for e in an.episodes(vals, res)}
+    assert (days[60], "spike") in kinds and (days[70], "level_shift") in kinds
+    days, vals = _series(seed=2)
+    for i in range(80, 90):
+        vals[i] = 0.0  # an export that stopped
+    eps = an.episodes(vals, an.detect(vals, days))
+    assert [(days[e.start], e.kind()) for e in eps] == [(days[80], "drop")]
+    assert round(eps[0].actual) == 0 and eps[0].impact < -5000
+
+
+def test_blip_under_the_minimum_impact_is_not_an_alert() -> None:
+    days, vals = _series(base=2.0)  # a $2/day service
+    vals[60] = 5.0  # +$3: 150 %, but $3
+    assert _flagged(days, vals) == {}
+    assert _flagged(days, vals, min_impact=1.0) == {days[60]: 1}
+
+
+def test_month_start_charges_are_learned() -> None:
+    days, vals = _series(n=130)
+    for i, d in enumerate(days):
+        if d.day == 1:
+            vals[i] += 3000.0  # a monthly fee billed on the 1st
+    flags = _flagged(days, vals)
+    firsts = [d for d in days if d.day == 1]
+    assert firsts[-1] not in flags and firsts[-2] not in flags  # learned after the first one
+    assert sum(an.optscale_rule(vals)) >= len(firsts)  # the rule flags every one of them
+
+
+# -- over the demo -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def demo_master(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_demo(tmp_path_factory.mktemp("anom") / "demo.db")
+
+
+@pytest.fixture()
+def demo_db(demo_master: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    return demo_copy(demo_master, tmp_path, monkeypatch)
+
+
+def test_demo_anomalies_look_like_real_ones(demo_master: Path) -> None:
+    with Store(demo_master, readonly=True) as store:
+        found = an.load(store.conn)
+        budgets = {b.budget.name: b for b in bu.evaluate_all(store.conn)}
+    by_value = {(a.dim_value, a.kind): a for a in found}
+    gpu = by_value[("AWS / acme-data-ml / Amazon Elastic Compute Cloud", "level_shift")]
+    assert gpu.contributors[0]["label"] == "tmp-llm-finetune" and gpu.impact > 2000 * NANOS
+    load_test = by_value[("AWS / acme-staging / AWS Data Transfer", "level_shift")]
+    assert load_test.end == DEMO_AS_OF and load_test.impact > 0
+    export = by_value[("Microsoft / acme-azure-prod / Azure Monitor", "drop")]
+    assert export.actual == 0 and export.end == DEMO_AS_OF
+    assert budgets["ML team"].status == "at_risk" and budgets["AWS prod account"].status == "over"
+    assert len(found) <= 20  # a screenful, not a wall
+
+
+def test_status_survives_recompute(demo_db: Path) -> None:
+    with Store(demo_db) as store:
+        gpu = next(a for a in an.load(store.conn) if a.kind == "level_shift")
+        with store.transaction():
+            assert an.set_status(store.conn, [gpu.id], "acknowledged") == 1
+        first_seen = gpu.first_seen
+        result = an.recompute(store)
+        assert result.inserted == 0 and result.removed == 0
+        again = {a.id: a for a in an.load(store.conn)}
+        assert again[gpu.id].status == "acknowledged" and again[gpu.id].first_seen == first_seen
+        assert gpu.id not in {a.id for a in an.load(store.conn, ["open"])}
+
+
+def test_budget_crossing_day_and_unknown_filter(demo_master: Path) -> None:
+    prod = "381492750164"
+    with Store(demo_master, readonly=True) as store:
+        conn = store.conn
+        pts = q.spend_series(conn, None, DEMO_AS_OF.replace(day=1), DEMO_AS_OF + timedelta(days=1),
+                             filters={"sub_account_id": prod, "billing_currency": "USD"})[None]
+        first10 = sum(v for d, v in pts.items() if d <= "2026-06-10")
+        b = bu.evaluate(conn, bu.Budget("p", first10, "USD", "month", {"sub_account_id": prod}), DEMO_AS_OF)
+        assert b.status == "over" and b.crossing == date(2026, 6, 10) and b.actual == sum(pts.values())
+        b = bu.evaluate(conn, bu.Budget("p", first10 * 4, "USD", "month", {"sub_account_id": prod}), DEMO_AS_OF)
+        assert b.status == "ok" and b.crossing is None
+        # at risk mid-month: the forecast crosses before the month ends, on a day after as_of
+        mid = date(2026, 6, 15)
+        b = bu.evaluate(conn, bu.Budget("p", first10 * 2, "USD", "month", {"sub_account_id": prod}), mid)
+        assert b.status == "at_risk" and b.crossing is not None and mid < b.crossing <= date(2026, 6, 30)
+        assert b.forecast is not None and b.forecast.p10 <= b.forecast.month_end <= b.forecast.p90
+        # a budget in another currency counts nothing of the USD spend
+        eur = bu.evaluate(conn, bu.Budget("e", NANOS, "EUR", "month", {"sub_account_id": prod}), DEMO_AS_OF)
+        assert eur.actual == 0 and eur.other_currencies["USD"] == sum(pts.values())
+        task = bu.evaluate(conn, bu.Budget("t", NANOS, "USD", "month", {"task": "train"}), DEMO_AS_OF)
+        assert task.status == "skipped" and "not a cost budget" in task.reason
+
+
+def test_forecast_range_and_backtest() -> None:
+    days, vals = _series(n=120, noise=0.05)
+    daily = {d: int(v * NANOS) for d, v in zip(days, vals, strict=True)}
+    f = month_end_forecast(daily, date(2026, 3, 10))
+    assert f.p10 < f.month_end < f.p90
+    points = backtest(daily)
+    assert {p.day for p in points} == {7, 14, 21}
+    assert all(abs(p.error) < 0.1 for p in points) and sum(p.held for p in points) >= len(points) * 0.6
+
+
+# -- check and the webhook -----------------------------------------------------------------------
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[dict[str, Any]] = []
+    fail_next = 0
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if _Hook.fail_next:
+            _Hook.fail_next -= 1
+            self.send_response(503)
+            self.send_header("Retry-After", "0")
+            self.end_headers()
+            return
+        _Hook.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture()
+def webhook() -> Iterator[str]:
+    _Hook.received = []
+    _Hook.fail_next = 0
+    server = HTTPServer(("127.0.0.1", 0), _Hook)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{server.server_port}/services/T000/B000/secret"
+    server.shutdown()
+    server.server_close()
+
+
+def test_check_exit_codes_and_once_only_webhook(demo_db: Path, tmp_path: Path, webhook: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f'[notify]\nwebhook = "{webhook}"\nmin_saving = 500\n')
+    _Hook.fail_next = 1  # the first attempt fails: retried
+    assert main(["check", "--db", str(demo_db), "--config", str(cfg)]) == 3
+    out = capsys.readouterr().out
+    assert "new since the last check" in out and "level shift in AWS / acme-data-ml" in out
+    assert "budget ML team at risk" in out and "budget AWS prod account over" in out
+    assert len(_Hook.received) == 1
+    text = _Hook.received[0]["text"]
+    assert text.startswith("costdeck: ") and "*recommendation*" in text and "Azure Monitor" in text
+    n_lines = len(text.splitlines()) - 1
+    assert main(["check", "--db", str(demo_db), "--config", str(cfg)]) == 0
+    assert "nothing new since the last check" in capsys.readouterr().out
+    assert len(_Hook.received) == 1  # notified once
+    # a new finding: only it is posted
+    with Store(demo_db) as store, store.transaction() as conn:
+        conn.execute("DELETE FROM check_findings WHERE kind='budget' AND key LIKE 'ML team:%'")
+    assert main(["check", "--db", str(demo_db), "--config", str(cfg), "--format", "json"]) == 3
+    new = json.loads(capsys.readouterr().out)["new"]
+    assert [f["kind"] for f in new] == ["budget"]
+    assert len(_Hook.received) == 2 and len(_Hook.received[1]["text"].splitlines()) == 2 < n_lines
+
+
+def test_check_webhook_down_retries_next_time(demo_db: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[notify]\nwebhook = "http://127.0.0.1:9/hook/secret-token"\n')
+    assert main(["check", "--db", str(demo_db), "--config", str(cfg)]) == 3
+    err = capsys.readouterr().err
+    assert "the webhook was not told" in err and "secret-token" not in err
+    with Store(demo_db, readonly=True) as store:
+        assert store.conn.execute("SELECT count(*) FROM check_findings WHERE notified_at IS NULL").fetchone()[0] > 0
+
+
+def test_reports(demo_master: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "anomalies", "--db", str(demo_master), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows and {"filters", "contributors", "impact", "kind", "status"} <= set(rows[0])
+    assert main(["report", "budgets", "--db", str(demo_master), "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("budget,status") and "ML team,at_risk" in out
+    assert main(["report", "forecast", "--db", str(demo_master), "--format", "json"]) == 0
+    fc = json.loads(capsys.readouterr().out)
+    assert [r["period"] for r in fc] == ["this month", "next month"]
+    assert float(fc[1]["p10"]) < float(fc[1]["forecast"]) < float(fc[1]["p90"])
+
+
+# -- view 6 --------------------------------------------------------------------------------------
+
+async def _settle(pilot: Any) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+async def test_view6_keys(demo_db: Path) -> None:
+    from tui.app import CostdeckApp
+    from tui.screens.anomalies import AnomaliesScreen
+
+    app = CostdeckApp(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        await pilot.press("6")
+        await _settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, AnomaliesScreen) and screen.rows
+        first = screen.rows[0]
+        assert "tmp-llm-finetune" in str(screen.query_one("#anomaly-detail").render())
+        await pilot.press("a")
+        await _settle(pilot)
+        with Store(demo_db, readonly=True) as store:
+            status = store.conn.execute("SELECT status FROM anomalies WHERE id=?", (first.id,)).fetchone()[0]
+        assert status == "acknowledged" and first.id not in {a.id for a in screen.rows}
+        await pilot.press("enter")
+        await _settle(pilot)
+        spend = app.screen
+        opened = screen.rows[0]
+        assert spend.filters() == opened.scope  # type: ignore[attr-defined]
+        assert spend.current_range() == (opened.start, opened.end + timedelta(days=1))  # type: ignore[attr-defined]
+
+
+async def test_view6_read_only_refuses_status_keys(demo_db: Path) -> None:
+    from tui.app import CostdeckApp
+
+    app = CostdeckApp(demo_db, read_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _settle(pilot)
+        await pilot.press("6")
+        await _settle(pilot)
+        await pilot.press("d")
+        await _settle(pilot)
+        assert any("read-only" in str(n.message) for n in app._notifications)
+    with Store(demo_db, readonly=True) as store:
+        assert store.conn.execute("SELECT count(*) FROM anomalies WHERE status<>'open'").fetchone()[0] == 0
+
+
+def test_view6_snapshot(snap_compare, demo_master: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from tui.app import CostdeckApp
+
+    monkeypatch.setenv("COSTDECK_NOW", DEMO_NOW)
+
+    async def go(pilot: Any) -> None:
+        await _settle(pilot)
+        await pilot.press("6")
+        await _settle(pilot)
+
+    assert snap_compare(CostdeckApp(demo_master, read_only=True), terminal_size=(80, 24), run_before=go)
