@@ -150,11 +150,15 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
         # the noise, in money: the MAD of the recent residuals, or their 90th percentile when the
         # series is bursty (jobs that run now and then are not anomalies); at least 3 % of the
         # expectation and min_impact / z (so z >= z means >= min_impact)
-        rs = [values[i] - level * factors[days[i].weekday()] for i in recent]
+        # (residuals scaled by their day's weekday factor, floored at 1/4: noise grows with spend,
+        # and a near-zero weekend does not blow a weekday residual up)
+        noise_days = recent if len(recent) < p.level_days // 2 else [i for i in clean if i >= t - 2 * p.level_days]
+        rs = [(values[i] - level * factors[days[i].weekday()]) / max(factors[days[i].weekday()], 0.25)
+              for i in noise_days]
         mid = median(rs)
         devs = sorted(abs(r - mid) for r in rs)
         q90 = devs[min(len(devs) - 1, int(0.9 * len(devs)))] / 1.645
-        s = max(_mad(rs, mid), q90, 0.03 * abs(e), p.min_impact / p.z)
+        s = max(max(_mad(rs, mid), q90) * max(f, 0.25), 0.03 * abs(e), p.min_impact / p.z)
         # monthly charges: the same day of the month was as far off, the same way, in the month(s) before
         prior = [i for i in by_dom.get(days[t].day, [])[-2:] if resid[i] is not None]
         if prior and all(abs(rz[i]) >= p.z for i in prior) and len({rz[i] > 0 for i in prior}) == 1:

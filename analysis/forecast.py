@@ -97,8 +97,8 @@ def period_forecast(daily: Mapping[date, int], as_of: date, start: date, end: da
     day_sd = 1.4826 * median(devs) if devs else 0.0
     longer = [daily[as_of - timedelta(days=i)] / (factors[(as_of - timedelta(days=i)).weekday()] or 1.0)
               for i in range(window, window * 4) if (as_of - timedelta(days=i)) in daily]
-    drift = abs(run_rate - sum(longer) / len(longer)) / 2 if longer else day_sd
-    level_sd = math.hypot(day_sd / math.sqrt(max(1, len(recent))), drift, 0.03 * run_rate)
+    drift = abs(run_rate - sum(longer) / len(longer)) if longer else day_sd
+    level_sd = math.hypot(day_sd / math.sqrt(max(1, len(recent))), drift, 0.05 * run_rate)
     per_day: dict[date, int] = {}
     rest = 0.0
     n = 0
