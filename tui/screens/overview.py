@@ -58,6 +58,7 @@ enter on a service or sub account opens it in the Spend view.
         super().__init__()
         self.chart_days = 30
         self.data: Overview | None = None
+        self.alerts: tuple[int, Any] | None = None
 
     def compose(self) -> ComposeResult:
         yield TopBar("Overview")
@@ -68,6 +69,7 @@ enter on a service or sub account opens it in the Spend view.
             yield Card("Recommendations", "Recs", id="card-recs")
             yield Card("Anomalies, budgets", "Alerts", id="card-alerts")
         yield Static("", id="expiring")
+        yield Static("", id="alerts-line")
         yield Static("", id="no-data")
         yield StackedChart(id="daily-chart")
         with Horizontal(id="movers"):
@@ -107,17 +109,45 @@ enter on a service or sub account opens it in the Spend view.
 
     @on(AlertsLoaded)
     def _alerts_loaded(self, message: AlertsLoaded) -> None:
-        n, w = message.n, message.worst
-        value = Text(f"{n} anomal{'y' if n == 1 else 'ies'}" if n else "no anomaly", style="bold red" if n else "bold")
-        sub = Text(no_wrap=True, overflow="ellipsis")
-        if w is None:
-            sub.append("no budget", style="dim")
-        else:
-            style = {"over": "red", "at_risk": "dark_orange"}.get(w.status, "green")
-            sub.append(f"{w.budget.name} ", style="")
-            sub.append({"over": "over", "at_risk": "at risk"}.get(w.status, "ok"), style=style)
-            sub.append(f" {w.used:.0%}", style=style)
-        self.query_one("#card-alerts", Card).set(value, sub, Text(f"{n} open", style=value.style) if n else None)
+        self.alerts = (message.n, message.worst)
+        self.show_alerts()
+
+    def show_alerts(self) -> None:
+        """A card on a wide screen; one line under the cards below 140 columns (a fifth card would
+        squeeze the amounts of the other four)."""
+        if self.alerts is None:
+            return
+        n, w = self.alerts
+        wide = self.size.width >= 140
+        card = self.query_one("#card-alerts", Card)
+        line = self.query_one("#alerts-line", Static)
+        card.display, line.display = wide, not wide
+        count = f"{n} open anomal{'y' if n == 1 else 'ies'}" if n else "no open anomaly"
+        count_style = "bold red" if n else "bold"
+        status = budget_style = ""
+        if w is not None:
+            status = f"{ {'over': 'over', 'at_risk': 'at risk'}.get(w.status, 'ok')} {w.used:.0%}"
+            budget_style = {"over": "red", "at_risk": "dark_orange"}.get(w.status, "green")
+        if wide:
+            sub = Text(no_wrap=True, overflow="ellipsis")
+            if w is None:
+                sub.append("no budget", style="dim")
+            else:
+                sub.append_text(safe(w.budget.name, 40))
+                sub.append("\n")
+                sub.append(status, style=budget_style)
+            card.set(Text(count, style=count_style), sub)
+            return
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(" Alerts", style="bold")
+        t.append(" · ", style="dim")
+        t.append(count, style=count_style)
+        if w is not None:
+            t.append(" · worst budget: ", style="dim")
+            t.append_text(safe(w.budget.name, 24))
+            t.append(f" {status}", style=budget_style)
+        t.append(" · key 6", style="dim")
+        line.update(t)
 
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False, description="Loading the overview")
     def load(self) -> None:
@@ -283,6 +313,7 @@ enter on a service or sub account opens it in the Spend view.
         self.query_one("#card-recs", Card).set(value, sub, narrow if s.count else None)
 
     def on_resize(self) -> None:
+        self.show_alerts()
         if self.data is not None and self.data.has_data:
             self._fill("#top-services", self.data.top_services, self.data.currency)
             self._fill("#top-accounts", self.data.top_accounts, self.data.currency)
