@@ -430,8 +430,9 @@ def test_cli_demo_then_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     path = tmp_path / "cli.db"
     assert main(["demo", "--as-of", AS_OF.isoformat(), "--db", str(path)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert len(out) == 2 and "120 days" in out[0] and "3 providers" in out[0] and "1 Kubernetes cluster" in out[0]
+    assert len(out) == 3 and "120 days" in out[0] and "3 providers" in out[0] and "1 Kubernetes cluster" in out[0]
     assert out[1].startswith("recommendations: ") and " open " in out[1]  # recomputed after the demo
+    assert out[2].startswith("anomalies: ") and " open" in out[2]  # and the anomalies
     assert main(["report", "spend", "--by", "provider_name", "--format", "json", "--db", str(path)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert {d["provider_name"] for d in data} == {"AWS", "Microsoft", "Google Cloud"}

@@ -160,8 +160,9 @@ def test_sample_totals_to_the_cent(capsys: pytest.CaptureFixture[str], focus_sam
     rc, out, err = cli(capsys, "import", "--db", str(db_path), str(focus_sample))
     assert rc == 0, err
     lines = out.splitlines()
-    assert len(lines) == 2 and "1,000 rows in" in lines[0] and "2024-09-01..2024-09-30" in lines[0]
+    assert len(lines) == 3 and "1,000 rows in" in lines[0] and "2024-09-01..2024-09-30" in lines[0]
     assert lines[1].startswith("recommendations: ")  # recomputed after the import
+    assert lines[2].startswith("anomalies: ")  # and the anomalies
     assert "FOCUS 1.0" in out
     for by, column in (("provider_name", "ProviderName"), ("service_name", "ServiceName"),
                        ("sub_account_id", "SubAccountId")):
