@@ -166,8 +166,9 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
         by_dom.setdefault(days[t].day, []).append(t)
         exp[t], sd[t] = e, s
         x = values[t]
-        resid[t] = x - level * f
-        rz[t] = resid[t] / s
+        r = x - level * f
+        resid[t] = r
+        rz[t] = r / s
         z = (x - e) / s
         zs[t] = z
         if t < first:
@@ -316,16 +317,16 @@ def _scopes(conn: sqlite3.Connection, since: date, until: date, currency: str, p
     tag values; each read through cache.queries (rollups), one query per dimension (per provider
     and sub account for the finer ones)."""
     days = _days(since, until)
-    cur = {"billing_currency": currency}
+    cur: dict[str, str | None] = {"billing_currency": currency}
     out: list[_Series] = []
-    for v, pts in q.spend_series(conn, None, since, until, filters=cur).items():
+    for pts in q.spend_series(conn, None, since, until, filters=cur).values():
         out.append(_Series(SCOPE_TOTAL, "All spend", {}, _series_of(pts, days), 0))
     providers = [g.value for g in q.spend_by(conn, "provider_name", since, until, filters=cur) if g.value]
     for prov, pts in q.spend_series(conn, "provider_name", since, until, filters=cur).items():
         if prov:
             out.append(_Series("provider_name", prov, {"provider_name": prov}, _series_of(pts, days), 1))
     for prov in providers:
-        pf = {**cur, "provider_name": prov}
+        pf: dict[str, str | None] = {**cur, "provider_name": prov}
         labels = {g.value: g.label or g.value for g in q.spend_by(conn, "sub_account_id", since, until, filters=pf)}
         for dim in ("sub_account_id", "service_name"):
             for v, pts in q.spend_series(conn, dim, since, until, filters=pf).items():
@@ -336,7 +337,7 @@ def _scopes(conn: sqlite3.Connection, since: date, until: date, currency: str, p
         for acct, name in labels.items():
             if not acct:
                 continue
-            af = {**pf, "sub_account_id": acct}
+            af: dict[str, str | None] = {**pf, "sub_account_id": acct}
             for svc, pts in q.spend_series(conn, "service_name", since, until, filters=af).items():
                 if svc:
                     out.append(_Series(SCOPE_PAIR, f"{prov} / {name} / {svc}",
@@ -484,7 +485,7 @@ _COLS = ("id, day, last_day, dimension, dim_value, scope, currency, kind, expect
 
 def load(conn: sqlite3.Connection, statuses: Sequence[str] | None = None) -> list[Anomaly]:
     """Stored anomalies, newest last day first, then the largest impact."""
-    where, params = "", ()
+    where, params = "", ()  # type: tuple[str, tuple[str, ...]]
     if statuses:
         where = f"WHERE status IN ({', '.join('?' for _ in statuses)})"
         params = tuple(statuses)

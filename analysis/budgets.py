@@ -19,7 +19,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from cache import queries as q
-from cache.money import NANOS
 
 from .forecast import Forecast, month_last_day, period_forecast
 
@@ -124,8 +123,8 @@ def evaluate(conn: sqlite3.Connection, budget: Budget, as_of: date) -> BudgetSta
             if cur != budget.currency and amount:
                 others[cur] = others.get(cur, 0) + amount
         pts = q.spend_series(conn, None, since, until, filters={**f, "billing_currency": budget.currency})
-        for d, v in pts.get(None, {}).items():
-            day = date.fromisoformat(d)
+        for ds, v in pts.get(None, {}).items():
+            day = date.fromisoformat(ds)
             daily[day] = daily.get(day, 0) + v
     d = since
     while d <= as_of:  # days without spend are zero-spend days, not missing ones

@@ -119,7 +119,7 @@ def _build(g: Gen) -> _Tables:
     mtd_prod = sum(r.billed_cost for r in g.costs[AWS]
                    if r.day >= month0 and r.sub_account_id == ACCOUNTS["prod"].sub_id)
     # the ML team's month so far, and where it is heading at its run rate of the last 14 days
-    ml_days = [r for rows in g.costs.values() for r in rows if (r.tags or {}).get("team") == "ml"]
+    ml_days = [r for rows in g.costs.values() for r in rows if isinstance(r.tags, dict) and r.tags.get("team") == "ml"]
     mtd_ml = sum(r.billed_cost for r in ml_days if r.day >= month0)
     last14 = sum(r.billed_cost for r in ml_days if r.day > g.as_of - timedelta(days=14))
     rest = ((month0 + timedelta(days=32)).replace(day=1) - g.as_of).days - 1

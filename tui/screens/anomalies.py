@@ -281,19 +281,19 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
         a = self._current()
         if a is None:
             return
-        from .spend import Crumb
+        from .spend import Crumb, SpendScreen
 
         self.app.switch_mode("spend")
         spend = self.app.screen
-        if not hasattr(spend, "crumbs"):
+        if not isinstance(spend, SpendScreen):
             return
-        spend.crumbs = [Crumb(dim, value, None, dim) for dim, value in a.scope.items()]  # type: ignore[attr-defined]
-        spend.by = "resource_id"  # type: ignore[attr-defined]
-        spend.preset = "custom"  # type: ignore[attr-defined]
-        spend.custom = (a.start, a.end + timedelta(days=1))  # type: ignore[attr-defined]
-        spend.grain = "day"  # type: ignore[attr-defined]
+        spend.crumbs = [Crumb(dim, value, None, dim) for dim, value in a.scope.items()]
+        spend.by = "resource_id"
+        spend.preset = "custom"
+        spend.custom = (a.start, a.end + timedelta(days=1))
+        spend.grain = "day"
         if spend.is_mounted:
-            spend.load()  # type: ignore[attr-defined]
+            spend.load()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action.startswith("set_status"):  # the name, or the binding's whole action string
