@@ -14,16 +14,18 @@ from .base import FatalSourceError, StepError
 from .http import RestClient
 
 ATTEMPTS = 4
+_sleep: Callable[[float], None] = time.sleep  # between retries (tests record the waits instead)
 
 
 class NotifyError(Exception):
     pass
 
 
-def post(url: str, payload: dict[str, Any], *, sleep: Callable[[float], None] = time.sleep,
+def post(url: str, payload: dict[str, Any], *, sleep: Callable[[float], None] | None = None,
          attempts: int = ATTEMPTS, transport: Any = None) -> None:
     """POST the payload; NotifyError (one line, URL path left out) when it did not go through."""
     host = urlsplit(url).hostname or "?"
+    sleep = sleep or _sleep
     try:
         with RestClient(url, label=f"webhook {host}", max_attempts=attempts, sleep=sleep, transport=transport,
                         max_wait_s=30.0, timeout=20.0) as client:

@@ -220,13 +220,20 @@ def test_check_exit_codes_and_once_only_webhook(demo_db: Path, tmp_path: Path, w
     assert len(_Hook.received) == 2 and len(_Hook.received[1]["text"].splitlines()) == 2 < n_lines
 
 
-def test_check_webhook_down_retries_next_time(demo_db: Path, tmp_path: Path,
+def test_check_webhook_down_retries_next_time(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from providers import notify
+
+    waits: list[float] = []
+    monkeypatch.setattr(notify, "_sleep", waits.append)
     cfg = tmp_path / "c.toml"
     cfg.write_text('[notify]\nwebhook = "http://127.0.0.1:9/hook/secret-token"\n')
     assert main(["check", "--db", str(demo_db), "--config", str(cfg)]) == 3
     err = capsys.readouterr().err
     assert "the webhook was not told" in err and "secret-token" not in err
+    assert waits == [0.5, 1.0, 2.0, 4.0]  # backed off between the 4 attempts
+    assert main(["check", "--db", str(demo_db), "--config", str(cfg)]) == 1  # nothing new, the post failed again
+    assert "nothing new" in capsys.readouterr().out
     with Store(demo_db, readonly=True) as store:
         assert store.conn.execute("SELECT count(*) FROM check_findings WHERE notified_at IS NULL").fetchone()[0] > 0
 
@@ -304,3 +311,19 @@ def test_view6_snapshot(snap_compare, demo_master: Path, monkeypatch: pytest.Mon
         await _settle(pilot)
 
     assert snap_compare(CostdeckApp(demo_master, read_only=True), terminal_size=(80, 24), run_before=go)
+
+
+def test_tag_scopes_and_config(demo_master: Path) -> None:
+    from providers.config import parse_config
+
+    config = parse_config({"anomalies": {"tags": ["team"], "min_impact": 40}, "notify": {"min_saving": "12.5"}})
+    assert an.params_of(config).tags == ("team",) and config.notify.min_saving_nanos == 12_500_000_000
+    with Store(demo_master, readonly=True) as store:
+        found, n_series = an.find(store.conn, an.params_of(config))
+    assert n_series == 125 + 5  # the five team values get a series of their own
+    team = [f for f in found if f.dimension == "tag:team"]
+    gpu = next(f for f in team if f.kind == "level_shift")
+    assert gpu.scope == {"tag:team": "ml"} and gpu.dim_value == "team=ml"
+    assert gpu.contributors[0]["label"] == "tmp-llm-finetune"
+    with pytest.raises(Exception, match="notify.webhook"):
+        parse_config({"notify": {"webhook": "ftp://example.com/x"}})
