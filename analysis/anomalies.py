@@ -470,6 +470,12 @@ def recompute(store: Any, config: Any = None, now: datetime | None = None) -> Re
     return result
 
 
+def never_computed(conn: sqlite3.Connection) -> bool:
+    """Cost data but no anomaly detection run yet (a cache written before costdeck had one)."""
+    row = conn.execute("SELECT 1 FROM meta WHERE key=?", (LAST_RUN_KEY,)).fetchone()
+    return row is None and q.data_range(conn) is not None
+
+
 def _row(r: sqlite3.Row | tuple[Any, ...]) -> Anomaly:
     return Anomaly(
         id=int(r[0]), start=date.fromisoformat(r[1]), end=date.fromisoformat(r[2]), dimension=r[3], dim_value=r[4],
@@ -548,5 +554,6 @@ def series_for(conn: sqlite3.Connection, a: Anomaly, p: Params | None = None,
 
 
 __all__ = ["KINDS", "KIND_TITLES", "STATUSES", "Anomaly", "Found", "Params", "RecomputeResult", "SeriesResult",
-           "contributors", "detect", "episodes", "find", "load", "open_count", "optscale_rule", "recompute",
+           "contributors", "detect", "episodes", "find", "load", "never_computed", "open_count", "optscale_rule",
+           "recompute",
            "series_for", "set_status"]

@@ -146,6 +146,12 @@ def test_budget_crossing_day_and_unknown_filter(demo_master: Path) -> None:
         # a budget in another currency counts nothing of the USD spend
         eur = bu.evaluate(conn, bu.Budget("e", NANOS, "EUR", "month", {"sub_account_id": prod}), DEMO_AS_OF)
         assert eur.actual == 0 and eur.other_currencies["USD"] == sum(pts.values())
+        # a list of values: any of them (the sub accounts' spend summed, each once)
+        staging = "604817293552"
+        both = bu.evaluate(conn, bu.Budget("b", NANOS, "USD", "month", {"sub_account_id": [prod, staging]}),
+                           DEMO_AS_OF)
+        alone = bu.evaluate(conn, bu.Budget("s", NANOS, "USD", "month", {"sub_account_id": staging}), DEMO_AS_OF)
+        assert both.actual == sum(pts.values()) + alone.actual and alone.actual > 0
         task = bu.evaluate(conn, bu.Budget("t", NANOS, "USD", "month", {"task": "train"}), DEMO_AS_OF)
         assert task.status == "skipped" and "not a cost budget" in task.reason
 
@@ -236,6 +242,17 @@ def test_check_webhook_down_retries_next_time(demo_db: Path, tmp_path: Path, mon
     assert "nothing new" in capsys.readouterr().out
     with Store(demo_db, readonly=True) as store:
         assert store.conn.execute("SELECT count(*) FROM check_findings WHERE notified_at IS NULL").fetchone()[0] > 0
+
+
+def test_cache_from_before_the_detection_gets_it_at_check(demo_db: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    with Store(demo_db) as store, store.transaction() as conn:
+        conn.execute("DELETE FROM anomalies")
+        conn.execute("DELETE FROM meta WHERE key=?", (an.LAST_RUN_KEY,))
+    assert main(["check", "--db", str(demo_db), "--config", str(tmp_path / "none.toml")]) == 2  # no such config
+    capsys.readouterr()
+    assert main(["check", "--db", str(demo_db)]) == 3
+    assert "level shift in AWS / acme-data-ml" in capsys.readouterr().out
 
 
 def test_reports(demo_master: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -55,13 +55,17 @@ def load_checked_config(args: argparse.Namespace) -> Any:
 def refresh_if_stale(store: Store, config: Any) -> None:
     """Recompute the recommendations when data landed after they were computed (a sync or import
     killed after its commit), saying so on stderr, before the app or a report shows them."""
+    from analysis import anomalies
     from analysis.recommendations.engine import is_stale
 
-    if store.readonly or not is_stale(store.conn):
+    if store.readonly:
         return
-    print("costdeck: the data changed since the recommendations were computed (an interrupted sync or "
-          "import?): recomputing them", file=sys.stderr, flush=True)
-    recompute_recommendations(store, config)
+    if is_stale(store.conn):
+        print("costdeck: the data changed since the recommendations were computed (an interrupted sync or "
+              "import?): recomputing them", file=sys.stderr, flush=True)
+        recompute_recommendations(store, config)
+    elif anomalies.never_computed(store.conn):  # a cache from before the anomaly detection
+        anomalies.recompute(store, config)
 
 
 def recompute_recommendations(store: Store, config: Any) -> Any:
