@@ -294,6 +294,12 @@ async def test_view6_keys(demo_db: Path) -> None:
         with Store(demo_db, readonly=True) as store:
             status = store.conn.execute("SELECT status FROM anomalies WHERE id=?", (first.id,)).fetchone()[0]
         assert status == "acknowledged" and first.id not in {a.id for a in screen.rows}
+        await pilot.press("1")  # the Overview counts one open anomaly less
+        await _settle(pilot)
+        line = str(app.screen.query_one("#alerts-line").render())
+        assert f"{len(screen.rows)} open anomalies" in line and "worst budget: AWS prod account" in line
+        await pilot.press("6")
+        await _settle(pilot)
         await pilot.press("enter")
         await _settle(pilot)
         spend = app.screen

@@ -271,6 +271,18 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
             lines.append_text(budget_line(b, width))
         box.update(lines)
 
+    def palette_commands(self) -> list[tuple[str, Any, str]]:
+        cmds: list[tuple[str, Any, str]] = [
+            ("Anomalies: show open / all (s)", self.action_toggle_all, "Switch between open and all anomalies"),
+            ("Anomalies: open in Spend (enter)", self.action_open_spend, "The selected anomaly's scope and days"),
+        ]
+        if not self.cd_app.read_only:
+            cmds += [
+                ("Anomalies: acknowledge (a)", lambda: self.action_set_status("acknowledged"), "Seen, being handled"),
+                ("Anomalies: dismiss (d)", lambda: self.action_set_status("dismissed"), "Not a problem"),
+            ]
+        return cmds
+
     # -- keys ----------------------------------------------------------------------------------
     def action_toggle_all(self) -> None:
         self.show_all = not self.show_all
@@ -324,6 +336,9 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
     @on(StatusWritten)
     def _written(self, message: StatusWritten) -> None:
         self.notify(message.text, timeout=3)
+        # the Overview's count of open anomalies changed: it reloads when shown again
+        self.cd_app.data_version += 1
+        self._seen_version = self.cd_app.data_version
         self.load()
 
 
