@@ -458,9 +458,9 @@ def recompute(store: Any, config: Any = None, now: datetime | None = None) -> Re
                     "impact_nanos, score, contributors, detected_at, dimension, dim_value, currency, first_seen, "
                     "status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open')",
                     (*values, f.dimension, f.dim_value, f.currency, now_s))
-                if cur.lastrowid:
+                if cur.rowcount == 1 and cur.lastrowid:
                     matched.add(int(cur.lastrowid))
-                result.inserted += 1
+                    result.inserted += 1
         for r in rows:
             if r[0] not in matched and r[6] == "open":
                 conn.execute("DELETE FROM anomalies WHERE id=?", (r[0],))
