@@ -119,6 +119,8 @@ enter on a service or sub account opens it in the Spend view.
             return
         n, w = self.alerts
         wide = self.size.width >= 140
+        # the alerts line costs the top lists a row on a short screen (80x24 shows no scroll bar)
+        self.set_class(not wide and self.size.height < 30, "-short")
         card = self.query_one("#card-alerts", Card)
         line = self.query_one("#alerts-line", Static)
         card.display, line.display = wide, not wide
