@@ -2,15 +2,22 @@
 
 The detector (`detect`) walks a daily series in order. For each day it builds a baseline from the
 trailing weeks that is
-- weekday-aware: a robust weekday factor (median of each weekday over the last 8 weeks, over the
-  mean of the seven medians), so a quiet weekend or a busy Monday is not an anomaly;
+- weekday-aware: a robust weekday factor (median, over the last 8 weeks, of each weekday's spend
+  over the mean of its week; over the mean of the seven medians), so a quiet weekend or a busy
+  Monday is not an anomaly, and a level shift inside the 8 weeks does not pass for a weekday rhythm;
+- started at the scope's first cost: the days before a service existed are not a baseline of zero;
 - robust: the level is the median of the deseasonalised values of the last 21 days and the noise
   the MAD of those days' residuals in money (or, for bursty series, their 90th percentile; at least
   3 % of the expectation and min_impact / z), both leaving out the days already flagged, so a spike
   does not drag the baseline (a shift that lasts longer than two weeks becomes the new level);
 - aware of monthly charges: a day of the month whose residual was as large (z beyond `z`, the same
   way) in the one or two months before (a support fee, a commitment purchase on the 1st) has that
-  residual added to its expectation.
+  residual added to its expectation (seen in one month only, when it shows again: a charge seen
+  once and not repeated is no drop);
+- aware of job-like scopes: a scope that had at least 3 short bursts (1-3 days well above the
+  expectation, then back) in the weeks before (training jobs, batch runs) has them as its pattern:
+  a burst up to 1.5 x its largest and no longer than its longest is not flagged (a bigger burst,
+  or spend that stays up longer, still is).
 A day is flagged when its robust z-score reaches `z` (4) or when three days in a row reach
 `z_run` (2.5) the same way (a level shift smaller than a spike), and in both cases only when the
 money moved is at least `min_impact` per day (a $3 blip on a $2 service is not an alert) and
@@ -66,6 +73,8 @@ class Params:
     level_days: int = 21
     min_history: int = 21  # days of history before a day can be flagged
     lookback_days: int = 60  # episodes are looked for in the last N days
+    burst_runs: int = 3  # short bursts in the weeks before that make a scope job-like
+    burst_margin: float = 1.5  # a job-like scope's burst is flagged beyond this x its largest burst
     tags: tuple[str, ...] = ()
 
 
@@ -118,16 +127,28 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
     rz = [0.0] * n  # the same in noise units
     by_dom: dict[int, list[int]] = {}
     first = max(first, p.min_history)
+    # a scope has no history before its first cost: the days before it are not a baseline of zero
+    born = next((i for i, v in enumerate(values) if v), n)
+    cum = [0.0]
+    for v in values:
+        cum.append(cum[-1] + v)
     for t in range(n):
-        lo = max(0, t - p.weeks * 7)
+        lo = max(born, t - p.weeks * 7)
         clean = [i for i in range(lo, t) if not flags[i]]
         if len(clean) < 7:
             by_dom.setdefault(days[t].day, []).append(t)
             continue
         # weekday factors
+        # (each day over the mean of its week centred on it, or ending on it near t: a level shift in
+        # the window does not pass for a weekday rhythm)
         per_wd: list[list[float]] = [[] for _ in range(7)]
         for i in clean:
-            per_wd[days[i].weekday()].append(values[i])
+            a = max(born, min(i - 3, t - 7))
+            if a + 7 > t or a > i:
+                continue
+            week = (cum[a + 7] - cum[a]) / 7
+            if week > 0:
+                per_wd[days[i].weekday()].append(values[i] / week)
         meds = [median(v) if len(v) >= 2 else None for v in per_wd]
         known = [m for m in meds if m is not None]
         overall = sum(known) / len(known) if known else 0.0
@@ -139,7 +160,7 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
         # a shift that lasts becomes the new level)
         recent = [i for i in clean if i >= t - p.level_days]
         if len(recent) < p.level_days // 2:
-            recent = list(range(max(0, t - p.level_days), t))
+            recent = list(range(max(lo, t - p.level_days), t))
         ys = [values[i] / factors[days[i].weekday()] for i in recent if factors[days[i].weekday()] > 0]
         if not ys:
             by_dom.setdefault(days[t].day, []).append(t)
@@ -162,7 +183,11 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
         # monthly charges: the same day of the month was as far off, the same way, in the month(s) before
         prior = [i for i in by_dom.get(days[t].day, [])[-2:] if resid[i] is not None]
         if prior and all(abs(rz[i]) >= p.z for i in prior) and len({rz[i] > 0 for i in prior}) == 1:
-            e += median(resid[i] or 0.0 for i in prior)
+            charge = median(resid[i] or 0.0 for i in prior)
+            # seen in one month only, a charge is expected when it shows again (half of it at
+            # least), not missed: its absence is no drop
+            if len(prior) > 1 or abs(values[t] - e) >= abs(charge) / 2 and (values[t] - e) * charge > 0:
+                e += charge
         by_dom.setdefault(days[t].day, []).append(t)
         exp[t], sd[t] = e, s
         x = values[t]
@@ -178,6 +203,8 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
             d = values[i] - exp[i]
             return abs(d) >= p.min_impact and abs(d) >= p.min_relative * abs(exp[i])
 
+        if z > 0 and _usual_burst(values, exp, flags, lo, t, p):
+            continue
         if abs(z) >= p.z and big(t):
             flags[t] = 1 if z > 0 else -1
             continue
@@ -186,6 +213,37 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
             for i in run:
                 flags[i] = 1 if z > 0 else -1
     return SeriesResult(exp, sd, zs, flags)
+
+
+def _usual_burst(values: Sequence[float], exp: Sequence[float], flags: Sequence[int], lo: int, t: int,
+                 p: Params) -> bool:
+    """True when day `t` is one more of its scope's usual bursts: the scope is job-like (at least
+    `burst_runs` short bursts, 1 to 3 days of spend well above the expectation then back to it, in the
+    weeks before `t`) and the excess of day t and of the run it belongs to is no more than
+    `burst_margin` x the largest of those bursts' excess, for no longer than the longest of them (a
+    level shift outlasts the bursts and is still found)."""
+    def up(i: int) -> float:
+        d = values[i] - exp[i]
+        return d if exp[i] > 0 and d >= max(p.min_relative * exp[i], p.min_impact / 2) else 0.0
+
+    runs: list[tuple[int, float]] = []  # (days, largest excess) of the ended short bursts
+    i = lo
+    while i < t:
+        if not up(i):
+            i += 1
+            continue
+        j = i
+        while j < t and up(j):
+            j += 1
+        if j < t and j - i <= 3:  # ended before t: back to normal on day j
+            runs.append((j - i, max(up(k) for k in range(i, j))))
+        i = j + 1
+    if len(runs) < p.burst_runs:
+        return False
+    current = 1
+    while t - current >= lo and (up(t - current) or flags[t - current] > 0):
+        current += 1
+    return current <= max(r[0] for r in runs) and values[t] - exp[t] <= p.burst_margin * max(r[1] for r in runs)
 
 
 def episodes(values: Sequence[float], res: SeriesResult, gap: int = 2) -> list[Episode]:

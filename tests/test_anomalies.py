@@ -69,6 +69,32 @@ def test_spike_level_shift_and_drop_are_found() -> None:
     assert round(eps[0].actual) == 0 and eps[0].impact < -5000
 
 
+def test_job_like_scope_bursts_are_its_pattern_but_a_bigger_burst_and_a_shift_are_not() -> None:
+    # a training-job service: $40 a day, a job of about $90 every 5 days (1 or 2 days)
+    days = [START + timedelta(days=i) for i in range(100)]
+    vals = [40.0] * 100
+    for k, i in enumerate(range(30, 100, 5)):
+        vals[i] += 80.0 + 10 * (k % 3)
+        if k % 4 == 0:
+            vals[i + 1] += 60.0
+    flags = _flagged(days, vals)
+    # the first jobs stand out; once the scope has had 3 of them, more of the same are its pattern
+    assert flags and days[30] in flags and max(flags) < days[45]
+    spiky = list(vals)
+    spiky[82] = 40.0 + 400.0  # a job four times the largest: still a spike
+    assert _flagged(days, spiky).get(days[82]) == 1
+    shifted = list(vals)
+    for i in range(85, 100):
+        shifted[i] += 120.0  # something left running: longer than any job
+    assert any(shifted_day >= days[85] for shifted_day in _flagged(days, shifted))
+
+
+def test_a_new_scope_ramping_up_is_not_compared_with_the_days_before_it_existed() -> None:
+    days, vals = _series(n=100, weekend=0.0, base=300.0)
+    vals = [0.0] * 40 + [160.0 + v * 0 for v in vals[40:47]] + vals[47:]  # born on day 40, ramps up on day 47
+    assert [d for d in _flagged(days, vals) if d >= days[60]] == []
+
+
 def test_blip_under_the_minimum_impact_is_not_an_alert() -> None:
     days, vals = _series(base=2.0)  # a $2/day service
     vals[60] = 5.0  # +$3: 150 %, but $3
