@@ -28,7 +28,8 @@ more, a spike otherwise.
 `recompute(store, config)` runs the detector over the scopes (total; provider; sub account;
 service; sub account x service; the values of the tag keys of `[anomalies] tags`) of each currency,
 keeps the most specific scope of an episode (a parent whose excess is mostly one child's episode is
-not repeated), finds the contributors (the resources, or the services and regions for spend without
+not repeated; a parent none of whose account x service parts moved beyond its own noise, z_run, is
+noise adding up, or a charge its parts expect, not an anomaly), finds the contributors (the resources, or the services and regions for spend without
 a resource, that moved most) and writes `anomalies`: an episode that overlaps a stored one of the
 same scope keeps its row, its first-seen time and its status (open, acknowledged, dismissed); open
 episodes that are no longer found go away.
@@ -126,9 +127,10 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
     resid: list[float | None] = [None] * n  # x - level x factor (before the monthly adjustment)
     rz = [0.0] * n  # the same in noise units
     by_dom: dict[int, list[int]] = {}
-    first = max(first, p.min_history)
-    # a scope has no history before its first cost: the days before it are not a baseline of zero
+    # a scope has no history before its first cost: the days before it are not a baseline of zero,
+    # and it needs min_history days of its own
     born = next((i for i, v in enumerate(values) if v), n)
+    first = max(first, born + p.min_history)
     cum = [0.0]
     for v in values:
         cum.append(cum[-1] + v)
@@ -408,6 +410,14 @@ def _scopes(conn: sqlite3.Connection, since: date, until: date, currency: str, p
     return out
 
 
+def _moved(values: Sequence[float], res: SeriesResult, i: int, sign: int, p: Params) -> bool:
+    """A series moved on day i the `sign` way beyond its own noise (z_run), or is new spend (no
+    baseline yet)."""
+    if res.sd[i] == 0:
+        return sign > 0 and values[i] > 0
+    return sign * res.z[i] >= p.z_run
+
+
 def _inside(child: dict[str, str], parent: dict[str, str]) -> bool:
     return child != parent and all(child.get(k) == v for k, v in parent.items())
 
@@ -427,10 +437,17 @@ def find(conn: sqlite3.Connection, p: Params | None = None, as_of: date | None =
     found: list[tuple[int, Found]] = []
     n_series = 0
     for currency in sorted(q.total(conn, since, until)):
-        for s in _scopes(conn, since, until, currency, p):
-            n_series += 1
-            res = detect(s.values, days, p, first)
+        scopes = _scopes(conn, since, until, currency, p)
+        results = [detect(s.values, days, p, first) for s in scopes]
+        n_series += len(scopes)
+        for s, res in zip(scopes, results, strict=True):
+            # its parts: the account x service series inside it (a tag value has none)
+            parts = [(c, r) for c, r in zip(scopes, results, strict=True)
+                     if c.dimension == SCOPE_PAIR and not s.dimension.startswith("tag:") and _inside(c.scope, s.scope)]
             for ep in episodes(s.values, res):
+                if parts and not any(_moved(c.values, r, i, ep.sign, p) for c, r in parts
+                                     for i in range(ep.start, ep.end + 1)):
+                    continue  # spread thin: none of its parts moved beyond its own noise
                 found.append((s.rank, Found(
                     s.dimension, s.dim_value, s.scope, currency, days[ep.start], days[ep.end], ep.kind(),
                     int(round(ep.expected * NANOS)), int(round(ep.actual * NANOS)), round(ep.score, 2))))
