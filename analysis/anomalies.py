@@ -220,13 +220,14 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
 def _usual_burst(values: Sequence[float], exp: Sequence[float], flags: Sequence[int], lo: int, t: int,
                  p: Params) -> bool:
     """True when day `t` is one more of its scope's usual bursts: the scope is job-like (at least
-    `burst_runs` short bursts, 1 to 3 days of spend well above the expectation then back to it, in the
-    weeks before `t`) and the excess of day t and of the run it belongs to is no more than
-    `burst_margin` x the largest of those bursts' excess, for no longer than the longest of them (a
-    level shift outlasts the bursts and is still found)."""
+    `burst_runs` short bursts, 1 to 3 days of spend above the expectation by more than the noise
+    floor and `min_relative`, then back to it, in the weeks before `t`), the excess of day t is no
+    more than `burst_margin` x the largest of those bursts' excess, and the run of raised days it
+    belongs to is no longer than 3 days or the longest burst (a level shift outlasts the bursts and
+    is still found)."""
     def up(i: int) -> float:
         d = values[i] - exp[i]
-        return d if exp[i] > 0 and d >= max(p.min_relative * exp[i], p.min_impact / 2) else 0.0
+        return d if exp[i] > 0 and d >= max(p.min_relative * exp[i], p.min_impact / p.z) else 0.0
 
     runs: list[tuple[int, float]] = []  # (days, largest excess) of the ended short bursts
     i = lo
@@ -245,7 +246,7 @@ def _usual_burst(values: Sequence[float], exp: Sequence[float], flags: Sequence[
     current = 1
     while t - current >= lo and (up(t - current) or flags[t - current] > 0):
         current += 1
-    return current <= max(r[0] for r in runs) and values[t] - exp[t] <= p.burst_margin * max(r[1] for r in runs)
+    return current <= max(3, *(r[0] for r in runs)) and values[t] - exp[t] <= p.burst_margin * max(r[1] for r in runs)
 
 
 def episodes(values: Sequence[float], res: SeriesResult, gap: int = 2) -> list[Episode]:

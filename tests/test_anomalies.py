@@ -137,7 +137,15 @@ def test_demo_anomalies_look_like_real_ones(demo_master: Path) -> None:
     export = by_value[("Microsoft / acme-azure-prod / Azure Monitor", "drop")]
     assert export.actual == 0 and export.end == DEMO_AS_OF
     assert budgets["ML team"].status == "at_risk" and budgets["AWS prod account"].status == "over"
-    assert len(found) <= 20  # a screenful, not a wall
+    # the demo's other injected ones (debug logging left on, a CDN misconfiguration) are found too
+    assert ("AWS / acme-data-ml / AmazonCloudWatch", "spike") in by_value
+    assert ("Microsoft / acme-azure-prod / Bandwidth", "spike") in by_value
+    # SageMaker's training jobs are its pattern once it has had a few (only the first big job stands
+    # out, not the ten after it); Azure's monthly reservation purchase is expected by the service it
+    # belongs to, so neither the account nor the provider flag it on the 1st
+    assert len([a for a in found if "SageMaker" in a.dim_value]) <= 1
+    assert not [a for a in found if a.start.day == 1 and a.dimension in ("provider_name", "sub_account_id")]
+    assert len(found) <= 8  # a screenful of what matters, not a wall
 
 
 def test_status_survives_recompute(demo_db: Path) -> None:
