@@ -302,6 +302,47 @@ def test_reports(demo_master: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert float(fc[1]["p10"]) < float(fc[1]["forecast"]) < float(fc[1]["p90"])
 
 
+def _statuses(db: Path) -> dict[int, tuple[str, str | None]]:
+    with Store(db, readonly=True) as store:
+        return {a.id: (a.status, a.status_reason) for a in an.load(store.conn)}
+
+
+def test_status_commands_for_cron(demo_db: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    db = ["--db", str(demo_db)]
+    before = _statuses(demo_db)
+    gpu, load_test = sorted(before)[:2]
+    assert main(["anomalies", "dismiss", str(gpu), *db]) == 2  # a dismissal says why
+    assert main(["anomalies", "ack", str(gpu), "9999", *db]) == 2  # unknown id: nothing changes
+    assert "no anomaly with id 9999" in capsys.readouterr().err and _statuses(demo_db) == before
+    # local bookkeeping: read-only mode (never change a cloud resource) allows it, as in the app
+    assert main(["anomalies", "dismiss", str(load_test), "--reason", "planned release test", "--read-only", *db]) == 0
+    assert main(["anomalies", "ack", str(gpu), *db]) == 0
+    assert main(["anomalies", "ack", str(gpu), *db]) == 0
+    out = capsys.readouterr().out
+    assert "dismissed: planned release test" in out and "already acknowledged" in out
+    after = _statuses(demo_db)
+    assert after[load_test] == ("dismissed", "planned release test") and after[gpu] == ("acknowledged", None)
+    assert main(["report", "anomalies", "--status", "dismissed", "--format", "csv", *db]) == 0
+    assert "planned release test" in capsys.readouterr().out
+    assert main(["anomalies", "reopen", str(load_test), *db]) == 0
+    assert _statuses(demo_db)[load_test] == ("open", None)
+    # another process holds the write lock past COSTDECK_LOCK_TIMEOUT: one line, exit 1, nothing changed
+    monkeypatch.setenv("COSTDECK_LOCK_TIMEOUT", "0.3")
+    other = sqlite3.connect(demo_db, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        capsys.readouterr()
+        assert main(["anomalies", "ack", str(load_test), *db]) == 1
+        assert "lock" in capsys.readouterr().err
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert _statuses(demo_db)[load_test] == ("open", None)
+
+
 # -- view 6 --------------------------------------------------------------------------------------
 
 async def _settle(pilot: Any) -> None:

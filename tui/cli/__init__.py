@@ -28,7 +28,7 @@ from cache import LOCK_WAIT_MESSAGE, CacheError, LockWait, set_lock_wait_hook
 from cache.text import clean
 from providers.errors import CostdeckError
 
-from .anomalies import cmd_check
+from .anomalies import cmd_anomalies, cmd_check
 from .commitments import report_commitments
 from .common import check_rules, demo_db_path, load_checked_config, recompute_recommendations, resolve_db
 from .dashboard import cmd_demo, cmd_open, prepare_open
@@ -43,7 +43,8 @@ from .sync import cmd_sync
 from .track import cmd_track
 
 __all__ = [
-    "UsageError", "build_parser", "check_rules", "cmd_check", "cmd_demo", "cmd_import", "cmd_open", "cmd_report",
+    "UsageError", "build_parser", "check_rules", "cmd_anomalies", "cmd_check", "cmd_demo", "cmd_import", "cmd_open",
+    "cmd_report",
     "cmd_sources", "cmd_sync", "cmd_track", "demo_db_path", "load_checked_config", "main", "prepare_open",
     "recompute_recommendations", "report_commitments", "report_ml_runs", "report_recommendations",
     "report_rules", "report_spend", "resolve_db", "run", "write_records",
@@ -109,4 +110,6 @@ def run(args: argparse.Namespace) -> int:
         return cmd_track(args)
     if cmd == "check":
         return cmd_check(args)
+    if cmd == "anomalies":
+        return cmd_anomalies(args)
     raise UsageError(f"unknown command {cmd!r}")

@@ -27,12 +27,14 @@ def report_anomalies(store: Store, args: argparse.Namespace) -> int:
             "id": a.id, "start": a.start.isoformat(), "end": a.end.isoformat(), "kind": a.kind,
             "scope": a.scope_title, "value": a.dim_value, "expected": a.expected, "actual": a.actual,
             "impact": a.impact, "currency": a.currency, "score": a.score, "status": a.status,
+            "reason": a.status_reason or "",
         }
         tops = [c.get("label") or c["value"] for c in a.contributors]
         if args.format == "json":
             rec["filters"] = a.scope
             rec["contributors"] = a.contributors
             rec["first_seen"] = timeutil.iso(a.first_seen)
+            rec["reason"] = a.status_reason
         else:
             rec["contributors"] = "; ".join(str(t) for t in tops)
         records.append(rec)
@@ -102,6 +104,47 @@ def report_forecast(store: Store, args: argparse.Namespace) -> int:
         return 0
     write_records(records, args.format, money_fields=("actual", "forecast", "p10", "p90", "run_rate"),
                   title="Forecast (actual to date + run rate x weekday rhythm; P10-P90 range; run rate per day)")
+    return 0
+
+
+STATUS_VERBS = {"ack": "acknowledged", "dismiss": "dismissed", "reopen": "open"}
+
+
+def cmd_anomalies(args: argparse.Namespace) -> int:
+    """`costdeck anomalies ack|dismiss|reopen ID... [--reason TEXT]`: change anomaly statuses from a
+    script. Local bookkeeping (the cache only), so it works in read-only mode like dismissing a
+    recommendation in the app; it waits for the cache lock like every writer."""
+    from analysis import anomalies as an
+    from providers.errors import InputError
+
+    from .common import resolve_db
+    from .parser import UsageError
+
+    status = STATUS_VERBS[args.verb]
+    reason = (args.reason or "").strip() or None
+    if status == "dismissed" and not reason:
+        raise UsageError("dismiss needs --reason TEXT (it is kept with the status, as in the app)")
+    if status == "open" and reason:
+        raise UsageError("reopen takes no --reason (an open anomaly has none)")
+    load_checked_config(args)
+    path = resolve_db(args)
+    if not path.exists():
+        raise InputError(f"{path}: no cache here (run costdeck import, sync or demo first)")
+    with Store(path) as store:
+        known = {a.id: a for a in an.load(store.conn)}
+        missing = [i for i in args.ids if i not in known]
+        if missing:
+            raise InputError(f"no anomaly with id {', '.join(str(i) for i in missing)} in {path} "
+                             "(costdeck report anomalies --status all lists them)")
+        change = [i for i in dict.fromkeys(args.ids)
+                  if known[i].status != status or (reason and known[i].status_reason != reason)]
+        with store.transaction():
+            an.set_status(store.conn, change, status, reason=reason)
+    what = {"open": "reopened"}.get(status, status)
+    for i in dict.fromkeys(args.ids):
+        a = known[i]
+        head = f"anomaly {i} ({a.kind.replace('_', ' ')} {a.start}..{a.end}, {safe(a.dim_value)})"
+        print(f"{head}: {what}{': ' + safe(reason) if reason else ''}" if i in change else f"{head}: already {what}")
     return 0
 
 

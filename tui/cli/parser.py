@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_track(sub, common)
     _add_sync(sub, common)
     _add_check(sub, common)
+    _add_anomalies(sub, common)
     return p
 
 
@@ -116,6 +117,16 @@ def _add_check(sub: _Subparsers, common: _Parser) -> None:
                        "recommendations saving [notify] min_saving or more); exit 3 when something is, 0 when not")
     c.add_argument("--format", choices=["table", "json"], default="table")
     c.add_argument("--no-notify", action="store_true", help="do not post to the [notify] webhook this time")
+
+
+def _add_anomalies(sub: _Subparsers, common: _Parser) -> None:
+    a = sub.add_parser("anomalies", parents=[common],
+                       help="acknowledge, dismiss or reopen anomalies by id (see report anomalies); "
+                       "changes only the cache, so it works in read-only mode")
+    a.add_argument("verb", choices=["ack", "dismiss", "reopen"],
+                   help="ack: seen, being handled; dismiss: not a problem (needs --reason); reopen")
+    a.add_argument("ids", nargs="+", type=int, metavar="ID", help="anomaly ids (the id column of report anomalies)")
+    a.add_argument("--reason", help="why (required by dismiss; kept with the status and shown in the reports)")
 
 
 # -- report and its subcommands ---------------------------------------------------
