@@ -21,6 +21,7 @@ from cache import queries as q
 from cache.money import NANOS
 from tests.helpers import DEMO_AS_OF, DEMO_NOW, build_demo, demo_copy
 from tui.cli import main
+from tui.widgets import Table
 
 START = date(2026, 1, 5)  # a Monday
 
@@ -383,19 +384,41 @@ async def test_view6_keys(demo_db: Path) -> None:
         assert spend.current_range() == (opened.start, opened.end + timedelta(days=1))  # type: ignore[attr-defined]
 
 
-async def test_view6_read_only_refuses_status_keys(demo_db: Path) -> None:
+async def test_view6_dismiss_asks_why_and_works_in_read_only_mode(demo_db: Path) -> None:
+    """Read-only means never changing a cloud resource (README): statuses are local bookkeeping, allowed
+    there as dismissing a recommendation is; the reason is kept, shown in the detail and the report."""
     from tui.app import CostdeckApp
+    from tui.dialogs import PromptScreen
+    from tui.screens.anomalies import AnomaliesScreen
 
     app = CostdeckApp(demo_db, read_only=True)
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(100, 30)) as pilot:
         await _settle(pilot)
         await pilot.press("6")
         await _settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, AnomaliesScreen)
+        first = screen.rows[0]
         await pilot.press("d")
         await _settle(pilot)
-        assert any("read-only" in str(n.message) for n in app._notifications)
-    with Store(demo_db, readonly=True) as store:
-        assert store.conn.execute("SELECT count(*) FROM anomalies WHERE status<>'open'").fetchone()[0] == 0
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press("enter")  # no reason: asked again
+        await _settle(pilot)
+        assert isinstance(app.screen, PromptScreen) and "give a reason" in str(app.screen.query_one("#error").render())
+        await pilot.press(*"planned GPU run", "enter")
+        await _settle(pilot)
+        assert app.screen is screen and first.id not in {a.id for a in screen.rows}
+        await pilot.press("s")  # all: the dismissed one, its reason in the detail
+        await _settle(pilot)
+        row = [a.id for a in screen.rows].index(first.id)
+        screen.query_one("#anomaly-table", Table).move_cursor(row=row)
+        await _settle(pilot)
+        detail = str(screen.query_one("#anomaly-detail").render())
+        assert "dismissed: planned GPU run" in detail
+        await pilot.press("o")
+        await _settle(pilot)
+    assert _statuses(demo_db)[first.id] == ("open", None)
+    assert not any("read-only" in str(n.message) for n in app._notifications)
 
 
 def test_view6_snapshot(snap_compare, demo_master: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]

@@ -98,14 +98,16 @@ disappeared. Impact = actual - expected over the anomaly's days; only moves of a
 [anomalies] min_impact a day count. The chart shows the selected scope's daily spend (cyan), the
 expected band (gray) and the anomalous days (red x); the line under the table names the
 contributors (what moved most). enter opens Spend on that scope and those days.
-a acknowledges, d dismisses, o reopens (kept across recomputes); s shows open / all.
+a acknowledges, d dismisses (asks why; the reason shows in the line under the table and in
+`report anomalies`), o reopens; kept across recomputes, and allowed in read-only mode (it changes
+only the cache, never a cloud resource). s shows open / all.
 Budgets: spent / amount, then (→) the forecast at the end of the period; the bar is spent (█) and
 forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
 """
     BINDINGS = [
         Binding("enter", "open_spend", "Open in Spend", id="anomalies.open"),
         Binding("a", "set_status('acknowledged')", "Ack", id="anomalies.ack"),
-        Binding("d", "set_status('dismissed')", "Dismiss", id="anomalies.dismiss"),
+        Binding("d", "dismiss_anomaly", "Dismiss", id="anomalies.dismiss"),
         Binding("o", "set_status('open')", "Reopen", id="anomalies.reopen"),
         Binding("s", "toggle_all", "Open/all", id="anomalies.all"),
     ]
@@ -228,6 +230,11 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
         line = Text(no_wrap=True, overflow="ellipsis")
         line.append(f" {a.scope_title}: ", style="bold")
         line.append(f"{fmt(a.actual, a.currency)} vs {fmt(a.expected, a.currency)} expected, {a.days}d", style="")
+        if a.status != "open":
+            line.append(f" · {a.status}", style=STATUS_STYLE[a.status])
+            if a.status_reason:
+                line.append(": ", style=STATUS_STYLE[a.status])
+                line.append_text(safe(a.status_reason, 60))
         if a.contributors:
             line.append(" · moved: ", style="dim")
             for i, c in enumerate(a.contributors[:3]):
@@ -276,11 +283,11 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
             ("Anomalies: show open / all (s)", self.action_toggle_all, "Switch between open and all anomalies"),
             ("Anomalies: open in Spend (enter)", self.action_open_spend, "The selected anomaly's scope and days"),
         ]
-        if not self.cd_app.read_only:
-            cmds += [
-                ("Anomalies: acknowledge (a)", lambda: self.action_set_status("acknowledged"), "Seen, being handled"),
-                ("Anomalies: dismiss (d)", lambda: self.action_set_status("dismissed"), "Not a problem"),
-            ]
+        cmds += [
+            ("Anomalies: acknowledge (a)", lambda: self.action_set_status("acknowledged"), "Seen, being handled"),
+            ("Anomalies: dismiss (d)", self.action_dismiss_anomaly, "Not a problem (asks why)"),
+            ("Anomalies: reopen (o)", lambda: self.action_set_status("open"), "Back to the open ones"),
+        ]
         return cmds
 
     # -- keys ----------------------------------------------------------------------------------
@@ -307,16 +314,8 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
         if spend.is_mounted:
             spend.load()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action.startswith("set_status"):  # the name, or the binding's whole action string
-            return not self.cd_app.read_only
-        return True
-
-    def unavailable_reason(self, action: str) -> str | None:
-        if action.startswith("set_status") and self.cd_app.read_only:
-            return "read-only mode: anomaly statuses are not changed (--read-only or read_only in the config)"
-        return None
-
+    # Statuses are local bookkeeping (the cache only, never a cloud resource): allowed in read-only
+    # mode, as dismissing or snoozing a recommendation is (README: read-only).
     def action_set_status(self, status: str) -> None:
         a = self._current()
         if a is None:
@@ -326,10 +325,27 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
             return
         self.write_status(a.id, status)
 
+    def action_dismiss_anomaly(self) -> None:
+        a = self._current()
+        if a is None:
+            return
+        if a.status == "dismissed":
+            self.notify("Already dismissed", timeout=3)
+            return
+        from ..dialogs import PromptScreen
+
+        def done(reason: str | None) -> None:
+            if reason:
+                self.write_status(a.id, "dismissed", reason)
+
+        title = f"Dismiss the {an.KIND_TITLES[a.kind]} in {clean(a.dim_value, 50)}: why?"
+        self.app.push_screen(PromptScreen(title, "", "e.g. planned load test",
+                                          lambda t: None if t else "give a reason (it is kept with the status)"), done)
+
     @work(thread=True, exclusive=True, group="anomaly-status", exit_on_error=False,
           description="Changing the anomaly's status")
-    def write_status(self, anomaly_id: int, status: str) -> None:
-        n = self.cd_app.write(lambda conn: an.set_status(conn, [anomaly_id], status))
+    def write_status(self, anomaly_id: int, status: str, reason: str | None = None) -> None:
+        n = self.cd_app.write(lambda conn: an.set_status(conn, [anomaly_id], status, reason=reason))
         what = {"open": "reopened"}.get(status, status)
         post_result(self, self.StatusWritten(f"{n} anomaly {what}"))
 
