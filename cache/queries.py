@@ -433,5 +433,14 @@ def dim_values(conn: sqlite3.Connection, by: str, limit: int = 500) -> list[tupl
     )]
 
 
+def dim_label(conn: sqlite3.Connection, by: str, value: str | None) -> str | None:
+    """The display name of one value of a dimension (an account's name), None when it has none."""
+    check_dim(by)
+    if value is None or by.startswith("tag:"):
+        return None
+    row = conn.execute("SELECT label FROM dims WHERE kind=? AND value=?", (DIMENSIONS[by], value)).fetchone()
+    return row[0] if row and row[0] else None
+
+
 def tag_keys(conn: sqlite3.Connection) -> list[str]:
     return [r[0] for r in conn.execute("SELECT DISTINCT key FROM tag_index ORDER BY key")]

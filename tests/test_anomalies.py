@@ -382,6 +382,10 @@ async def test_view6_keys(demo_db: Path) -> None:
         opened = screen.rows[0]
         assert spend.filters() == opened.scope  # type: ignore[attr-defined]
         assert spend.current_range() == (opened.start, opened.end + timedelta(days=1))  # type: ignore[attr-defined]
+        # the breadcrumbs name the account as the Spend view does elsewhere, not by its id
+        crumbs = str(spend.query_one("#crumbs").render())
+        account = opened.scope["sub_account_id"]
+        assert opened.dim_value.split(" / ")[1] in crumbs and account not in crumbs
 
 
 async def test_view6_dismiss_asks_why_and_works_in_read_only_mode(demo_db: Path) -> None:

@@ -17,6 +17,7 @@ from textual.worker import Worker
 
 from analysis import anomalies as an
 from analysis import budgets as bu
+from cache import queries as q
 from cache.money import fmt
 
 from ..base import ViewScreen, post_result
@@ -306,7 +307,9 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
         spend = self.app.screen
         if not isinstance(spend, SpendScreen):
             return
-        spend.crumbs = [Crumb(dim, value, None, dim) for dim, value in a.scope.items()]
+        # the names the Spend view shows for its own breadcrumbs (an account's name, not its id)
+        labels = self.cd_app.read(lambda conn: {dim: q.dim_label(conn, dim, v) for dim, v in a.scope.items()})
+        spend.crumbs = [Crumb(dim, value, labels.get(dim), dim) for dim, value in a.scope.items()]
         spend.by = "resource_id"
         spend.preset = "custom"
         spend.custom = (a.start, a.end + timedelta(days=1))
