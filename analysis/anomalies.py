@@ -134,6 +134,12 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
     cum = [0.0]
     for v in values:
         cum.append(cum[-1] + v)
+    wds = [d.weekday() for d in days]
+    centred: list[float | None] = [None] * n  # a day over the mean of the week centred on it
+    for i in range(born + 3, n - 3):
+        week = (cum[i + 4] - cum[i - 3]) / 7
+        if week > 0:
+            centred[i] = values[i] / week
     for t in range(n):
         lo = max(born, t - p.weeks * 7)
         clean = [i for i in range(lo, t) if not flags[i]]
@@ -145,12 +151,15 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
         # the window does not pass for a weekday rhythm)
         per_wd: list[list[float]] = [[] for _ in range(7)]
         for i in clean:
+            if i + 3 < t and centred[i] is not None:
+                per_wd[wds[i]].append(centred[i] or 0.0)
+                continue
             a = max(born, min(i - 3, t - 7))
             if a + 7 > t or a > i:
                 continue
             week = (cum[a + 7] - cum[a]) / 7
             if week > 0:
-                per_wd[days[i].weekday()].append(values[i] / week)
+                per_wd[wds[i]].append(values[i] / week)
         meds = [median(v) if len(v) >= 2 else None for v in per_wd]
         known = [m for m in meds if m is not None]
         overall = sum(known) / len(known) if known else 0.0
@@ -205,15 +214,17 @@ def detect(values: Sequence[float], days: Sequence[date] | None = None, params: 
             d = values[i] - exp[i]
             return abs(d) >= p.min_impact and abs(d) >= p.min_relative * abs(exp[i])
 
+        if abs(z) < min(p.z, p.z_run):
+            continue
+        spike = abs(z) >= p.z and big(t)
+        run = list(range(t - p.run_days + 1, t + 1))
+        if not spike and not (run[0] >= first and all(abs(zs[i]) >= p.z_run and (zs[i] > 0) == (z > 0) and big(i)
+                                                      for i in run)):
+            continue
         if z > 0 and _usual_burst(values, exp, flags, lo, t, p):
             continue
-        if abs(z) >= p.z and big(t):
-            flags[t] = 1 if z > 0 else -1
-            continue
-        run = list(range(t - p.run_days + 1, t + 1))
-        if run[0] >= first and all(abs(zs[i]) >= p.z_run and (zs[i] > 0) == (z > 0) and big(i) for i in run):
-            for i in run:
-                flags[i] = 1 if z > 0 else -1
+        for i in [t] if spike else run:
+            flags[i] = 1 if z > 0 else -1
     return SeriesResult(exp, sd, zs, flags)
 
 
