@@ -386,6 +386,7 @@ async def test_view6_keys(demo_db: Path) -> None:
         crumbs = str(spend.query_one("#crumbs").render())
         account = opened.scope["sub_account_id"]
         assert opened.dim_value.split(" / ")[1] in crumbs and account not in crumbs
+        assert crumbs.index("Provider") < crumbs.index("Sub account") < crumbs.index("Service")
 
 
 async def test_view6_dismiss_asks_why_and_works_in_read_only_mode(demo_db: Path) -> None:

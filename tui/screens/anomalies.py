@@ -309,7 +309,9 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
             return
         # the names the Spend view shows for its own breadcrumbs (an account's name, not its id)
         labels = self.cd_app.read(lambda conn: {dim: q.dim_label(conn, dim, v) for dim, v in a.scope.items()})
-        spend.crumbs = [Crumb(dim, value, labels.get(dim), dim) for dim, value in a.scope.items()]
+        order = ("provider_name", "sub_account_id", "service_name")  # the Spend view's drill order
+        dims = sorted(a.scope, key=lambda d: order.index(d) if d in order else len(order))
+        spend.crumbs = [Crumb(dim, a.scope[dim], labels.get(dim), dim) for dim in dims]
         spend.by = "resource_id"
         spend.preset = "custom"
         spend.custom = (a.start, a.end + timedelta(days=1))
