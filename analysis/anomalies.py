@@ -456,6 +456,9 @@ def find(conn: sqlite3.Connection, p: Params | None = None, as_of: date | None =
             # its parts: the account x service series inside it (a tag value has none)
             parts = [(c, r) for c, r in zip(scopes, results, strict=True)
                      if c.dimension == SCOPE_PAIR and not s.dimension.startswith("tag:") and _inside(c.scope, s.scope)]
+            # (judged only when the parts hold the scope's spend: not when some of it has no service)
+            if parts and sum(sum(c.values) for c, _ in parts) < 0.9 * sum(s.values):
+                parts = []
             for ep in episodes(s.values, res):
                 if parts and not any(_moved(c.values, r, i, ep.sign, p) for c, r in parts
                                      for i in range(ep.start, ep.end + 1)):

@@ -96,6 +96,35 @@ def test_a_new_scope_ramping_up_is_not_compared_with_the_days_before_it_existed(
     assert [d for d in _flagged(days, vals) if d >= days[60]] == []
 
 
+def _account_store(path: Path, bump: float, no_service: bool = False) -> list[an.Found]:
+    """One account, 50 services of ~$40 a day (10 % noise), 100 days; on day 90 every service is
+    `bump` x its usual (each within its own noise and minimum impact, the account's sum well beyond)."""
+    from cache import CostRow
+    from cache.money import to_nanos
+
+    rng = random.Random(5)
+    rows = []
+    for i in range(100):
+        d = START + timedelta(days=i)
+        for k in range(50):
+            v = 40 * (1 + rng.gauss(0, 0.1)) * (bump if i == 90 else 1.0)
+            svc = None if no_service and k < 25 else f"svc-{k}"
+            rows.append(CostRow(day=d, provider_name="AWS", sub_account_id="111", sub_account_name="Prod",
+                                service_name=svc, resource_id=f"r-{k}", billed_cost=to_nanos(f"{v:.2f}")))
+    with Store(path) as store:
+        store.replace_costs(store.ensure_source("s", "test"), rows)
+        return an.find(store.conn, an.Params(lookback_days=20))[0]
+
+
+def test_a_parent_none_of_whose_parts_moved_is_noise_adding_up(tmp_path: Path) -> None:
+    found = _account_store(tmp_path / "a.db", 1.3)
+    assert [f for f in found if f.start == START + timedelta(days=90)] == []
+    # when half the spend has no service, the parts cannot tell: the account's move is reported
+    found = _account_store(tmp_path / "b.db", 1.3, no_service=True)
+    assert {f.dimension for f in found if f.start == START + timedelta(days=90)} & {"sub_account_id", "provider_name",
+                                                                                   "total"}
+
+
 def test_blip_under_the_minimum_impact_is_not_an_alert() -> None:
     days, vals = _series(base=2.0)  # a $2/day service
     vals[60] = 5.0  # +$3: 150 %, but $3
