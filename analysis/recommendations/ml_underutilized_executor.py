@@ -46,6 +46,10 @@ def _capacity(p: PriceRow, gpu: bool) -> float | None:
     return p.vcpu
 
 
+def _cap(p: PriceRow, gpu: bool) -> str:
+    return f"{mlprofile.gpus_of(p.sku)} GPU" if gpu else f"{p.vcpu or 0:g} vCPU"
+
+
 def _target(ctx: RuleContext, provider: str, region: str | None, itype: str, gpu: bool, used: float,
             params: Params) -> tuple[PriceRow, PriceRow] | None:
     now_p = ctx.price(provider, region, itype)
@@ -97,12 +101,9 @@ def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
             monthly = round(per_run * rate)
             cur = now_p.currency
 
-            def cap(p: PriceRow) -> str:
-                return f"{mlprofile.gpus_of(p.sku)} GPU" if gpu else f"{p.vcpu or 0:g} vCPU"
-
             detail = {
                 "summary": (f"{len(prof)} runs on {itype}: {metric.upper()} p95 at most {max(p95s):.0f}% "
-                            f"(limit {limit:g}%); {after.sku} ({cap(after)}) instead of {cap(now_p)}"),
+                            f"(limit {limit:g}%); {after.sku} ({_cap(after, gpu)}) instead of {_cap(now_p, gpu)}"),
                 "task": task,
                 "instance_type": itype,
                 "target_type": after.sku,
