@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -14,6 +15,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
+from analysis import mlprofile
+from analysis.mlprofile import METRIC_LABEL, Stat
 from analysis.mlruns import (
     BASIS_MARK,
     UNKNOWN,
@@ -89,6 +92,26 @@ class HistoryPlot(Chart):
             if steps:
                 plt.plot(steps, values, color="cyan", marker="braille")
                 plt.xlabel("step")
+
+        self.draw_with(draw)
+
+
+PROFILE_COLORS = {"cpu": "blue", "memory": "magenta", "gpu": "green", "gpu_memory": "yellow"}
+PROFILE_STYLE = {"cpu": "blue", "memory": "magenta", "gpu": "green", "gpu_memory": "yellow"}
+
+
+class ProfilePlot(Chart):
+    """A run's utilization profile: percent (0-100) of each series over the run's minutes."""
+
+    def show(self, series: dict[str, list[tuple[float, float]]], title: str) -> None:
+        def draw(plt: Any) -> None:
+            plt.title(title)
+            if series:
+                for metric, pts in series.items():
+                    plt.plot([p[0] for p in pts], [p[1] for p in pts], color=PROFILE_COLORS.get(metric, "white"),
+                             marker="braille")
+                plt.ylim(0, 100)
+                plt.xlabel("minutes")
 
         self.draw_with(draw)
 
@@ -521,15 +544,25 @@ class RunDetailScreen(WorkerStateRelay, Screen[None]):
     DEFAULT_CSS = """
     RunDetailScreen #run-head { height: auto; padding: 0 1; }
     RunDetailScreen #run-execs { height: auto; max-height: 8; }
-    RunDetailScreen #run-bottom { height: 1fr; }
-    RunDetailScreen #run-params-box { width: 50; }
+    RunDetailScreen #run-bottom { height: 1fr; min-height: 8; }
+    RunDetailScreen #run-params-box { width: 40; }
     RunDetailScreen #run-params { height: 1fr; }
-    RunDetailScreen #run-history { width: 1fr; }
+    RunDetailScreen #run-profile-box { width: 1fr; }
+    RunDetailScreen #run-history-box { width: 1fr; }
+    RunDetailScreen .chart-title { height: 1; padding: 0 1; }
+    RunDetailScreen #run-profile, RunDetailScreen #run-history { height: 1fr; }
+    RunDetailScreen.-narrow #run-params-box { display: none; }
     """
     HELP = """
 The run's executors with what each cost and on which basis: billed (the resource's billed cost,
 each day apportioned to the run's hours), price x duration (on-demand price x instances x hours),
-mixed, or unknown with the reason. m cycles the metric shown in the history chart. esc goes back.
+mixed, or unknown with the reason. Below: the run's utilization profile (CPU, memory, GPU and GPU
+memory in percent over the run's minutes, from costdeck track, SageMaker CloudWatch or MLflow
+system metrics; the line above the chart gives each series' p95 and the cost per utilized
+GPU-hour: cost / (GPUs x hours x mean GPU utilization)) beside the metric history. m cycles the
+metric shown in the history chart (the line above it names the metric shown). Narrow terminals
+leave out the parameters table and the provider and resource columns (the header lists the
+parameters). esc goes back.
 """
 
     def __init__(self, run_id: str) -> None:
@@ -538,6 +571,8 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
         self.detail: RunDetail | None = None
         self.metric_keys: list[str] = []
         self.metric_idx = 0
+        self.profile: dict[str, list[tuple[datetime, float]]] = {}
+        self.profile_stats: dict[str, Stat] = {}
 
     def compose(self) -> ComposeResult:
         yield TopBar("ML run")
@@ -548,35 +583,73 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
             with Vertical(id="run-params-box"):
                 yield Label("Parameters", classes="section")
                 yield Table(id="run-params", cursor_type="row", zebra_stripes=True)
-            yield HistoryPlot(id="run-history")
+            with Vertical(id="run-profile-box"):
+                yield Static("", id="run-profile-title", classes="chart-title")
+                yield ProfilePlot(id="run-profile")
+            with Vertical(id="run-history-box"):
+                yield Static("", id="run-history-title", classes="chart-title")
+                yield HistoryPlot(id="run-history")
         yield Footer()
 
-    def on_mount(self) -> None:
+    @property
+    def narrow(self) -> bool:
+        return (self.size.width or 120) < 110
+
+    def _exec_columns(self) -> None:
         execs = self.query_one("#run-execs", DataTable)
-        for key, title in (("exec", "Executor"), ("where", "Provider / region"), ("resource", "Resource"),
-                           ("hours", "Hours"), ("price", "Price/h"), ("cost", "Cost"), ("basis", "Basis / why")):
+        execs.clear(columns=True)
+        cols = (("exec", "Executor"), ("where", "Provider / region"), ("resource", "Resource"),
+                ("hours", "Hours"), ("price", "Price/h"), ("cost", "Cost"), ("basis", "Basis / why"))
+        if self.narrow:  # 80 columns: what the run cost and why; where it ran is in the header
+            width = self.size.width or 80
+            widths = {"exec": 18, "hours": 7, "price": 9, "cost": 11}
+            widths["basis"] = max(12, width - sum(widths.values()) - 2 * 6 - 2)
+            for key, title in cols:
+                if key in widths:
+                    execs.add_column(Text(title, justify="right") if key in ("hours", "price", "cost") else title,
+                                     key=key, width=widths[key])
+            return
+        for key, title in cols:
             execs.add_column(Text(title, justify="right") if key in ("hours", "price", "cost") else title, key=key)
+
+    def on_resize(self) -> None:
+        was = self.has_class("-narrow")
+        self.set_class(self.narrow, "-narrow")
+        if was != self.narrow and self.detail is not None:
+            self.show(self.detail, self.profile, self.profile_stats)
+
+    def on_mount(self) -> None:
+        self.set_class(self.narrow, "-narrow")
+        self._exec_columns()
         params = self.query_one("#run-params", DataTable)
         params.add_column("Parameter", key="k", width=20)
         params.add_column("Value", key="v", width=24)
         self.load()
 
     class Loaded(Message, bubble=False):
-        def __init__(self, detail: RunDetail | None) -> None:
+        def __init__(self, detail: RunDetail | None, profile: dict[str, list[tuple[datetime, float]]],
+                     stats: dict[str, Stat]) -> None:
             super().__init__()
-            self.detail = detail
+            self.detail, self.profile, self.stats = detail, profile, stats
 
     @work(thread=True, exclusive=True, group="mlrun", exit_on_error=False, description="Loading the run")
     def load(self) -> None:
-        detail = self.app.read(lambda conn: run_detail(conn, self.run_id))  # type: ignore[attr-defined]
-        post_result(self, self.Loaded(detail))
+        def compute(conn: Any) -> tuple[RunDetail | None, dict[str, list[tuple[datetime, float]]], dict[str, Stat]]:
+            return (run_detail(conn, self.run_id), mlprofile.series(conn, self.run_id),
+                    mlprofile.stats(conn, [self.run_id]).get(self.run_id, {}))
+
+        detail, profile, stats = self.app.read(compute)  # type: ignore[attr-defined]
+        post_result(self, self.Loaded(detail, profile, stats))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        self.show(message.detail)
+        self.show(message.detail, message.profile, message.stats)
 
-    def show(self, detail: RunDetail | None) -> None:
+    def show(self, detail: RunDetail | None, profile: dict[str, list[tuple[datetime, float]]] | None = None,
+             stats: dict[str, Stat] | None = None) -> None:
         self.detail = detail
+        self.profile = profile or {}
+        self.profile_stats = stats or {}
         head = self.query_one("#run-head", Static)
         if detail is None:
             head.update(Text("This run is no longer in the cache.", style="yellow"))
@@ -613,9 +686,18 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
         if r.primary_metric:
             t.append("  ·  ", style="dim")
             t.append(f"{clean(r.primary_metric, 30)} = {metric_value(r.primary_value)}", style="bold")
+        if self.narrow:
+            wheres = sorted({" / ".join(clean(x, 20) for x in (e.provider_name, e.region_id, e.resource_id) if x)
+                             for e in r.executors} - {""})
+            if wheres:
+                t.append("\non ", style="dim")
+                t.append(", ".join(wheres)[:160])
+            if detail.params:
+                t.append("\nparams ", style="dim")
+                t.append(clean("  ".join(f"{k}={v}" for k, v in detail.params), 150))
         head.update(t)
+        self._exec_columns()
         execs = self.query_one("#run-execs", DataTable)
-        execs.clear()
         for e in r.executors:
             where = " / ".join(clean(x, 20) for x in (e.provider_name, e.region_id) if x) or "—"
             why = Text(e.basis, style=BASIS_STYLE.get(BASIS_MARK.get(e.basis, "?"), ""))
@@ -625,7 +707,7 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
                 why.append(f" ({clean(e.note, 60)})", style="dim")
             if e.billed_days and e.priced_hours:
                 why.append(f" ({e.billed_days} billed days + {e.priced_hours:.1f} h priced)", style="dim")
-            execs.add_row(
+            cells = [
                 safe(e.label, 30),
                 Text(where, style="dim"),
                 safe(e.resource_id or "—", 48, "" if e.resource_id else "dim"),
@@ -634,9 +716,11 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
                 Text(fmt(e.cost, e.currency) if e.cost is not None else "unknown", justify="right",
                      style="" if e.cost is not None else "yellow"),
                 why,
-            )
+            ]
+            execs.add_row(*(cells[:1] + cells[3:] if self.narrow else cells))
         if not r.executors:
-            execs.add_row(Text("no executor recorded", style="dim"), "", "", "", "", "",
+            blanks = [""] * (3 if self.narrow else 5)
+            execs.add_row(Text("no executor recorded", style="dim"), *blanks,
                           Text(clean(r.reason, 90), style="yellow"))
         params = self.query_one("#run-params", DataTable)
         params.clear()
@@ -648,19 +732,49 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
         if r.primary_metric in keys:
             keys.remove(r.primary_metric)
             keys.insert(0, r.primary_metric)
-        self.metric_keys = keys
-        self.metric_idx = 0
+        if keys != self.metric_keys:
+            self.metric_keys = keys
+            self.metric_idx = 0
         self._plot()
+        self._plot_profile()
+
+    def _plot_profile(self) -> None:
+        plot = self.query_one("#run-profile", ProfilePlot)
+        title = self.query_one("#run-profile-title", Static)
+        r = self.detail.run if self.detail else None
+        if r is None or not self.profile:
+            title.update(Text("Profile: none recorded", style="dim"))
+            plot.show({}, "no utilization profile")
+            return
+        line = Text("Profile ", style="bold")
+        for metric in self.profile:
+            st = self.profile_stats.get(metric)
+            line.append(f"{METRIC_LABEL[metric].replace(' %', '')}", style=PROFILE_STYLE[metric])
+            line.append(f" p95 {st.p95:.0f}%  " if st else "  ", style="dim")
+        per = mlprofile.cost_per_utilized_gpu_hour(r, self.profile_stats)
+        if per is not None:
+            line.append(f"{fmt(per[0], r.currency)}", style="bold")
+            line.append("/utilized GPU-h", style="dim")
+        title.update(line)
+        t0 = r.start
+        series = {m: [((ts - t0).total_seconds() / 60.0, v) for ts, v in pts] for m, pts in self.profile.items()}
+        plot.show(series, "utilization % over minutes")
 
     def _plot(self) -> None:
         plot = self.query_one("#run-history", HistoryPlot)
+        title = self.query_one("#run-history-title", Static)
         if not self.detail or not self.metric_keys:
+            title.update(Text("Metric: none recorded", style="dim"))
             plot.show([], [], "no metric history recorded")
             return
         key = self.metric_keys[self.metric_idx % len(self.metric_keys)]
         pts = self.detail.metrics[key]
-        more = f"  (m: {len(self.metric_keys)} metrics)" if len(self.metric_keys) > 1 else ""
-        plot.show([p[0] for p in pts], [p[2] for p in pts], f"{clean(key, 30)} by step{more}")
+        line = Text("Metric ", style="bold")
+        line.append(clean(key, 40), style="bold cyan")
+        if len(self.metric_keys) > 1:
+            line.append(f"  {self.metric_idx + 1}/{len(self.metric_keys)}, m: next", style="dim")
+        title.update(line)
+        plot.show([p[0] for p in pts], [p[2] for p in pts], f"{clean(key, 30)} by step")
 
     def action_next_metric(self) -> None:
         if self.metric_keys:
