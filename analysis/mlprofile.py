@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cache import timeutil
 from cache.gpus import gpus_of
@@ -162,5 +162,46 @@ def weekly_spend(runs: Sequence[RunCost]) -> dict[date, int]:
     return dict(sorted(out.items()))
 
 
-__all__ = ["METRICS", "METRIC_LABEL", "Outcome", "Stat", "cost_per_utilized_gpu_hour", "gpus_of", "outcome", "p95",
+PERIOD_DAYS = {"month": 365.25 / 12, "quarter": 365.25 / 4, "year": 365.25}
+
+
+@dataclass(slots=True)
+class TaskBudget:
+    name: str
+    amount_nanos: int
+    currency: str
+    period: str
+
+    @property
+    def weekly_nanos(self) -> int:
+        """The budget's share of one week."""
+        return round(self.amount_nanos * 7 / PERIOD_DAYS.get(self.period, PERIOD_DAYS["month"]))
+
+
+def task_budgets(budgets: Iterable[Any]) -> dict[str, list[TaskBudget]]:
+    """task -> the budgets ([budgets.NAME] of the config, or rows of the budgets table) whose filter
+    is on `task` only (a value or a list); a budget that also filters on other dimensions is about
+    the bill, not a task's runs, and is left out."""
+    out: dict[str, list[TaskBudget]] = defaultdict(list)
+    for b in budgets:
+        get = b.get if isinstance(b, dict) else lambda k, _b=b: getattr(_b, k, None)
+        flt = get("filter") or {}
+        if isinstance(flt, str):
+            import json
+
+            try:
+                flt = json.loads(flt)
+            except ValueError:
+                continue
+        if not isinstance(flt, dict) or set(flt) != {"task"}:
+            continue
+        tasks = flt["task"] if isinstance(flt["task"], list) else [flt["task"]]
+        tb = TaskBudget(str(get("name")), int(get("amount_nanos") or 0), str(get("currency") or "USD"),
+                        str(get("period") or "month"))
+        for t in tasks:
+            out[str(t)].append(tb)
+    return dict(out)
+
+
+__all__ = ["TaskBudget", "task_budgets", "METRICS", "METRIC_LABEL", "Outcome", "Stat", "cost_per_utilized_gpu_hour", "gpus_of", "outcome", "p95",
            "pareto", "run_gpus", "series", "stats", "week_start", "weekly_spend"]

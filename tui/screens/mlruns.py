@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from analysis import mlprofile
-from analysis.mlprofile import METRIC_LABEL, Stat
+from analysis.mlprofile import Stat
 from analysis.mlruns import (
     BASIS_MARK,
     UNKNOWN,
@@ -98,6 +98,7 @@ class HistoryPlot(Chart):
 
 PROFILE_COLORS = {"cpu": "blue", "memory": "magenta", "gpu": "green", "gpu_memory": "yellow"}
 PROFILE_STYLE = {"cpu": "blue", "memory": "magenta", "gpu": "green", "gpu_memory": "yellow"}
+PROFILE_SHORT = {"cpu": "CPU", "memory": "Mem", "gpu": "GPU", "gpu_memory": "GMem"}
 
 
 class ProfilePlot(Chart):
@@ -549,7 +550,7 @@ class RunDetailScreen(WorkerStateRelay, Screen[None]):
     RunDetailScreen #run-params { height: 1fr; }
     RunDetailScreen #run-profile-box { width: 1fr; }
     RunDetailScreen #run-history-box { width: 1fr; }
-    RunDetailScreen .chart-title { height: 1; padding: 0 1; }
+    RunDetailScreen .chart-title { height: 2; padding: 0 1; }
     RunDetailScreen #run-profile, RunDetailScreen #run-history { height: 1fr; }
     RunDetailScreen.-narrow #run-params-box { display: none; }
     """
@@ -655,47 +656,7 @@ parameters). esc goes back.
             head.update(Text("This run is no longer in the cache.", style="yellow"))
             return
         r = detail.run
-        t = Text()
-        t.append(clean(r.name or r.run_id, 70), style="bold")
-        t.append("  ")
-        t.append_text(status_text(r.status))
-        if r.exit_code is not None:
-            t.append(f" (exit {r.exit_code})", style="dim")
-        t.append("\ntask ", style="dim")
-        t.append(clean(r.task, 40))
-        t.append("  ·  id ", style="dim")
-        t.append(clean(r.run_id, 80))
-        t.append("\n")
-        t.append(r.start.strftime("%Y-%m-%d %H:%M UTC"))
-        t.append(" → ", style="dim")
-        t.append(r.end.strftime("%Y-%m-%d %H:%M UTC") if r.end else "running", style="" if r.end else "cyan")
-        t.append(f"  ({duration_text(r.duration_s)})", style="dim")
-        if r.host:
-            t.append("  ·  host ", style="dim")
-            t.append(clean(r.host, 40))
-        if r.source:
-            t.append("  ·  source ", style="dim")
-            t.append(clean(r.source, 30))
-        t.append("\ncost ", style="dim")
-        if r.cost is None:
-            t.append("unknown", style="bold yellow")
-            t.append(f": {clean(r.reason, 150)}", style="yellow")
-        else:
-            t.append(fmt(r.cost, r.currency), style="bold")
-            t.append(f"  ({r.basis}{', so far' if r.running else ''})", style="dim")
-        if r.primary_metric:
-            t.append("  ·  ", style="dim")
-            t.append(f"{clean(r.primary_metric, 30)} = {metric_value(r.primary_value)}", style="bold")
-        if self.narrow:
-            wheres = sorted({" / ".join(clean(x, 20) for x in (e.provider_name, e.region_id, e.resource_id) if x)
-                             for e in r.executors} - {""})
-            if wheres:
-                t.append("\non ", style="dim")
-                t.append(", ".join(wheres)[:160])
-            if detail.params:
-                t.append("\nparams ", style="dim")
-                t.append(clean("  ".join(f"{k}={v}" for k, v in detail.params), 150))
-        head.update(t)
+        head.update(self._narrow_head(detail) if self.narrow else self._wide_head(detail))
         self._exec_columns()
         execs = self.query_one("#run-execs", DataTable)
         for e in r.executors:
@@ -738,6 +699,88 @@ parameters). esc goes back.
         self._plot()
         self._plot_profile()
 
+    def _wide_head(self, detail: RunDetail) -> Text:
+        r = detail.run
+        t = Text()
+        t.append(clean(r.name or r.run_id, 70), style="bold")
+        t.append("  ")
+        t.append_text(status_text(r.status))
+        if r.exit_code is not None:
+            t.append(f" (exit {r.exit_code})", style="dim")
+        t.append("\ntask ", style="dim")
+        t.append(clean(r.task, 40))
+        t.append("  ·  id ", style="dim")
+        t.append(clean(r.run_id, 80))
+        t.append("\n")
+        t.append(r.start.strftime("%Y-%m-%d %H:%M UTC"))
+        t.append(" → ", style="dim")
+        t.append(r.end.strftime("%Y-%m-%d %H:%M UTC") if r.end else "running", style="" if r.end else "cyan")
+        t.append(f"  ({duration_text(r.duration_s)})", style="dim")
+        if r.host:
+            t.append("  ·  host ", style="dim")
+            t.append(clean(r.host, 40))
+        if r.source:
+            t.append("  ·  source ", style="dim")
+            t.append(clean(r.source, 30))
+        t.append("\ncost ", style="dim")
+        if r.cost is None:
+            t.append("unknown", style="bold yellow")
+            t.append(f": {clean(r.reason, 150)}", style="yellow")
+        else:
+            t.append(fmt(r.cost, r.currency), style="bold")
+            t.append(f"  ({r.basis}{', so far' if r.running else ''})", style="dim")
+        if r.primary_metric:
+            t.append("  ·  ", style="dim")
+            t.append(f"{clean(r.primary_metric, 30)} = {metric_value(r.primary_value)}", style="bold")
+        return t
+
+    def _narrow_head(self, detail: RunDetail) -> Text:
+        """Four lines of at most the screen's width (80 columns: the charts keep their room)."""
+        r = detail.run
+        width = max(20, (self.size.width or 80) - 2)
+        lines: list[Text] = []
+        t = Text(clean(r.name or r.run_id, 70), style="bold")
+        t.append("  ")
+        t.append_text(status_text(r.status))
+        if r.exit_code is not None:
+            t.append(f" (exit {r.exit_code})", style="dim")
+        lines.append(t)
+        t = Text("task ", style="dim")
+        t.append(clean(r.task, 30))
+        t.append("  ")
+        t.append(r.start.strftime("%m-%d %H:%M"))
+        t.append(" → ", style="dim")
+        t.append(r.end.strftime("%m-%d %H:%M UTC") if r.end else "running", style="" if r.end else "cyan")
+        t.append(f" ({duration_text(r.duration_s)})", style="dim")
+        wheres = sorted({"/".join(clean(x, 20) for x in (e.provider_name, e.region_id) if x) for e in r.executors}
+                        - {""})
+        if wheres:
+            t.append("  on ", style="dim")
+            t.append(", ".join(wheres))
+        lines.append(t)
+        t = Text("cost ", style="dim")
+        if r.cost is None:
+            t.append("unknown", style="bold yellow")
+            t.append(f": {clean(r.reason, 150)}", style="yellow")
+        else:
+            t.append(fmt(r.cost, r.currency), style="bold")
+            t.append(f" ({r.basis}{', so far' if r.running else ''})", style="dim")
+        if r.primary_metric:
+            t.append("  ")
+            t.append(f"{clean(r.primary_metric, 30)} = {metric_value(r.primary_value)}", style="bold")
+        lines.append(t)
+        if detail.params:
+            t = Text("params ", style="dim")
+            t.append(clean("  ".join(f"{k}={v}" for k, v in detail.params), 300))
+            lines.append(t)
+        out = Text()
+        for i, line in enumerate(lines):
+            line.truncate(width, overflow="ellipsis")
+            if i:
+                out.append("\n")
+            out.append_text(line)
+        return out
+
     def _plot_profile(self) -> None:
         plot = self.query_one("#run-profile", ProfilePlot)
         title = self.query_one("#run-profile-title", Static)
@@ -746,19 +789,22 @@ parameters). esc goes back.
             title.update(Text("Profile: none recorded", style="dim"))
             plot.show({}, "no utilization profile")
             return
-        line = Text("Profile ", style="bold")
+        line = Text("p95 %:", style="bold")
         for metric in self.profile:
             st = self.profile_stats.get(metric)
-            line.append(f"{METRIC_LABEL[metric].replace(' %', '')}", style=PROFILE_STYLE[metric])
-            line.append(f" p95 {st.p95:.0f}%  " if st else "  ", style="dim")
+            line.append(" " + PROFILE_SHORT[metric], style=PROFILE_STYLE[metric])
+            line.append(f" {st.p95:.0f}" if st else "", style="bold")
+        line.append("\n")
         per = mlprofile.cost_per_utilized_gpu_hour(r, self.profile_stats)
         if per is not None:
             line.append(f"{fmt(per[0], r.currency)}", style="bold")
-            line.append("/utilized GPU-h", style="dim")
+            line.append(f" per utilized GPU-h ({per[1]:.1f} h)", style="dim")
+        elif "gpu" not in self.profile:
+            line.append("no GPU series", style="dim")
         title.update(line)
         t0 = r.start
         series = {m: [((ts - t0).total_seconds() / 60.0, v) for ts, v in pts] for m, pts in self.profile.items()}
-        plot.show(series, "utilization % over minutes")
+        plot.show(series, "")
 
     def _plot(self) -> None:
         plot = self.query_one("#run-history", HistoryPlot)
@@ -770,11 +816,12 @@ parameters). esc goes back.
         key = self.metric_keys[self.metric_idx % len(self.metric_keys)]
         pts = self.detail.metrics[key]
         line = Text("Metric ", style="bold")
-        line.append(clean(key, 40), style="bold cyan")
-        if len(self.metric_keys) > 1:
-            line.append(f"  {self.metric_idx + 1}/{len(self.metric_keys)}, m: next", style="dim")
+        line.append(clean(key, 60), style="bold cyan")
+        line.append(" by step", style="dim")
+        line.append(f"\n{self.metric_idx + 1} of {len(self.metric_keys)}" + (", m: next" if len(self.metric_keys) > 1
+                                                                             else ""), style="dim")
         title.update(line)
-        plot.show([p[0] for p in pts], [p[2] for p in pts], f"{clean(key, 30)} by step")
+        plot.show([p[0] for p in pts], [p[2] for p in pts], "")
 
     def action_next_metric(self) -> None:
         if self.metric_keys:
