@@ -16,7 +16,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from analysis import mlprofile
-from analysis.mlprofile import Stat
+from analysis.mlcommit import MlCommitments, ml_commitments
+from analysis.mlprofile import Outcome, Stat, TaskBudget, outcome, task_budgets, weekly_spend
 from analysis.mlruns import (
     BASIS_MARK,
     UNKNOWN,
@@ -69,15 +70,21 @@ def status_text(status: str) -> Text:
 
 
 class ScatterPlot(Chart):
-    """Metric (y) against cost (x) for one task's runs; the best run in green."""
+    """Metric (y) against cost (x) for one task's runs: the Pareto frontier as a yellow line, the
+    best run a green x, the cheapest good run (within 1% of the best) a magenta diamond."""
 
-    def show(self, xs: list[float], ys: list[float], best_x: list[float], best_y: list[float], title: str) -> None:
+    def show(self, xs: list[float], ys: list[float], best_x: list[float], best_y: list[float], title: str,
+             frontier: list[tuple[float, float]] | None = None, cheap: tuple[float, float] | None = None) -> None:
         def draw(plt: Any) -> None:
             plt.title(title)
-            if xs:
+            if xs or best_x:
+                if frontier and len(frontier) > 1:
+                    plt.plot([p[0] for p in frontier], [p[1] for p in frontier], color="yellow", marker="dot")
                 plt.scatter(xs, ys, color="blue", marker="dot")
                 if best_x:
                     plt.scatter(best_x, best_y, color="green", marker="x")
+                if cheap is not None:
+                    plt.scatter([cheap[0]], [cheap[1]], color="magenta", marker="◆")
                 plt.xlabel("cost ($)")
 
         self.draw_with(draw)
@@ -123,6 +130,7 @@ class MLRunsScreen(ViewScreen):
     MLRunsScreen #ml-filter { height: 3; margin: 0 1; }
     MLRunsScreen #ml-tasks { height: auto; max-height: 7; }
     MLRunsScreen #ml-summary { height: 1; padding: 0 1; }
+    MLRunsScreen #ml-outcome { height: 1; padding: 0 1; }
     MLRunsScreen #ml-runs { height: 1fr; min-height: 5; }
     MLRunsScreen #ml-bottom { height: 14; }
     MLRunsScreen #ml-board-box { width: 1fr; }
@@ -131,6 +139,7 @@ class MLRunsScreen(ViewScreen):
     MLRunsScreen #ml-empty { height: auto; padding: 1 2; }
     MLRunsScreen.-empty #ml-tasks { display: none; }
     MLRunsScreen.-empty #ml-summary { display: none; }
+    MLRunsScreen.-empty #ml-outcome { display: none; }
     MLRunsScreen.-empty #ml-runs { display: none; }
     MLRunsScreen.-empty #ml-bottom { display: none; }
     MLRunsScreen.-short #ml-tasks { display: none; }
@@ -175,6 +184,8 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         self.shown: list[RunCost] = []
         self.loaded = False
         self._board_task: str | None = None
+        self.commit: MlCommitments | None = None
+        self.budgets: dict[str, list[TaskBudget]] = {}
 
     def compose(self) -> ComposeResult:
         yield TopBar("ML runs")
@@ -183,6 +194,7 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
                     id="ml-filter")
         yield Table(id="ml-tasks", cursor_type="none", zebra_stripes=True, show_cursor=False)
         yield Static("", id="ml-summary")
+        yield Static("", id="ml-outcome")
         yield Table(id="ml-runs", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="ml-bottom"):
             with Vertical(id="ml-board-box"):
@@ -217,20 +229,30 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         self.load()
 
     class Loaded(Message, bubble=False):
-        def __init__(self, runs: list[RunCost], params: dict[str, dict[str, str]]) -> None:
+        def __init__(self, runs: list[RunCost], params: dict[str, dict[str, str]], commit: MlCommitments | None = None,
+                     budgets: dict[str, list[TaskBudget]] | None = None) -> None:
             super().__init__()
-            self.runs, self.params = runs, params
+            self.runs, self.params, self.commit, self.budgets = runs, params, commit, budgets or {}
 
     @work(thread=True, exclusive=True, group="mlruns", exit_on_error=False, description="Loading the ML runs")
     def load(self) -> None:
-        def compute(conn: Any) -> tuple[list[RunCost], dict[str, dict[str, str]]]:
-            return load_runs(conn), direction_overrides(conn)
+        config_budgets = list(getattr(getattr(self.cd_app, "config", None), "budgets", {}).values())
 
-        runs, params = self.cd_app.read(compute)
-        post_result(self, self.Loaded(runs, params))
+        def compute(conn: Any) -> tuple[list[RunCost], dict[str, dict[str, str]], MlCommitments,
+                                        dict[str, list[TaskBudget]]]:
+            runs = load_runs(conn)
+            names = {b.name for b in config_budgets}
+            rows = [dict(zip(("name", "amount_nanos", "currency", "period", "filter"), r, strict=True))
+                    for r in conn.execute("SELECT name, amount_nanos, currency, period, filter FROM budgets")
+                    if r[0] not in names]
+            return runs, direction_overrides(conn), ml_commitments(conn, runs), task_budgets([*config_budgets, *rows])
+
+        runs, params, commit, budgets = self.cd_app.read(compute)
+        post_result(self, self.Loaded(runs, params, commit, budgets))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
+        self.commit, self.budgets = message.commit, message.budgets
         self.show(message.runs, message.params)
 
     # -- rendering --------------------------------------------------------------------------
@@ -395,6 +417,35 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         self._board_task = task
         self._fill_board(task, summary)
 
+    def _outcome_line(self, task: str, summary: TaskSummary, o: Outcome) -> Text:
+        """Cost per outcome, weekly spend against the task's budget, and its commitment coverage."""
+        cur = summary.currency
+        line = Text()
+        if o.cost_to_best is not None:
+            line.append("to best ", style="dim")
+            line.append(fmt(o.cost_to_best, cur), style="bold")
+        cheap = next((r for r in self.runs if r.run_id == o.cheapest_good_run_id), None)
+        if cheap is not None and cheap.cost is not None:
+            line.append("  ◆ cheapest good ", style="magenta")
+            line.append(f"{clean(cheap.short_name, 16)} {fmt(cheap.cost, cur)} ({metric_value(cheap.primary_value)})",
+                        style="bold")
+        weeks = weekly_spend([r for r in self.runs if r.task == task])
+        if weeks:
+            wk, amount = list(weeks.items())[-1]
+            line.append(f"  week {wk:%m-%d} ", style="dim")
+            line.append(fmt(amount, cur), style="bold")
+            for b in self.budgets.get(task, [])[:1]:
+                over = amount > b.weekly_nanos
+                line.append(f" of {fmt(b.weekly_nanos, b.currency)}/wk ({clean(b.name, 16)})",
+                            style="bold red" if over else "dim")
+        cov = self.commit.tasks.get(task) if self.commit else None
+        if cov is not None and cov.hours > 0:
+            line.append("  RI/SP ", style="dim")
+            line.append(f"{cov.covered_pct or 0:.0f}%", style="bold")
+            line.append(f" of {cov.hours:,.0f} h", style="dim")
+        line.truncate(max(20, (self.size.width or 80) - 2), overflow="ellipsis")
+        return line
+
     def _fill_board(self, task: str | None, summary: TaskSummary | None) -> None:
         board = self.query_one("#ml-board", DataTable)
         board.clear(columns=True)
@@ -402,10 +453,13 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         scatter = self.query_one("#ml-scatter", ScatterPlot)
         if task is None or summary is None:
             title.update("Leaderboard")
+            self.query_one("#ml-outcome", Static).update("")
             scatter.show([], [], [], [], "")
             return
         runs = [r for r in self.runs if r.task == task]
         rows: list[LeaderRow] = leaderboard(runs, summary.metric, summary.direction)
+        o = outcome(runs, summary.metric, summary.direction)
+        self.query_one("#ml-outcome", Static).update(self._outcome_line(task, summary, o))
         arrow = "↓" if summary.direction == "min" else "↑"
         title.update(Text(f"Leaderboard: {clean(task, 30)} by {clean(summary.metric or 'metric', 24)} {arrow}"))
         width = self.size.width or 120
@@ -433,11 +487,21 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
                 continue
             (bx if lr.rank == 1 else xs).append(lr.run.cost / NANOS)
             (by if lr.rank == 1 else ys).append(lr.value)
+        by_id = {r.run_id: r for r in runs}
+        front: list[tuple[float, float]] = []
+        for rid in o.frontier:
+            fr = by_id[rid]
+            if fr.cost is not None and fr.primary_value is not None:
+                front.append((fr.cost / NANOS, float(fr.primary_value)))
+        cheap_run = by_id.get(o.cheapest_good_run_id or "")
+        cheap = None
+        if cheap_run is not None and cheap_run.cost is not None and cheap_run.primary_value is not None:
+            cheap = (cheap_run.cost / NANOS, cheap_run.primary_value)
         if xs or bx:
-            chart_title = f"{clean(summary.metric or '', 24)} vs cost: {clean(task, 24)} (x = best)"
+            chart_title = f"{clean(summary.metric or '', 24)} vs cost (x best, ◆ cheapest good, line frontier)"
         else:
             chart_title = "no run with both a known cost and the metric"
-        scatter.show(xs, ys, bx, by, chart_title)
+        scatter.show(xs, ys, bx, by, chart_title, front, cheap)
 
     # -- selection ---------------------------------------------------------------------------
     def selected_run(self) -> RunCost | None:
