@@ -97,9 +97,9 @@ async def test_commitments_view_lists_ml_usage(demo_db: Path) -> None:
         table = app.screen.query_one("#cm-ml", DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         fams = {r[0].split()[0]: r for r in rows}
-        assert {"ml.m5", "ml.g4dn", "ml.t3", "ml.p3", "ml.g5"} <= set(fams)
+        assert {"ml.m5", "ml.g4dn", "ml.t3", "ml.p3", "g5"} <= set(fams)
         assert fams["ml.m5"][5].strip().endswith("*")  # serving: a steady baseline, assumed rate
-        assert fams["ml.g5"][5].strip() == "none"  # six training runs: no steady baseline
+        assert fams["g5"][5].strip() == "none"  # six training runs: no steady baseline
 
 
 def test_run_detail_80x24_snapshot(snap_compare: Any, demo_db: Path) -> None:

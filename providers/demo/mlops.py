@@ -4,17 +4,17 @@ CloudWatch metrics. Drawn from its OWN random source (seeded from the demo seed)
 so the rest of the snapshot is the same as without it.
 
 What the rules find in it (the snapshot's as_of is day N_DAYS - 1, 06:00 UTC):
-- ml_underutilized_executor: llm-finetune runs on ml.g5.12xlarge (4 GPUs) with GPU p95 ~18 %:
-  one GPU would do (ml.g5.2xlarge);
+- ml_underutilized_executor: llm-finetune runs (recorded by `costdeck track` on a g5.12xlarge,
+  4 GPUs) with GPU p95 ~18 %: one GPU would do (g5.2xlarge);
 - ml_spot_training: churn-model's short SageMaker jobs, llm-finetune's checkpointed ones;
 - ml_failed_runs: 2 of llm-finetune's 6 runs die at step ~37 (CUDA out of memory): > 20 % of its spend;
 - ml_idle_endpoint: image-classifier-staging (last invocation 23 days ago), recsys-shadow (never);
 - ml_idle_notebook: alice-scratch and chen-gpu-notebook (CPU ~0.5 % for days); bob-eda works;
 - cost per outcome: llm-finetune's 2.1-hour run reaches 0.801 for a third of the best run's cost
   (0.809): the cheapest good run, first on the Pareto frontier.
-llm-finetune's runs are SageMaker training jobs costed at price x duration (no cost rows are
-added, so the bill's totals are those of the rest of the demo); endpoints and notebooks likewise
-save at their on-demand price.
+llm-finetune's tracked runs are costed at price x duration (the GPU box is not in the demo's bill,
+so the bill's totals are those of the rest of the demo); endpoints and notebooks likewise save at
+their on-demand price.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from .core import Gen
 
 REGION = "us-west-2"
 TASK = "llm-finetune"
-ITYPE = "ml.g5.12xlarge"
+ITYPE = "g5.12xlarge"
+HOST = "gpu-box-3"
 # (hours, status, final eval_accuracy): the 2.1 h run is the cheap good one
 LLM_RUNS = ((3.0, "completed", 0.781), (5.5, "failed", None), (4.2, "completed", 0.804), (2.1, "completed", 0.801),
             (6.0, "failed", None), (4.8, "completed", 0.809))
@@ -55,14 +56,13 @@ def build(g: Gen) -> None:
 
 
 def _llm_runs(g: Gen, rng: random.Random) -> None:
-    acct = ACCOUNTS["ml"]
     for k, ((hours, status, final), back) in enumerate(zip(LLM_RUNS, LLM_DAYS, strict=True)):
         d = N_DAYS - 1 + back
         start = g.at(d, 9.0 + k * 0.37)
         dur = hours * (0.4 + 0.05 * k) if status == "failed" else hours
         end = start + timedelta(hours=dur)
-        name = f"{TASK}-{start:%Y-%m-%d-%H-%M-%S}-{100 + k * 37}"
-        arn = f"arn:aws:sagemaker:{REGION}:{acct.sub_id}:training-job/{name}"
+        name = f"{TASK}-{start:%m%d}-{k + 1:02d}"
+        arn = f"track-{rng.getrandbits(128):032x}"
         steps = 37 + k % 2 if status == "failed" else 100
         value = 0.35
         for step in range(steps):
@@ -74,16 +74,17 @@ def _llm_runs(g: Gen, rng: random.Random) -> None:
                                  "value": round(value, 5)})
         g.ml_runs.append({
             "source_id": None, "run_id": arn, "task": TASK, "name": name, "status": status,
-            "start_at": g.iso(start), "end_at": g.iso(end), "host": REGION, "primary_metric": "eval_accuracy",
+            "start_at": g.iso(start), "end_at": g.iso(end), "host": HOST, "primary_metric": "eval_accuracy",
             "primary_value": final if final is not None else round(value, 5),
-            "exit_code": None,
-            "properties": {"platform": "sagemaker", "sagemaker_status": status.capitalize(),
-                           "training_seconds": int(dur * 3600), "billable_estimated": False, "managed_spot": False,
-                           "checkpoint_s3": f"s3://acme-ml-checkpoints/{TASK}/",
-                           "failure_reason": "AlgorithmError: CUDA out of memory" if status == "failed" else None,
-                           "tags": {"team": "ml", "env": "dev", "project": TASK}},
+            "exit_code": 1 if status == "failed" else 0,
+            "properties": {"platform": "track", "command": ["python", "finetune.py", "--config", "lora.yaml"],
+                           "user": "dana", "duration_s": round(dur * 3600, 3), "instance_source": "flag",
+                           "checkpoint": f"s3://acme-ml-checkpoints/{TASK}/", "sample_interval_s": 5.0,
+                           "gpu_source": "nvml",
+                           "failure_reason": "torch.cuda.OutOfMemoryError: CUDA out of memory"
+                           if status == "failed" else None},
         })
-        g.ml_executors.append({"run_id": arn, "provider_name": AWS, "resource_id": arn, "instance_type": ITYPE,
+        g.ml_executors.append({"run_id": arn, "provider_name": AWS, "resource_id": None, "instance_type": ITYPE,
                                "instance_count": 1, "region_id": REGION, "start_at": g.iso(start),
                                "end_at": g.iso(end), "billable_seconds": int(dur * 3600)})
         for pk, pv in (("base_model", "llama-3-8b"), ("lora_rank", 8 * (1 + k % 3)), ("learning_rate", 2e-4),
@@ -100,12 +101,14 @@ def _profile(g: Gen, rng: random.Random, run: dict[str, Any]) -> None:
     n = max(2, int((end - start).total_seconds() // (SAMPLE_MIN * 60)))
     hosts = 2 if run["task"] in ("image-classifier", "demand-forecast") else 1
     for h in range(1, hosts + 1):
-        host = f"algo-{h}"
+        host = HOST if run["task"] == TASK else f"algo-{h}"
         for metric, (mean, spread) in prof.items():
             for i in range(n):
                 warm = min(1.0, (i + 1) / 3)  # the first samples load data
                 v = max(0.0, min(100.0, rng.gauss(mean * warm, spread)))
                 ts = start + timedelta(minutes=SAMPLE_MIN * i)
+                if ts >= g.snap:  # a demo written before as_of 06:00 ends at the wall clock
+                    break
                 g.ml_profiles.append({"run_id": run["run_id"], "host": host, "metric": metric, "ts": g.iso(ts),
                                       "value": round(v, 1),
                                       "gpus": GPUS.get(run["task"]) if metric.startswith("gpu") else None})
