@@ -50,7 +50,7 @@ GpuReading = tuple[float, float | None, int]  # (mean utilization %, memory used
 def nvml_reader() -> Callable[[], GpuReading | None] | None:
     """A reader over NVML, or None when nvidia-ml-py is missing or finds no GPU."""
     try:
-        import pynvml  # type: ignore[import-not-found,import-untyped,unused-ignore]
+        import pynvml
     except ImportError:
         return None
     try:

@@ -16,7 +16,6 @@ from tui.app import CostdeckApp
 from tui.screens.mlruns import MLRunsScreen, RunDetailScreen
 
 
-
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_demo(tmp_path_factory.mktemp("mltui") / "demo.db")
