@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,13 +16,20 @@ from cache import Store
 from providers import profiler, track
 from tui.cli import main
 
-BURN = ("import multiprocessing as mp, time\n"
-        "def burn():\n"
-        "    end = time.monotonic() + 2.5\n"
-        "    while time.monotonic() < end: pass\n"
-        "if __name__ == '__main__':\n"
-        "    ps = [mp.Process(target=burn) for _ in range(mp.cpu_count())]\n"
-        "    [p.start() for p in ps]; [p.join() for p in ps]\n")
+# 4 busy processes per core for 3 s (forked: no interpreter start-up): the tree's share of the
+# machine stays above half even while other test runs load the shared cores
+BURN = ("import os, time\n"
+        "pids = []\n"
+        "for _ in range(4 * (os.cpu_count() or 1)):\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        end = time.monotonic() + 3.0\n"
+        "        while time.monotonic() < end: pass\n"
+        "        os._exit(0)\n"
+        "    pids.append(pid)\n"
+        "for p in pids: os.waitpid(p, 0)\n"
+        "t = os.times()\n"
+        "open(os.environ['BURN_OUT'], 'w').write(f'{t.children_user + t.children_system} {time.monotonic()}')\n")
 
 
 @pytest.fixture(autouse=True)
@@ -50,13 +58,23 @@ def test_track_records_cpu_profile_of_a_burning_command(db_path: Path, monkeypat
                                                         tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no nvidia-smi: no GPU series invented
     monkeypatch.setattr(profiler, "nvml_reader", lambda: None)
+    monkeypatch.setenv("BURN_OUT", str(tmp_path / "burn"))
+    t0 = time.monotonic()
     code = main(["track", "--db", str(db_path), "--task", "burn", "--sample-interval", "0.25", "--",
                  sys.executable, "-c", BURN])
     assert code == 0
     p = profile(db_path)
     assert set(p) == {"cpu", "memory"}
     cpu = [v for _, v, _ in p["cpu"]]
-    assert len(cpu) >= 5 and max(cpu) > 50, cpu
+    # what the burner really got: its children's CPU seconds over the wall time, share of the machine
+    used, t1 = (float(x) for x in (tmp_path / "burn").read_text().split())
+    actual = used / (t1 - t0) / (os.cpu_count() or 1) * 100
+    busy = sorted(cpu)[len(cpu) // 4:]  # leave out the start-up samples
+    assert len(cpu) >= 5 and abs(sum(busy) / len(busy) - actual) < 20, (cpu, actual)
+    # on a machine not saturated by others the burner takes most of it; a shared CI box can hold
+    # it under half, so the figure is checked against what it really got (above) in any case
+    if actual > 60:
+        assert max(cpu) > 50, (cpu, actual)
     assert all(0 < v < 100 for _, v, _ in p["memory"])
     with Store(db_path, readonly=True) as s:
         host, props = s.conn.execute("SELECT r.host, r.properties FROM ml_runs r").fetchone()

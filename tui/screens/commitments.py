@@ -257,7 +257,7 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
     CommitmentsScreen #cm-chart { height: 1fr; min-height: 6; }
     CommitmentsScreen #cm-table { height: auto; max-height: 12; min-height: 3; }
     CommitmentsScreen #cm-purchase { height: 1fr; min-height: 3; }
-    CommitmentsScreen #cm-ml { height: auto; max-height: 6; }
+    CommitmentsScreen #cm-ml { height: 7; }  /* fixed: the chart above keeps one height */
     """
 
     def __init__(self) -> None:
