@@ -222,3 +222,34 @@ def test_protected_endpoint_is_not_planned(world: dict[str, Any], tmp_path: Path
     assert [r.resource_id for r in recs] == [world["fraud"]]
     plan = build_plan(ctx.store.conn, recs, parse_config({}), read_only=False, demo=False)
     assert plan.steps == [] and [e.kind for e in plan.excluded] == ["protected"]
+
+
+def test_cloudwatch_denied_keeps_the_jobs_and_the_previous_serving_rows(world: dict[str, Any], synced: Path,
+                                                                        proxy: FaultProxy, tmp_path: Path,
+                                                                        aws_env: None) -> None:  # noqa: F811
+    """GetMetricData denied: the training jobs are still written, endpoints and notebooks keep the rows
+    of the previous sync, and the step error names what failed."""
+    import shutil
+
+    from providers.base import StepError
+    from tests.moto_server import DENIED
+
+    db = tmp_path / "copy.db"
+    shutil.copy(synced, db)
+    with Store(db) as s:
+        before = s.conn.execute("SELECT count(*) FROM resources WHERE resource_type LIKE 'sagemaker_%'").fetchone()[0]
+        s.conn.execute("DELETE FROM ml_runs")
+    world["sm"].create_training_job(
+        TrainingJobName="xgb-9", AlgorithmSpecification={"TrainingImage": "img:1", "TrainingInputMode": "File"},
+        RoleArn=ROLE, OutputDataConfig={"S3OutputPath": "s3://b/o"}, StoppingCondition={"MaxRuntimeInSeconds": 60},
+        ResourceConfig={"InstanceType": "ml.m5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 5})
+    proxy.add_fault("GetMetricData", times=-1, **DENIED)
+    ctx, aws = make_ctx(db, {"endpoint_url": proxy.url, "regions": [REGION], "max_attempts": 1}, NOW)
+    with pytest.raises(StepError) as exc:
+        ml.sync_sagemaker(ctx, aws)
+    # (moto's jobs start and end at once: no profile to ask for, so only the serving metrics fail)
+    assert "us-east-1 (endpoints and notebooks): access denied on GetMetricData" in str(exc.value)
+    names = {r[0] for r in ctx.store.conn.execute("SELECT name FROM ml_runs")}
+    assert "xgb-9" in names
+    after = ctx.store.conn.execute("SELECT count(*) FROM resources WHERE resource_type LIKE 'sagemaker_%'").fetchone()[0]
+    assert after == before == 4

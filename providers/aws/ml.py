@@ -274,19 +274,27 @@ def sync_sagemaker(ctx: SyncContext, aws: AwsSession) -> int:
         try:
             sm = aws.client("sagemaker", region)
             arns, rs = fetch_region_jobs(sm, region, since, known)
-            cw = aws.client("cloudwatch", region)
+        except FETCH_ERRORS as exc:
+            failed[region] = error_text(exc, aws.profile)
+            continue
+        cw = aws.client("cloudwatch", region)
+        try:  # the jobs are kept when their CloudWatch profile cannot be read (e.g. no cloudwatch permission)
             profiles = ml_serving.fetch_job_profiles(cw, rs, vcpus, ctx.now)
             for r in rs:
                 r.profile = profiles.get(r.run_id, [])
+        except FETCH_ERRORS as exc:
+            failed[f"{region} (training job profiles)"] = error_text(exc, aws.profile)
+        listed[region] = arns
+        runs.extend(rs)
+        try:
             res = ml_serving.fetch_serving(sm, region)
             rows = ml_serving.fetch_serving_metrics(cw, res, m_start, m_end)
-            listed[region] = arns
-            runs.extend(rs)
-            serving.extend(res)
-            serving_regions.append(region)
-            metric_rows.extend(rows)
-        except FETCH_ERRORS as exc:
-            failed[region] = error_text(exc, aws.profile)
+        except FETCH_ERRORS as exc:  # endpoints and notebooks of this region keep their previous rows
+            failed[f"{region} (endpoints and notebooks)"] = error_text(exc, aws.profile)
+            continue
+        serving.extend(res)
+        serving_regions.append(region)
+        metric_rows.extend(rows)
     n = write_runs(ctx, runs, listed, since) if listed else 0
     if serving_regions:
         n += write_serving(ctx, serving, serving_regions, metric_rows, m_start, m_end)
