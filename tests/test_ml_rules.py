@@ -229,3 +229,15 @@ def test_failed_runs_share_edge_and_failure_point(store: Store) -> None:
     assert rec.detail["commonest_failure_reason"] == "CUDA out of memory"
     assert rec.monthly_saving == round(to_nanos("1.515") * 3 * (730 / 24) / 30)
     assert "ml_failed_runs" not in rules(store, ml_failed_runs={"min_cost": 5})  # $4.55 burnt < $5
+
+
+def test_ml_thresholds_are_checked_one_line() -> None:
+    from analysis.recommendations import RuleConfigError, rule_params
+
+    for rules, message in (({"ml_idle_endpoint": {"min_days": 0}}, "rules.ml_idle_endpoint.min_days"),
+                           ({"ml_spot_training": {"spot_discount_pct": 100}}, "rules.ml_spot_training.spot_discount_pct"),
+                           ({"ml_failed_runs": {"max_share": 5}}, "rules.ml_failed_runs.max_share: unknown threshold")):
+        with pytest.raises(RuleConfigError) as exc:
+            rule_params(rules, "cfg.toml")
+        assert message in str(exc.value) and "\n" not in str(exc.value)
+    assert rule_params({"ml_underutilized_executor": {"max_gpu_p95": 25}})["ml_underutilized_executor"].max_gpu_p95 == 25
