@@ -89,6 +89,25 @@ async def test_ml_runs_view_shows_cost_per_outcome_for_a_task(demo_db: Path) -> 
         assert "RI/SP 0% of 20 h" in line
 
 
+async def test_task_budget_from_the_config_is_shown_against_the_week(demo_db: Path) -> None:
+    from providers.config import parse_config
+
+    # $100/month on llm-finetune: $23.00 a week; its last week's runs cost more -> shown over (red)
+    cfg = parse_config({"budgets": {"llm": {"amount": 100, "filter": {"task": "llm-finetune"}}}})
+    app = CostdeckApp(demo_db, start_mode="mlruns", config=cfg)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, MLRunsScreen)
+        screen.set_task("llm-finetune")
+        await settle(app, pilot)
+        line = screen.query_one("#ml-outcome", Static).render()
+        plain = str(line)
+        assert "week 06-22 $27.23 of $23.00/wk (llm)" in plain
+        spans = [s for s in line.spans if "red" in str(s.style)]  # type: ignore[attr-defined]
+        assert spans, "an over-budget week is red"
+
+
 async def test_commitments_view_lists_ml_usage(demo_db: Path) -> None:
     app = CostdeckApp(demo_db, start_mode="commitments")
     async with app.run_test(size=(120, 40)) as pilot:
