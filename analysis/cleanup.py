@@ -96,6 +96,8 @@ RULE_ACTIONS: dict[str, str] = {
     "ml_idle_endpoint": "delete_endpoint",
     "ml_idle_notebook": "stop_notebook",
 }
+# (rule, the action its advice's detail names) taken instead of the rule's own
+DETAIL_ACTIONS = {("stopped_instance", "deallocate_instance"), ("ml_idle_notebook", "delete_studio_app")}
 # (rule, provider, resource type) -> action, where a provider's resources take another action
 PROVIDER_ACTIONS: dict[tuple[str, str, str], str] = {
     ("unattached_volume", "Kubernetes", "volume"): "delete_pv",
@@ -108,6 +110,7 @@ ACTION_PARAMS: dict[str, tuple[str, ...]] = {
     "scale_to_zero": ("namespace", "controllers"),
     "scale_namespace_to_zero": ("namespace", "controllers"),
     "delete_endpoint": ("endpoint_config",),
+    "delete_studio_app": ("domain_id", "user_profile", "space", "app_type", "app_name"),
 }
 
 NOT_ACTIONABLE: dict[str, str] = {
@@ -146,6 +149,9 @@ _STEP_SPECS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
                         "--endpoint-name NAME --endpoint-config-name CONFIG); its model is kept too"),
     "stop_notebook": ("sagemaker_notebook", {"state": "InService"}, True,
                       "start it again (aws sagemaker start-notebook-instance); its ML storage volume is kept"),
+    "delete_studio_app": ("sagemaker_studio_app", {"state": "InService"}, True,
+                          "open it again from SageMaker Studio (or aws sagemaker create-app); the user's files "
+                          "on the domain's storage are kept, running kernels are not"),
     "delete_pv": ("volume", {"state": "released", "attached": False}, False,
                   "cannot be undone (with reclaim policy Retain the cloud disk stays: delete it in the cloud)"),
 }
@@ -162,8 +168,8 @@ _ALSO_TYPES: dict[str, tuple[str, ...]] = {"release_address": ("ip_address",)}
 def action_for(rec: Recommendation) -> str | None:
     """The cleanup action of a recommendation: its rule's, or the one its detail asks for where the
     rule leaves it to the provider (a stopped Azure VM still billed for compute: deallocate it)."""
-    if rec.rule == "stopped_instance" and rec.detail.get("action") == "deallocate_instance":
-        return "deallocate_instance"
+    if (rec.rule, rec.detail.get("action")) in DETAIL_ACTIONS:
+        return str(rec.detail["action"])
     return RULE_ACTIONS.get(rec.rule)
 
 

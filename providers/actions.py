@@ -58,6 +58,7 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "delete_pv": ("delete released persistent volume", "deleted"),
     "delete_endpoint": ("delete SageMaker endpoint (config and model kept)", "deleted"),
     "stop_notebook": ("stop SageMaker notebook instance", "stop requested"),
+    "delete_studio_app": ("delete SageMaker Studio app (user files kept)", "deleted"),
 }
 
 SIMULATED = "simulated (demo)"

@@ -68,6 +68,9 @@ def find(ctx: RuleContext, params: Params) -> list[Recommendation]:
             "action": "stop_notebook" if nb.resource_type == "sagemaker_notebook" else "delete_studio_app",
             **ev,
         }
+        if nb.resource_type == "sagemaker_studio_app":  # what DeleteApp needs
+            detail.update({k: nb.properties.get(k) for k in ("domain_id", "user_profile", "space", "app_type",
+                                                              "app_name", "last_user_activity")})
         out.append(new_rec(RULE_ID, CATEGORY, nb, detail=detail, monthly_saving=saving, saving_basis=basis,
                            currency=cur))
     return out

@@ -22,6 +22,8 @@ delete_endpoint    SageMaker DescribeEndpoint + ListTags: InService      DeleteE
                                                                          kept)
 stop_notebook      SageMaker DescribeNotebookInstance + ListTags:        StopNotebookInstance
                    InService
+delete_studio_app  SageMaker DescribeApp + ListTags: InService           DeleteApp (the user's files
+                                                                         are kept)
 =================  ====================================================  ==============================
 
 Every re-check also reads the tags (a resource tagged protected since the plan is skipped) and
@@ -46,10 +48,11 @@ from providers.config import ProtectionConfig
 from . import errors
 from .adapter import AwsOptions
 from .inventory import pages, tag_dict
+from .ml_serving import app_ref
 from .script import arn_name
 from .session import AwsSession
 
-SAGEMAKER_ACTIONS = ("delete_endpoint", "stop_notebook")
+SAGEMAKER_ACTIONS = ("delete_endpoint", "stop_notebook", "delete_studio_app")
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
 
@@ -193,6 +196,8 @@ class AwsExecutor(Executor):
         if step.action == "delete_endpoint":
             ep = sm.describe_endpoint(EndpointName=name)
             state = ep.get("EndpointStatus")
+        elif step.action == "delete_studio_app":
+            state = sm.describe_app(**app_ref(step.params)).get("Status")
         else:
             nb = sm.describe_notebook_instance(NotebookInstanceName=name)
             state = nb.get("NotebookInstanceStatus")
@@ -209,6 +214,9 @@ class AwsExecutor(Executor):
                 cfg = step.params.get("endpoint_config")
                 return ("deleted (endpoint configuration " + (f"{cfg} " if cfg else "") + "and model kept)",
                         {"endpoint_config": cfg})
+            if step.action == "delete_studio_app":
+                sm.delete_app(**app_ref(step.params))
+                return "deleted (the user's files are kept)", {}
             sm.stop_notebook_instance(NotebookInstanceName=name)
             return "stop requested", {}
         ec2 = self._ec2(step)

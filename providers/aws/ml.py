@@ -236,11 +236,15 @@ def _vcpus(ctx: SyncContext) -> dict[str, float]:
         "SELECT sku, max(vcpu) FROM prices WHERE provider_name=? AND vcpu > 0 GROUP BY sku", (PROVIDER,))}
 
 
-def write_serving(ctx: SyncContext, resources: list[dict[str, Any]], regions: list[str],
+def write_serving(ctx: SyncContext, resources: list[dict[str, Any]], regions: list[str], studio_regions: list[str],
                   metric_rows: list[tuple[str, str, str, float | None, float | None]], start: datetime,
                   end: datetime) -> int:
-    """Replace the endpoints and notebooks of the listed regions and their metrics in the window."""
-    n = ctx.replace_resources(PROVIDER, resources, "region_id", regions, ml_serving.RESOURCE_TYPES)
+    """Replace the endpoints and notebooks of `regions` and the Studio apps of `studio_regions` (the
+    regions whose listing succeeded) and their metrics in the window."""
+    n = ctx.replace_resources(PROVIDER, [r for r in resources if r["resource_type"] != ml_serving.STUDIO_APP],
+                              "region_id", regions, ml_serving.RESOURCE_TYPES)
+    n += ctx.replace_resources(PROVIDER, [r for r in resources if r["resource_type"] == ml_serving.STUDIO_APP],
+                               "region_id", studio_regions, (ml_serving.STUDIO_APP,))
     ids = [r["resource_id"] for r in resources]
     with ctx.store.transaction():
         for i in range(0, len(ids), 500):
@@ -257,7 +261,7 @@ def write_serving(ctx: SyncContext, resources: list[dict[str, Any]], regions: li
 
 def sync_sagemaker(ctx: SyncContext, aws: AwsSession) -> int:
     """Step: SageMaker training jobs (with their per-host profiles), endpoints and notebook
-    instances (with their CloudWatch metrics) of every region."""
+    instances and Studio apps (with their CloudWatch metrics) of every region."""
     days = aws.options.ml_days
     since = ctx.now - timedelta(days=days)
     known = _known(ctx)
@@ -268,6 +272,7 @@ def sync_sagemaker(ctx: SyncContext, aws: AwsSession) -> int:
     failed: dict[str, str] = {}
     serving: list[dict[str, Any]] = []
     serving_regions: list[str] = []
+    studio_regions: list[str] = []
     metric_rows: list[tuple[str, str, str, float | None, float | None]] = []
     for region in aws.regions():
         ctx.progress(detail=f"sagemaker {region}")
@@ -286,18 +291,20 @@ def sync_sagemaker(ctx: SyncContext, aws: AwsSession) -> int:
             failed[f"{region} (training job profiles)"] = error_text(exc, aws.profile)
         listed[region] = arns
         runs.extend(rs)
-        try:
-            res = ml_serving.fetch_serving(sm, region)
-            rows = ml_serving.fetch_serving_metrics(cw, res, m_start, m_end)
-        except FETCH_ERRORS as exc:  # endpoints and notebooks of this region keep their previous rows
-            failed[f"{region} (endpoints and notebooks)"] = error_text(exc, aws.profile)
-            continue
-        serving.extend(res)
-        serving_regions.append(region)
-        metric_rows.extend(rows)
+        for part, fetch, done in (("endpoints and notebooks", ml_serving.fetch_serving, serving_regions),
+                                  ("Studio apps", ml_serving.fetch_studio_apps, studio_regions)):
+            try:
+                res = fetch(sm, region)
+                rows = ml_serving.fetch_serving_metrics(cw, res, m_start, m_end)
+            except FETCH_ERRORS as exc:  # this part of the region keeps its previous rows
+                failed[f"{region} ({part})"] = error_text(exc, aws.profile)
+                continue
+            serving.extend(res)
+            done.append(region)
+            metric_rows.extend(rows)
     n = write_runs(ctx, runs, listed, since) if listed else 0
-    if serving_regions:
-        n += write_serving(ctx, serving, serving_regions, metric_rows, m_start, m_end)
+    if serving_regions or studio_regions:
+        n += write_serving(ctx, serving, serving_regions, studio_regions, metric_rows, m_start, m_end)
     if failed:
         ctx.add_rows(n)
         raise StepError(region_failures("sagemaker", failed))

@@ -9,6 +9,11 @@ Part of the "sagemaker" step (providers/aws/ml.py runs it after the training job
   properties: instance_count (all variants), endpoint_config_name, variants, model_names.
 * Notebook instances: ListNotebookInstances, ListTags -> resource_type `sagemaker_notebook`,
   resource_id = NotebookInstanceArn, state = NotebookInstanceStatus, instance_type.
+* Studio apps: ListDomains, ListApps (DomainIdEquals) of each domain, DescribeApp (AppArn,
+  LastUserActivityTimestamp), ListTags -> resource_type `sagemaker_studio_app`, resource_id =
+  AppArn, state = Status, instance_type = ResourceSpec.InstanceType, properties: domain_id,
+  user_profile or space, app_type, app_name, last_user_activity. Apps already Deleted and apps on
+  the free `system` instance (the default JupyterServer) are left out: they cost nothing.
 * Metrics (GetMetricData, daily, the last `metrics_days`):
   - endpoints: `AWS/SageMaker` Invocations (Sum) per EndpointName + VariantName -> metric
     `invocations`, `average` = the day's total over the variants (a day without invocations has
@@ -39,8 +44,11 @@ from .metrics import PERIOD_S, _day_start
 
 ENDPOINT = "sagemaker_endpoint"
 NOTEBOOK = "sagemaker_notebook"
+STUDIO_APP = "sagemaker_studio_app"
 RESOURCE_TYPES = (ENDPOINT, NOTEBOOK)
 NOTEBOOK_NAMESPACE = "/aws/sagemaker/NotebookInstances"
+STUDIO_NAMESPACE = "/aws/sagemaker/StudioApps"
+FREE_APP_INSTANCE = "system"
 JOBS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 PROFILE_POINTS = 240
 MAX_QUERIES = 500
@@ -95,6 +103,41 @@ def fetch_serving(sm: Any, region: str) -> list[dict[str, Any]]:
     return out
 
 
+def app_ref(props: dict[str, Any]) -> dict[str, str]:
+    """The DescribeApp / DeleteApp arguments of a Studio app from its properties (or a step's params)."""
+    ref = {"DomainId": str(props.get("domain_id") or ""), "AppType": str(props.get("app_type") or ""),
+           "AppName": str(props.get("app_name") or "")}
+    if props.get("space"):
+        ref["SpaceName"] = str(props["space"])
+    elif props.get("user_profile"):
+        ref["UserProfileName"] = str(props["user_profile"])
+    return ref
+
+
+def fetch_studio_apps(sm: Any, region: str) -> list[dict[str, Any]]:
+    """The billed Studio apps of a region's domains as `resources` rows."""
+    out: list[dict[str, Any]] = []
+    for dom in pages(sm, "list_domains", "Domains"):
+        for app in pages(sm, "list_apps", "Apps", DomainIdEquals=dom["DomainId"]):
+            itype = (app.get("ResourceSpec") or {}).get("InstanceType")
+            if app.get("Status") == "Deleted" or not itype or itype == FREE_APP_INSTANCE:
+                continue
+            props = {"domain_id": dom["DomainId"], "domain_name": dom.get("DomainName"),
+                     "user_profile": app.get("UserProfileName"), "space": app.get("SpaceName"),
+                     "app_type": app.get("AppType"), "app_name": app.get("AppName")}
+            desc = sm.describe_app(**app_ref(props))
+            arn = desc["AppArn"]
+            props["last_user_activity"] = iso(desc.get("LastUserActivityTimestamp"))
+            owner = props["space"] or props["user_profile"] or "-"
+            out.append({
+                "resource_id": arn, "resource_name": f"{owner}/{props['app_name']}", "resource_type": STUDIO_APP,
+                "sub_account_id": _account(arn), "region_id": region, "state": desc.get("Status") or app.get("Status"),
+                "instance_type": itype, "created_at": iso(desc.get("CreationTime") or app.get("CreationTime")),
+                "tags": tag_dict(sm.list_tags(ResourceArn=arn).get("Tags")), "properties": props,
+            })
+    return out
+
+
 def _query(qid: str, namespace: str, name: str, dims: dict[str, str], stat: str, period: int) -> dict[str, Any]:
     return {"Id": qid, "ReturnData": True, "MetricStat": {
         "Metric": {"Namespace": namespace, "MetricName": name,
@@ -121,7 +164,8 @@ def _run_queries(cw: Any, queries: list[tuple[Any, dict[str, Any]]], start: date
 
 def fetch_serving_metrics(cw: Any, resources: Sequence[dict[str, Any]], start: datetime,
                           end: datetime) -> list[tuple[str, str, str, float | None, float | None]]:
-    """Daily rows (resource_id, metric, day ISO, average, maximum) for endpoints and notebooks."""
+    """Daily rows (resource_id, metric, day ISO, average, maximum) for endpoints, notebooks and
+    Studio apps."""
     queries: list[tuple[Any, dict[str, Any]]] = []
     for n, r in enumerate(resources):
         if r["resource_type"] == ENDPOINT:
@@ -134,6 +178,14 @@ def fetch_serving_metrics(cw: Any, resources: Sequence[dict[str, Any]], start: d
             for stat in ("Average", "Maximum"):
                 queries.append(((r["resource_id"], "cpu", stat),
                                 _query(f"n{n}_{stat.lower()}", NOTEBOOK_NAMESPACE, "CPUUtilization", dims, stat,
+                                       PERIOD_S)))
+        elif r["resource_type"] == STUDIO_APP:
+            p = r["properties"]
+            owner = ("SpaceName", p["space"]) if p.get("space") else ("UserProfileName", p.get("user_profile") or "")
+            dims = {"DomainId": p["domain_id"], owner[0]: owner[1], "AppName": p["app_name"]}
+            for stat in ("Average", "Maximum"):
+                queries.append(((r["resource_id"], "cpu", stat),
+                                _query(f"s{n}_{stat.lower()}", STUDIO_NAMESPACE, "CPUUtilization", dims, stat,
                                        PERIOD_S)))
     acc: dict[tuple[str, str, str], list[float | None]] = {}
     for (rid, metric, stat), ts, value in _run_queries(cw, queries, start, end):
@@ -189,4 +241,5 @@ def fetch_job_profiles(cw: Any, jobs: Sequence[Any], vcpus: dict[str, float], no
     return out
 
 
-__all__ = ["ENDPOINT", "NOTEBOOK", "RESOURCE_TYPES", "fetch_job_profiles", "fetch_serving", "fetch_serving_metrics"]
+__all__ = ["ENDPOINT", "NOTEBOOK", "RESOURCE_TYPES", "STUDIO_APP", "app_ref", "fetch_job_profiles", "fetch_serving",
+           "fetch_serving_metrics", "fetch_studio_apps"]

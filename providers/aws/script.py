@@ -47,6 +47,12 @@ class AwsCli(ScriptExporter):
             return [["aws", "sagemaker", "delete-endpoint", *r, "--endpoint-name", name]]
         if step.action == "stop_notebook":
             return [["aws", "sagemaker", "stop-notebook-instance", *r, "--notebook-instance-name", name]]
+        if step.action == "delete_studio_app":
+            p = step.params
+            owner = (["--space-name", str(p["space"])] if p.get("space")
+                     else ["--user-profile-name", str(p.get("user_profile") or "")])
+            return [["aws", "sagemaker", "delete-app", *r, "--domain-id", str(p.get("domain_id") or ""), *owner,
+                     "--app-type", str(p.get("app_type") or ""), "--app-name", str(p.get("app_name") or "")]]
         return []
 
     def account_check(self) -> str:
