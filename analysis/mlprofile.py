@@ -61,17 +61,35 @@ def stats(conn: sqlite3.Connection, run_ids: Iterable[str]) -> dict[str, dict[st
     return dict(out)
 
 
-def series(conn: sqlite3.Connection, run_id: str) -> dict[str, list[tuple[datetime, float]]]:
-    """metric -> [(ts, value)] of a run, hosts averaged per timestamp, in time order."""
+def series(conn: sqlite3.Connection, run_id: str, host: str | None = None) -> dict[str, list[tuple[datetime, float]]]:
+    """metric -> [(ts, value)] of a run in time order: one host's, or (host None) the hosts
+    averaged per timestamp."""
     acc: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for metric, ts, value in conn.execute(
-        "SELECT metric, ts, value FROM ml_profiles WHERE run_id=? ORDER BY ts", (run_id,)
-    ):
+    sql, args = "SELECT metric, ts, value FROM ml_profiles WHERE run_id=?", [run_id]
+    if host is not None:
+        sql, args = sql + " AND host=?", [run_id, host]
+    for metric, ts, value in conn.execute(sql + " ORDER BY ts", args):
         acc[(metric, ts)].append(float(value))
     out: dict[str, list[tuple[datetime, float]]] = defaultdict(list)
     for (metric, ts), vs in sorted(acc.items(), key=lambda kv: kv[0][1]):
         out[metric].append((timeutil.parse_instant(ts), sum(vs) / len(vs)))
     return {m: out[m] for m in METRICS if m in out}
+
+
+def host_stats(conn: sqlite3.Connection, run_id: str) -> dict[str, dict[str, Stat]]:
+    """host -> metric -> statistics of one run's hosts (in host order; '' = a run without hosts)."""
+    vals: dict[tuple[str, str], list[float]] = defaultdict(list)
+    gpus: dict[tuple[str, str], int] = {}
+    for host, metric, value, g in conn.execute(
+            "SELECT host, metric, value, gpus FROM ml_profiles WHERE run_id=? ORDER BY host", (run_id,)):
+        vals[(host, metric)].append(float(value))
+        if g:
+            gpus[(host, metric)] = max(int(g), gpus.get((host, metric), 0))
+    out: dict[str, dict[str, Stat]] = {}
+    for (host, metric), vs in sorted(vals.items()):
+        out.setdefault(host, {})[metric] = Stat(len(vs), sum(vs) / len(vs), p95(vs) or 0.0, max(vs),
+                                                gpus.get((host, metric)))
+    return out
 
 
 def run_gpus(run: RunCost, stat: dict[str, Stat] | None = None) -> int | None:
@@ -203,5 +221,5 @@ def task_budgets(budgets: Iterable[Any]) -> dict[str, list[TaskBudget]]:
     return dict(out)
 
 
-__all__ = ["TaskBudget", "task_budgets", "METRICS", "METRIC_LABEL", "Outcome", "Stat", "cost_per_utilized_gpu_hour", "gpus_of", "outcome", "p95",
+__all__ = ["TaskBudget", "host_stats", "task_budgets", "METRICS", "METRIC_LABEL", "Outcome", "Stat", "cost_per_utilized_gpu_hour", "gpus_of", "outcome", "p95",
            "pareto", "run_gpus", "series", "stats", "week_start", "weekly_spend"]

@@ -59,8 +59,25 @@ async def test_run_detail_at_80x24_keeps_cost_columns_and_names_the_metric(demo_
         await pilot.pause()
         assert text(detail, "#run-history-title").startswith(f"Metric {detail.metric_keys[1]} by step\n2 of 3")
         prof = text(detail, "#run-profile-title")
-        assert prof.startswith("p95 %: CPU ") and " GPU " in prof and "per utilized GPU-h" in prof
+        # two hosts (ml.p3.2xlarge x2): averaged first; h shows each host's own series and p95, then back
+        assert prof.startswith("Profile 2 hosts averaged, h: per host\np95 %: CPU ") and " GPU " in prof
+        assert "per utilized GPU-h" in prof
         assert set(detail.profile) == {"cpu", "memory", "gpu", "gpu_memory"}
+        assert list(detail.hosts) == ["algo-1", "algo-2"]
+        plot_pts = {}
+        for i, host in enumerate(("algo-1", "algo-2"), 1):
+            await pilot.press("h")
+            await pilot.pause()
+            prof = text(detail, "#run-profile-title")
+            assert prof.startswith(f"Profile {host} {i} of 2, h: next\np95 %: CPU ")
+            series, stats = detail.hosts[host]
+            gpu_p95 = stats["gpu"].p95
+            assert f" GPU {gpu_p95:.0f} " in prof  # this host's p95, not the averaged one
+            plot_pts[host] = series["gpu"]
+        assert plot_pts["algo-1"] != plot_pts["algo-2"]  # each host's own series
+        await pilot.press("h")
+        await pilot.pause()
+        assert text(detail, "#run-profile-title").startswith("Profile 2 hosts averaged")
         head = text(detail, "#run-head")
         assert all(len(line) <= 78 for line in head.splitlines()) and "params " in head
 

@@ -131,6 +131,7 @@ class MLRunsScreen(ViewScreen):
     MLRunsScreen #ml-tasks { height: auto; max-height: 7; }
     MLRunsScreen #ml-summary { height: 1; padding: 0 1; }
     MLRunsScreen #ml-outcome { height: 1; padding: 0 1; }
+    MLRunsScreen #ml-outcome.-two { height: 2; }
     MLRunsScreen #ml-runs { height: 1fr; min-height: 5; }
     MLRunsScreen #ml-bottom { height: 14; }
     MLRunsScreen #ml-board-box { width: 1fr; }
@@ -418,7 +419,8 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         self._fill_board(task, summary)
 
     def _outcome_line(self, task: str, summary: TaskSummary, o: Outcome) -> Text:
-        """Cost per outcome, weekly spend against the task's budget, and its commitment coverage."""
+        """Cost per outcome, weekly spend against the task's budget, and its commitment coverage: one
+        line where it fits, else two (the outcome; the week, budget and coverage), nothing cut."""
         cur = summary.currency
         line = Text()
         if o.cost_to_best is not None:
@@ -429,22 +431,32 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
             line.append("  ◆ cheapest good ", style="magenta")
             line.append(f"{clean(cheap.short_name, 16)} {fmt(cheap.cost, cur)} ({metric_value(cheap.primary_value)})",
                         style="bold")
+        line2 = Text()
         weeks = weekly_spend([r for r in self.runs if r.task == task])
         if weeks:
             wk, amount = list(weeks.items())[-1]
-            line.append(f"  week {wk:%m-%d} ", style="dim")
-            line.append(fmt(amount, cur), style="bold")
+            line2.append(f"week {wk:%m-%d} ", style="dim")
+            line2.append(fmt(amount, cur), style="bold")
             for b in self.budgets.get(task, [])[:1]:
                 over = amount > b.weekly_nanos
-                line.append(f" of {fmt(b.weekly_nanos, b.currency)}/wk ({clean(b.name, 16)})",
-                            style="bold red" if over else "dim")
+                line2.append(f" of {fmt(b.weekly_nanos, b.currency)}/wk ({clean(b.name, 16)})",
+                             style="bold red" if over else "dim")
         cov = self.commit.tasks.get(task) if self.commit else None
         if cov is not None and cov.hours > 0:
-            line.append("  RI/SP ", style="dim")
-            line.append(f"{cov.covered_pct or 0:.0f}%", style="bold")
-            line.append(f" of {cov.hours:,.0f} h", style="dim")
-        line.truncate(max(20, (self.size.width or 80) - 2), overflow="ellipsis")
-        return line
+            line2.append("  RI/SP " if line2 else "RI/SP ", style="dim")
+            line2.append(f"{cov.covered_pct or 0:.0f}%", style="bold")
+            line2.append(f" of {cov.hours:,.0f} h", style="dim")
+        width = max(20, (self.size.width or 80) - 2)
+        two = bool(line and line2) and len(line) + 2 + len(line2) > width
+        self.query_one("#ml-outcome", Static).set_class(two, "-two")
+        if not two:
+            line.append("  " if line and line2 else "")
+            line.append_text(line2)
+            line.truncate(width, overflow="ellipsis")
+            return line
+        line.truncate(width, overflow="ellipsis")
+        line2.truncate(width, overflow="ellipsis")
+        return Text("\n").join([line, line2])
 
     def _fill_board(self, task: str | None, summary: TaskSummary | None) -> None:
         board = self.query_one("#ml-board", DataTable)
@@ -604,6 +616,7 @@ class RunDetailScreen(WorkerStateRelay, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="mlrun.back"),
         Binding("m", "next_metric", "Metric", id="mlrun.metric"),
+        Binding("h", "next_host", "Host", id="mlrun.host"),
     ]
     VIEW_TITLE = "ML run"
     DEFAULT_CSS = """
@@ -615,6 +628,7 @@ class RunDetailScreen(WorkerStateRelay, Screen[None]):
     RunDetailScreen #run-profile-box { width: 1fr; }
     RunDetailScreen #run-history-box { width: 1fr; }
     RunDetailScreen .chart-title { height: 2; padding: 0 1; }
+    RunDetailScreen .chart-title.-hosts { height: 3; }
     RunDetailScreen #run-profile, RunDetailScreen #run-history { height: 1fr; }
     RunDetailScreen.-narrow #run-params-box { display: none; }
     """
@@ -624,8 +638,10 @@ each day apportioned to the run's hours), price x duration (on-demand price x in
 mixed, or unknown with the reason. Below: the run's utilization profile (CPU, memory, GPU and GPU
 memory in percent over the run's minutes, from costdeck track, SageMaker CloudWatch or MLflow
 system metrics; the line above the chart gives each series' p95 and the cost per utilized
-GPU-hour: cost / (GPUs x hours x mean GPU utilization)) beside the metric history. m cycles the
-metric shown in the history chart (the line above it names the metric shown). Narrow terminals
+GPU-hour: cost / (GPUs x hours x mean GPU utilization)) beside the metric history. A run on
+several hosts shows the hosts averaged; h cycles through each host's own series and p95 (the
+line above the chart names the host shown) and back. m cycles the metric shown in the history
+chart (the line above it names the metric shown). Narrow terminals
 leave out the parameters table and the provider and resource columns (the header lists the
 parameters). esc goes back.
 """
@@ -638,6 +654,8 @@ parameters). esc goes back.
         self.metric_idx = 0
         self.profile: dict[str, list[tuple[datetime, float]]] = {}
         self.profile_stats: dict[str, Stat] = {}
+        self.hosts: dict[str, tuple[dict[str, list[tuple[datetime, float]]], dict[str, Stat]]] = {}
+        self.host_idx = 0  # 0: the hosts averaged, i: the i-th host
 
     def compose(self) -> ComposeResult:
         yield TopBar("ML run")
@@ -693,21 +711,27 @@ parameters). esc goes back.
 
     class Loaded(Message, bubble=False):
         def __init__(self, detail: RunDetail | None, profile: dict[str, list[tuple[datetime, float]]],
-                     stats: dict[str, Stat]) -> None:
+                     stats: dict[str, Stat],
+                     hosts: dict[str, tuple[dict[str, list[tuple[datetime, float]]], dict[str, Stat]]]) -> None:
             super().__init__()
-            self.detail, self.profile, self.stats = detail, profile, stats
+            self.detail, self.profile, self.stats, self.hosts = detail, profile, stats, hosts
 
     @work(thread=True, exclusive=True, group="mlrun", exit_on_error=False, description="Loading the run")
     def load(self) -> None:
-        def compute(conn: Any) -> tuple[RunDetail | None, dict[str, list[tuple[datetime, float]]], dict[str, Stat]]:
+        def compute(conn: Any) -> tuple[Any, ...]:
+            per_host = mlprofile.host_stats(conn, self.run_id)
+            hosts = {h: (mlprofile.series(conn, self.run_id, h), st) for h, st in per_host.items()} \
+                if len(per_host) > 1 else {}
             return (run_detail(conn, self.run_id), mlprofile.series(conn, self.run_id),
-                    mlprofile.stats(conn, [self.run_id]).get(self.run_id, {}))
+                    mlprofile.stats(conn, [self.run_id]).get(self.run_id, {}), hosts)
 
-        detail, profile, stats = self.app.read(compute)  # type: ignore[attr-defined]
-        post_result(self, self.Loaded(detail, profile, stats))
+        detail, profile, stats, hosts = self.app.read(compute)  # type: ignore[attr-defined]
+        post_result(self, self.Loaded(detail, profile, stats, hosts))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
+        self.hosts = message.hosts
+        self.host_idx = min(self.host_idx, len(self.hosts))
         self.show(message.detail, message.profile, message.stats)
 
     def show(self, detail: RunDetail | None, profile: dict[str, list[tuple[datetime, float]]] | None = None,
@@ -849,26 +873,49 @@ parameters). esc goes back.
         plot = self.query_one("#run-profile", ProfilePlot)
         title = self.query_one("#run-profile-title", Static)
         r = self.detail.run if self.detail else None
+        title.set_class(bool(self.hosts), "-hosts")
+        self.query_one("#run-history-title", Static).set_class(bool(self.hosts), "-hosts")  # the charts align
         if r is None or not self.profile:
             title.update(Text("Profile: none recorded", style="dim"))
             plot.show({}, "no utilization profile")
             return
-        line = Text("p95 %:", style="bold")
-        for metric in self.profile:
-            st = self.profile_stats.get(metric)
+        profile, stats = self.profile, self.profile_stats
+        line = Text()
+        if self.hosts:  # a multi-host run: the hosts averaged, or one host's own series (h cycles)
+            names = list(self.hosts)
+            line.append("Profile ", style="bold")
+            if self.host_idx:
+                host = names[self.host_idx - 1]
+                profile, stats = self.hosts[host]
+                line.append(clean(host, 24), style="bold cyan")
+                line.append(f" {self.host_idx} of {len(names)}, h: next", style="dim")
+            else:
+                line.append(f"{len(names)} hosts averaged", style="bold cyan")
+                line.append(", h: per host", style="dim")
+            line.append("\n")
+        line.append("p95 %:", style="bold")
+        for metric in profile:
+            st = stats.get(metric)
             line.append(" " + PROFILE_SHORT[metric], style=PROFILE_STYLE[metric])
             line.append(f" {st.p95:.0f}" if st else "", style="bold")
         line.append("\n")
-        per = mlprofile.cost_per_utilized_gpu_hour(r, self.profile_stats)
+        per = mlprofile.cost_per_utilized_gpu_hour(r, self.profile_stats)  # the run's: every host
         if per is not None:
             line.append(f"{fmt(per[0], r.currency)}", style="bold")
             line.append(f" per utilized GPU-h ({per[1]:.1f} h)", style="dim")
-        elif "gpu" not in self.profile:
+        elif "gpu" not in profile:
             line.append("no GPU series", style="dim")
         title.update(line)
         t0 = r.start
-        series = {m: [((ts - t0).total_seconds() / 60.0, v) for ts, v in pts] for m, pts in self.profile.items()}
+        series = {m: [((ts - t0).total_seconds() / 60.0, v) for ts, v in pts] for m, pts in profile.items()}
         plot.show(series, "")
+
+    def action_next_host(self) -> None:
+        if self.hosts:
+            self.host_idx = (self.host_idx + 1) % (len(self.hosts) + 1)
+            self._plot_profile()
+        else:
+            self.notify("This run has one host: its profile is shown", timeout=3)
 
     def _plot(self) -> None:
         plot = self.query_one("#run-history", HistoryPlot)
