@@ -193,3 +193,30 @@ def test_idle_app_flagged_then_deleted_with_recheck_protection_and_audit(fake: S
         audit = [tuple(r) for r in store.conn.execute("SELECT action, result, resource_id FROM actions ORDER BY id")]
         assert ("delete_studio_app", "ok", alice) in audit
         assert store.conn.execute("SELECT count(*) FROM resources WHERE resource_id=?", (alice,)).fetchone()[0] == 0
+
+
+def test_listapps_denied_keeps_the_previous_studio_rows(fake: StudioFake, synced: Path, tmp_path: Path,
+                                                        aws_env: None) -> None:  # noqa: F811
+    """ListApps denied: the step says which part failed; the Studio apps of the last sync stay."""
+    import shutil
+
+    from providers.base import StepError
+    from tests.moto_server import DENIED
+
+    db = tmp_path / "copy.db"
+    shutil.copy(synced, db)
+    with Store(db) as s:
+        before = sorted(r[0] for r in s.conn.execute(
+            "SELECT resource_id FROM resources WHERE resource_type='sagemaker_studio_app'"))
+    assert before
+    fake.add_fault("ListApps", times=-1, **DENIED)
+    try:
+        ctx, aws = make_ctx(db, {"endpoint_url": fake.url, "regions": [REGION], "max_attempts": 1}, NOW)
+        with pytest.raises(StepError) as exc:
+            ml.sync_sagemaker(ctx, aws)
+    finally:
+        fake.faults.clear()
+    assert "us-east-1 (Studio apps): access denied on ListApps" in str(exc.value)
+    after = sorted(r[0] for r in ctx.store.conn.execute(
+        "SELECT resource_id FROM resources WHERE resource_type='sagemaker_studio_app'"))
+    assert after == before

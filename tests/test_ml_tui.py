@@ -137,6 +137,18 @@ async def test_commitments_view_lists_ml_usage(demo_db: Path) -> None:
         assert fams["g5"][5].strip() == "none"  # six training runs: no steady baseline
 
 
+async def test_commitments_ml_usage_at_80x24_keeps_family_and_region_whole(demo_db: Path) -> None:
+    app = CostdeckApp(demo_db, start_mode="commitments")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        title = str(app.screen.query_one("#cm-ml-title", Static).render())
+        assert len(title) <= 78 and title.startswith("ML usage 30d")
+        table = app.screen.query_one("#cm-ml", DataTable)
+        names = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert "ml.m5 us-west-2" in names and not any("…" in n for n in names)
+        assert sum(c.get_render_width(table) for c in table.columns.values()) <= 80
+
+
 def test_run_detail_80x24_snapshot(snap_compare: Any, demo_db: Path) -> None:
     async def go(pilot: Any) -> None:
         await open_run(pilot.app, pilot, lambda r: r.task == "llm-finetune" and r.primary_value == 0.801)

@@ -338,8 +338,11 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
             table.display = False
             return
         table.display = True
-        title.update("ML usage, 30 days · RI/SP-covered instance-hours · commitment sized to the ML baseline")
         width = self.size.width or 120
+        title.update("ML usage, 30 days · RI/SP-covered instance-hours · commitment sized to the ML baseline"
+                     if width >= 100 else "ML usage 30d · RI/SP-covered hours · 1yr: commitment on ML baseline")
+        # a tall terminal shows every family (up to 11); a small one keeps the charts' room and scrolls
+        table.styles.height = min(len(fams) + 1, 12) if (self.size.height or 40) > 40 else 7
         cols = [("fam", "ML family / region", 0), ("hours", "Inst-hours", 10), ("cov", "RI/SP", 6),
                 ("od", "On-demand", 11), ("base", "Base $/h", 9), ("s1", "1yr /mo", 10)]
         name_w = max(12, width - sum(c[2] for c in cols) - 2 * len(cols) - 4)
@@ -353,7 +356,8 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
             where = Text()
             where.append_text(safe(fam, 24, "bold"))
             where.append(" ")
-            where.append_text(safe(f"{prov} {region}", 40, "dim"))
+            # narrow: the region says the cloud; the family and region stay whole
+            where.append_text(safe(f"{prov} {region}" if name_w >= 26 else region, 40, "dim"))
             table.add_row(
                 where,
                 Text(f"{c.hours:,.0f}", justify="right"),
@@ -525,6 +529,8 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
         if self.report is not None:
             self._fill_table()
             self._fill_purchase()
+        if self.ml is not None:
+            self._fill_ml()
 
     # -- actions ------------------------------------------------------------------------
     def action_cycle_period(self) -> None:

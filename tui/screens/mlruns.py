@@ -798,7 +798,7 @@ parameters). esc goes back.
         t.append("\ntask ", style="dim")
         t.append(clean(r.task, 40))
         t.append("  ·  id ", style="dim")
-        t.append(clean(r.run_id, 80))
+        t.append(clean(r.run_id, max(40, (self.size.width or 120) - len(clean(r.task, 40)) - 16)))  # ARNs: whole
         t.append("\n")
         t.append(r.start.strftime("%Y-%m-%d %H:%M UTC"))
         t.append(" → ", style="dim")
