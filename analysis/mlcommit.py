@@ -9,7 +9,7 @@ sized to the ML baseline would save.
   over all its billed cost. An executor without billed rows (costed at price x duration, or
   unknown) has no evidence of coverage and counts as on demand ("no billing evidence" in the
   figures: a Savings Plan may cover it without the cache knowing).
-* Serving: SageMaker endpoints and notebook instances in service (inventory) run around the
+* Serving: SageMaker endpoints, notebook instances and Studio apps in service (inventory) run around the
   clock: their instance-hours over the window (since they were created, at most the window) at
   the on-demand price count in the families too (and under the pseudo-task SERVING): they are
   usually the steady part of ML usage a SageMaker Savings Plan is sized to.
@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from .mlruns import RunCost
 
 WINDOW_DAYS = 30
-SERVING = "(serving: endpoints, notebooks)"
-SERVING_TYPES = ("sagemaker_endpoint", "sagemaker_notebook")
+SERVING = "(serving: endpoints, notebooks, Studio apps)"
+SERVING_TYPES = ("sagemaker_endpoint", "sagemaker_notebook", "sagemaker_studio_app")
 
 
 @dataclass(slots=True)
