@@ -76,6 +76,8 @@ from providers.options import Model, convert
 from .recommendations.model import Recommendation
 
 DEFAULT_BATCH_LIMIT = 25
+# actions that stop rather than delete -> the state the inventory shows after them
+STOP_ACTIONS = {"stop_instance": "stopping", "deallocate_instance": "deallocated", "stop_notebook": "Stopping"}
 DEFAULT_CONFIRM_THRESHOLD = 5
 SETTINGS_KEY = "cleanup"  # [rules.cleanup] in the config file
 
@@ -91,7 +93,11 @@ RULE_ACTIONS: dict[str, str] = {
     "idle_instance": "stop_instance",
     "k8s_overrequested": "set_requests",
     "k8s_abandoned": "scale_to_zero",
+    "ml_idle_endpoint": "delete_endpoint",
+    "ml_idle_notebook": "stop_notebook",
 }
+# (rule, the action its advice's detail names) taken instead of the rule's own
+DETAIL_ACTIONS = {("stopped_instance", "deallocate_instance"), ("ml_idle_notebook", "delete_studio_app")}
 # (rule, provider, resource type) -> action, where a provider's resources take another action
 PROVIDER_ACTIONS: dict[tuple[str, str, str], str] = {
     ("unattached_volume", "Kubernetes", "volume"): "delete_pv",
@@ -103,6 +109,8 @@ ACTION_PARAMS: dict[str, tuple[str, ...]] = {
                      "memory_recommended_per_pod_bytes"),
     "scale_to_zero": ("namespace", "controllers"),
     "scale_namespace_to_zero": ("namespace", "controllers"),
+    "delete_endpoint": ("endpoint_config",),
+    "delete_studio_app": ("domain_id", "user_profile", "space", "app_type", "app_name"),
 }
 
 NOT_ACTIONABLE: dict[str, str] = {
@@ -112,6 +120,10 @@ NOT_ACTIONABLE: dict[str, str] = {
     "previous_generation": "not done automatically: changing the type needs a stop / modify / start window",
     "open_security_group": ("not done automatically: a security finding; revoking the rule may cut someone's "
                             "access, review it in your change process"),
+    "ml_underutilized_executor": "not done automatically: change the instance type in the training job's configuration",
+    "ml_spot_training": ("not done automatically: enable managed spot (and checkpoints) in the training job's "
+                         "configuration"),
+    "ml_failed_runs": "not done automatically: find why the runs fail (the commonest failure point is shown)",
     "k8s_idle_capacity": ("not done automatically: size the node group down in the cloud (or let the cluster "
                           "autoscaler remove nodes)"),
 }
@@ -132,6 +144,14 @@ _STEP_SPECS: dict[str, tuple[str, dict[str, Any], bool, str]] = {
     "scale_to_zero": ("kubernetes_workload", {}, True, "scale it up again (kubectl scale --replicas=N)"),
     "scale_namespace_to_zero": ("kubernetes_namespace", {}, True,
                                 "scale its workloads up again (kubectl scale --replicas=N)"),
+    "delete_endpoint": ("sagemaker_endpoint", {"state": "InService"}, True,
+                        "recreate it from the kept endpoint configuration (aws sagemaker create-endpoint "
+                        "--endpoint-name NAME --endpoint-config-name CONFIG); its model is kept too"),
+    "stop_notebook": ("sagemaker_notebook", {"state": "InService"}, True,
+                      "start it again (aws sagemaker start-notebook-instance); its ML storage volume is kept"),
+    "delete_studio_app": ("sagemaker_studio_app", {"state": "InService"}, True,
+                          "open it again from SageMaker Studio (or aws sagemaker create-app); the user's files "
+                          "on the domain's storage are kept, running kernels are not"),
     "delete_pv": ("volume", {"state": "released", "attached": False}, False,
                   "cannot be undone (with reclaim policy Retain the cloud disk stays: delete it in the cloud)"),
 }
@@ -148,8 +168,8 @@ _ALSO_TYPES: dict[str, tuple[str, ...]] = {"release_address": ("ip_address",)}
 def action_for(rec: Recommendation) -> str | None:
     """The cleanup action of a recommendation: its rule's, or the one its detail asks for where the
     rule leaves it to the provider (a stopped Azure VM still billed for compute: deallocate it)."""
-    if rec.rule == "stopped_instance" and rec.detail.get("action") == "deallocate_instance":
-        return "deallocate_instance"
+    if (rec.rule, rec.detail.get("action")) in DETAIL_ACTIONS:
+        return str(rec.detail["action"])
     return RULE_ACTIONS.get(rec.rule)
 
 
@@ -215,7 +235,7 @@ class Plan:
     @property
     def confirmation_phrase(self) -> str:
         n = len(self.steps)
-        verb = "delete" if any(s.action not in ("stop_instance", "deallocate_instance") for s in self.steps) else "stop"
+        verb = "delete" if any(s.action not in STOP_ACTIONS for s in self.steps) else "stop"
         return f"{verb} {n} resource{'s' if n != 1 else ''}"
 
     def confirmed_by(self, typed: str) -> bool:
@@ -606,10 +626,10 @@ def _record(store: Store, res: StepResult, actor: str, *, reflect: bool) -> None
                 )
             if reflect:
                 key = (step.provider_name, step.resource_id)
-                if step.action in ("stop_instance", "deallocate_instance"):
+                if step.action in STOP_ACTIONS:
                     store.conn.execute(
                         "UPDATE resources SET state=? WHERE provider_name=? AND resource_id=?",
-                        ("stopping" if step.action == "stop_instance" else "deallocated", *key))
+                        (STOP_ACTIONS[step.action], *key))
                 else:
                     gone = [step.resource_id, *res.detail.get("deleted_snapshots", [])]
                     store.conn.executemany("DELETE FROM resources WHERE provider_name=? AND resource_id=?",

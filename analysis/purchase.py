@@ -187,15 +187,7 @@ def purchase_options(conn: sqlite3.Connection, now: datetime | None = None,
     ):
         if (rtype or "").lower() in INSTANCE_TYPES:
             instances[(prov, rid)] = itype
-    # prices: (provider, region, sku) -> {pricing_model: price}; families per provider
-    prices: dict[tuple[str, str, str], dict[str, int]] = defaultdict(dict)
-    fams: dict[str, dict[str, str]] = defaultdict(dict)
-    for prov, region, sku, model, price, fam in conn.execute(
-        "SELECT provider_name, region_id, sku, pricing_model, price_nanos, family FROM prices"
-    ):
-        prices[(prov, region, sku)][model] = int(price)
-        if fam:
-            fams[prov][sku] = fam
+    prices, fams = load_prices(conn)
 
     # (provider, region, family, currency) -> daily usage; and spend per instance type
     usage: dict[tuple[str, str | None, str, str], list[int]] = {}
@@ -211,30 +203,53 @@ def purchase_options(conn: sqlite3.Connection, now: datetime | None = None,
         by_type[key][itype] += int(billed or 0)
 
     out = []
-    for key, series in usage.items():
-        prov, region, fam, cur = key
-        base_day = percentile(series, PERCENTILE)
-        baseline = int(round(base_day / 24))
-        if baseline <= 0:
-            continue
-        types = by_type[key]
-        top = max(types, key=lambda t: (types[t], t))
-        top_price = prices.get((prov, region or "", top), {}).get("on-demand")
-        opt = PurchaseOption(
-            provider_name=prov, region_id=region, family=fam, currency=cur, days=days, daily_usage=series,
-            baseline_hourly=baseline, mean_hourly=int(round(sum(series) / len(series) / 24)),
-            max_hourly=int(round(max(series) / 24)), instance_type=top, instance_price=top_price,
-        )
-        for years in TERMS:
-            discount, basis = _discount(prov, region, types, prices, years)
-            opt.terms[years] = TermOption(
-                years=years, discount=discount, rate_basis=basis,
-                hourly_commitment=int(round(baseline * (1 - discount))),
-                monthly_saving=int(round(baseline * discount * HOURS_PER_MONTH)),
-            )
-        out.append(opt)
+    for (prov, region, fam, cur), series in usage.items():
+        opt = make_option(prov, region, fam, cur, days, series, by_type[(prov, region, fam, cur)], prices)
+        if opt is not None:
+            out.append(opt)
     out.sort(key=lambda o: (-o.terms[1].monthly_saving, o.provider_name, o.key))
     return out
+
+
+Prices = dict[tuple[str, str, str], dict[str, int]]
+
+
+def load_prices(conn: sqlite3.Connection) -> tuple[Prices, dict[str, dict[str, str]]]:
+    """(provider, region, sku) -> {pricing_model: price nanos}, and provider -> {sku: family}."""
+    prices: Prices = defaultdict(dict)
+    fams: dict[str, dict[str, str]] = defaultdict(dict)
+    for prov, region, sku, model, price, fam in conn.execute(
+        "SELECT provider_name, region_id, sku, pricing_model, price_nanos, family FROM prices"
+    ):
+        prices[(prov, region, sku)][model] = int(price)
+        if fam:
+            fams[prov][sku] = fam
+    return prices, fams
+
+
+def make_option(prov: str, region: str | None, fam: str, cur: str, days: list[date], series: list[int],
+                types: dict[str, int], prices: Prices) -> PurchaseOption | None:
+    """The commitment sized to a daily on-demand spend series (its p10 baseline), with the saving
+    of each term; None when the baseline is zero. `types`: spend per instance type of the family."""
+    base_day = percentile(series, PERCENTILE)
+    baseline = int(round(base_day / 24))
+    if baseline <= 0:
+        return None
+    top = max(types, key=lambda t: (types[t], t))
+    top_price = prices.get((prov, region or "", top), {}).get("on-demand")
+    opt = PurchaseOption(
+        provider_name=prov, region_id=region, family=fam, currency=cur, days=days, daily_usage=series,
+        baseline_hourly=baseline, mean_hourly=int(round(sum(series) / len(series) / 24)),
+        max_hourly=int(round(max(series) / 24)), instance_type=top, instance_price=top_price,
+    )
+    for years in TERMS:
+        discount, basis = _discount(prov, region, types, prices, years)
+        opt.terms[years] = TermOption(
+            years=years, discount=discount, rate_basis=basis,
+            hourly_commitment=int(round(baseline * (1 - discount))),
+            monthly_saving=int(round(baseline * discount * HOURS_PER_MONTH)),
+        )
+    return opt
 
 
 def _discount(

@@ -579,6 +579,22 @@ _ANOMALIES = [
     )""",
 ]
 
+# ML run profiles (issue 15): utilization samples of each executor host of a run over the run's
+# time. `host` names the executor (the tracked machine, a SageMaker host such as "algo-1");
+# `metric` is one of cpu, memory, gpu, gpu_memory (percent, 0-100; gpu is the mean over the host's
+# GPUs, `gpus` their count, NULL where there is no GPU). Samples cascade with their run.
+_V_ML_PROFILES = [
+    """CREATE TABLE ml_profiles (
+        run_id TEXT NOT NULL REFERENCES ml_runs(run_id) ON DELETE CASCADE,
+        host TEXT NOT NULL DEFAULT '',
+        metric TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        value REAL NOT NULL,
+        gpus INTEGER,
+        PRIMARY KEY (run_id, host, metric, ts)
+    ) WITHOUT ROWID""",
+]
+
 # MIGRATIONS[i] upgrades version i -> i + 1.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _ANOMALIES]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _ANOMALIES, _V_ML_PROFILES]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -56,6 +56,9 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "scale_to_zero": ("scale Kubernetes workload to zero", "scaled to zero"),
     "scale_namespace_to_zero": ("scale Kubernetes namespace to zero", "scaled to zero"),
     "delete_pv": ("delete released persistent volume", "deleted"),
+    "delete_endpoint": ("delete SageMaker endpoint (config and model kept)", "deleted"),
+    "stop_notebook": ("stop SageMaker notebook instance", "stop requested"),
+    "delete_studio_app": ("delete SageMaker Studio app (user files kept)", "deleted"),
 }
 
 SIMULATED = "simulated (demo)"
@@ -322,9 +325,10 @@ class DemoExecutor(Executor):
         past = ACTIONS.get(step.action, ("", "done"))[1]
         with store.transaction():
             key = (step.provider_name, step.resource_id)
-            if step.action in ("stop_instance", "deallocate_instance"):
+            if step.action in ("stop_instance", "deallocate_instance", "stop_notebook"):
+                after = {"stop_instance": "stopped", "stop_notebook": "Stopped"}.get(step.action, "deallocated")
                 store.conn.execute("UPDATE resources SET state=? WHERE provider_name=? AND resource_id=?",
-                                   ("stopped" if step.action == "stop_instance" else "deallocated", *key))
+                                   (after, *key))
             elif step.action == "deregister_image":
                 row = self._row(*key) or {}
                 snaps = list((_loads(row.get("properties")) or {}).get("snapshot_ids") or step.snapshot_ids)

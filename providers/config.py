@@ -134,7 +134,8 @@ class Config:
 
 # Filterable dimensions of a budget (the cost table's columns), plus tag:KEY.
 BUDGET_DIMENSIONS = ("provider_name", "billing_account_id", "sub_account_id", "service_name", "service_category",
-                     "region_id", "resource_type", "resource_id")
+                     "region_id", "resource_type", "resource_id",
+                     "task")  # an ML task: its runs' spend (analysis/mlprofile.py task_budgets)
 
 Amount = Annotated[int | float | str, Meta(extra={"expected": "a positive amount"},
                                            description="a positive amount, e.g. 1200 or \"1200.50\"")]

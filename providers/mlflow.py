@@ -13,7 +13,11 @@ What a sync does (one step, "runs"):
   filtered by `experiments`.
 * POST runs/search for those experiments (50 ids per request, max_results 1000 a page, newest
   first, paginated), up to max_runs.
-* GET metrics/get-history for each run's primary metric (one page of history_points at most).
+* GET metrics/get-history for each run's primary metric (one page of history_points at most),
+  and for each MLflow system metric a run logged (`system/cpu_utilization_percentage`,
+  `system/system_memory_usage_percentage`, `system/gpu_N_utilization_percentage`,
+  `system/gpu_N_memory_usage_percentage`): the run's utilization profile (ml_profiles; GPU
+  devices averaged per timestamp, host = the run's host).
 * Writes, in ONE transaction, every run of the source replaced (runs deleted on the server
   disappear): ml_runs, ml_executors, ml_run_metrics, ml_run_params.
 
@@ -317,6 +321,45 @@ def build_run(run: dict[str, Any], experiment_names: Mapping[str, str]) -> RunRe
     )
 
 
+# -- system metrics (mlflow.system_metrics) -> profile ---------------------------------------------
+
+_GPU_KEY = re.compile(r"^system/gpu_(\d+)_(utilization|memory_usage)_percentage$")
+_SYSTEM = {"system/cpu_utilization_percentage": "cpu", "system/system_memory_usage_percentage": "memory"}
+
+
+def system_metric(key: str) -> str | None:
+    """The profile metric (cpu, memory, gpu, gpu_memory) an MLflow system metric key feeds, or None."""
+    if key in _SYSTEM:
+        return _SYSTEM[key]
+    m = _GPU_KEY.match(key)
+    if m:
+        return "gpu" if m.group(2) == "utilization" else "gpu_memory"
+    return None
+
+
+def system_profile(histories: dict[str, list[dict[str, Any]]], host: str | None) -> list[
+        tuple[str, str, datetime, float, int | None]]:
+    """Histories of MLflow system metrics -> profile samples: GPU keys of several devices are
+    averaged per timestamp (gpus = the devices seen); values are clamped to 0-100."""
+    ngpu = len({m.group(1) for k in histories if (m := _GPU_KEY.match(k))}) or None
+    acc: dict[tuple[str, datetime], list[float]] = {}
+    for key, points in histories.items():
+        metric = system_metric(key)
+        if metric is None:
+            continue
+        for p in points:
+            ts = _ms(p.get("timestamp"))
+            try:
+                v = float(p["value"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            if ts is None or v != v:
+                continue
+            acc.setdefault((metric, ts), []).append(min(100.0, max(0.0, v)))
+    return [(host or "", metric, ts, round(sum(vs) / len(vs), 3), ngpu if metric.startswith("gpu") else None)
+            for (metric, ts), vs in sorted(acc.items(), key=lambda kv: (kv[0][0], kv[0][1]))]
+
+
 # -- the adapter -----------------------------------------------------------------------------------
 
 
@@ -450,6 +493,10 @@ class MlflowAdapter(Adapter[MlflowOptions]):
                                 continue
                             seen.add(step)
                             rec.metrics.append((rec.primary_metric, step, _ms(m.get("timestamp")), value))
+            for rec in runs:  # MLflow system metrics -> the run's utilization profile
+                keys = sorted({k for k, _, _, _ in rec.metrics if system_metric(k) is not None})
+                if keys and points > 0:
+                    rec.profile = system_profile({k: c.history(rec.run_id, k, points) for k in keys}, rec.host)
         n = write_runs(ctx.store, ctx.source_id, runs, replace_source=mode == "full")
         ctx.detail["mlflow"] = {"experiments": len(names), "runs": len(runs), "mode": mode}
         if not missing:

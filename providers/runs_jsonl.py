@@ -26,7 +26,9 @@ any case), other names are kept as given (trimmed). A run on an unknown provider
 the cost table through its resource_id, or from a price for that provider in `prices`; with
 neither its cost is unknown. `costdeck track --provider` follows the same rule (`check_provider`). metrics: a number (the final value, step 0) or a list of [step, value] pairs.
 params: scalar values, stored as text. primary_metric: defaults to the only metric when there is
-one. Optional exit_code (integer) and properties (object).
+one. Optional exit_code (integer) and properties (object). Optional profile: the run's utilization
+samples on its host, {"cpu": [["2026-05-01T10:00:00Z", 87.5], ...], "memory": ..., "gpu": ...,
+"gpu_memory": ...} (percent 0-100, time with a zone), with "gpus": the GPU count.
 
 A bad line exits 2 with one line naming the file, the line number and the field; nothing is
 written then (all files are parsed before the one transaction that writes them). Re-importing
@@ -117,6 +119,8 @@ class RunRecord:
     executors: list[ExecutorRecord] = field(default_factory=list)
     metrics: list[tuple[str, int, datetime | None, float]] = field(default_factory=list)  # key, step, ts, value
     params: dict[str, str] = field(default_factory=dict)
+    # utilization samples: host, metric (cpu | memory | gpu | gpu_memory), ts, percent, GPU count
+    profile: list[tuple[str, str, datetime, float, int | None]] = field(default_factory=list)
 
     def finish(self) -> RunRecord:
         """Fill primary_metric (the only metric) and primary_value (its last step) when missing."""
@@ -182,8 +186,21 @@ def _write(conn: Any, source_id: int, runs: Sequence[RunRecord], replace_source:
             "INSERT OR REPLACE INTO ml_run_params(run_id, key, value) VALUES (?,?,?)",
             [(r.run_id, k, v) for k, v in r.params.items()],
         )
-        n += 1 + len(r.executors) + len(r.metrics) + len(r.params)
+        write_profile(conn, r.run_id, r.profile)
+        n += 1 + len(r.executors) + len(r.metrics) + len(r.params) + len(r.profile)
     return n
+
+
+PROFILE_METRICS = ("cpu", "memory", "gpu", "gpu_memory")
+
+
+def write_profile(conn: Any, run_id: str, samples: Iterable[tuple[str, str, Any, float, int | None]]) -> None:
+    """Insert a run's utilization samples (host, metric, ts as datetime or ISO text, percent, gpus)."""
+    conn.executemany(
+        "INSERT OR REPLACE INTO ml_profiles(run_id, host, metric, ts, value, gpus) VALUES (?,?,?,?,?,?)",
+        [(run_id, h or "", m, iso(ts) if isinstance(ts, datetime) else ts, float(v), g)
+         for h, m, ts, v, g in samples],
+    )
 
 
 # -- the JSON Lines format ----------------------------------------------------------------------------
@@ -330,6 +347,29 @@ def parse_line(obj: Any) -> RunRecord:
         rec.primary_metric = pm
     if "exit_code" in obj and obj["exit_code"] is not None:
         rec.exit_code = _int(obj["exit_code"], "exit_code", -(2**31), 2**31 - 1)
+    prof = obj.get("profile", {}) or {}
+    if not isinstance(prof, dict):
+        raise _LineError("profile", f"expected an object of metric: [[time, percent], ...], got {_show(prof)}")
+    gpus = obj.get("gpus")
+    ngpu = None if gpus is None else _int(gpus, "gpus", 0, 4096)
+    for m, pts in prof.items():
+        key = f"profile.{m}"
+        if m not in PROFILE_METRICS:
+            raise _LineError(key, f"expected one of {', '.join(PROFILE_METRICS)}")
+        if not isinstance(pts, list):
+            raise _LineError(key, f"expected a list of [time, percent], got {_show(pts)}")
+        for j, pt in enumerate(pts):
+            if not isinstance(pt, list) or len(pt) != 2:
+                raise _LineError(f"{key}[{j}]", f"expected [time, percent], got {_show(pt)}")
+            try:
+                at = _instant({"time": pt[0]}, "time", required=True)
+            except _LineError as err:
+                raise _LineError(f"{key}[{j}]", err.message) from None
+            v = _number(pt[1], f"{key}[{j}]")
+            if not 0 <= v <= 100:
+                raise _LineError(f"{key}[{j}]", f"expected a percent from 0 to 100, got {_show(pt[1])}")
+            assert at is not None
+            rec.profile.append((rec.host or "", m, at, v, ngpu if m.startswith("gpu") else None))
     props = obj.get("properties", {}) or {}
     if not isinstance(props, dict):
         raise _LineError("properties", f"expected an object, got {_show(props)}")

@@ -26,6 +26,10 @@
 * Each tracked run records one sync run of the `track` source (status ok, rows written, finished
   time), written when the run starts and updated when it ends, and touches the snapshot time, so
   `costdeck sources` shows when the source last received data.
+* Profile (providers/profiler.py): while the command runs, CPU and memory of its process tree
+  and the host's GPU utilization and memory (NVML, else nvidia-smi, else none) are sampled every
+  --sample-interval seconds (default 5, 0 turns profiling off) into ml_profiles, host = the host
+  name; properties.gpu_source says where GPU figures came from.
 """
 
 from __future__ import annotations
@@ -99,6 +103,7 @@ class TrackOptions:
     count: int = 1
     provider: str | None = None
     region: str | None = None
+    sample_interval_s: float | None = None  # None: profiler.DEFAULT_INTERVAL_S; 0: no profile
 
 
 @dataclass(slots=True)
@@ -122,12 +127,16 @@ def run_tracked(
     opts: TrackOptions,
     *,
     metadata: Callable[[], InstanceInfo | None] = aws_imds,
+    gpu: Callable[[], Any] | None | bool = True,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     stdin: Any = None,
     stdout: Any = None,
     stderr: Any = None,
 ) -> TrackResult:
-    """Run `command`, record it, return its exit status (see the module docstring)."""
+    """Run `command`, record it, return its exit status (see the module docstring).
+
+    gpu: True finds the GPU reader (profiler.gpu_reader), False/None records no GPU series, or a
+    reader function (tests)."""
     if not command:
         raise InputError("track: no command given (usage: costdeck track [OPTIONS] -- CMD ARGS...)")
     if opts.count < 1:
@@ -172,7 +181,21 @@ def run_tracked(
         return TrackResult(None, 126, 0.0, "not started",
                            error=f"track: cannot run {command[0]}: {exc.strerror or exc}")
 
+    prof = None
+    if opts.sample_interval_s != 0:
+        from .profiler import DEFAULT_INTERVAL_S, Profiler, gpu_reader
+
+        reader, via = gpu_reader() if gpu is True else (gpu or None, "injected" if gpu else None)
+        if via:
+            props["gpu_source"] = via
+        try:
+            prof = Profiler(child.pid, opts.sample_interval_s or DEFAULT_INTERVAL_S, gpu=reader, clock=clock).start()
+            props["sample_interval_s"] = prof.interval_s
+        except Exception:  # noqa: BLE001 - a profile is a bonus; the command runs regardless
+            prof = None
     sync: list[SyncRun | None] = [None]  # the sync run of this tracked run, once written
+
+    samples: list[tuple[str, str, datetime, float, int | None]] = []
 
     def record(status: str, end: datetime | None, code: int | None, duration: float | None) -> None:
         execs = []
@@ -186,7 +209,7 @@ def run_tracked(
         if duration is not None:
             p["duration_s"] = round(duration, 3)
         rec = RunRecord(run_id=run_id, task=task, name=name, status=status, start_at=start, end_at=end,
-                        host=host, exit_code=code, properties=p, executors=execs)
+                        host=host, exit_code=code, properties=p, executors=execs, profile=samples)
         with Store(db_path) as store:
             if store.is_demo():  # it became the demo cache while the command ran
                 raise InputError(_demo_message(db_path))
@@ -217,6 +240,9 @@ def run_tracked(
                 continue
     finally:
         restore()
+    if prof is not None:
+        samples.extend((host, x.metric, x.ts, x.value, x.gpus) for x in prof.stop())
+        props["sample_interval_s"] = prof.interval_s
     duration = time.monotonic() - t0
     end = clock()
     # the wall clock may step; the duration comes from the monotonic clock, so keep end consistent

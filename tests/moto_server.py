@@ -14,7 +14,8 @@ Use from a test module:
 * `FaultProxy(moto_url)`: a loopback HTTP proxy in front of moto that counts requests per
   operation (moto keeps no counter) and answers chosen operations with faults (throttling,
   5xx, expired token, access denied) a given number of times. Point endpoint_url at
-  `proxy.url`. Works for the json, rest-json, query, ec2 and rpc-v2-cbor protocols.
+  `proxy.url`. Works for the json, rest-json, query, ec2 and rpc-v2-cbor protocols. A subclass
+  can answer operations moto lacks by overriding `serve` (tests/sagemaker_studio_fake.py).
 """
 
 from __future__ import annotations
@@ -167,8 +168,11 @@ class FaultProxy:
                 body = self.rfile.read(n) if n else b""
                 op, service, proto = proxy._identify(self.path, dict(self.headers), body)
                 fault = proxy._take(op)
+                local = None if fault is not None else proxy.serve(op, service, proto, body)
                 if fault is not None:
                     status, headers, payload = proxy._fault_response(fault, service, proto)
+                elif local is not None:
+                    status, headers, payload = local
                 else:
                     status, headers, payload = proxy._forward(self.command, self.path, dict(self.headers), body)
                 self.send_response(status)
@@ -212,6 +216,11 @@ class FaultProxy:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def serve(self, op: str, service: str, proto: str,
+              body: bytes) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """A subclass answers operations moto lacks here (None: forward to moto)."""
+        return None
 
     # -- internals -------------------------------------------------------------------
     def _identify(self, path: str, headers: dict[str, str], body: bytes) -> tuple[str, str, str]:

@@ -365,7 +365,7 @@ def test_prices_for_every_instance_type_and_generation_pairs(conn: sqlite3.Conne
 
 def test_ml_runs_executors_metrics_params(conn: sqlite3.Connection) -> None:
     tasks = conn.execute("SELECT task, count(*) FROM ml_runs GROUP BY task").fetchall()
-    assert 3 <= len(tasks) <= 4 and all(5 <= n <= 15 for _, n in tasks)
+    assert 3 <= len(tasks) <= 5 and all(5 <= n <= 15 for _, n in tasks)
     statuses = {r[0] for r in conn.execute("SELECT DISTINCT status FROM ml_runs")}
     assert {"completed", "failed", "running"} <= statuses
     assert _val(conn, "SELECT count(*) FROM ml_runs r WHERE NOT EXISTS "
@@ -395,6 +395,16 @@ def test_budgets_exclusions_actions(conn: sqlite3.Connection) -> None:
             spent = sum(_daily(conn, "sa.value = ? AND c.day >= ?", (f["sub_account_id"], month0)).values())
             exceeded += spent > amount
     assert exceeded == 1
+    # a per-task budget ([budgets.NAME] filtering on a task): the task's last week is over its weekly share
+    from analysis.mlprofile import task_budgets, weekly_spend
+    from analysis.mlruns import load_runs
+
+    rows = [dict(zip(("name", "amount_nanos", "currency", "period", "filter"), r, strict=True)) for r in
+            conn.execute("SELECT name, amount_nanos, currency, period, filter FROM budgets")]
+    tb = task_budgets(rows)
+    assert list(tb) == ["llm-finetune"]
+    weeks = weekly_spend(load_runs(conn, task="llm-finetune"))
+    assert list(weeks.values())[-1] > tb["llm-finetune"][0].weekly_nanos
     assert _val(conn, "SELECT count(*) FROM actions WHERE dry_run = 1") >= 1
     assert _val(conn, "SELECT count(*) FROM actions WHERE dry_run = 0") >= 1
 

@@ -112,6 +112,7 @@ class FakeMlflow:
         self.faults: dict[str, list[int]] = {}  # path -> status codes to answer first, in order
         self.auth: str | None = None
         self.runs = [r for page in RUNS for r in page]
+        self.histories: dict[tuple[str, str], Any] = {}  # (run_id, metric key) -> get-history answer
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -158,8 +159,10 @@ class FakeMlflow:
                     return self._answer(200, out)
                 if path == "metrics/get-history":
                     q = parse_qs(url.query)
-                    return self._answer(200, HISTORY if q.get("metric_key") == ["val_accuracy"] and
-                                        q.get("run_id") == ["a" * 32] else {})
+                    if q.get("metric_key") == ["val_accuracy"] and q.get("run_id") == ["a" * 32]:
+                        return self._answer(200, HISTORY)
+                    key = (q.get("run_id", [""])[0], q.get("metric_key", [""])[0])
+                    return self._answer(200, fake.histories.get(key, {}))
                 return self._answer(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "no"})
 
             def do_POST(self) -> None:  # noqa: N802
@@ -453,3 +456,30 @@ def test_real_mlflow_server(real_mlflow: str, db_path: Path, monkeypatch: pytest
     assert steps == 5  # the history of the primary metric
     (best,) = [s for s in mlruns.summarize(list(runs.values())) if s.task == "costdeck-real"]
     assert best.direction == "min" and best.best_run_id == ids[2]
+
+
+def test_system_metrics_become_the_run_profile(fake: FakeMlflow, db_path: Path) -> None:
+    """MLflow's system metrics (mlflow.system_metrics): CPU, memory and two GPUs averaged per time."""
+    rid = "e" * 32
+    keys = {"system/cpu_utilization_percentage": (40.0, 60.0), "system/system_memory_usage_percentage": (20.0, 22.0),
+            "system/gpu_0_utilization_percentage": (10.0, 30.0), "system/gpu_1_utilization_percentage": (20.0, 50.0),
+            "system/gpu_0_memory_usage_percentage": (5.0, 5.0)}
+    fake.runs = [_run(rid, "7", "sys", "FINISHED", T0, T0 + 600_000, {"val_accuracy": 0.5, **{k: v[1] for k, v in keys.items()}},
+                      {"costdeck.host": "gpu-box"})]
+    for k, vals in keys.items():
+        fake.histories[(rid, k)] = {"metrics": [{"key": k, "value": v, "timestamp": T0 + i * 60_000, "step": i}
+                                                for i, v in enumerate(vals)]}
+    (res,) = run_sync(db_path, config(fake.url))
+    assert res.status == "ok", res.error
+    with Store(db_path, readonly=True) as s:
+        rows = s.conn.execute("SELECT host, metric, ts, value, gpus FROM ml_profiles WHERE run_id=? "
+                              "ORDER BY metric, ts", (rid,)).fetchall()
+    assert [tuple(r) for r in rows] == [
+        ("gpu-box", "cpu", "2026-07-01T10:00:00+00:00", 40.0, None), ("gpu-box", "cpu", "2026-07-01T10:01:00+00:00", 60.0, None),
+        ("gpu-box", "gpu", "2026-07-01T10:00:00+00:00", 15.0, 2), ("gpu-box", "gpu", "2026-07-01T10:01:00+00:00", 40.0, 2),
+        ("gpu-box", "gpu_memory", "2026-07-01T10:00:00+00:00", 5.0, 2),
+        ("gpu-box", "gpu_memory", "2026-07-01T10:01:00+00:00", 5.0, 2),
+        ("gpu-box", "memory", "2026-07-01T10:00:00+00:00", 20.0, None),
+        ("gpu-box", "memory", "2026-07-01T10:01:00+00:00", 22.0, None),
+    ]
+    assert fake.requests["metrics/get-history"] == 1 + len(keys)  # the primary metric + each system key

@@ -66,7 +66,8 @@ async def test_sort_filter_mark(demo_db: Path) -> None:
         table = screen.query_one("#rec-table", DataTable)
         with Store(demo_db) as store:
             n_open = len(load(store.conn, include_duplicates=False))
-        assert table.row_count == n_open == 80  # 71 waste/security findings (4 Kubernetes) + 9 commitment purchases
+        # 80 waste/security findings (4 Kubernetes, 9 ML) + 9 commitment purchases
+        assert table.row_count == n_open == 89
         savings = money(col(table, "saving"))
         assert savings == sorted(savings, reverse=True) and savings[0] == Decimal("8356.07")
         assert col(table, "resource")[0] == "tmp-llm-finetune"
@@ -101,7 +102,7 @@ async def test_sort_filter_mark(demo_db: Path) -> None:
         # category filter: security only
         await pilot.press("escape")
         await settle(pilot)
-        assert table.row_count == 80
+        assert table.row_count == 89
         await pilot.press("f", "down", "down", "down", "down", "enter")
         await pilot.pause()
         await pilot.press("end", "enter")  # the least frequent value: security (1)
@@ -234,8 +235,8 @@ async def test_overview_card(demo_db: Path) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         card = app.screen.query_one("#card-recs")
-        assert "$16,829.93/mo" in str(card.query_one(".card-value", Static).render())
-        assert "80 open · 1 security" in str(card.query_one(".card-sub", Static).render())
+        assert "$18,597.80/mo" in str(card.query_one(".card-value", Static).render())
+        assert "89 open · 1 security" in str(card.query_one(".card-sub", Static).render())
 
 
 def test_report_json_exact(demo_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -244,7 +245,7 @@ def test_report_json_exact(demo_db: Path, capsys: pytest.CaptureFixture[str]) ->
     assert main(["report", "recommendations", "--db", str(demo_db), "--format", "json"]) == 0
     out = capsys.readouterr().out
     data = json.loads(out, parse_float=Decimal)
-    assert len(data) == 80
+    assert len(data) == 89
     with Store(demo_db) as store:
         recs = {r.id: r for r in load(store.conn, include_duplicates=False)}
     for obj in data:

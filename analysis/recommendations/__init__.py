@@ -22,6 +22,11 @@ from . import (
     k8s_abandoned,
     k8s_idle_capacity,
     k8s_overrequested,
+    ml_failed_runs,
+    ml_idle_endpoint,
+    ml_idle_notebook,
+    ml_spot_training,
+    ml_underutilized_executor,
     obsolete_image,
     obsolete_snapshot,
     open_security_group,
@@ -38,7 +43,8 @@ RULES: dict[str, ModuleType] = {
     m.RULE_ID: m
     for m in (unattached_volume, obsolete_snapshot, obsolete_image, unused_ip, stopped_instance, idle_instance,
               rightsizing, previous_generation, open_security_group, purchase, k8s_abandoned,
-              k8s_overrequested, k8s_idle_capacity)
+              k8s_overrequested, k8s_idle_capacity, ml_idle_endpoint, ml_idle_notebook, ml_underutilized_executor,
+              ml_spot_training, ml_failed_runs)
 }
 
 # Advice written by provider sync steps: rule id -> (the costdeck rule it corresponds to, where it comes from).

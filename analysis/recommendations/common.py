@@ -166,6 +166,15 @@ class RuleContext:
     _cost_window: tuple[date, date] | None = None
     _prices: dict[tuple[str, str, str], PriceRow] | None = None
     _usage: dict[tuple[str, str, int], Usage] = field(default_factory=dict)
+    _ml_runs: list[Any] | None = None
+
+    def ml_runs(self) -> list[Any]:
+        """Every ML run with its cost (analysis.mlruns.RunCost), costed at `now`; loaded once."""
+        if self._ml_runs is None:
+            from .. import mlruns
+
+            self._ml_runs = mlruns.load_runs(self.conn, now=self.now)
+        return self._ml_runs
 
     # -- inventory -----------------------------------------------------------------------
     def resources(self, types: Sequence[str] | None = None) -> list[Res]:

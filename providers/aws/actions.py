@@ -17,6 +17,13 @@ deregister_image   DescribeImages + DescribeInstances: no instance       Deregis
                                                                          DeleteSnapshot of its EBS
                                                                          snapshots (protected kept)
 stop_instance      DescribeInstances: running, not spot                  StopInstances
+delete_endpoint    SageMaker DescribeEndpoint + ListTags: InService      DeleteEndpoint (its endpoint
+                                                                         configuration and model are
+                                                                         kept)
+stop_notebook      SageMaker DescribeNotebookInstance + ListTags:        StopNotebookInstance
+                   InService
+delete_studio_app  SageMaker DescribeApp + ListTags: InService           DeleteApp (the user's files
+                                                                         are kept)
 =================  ====================================================  ==============================
 
 Every re-check also reads the tags (a resource tagged protected since the plan is skipped) and
@@ -41,8 +48,11 @@ from providers.config import ProtectionConfig
 from . import errors
 from .adapter import AwsOptions
 from .inventory import pages, tag_dict
+from .ml_serving import app_ref
+from .script import arn_name
 from .session import AwsSession
 
+SAGEMAKER_ACTIONS = ("delete_endpoint", "stop_notebook", "delete_studio_app")
 LIVE_INSTANCE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
 
@@ -51,6 +61,14 @@ def _not_found(exc: BaseException) -> bool:
         return False
     code = str((exc.response.get("Error") or {}).get("Code") or "")
     return code.endswith(".NotFound") or code in ("InvalidAMIID.Unavailable", "InvalidAMIID.Malformed")
+
+
+def _sm_not_found(exc: ClientError) -> bool:
+    err = exc.response.get("Error") or {}
+    code, msg = str(err.get("Code") or ""), str(err.get("Message") or "")
+    return code in ("ValidationException", "ResourceNotFound") and ("not found" in msg.lower()
+                                                                   or "could not find" in msg.lower()
+                                                                   or "does not exist" in msg.lower())
 
 
 class AwsExecutor(Executor):
@@ -86,6 +104,15 @@ class AwsExecutor(Executor):
     # -- re-check ----------------------------------------------------------------------------
     def live(self, step: PlanStep) -> LiveState:
         account = self.aws.account_id if step.sub_account_id else None
+        if step.action in SAGEMAKER_ACTIONS:
+            try:
+                live = self._sagemaker_live(step)
+            except ClientError as exc:
+                if not _sm_not_found(exc):
+                    raise
+                live = LiveState(exists=False)
+            live.account_id = account
+            return live
         ec2 = self._ec2(step)
         read = {
             "delete_volume": self._volume,
@@ -163,8 +190,35 @@ class AwsExecutor(Executor):
         return LiveState(exists=True, state=(i.get("State") or {}).get("Name"), tags=tag_dict(i.get("Tags")),
                          spot=i.get("InstanceLifecycle") == "spot" or bool(i.get("SpotInstanceRequestId")))
 
+    def _sagemaker_live(self, step: PlanStep) -> LiveState:
+        sm = self.aws.client("sagemaker", step.region_id or None)
+        name = arn_name(step.resource_id) or step.resource_name or step.resource_id
+        if step.action == "delete_endpoint":
+            ep = sm.describe_endpoint(EndpointName=name)
+            state = ep.get("EndpointStatus")
+        elif step.action == "delete_studio_app":
+            state = sm.describe_app(**app_ref(step.params)).get("Status")
+        else:
+            nb = sm.describe_notebook_instance(NotebookInstanceName=name)
+            state = nb.get("NotebookInstanceStatus")
+        tags = tag_dict(sm.list_tags(ResourceArn=step.resource_id).get("Tags"))
+        return LiveState(exists=True, state=state, tags=tags)
+
     # -- act -----------------------------------------------------------------------------------
     def apply(self, step: PlanStep) -> tuple[str, dict[str, Any]]:
+        if step.action in SAGEMAKER_ACTIONS:
+            sm = self.aws.client("sagemaker", step.region_id or None)
+            name = arn_name(step.resource_id) or step.resource_name or step.resource_id
+            if step.action == "delete_endpoint":
+                sm.delete_endpoint(EndpointName=name)  # DeleteEndpoint keeps the config and the model
+                cfg = step.params.get("endpoint_config")
+                return ("deleted (endpoint configuration " + (f"{cfg} " if cfg else "") + "and model kept)",
+                        {"endpoint_config": cfg})
+            if step.action == "delete_studio_app":
+                sm.delete_app(**app_ref(step.params))
+                return "deleted (the user's files are kept)", {}
+            sm.stop_notebook_instance(NotebookInstanceName=name)
+            return "stop requested", {}
         ec2 = self._ec2(step)
         rid = step.resource_id
         if step.action == "delete_volume":

@@ -17,8 +17,10 @@
   emulator) TrainingTimeInSeconds or end - start, flagged properties.billable_estimated.
 * ml_run_metrics: FinalMetricDataList (step 0, ts = the metric timestamp).
 * ml_run_params: HyperParameters, verbatim.
+* ml_profiles: each job's per-host CloudWatch utilization (providers/aws/ml_serving.py).
 Write: ONE transaction; changed runs are replaced (children cascade), runs of this source in
-the listed window that SageMaker no longer lists are removed, older runs are kept.
+the listed window that SageMaker no longer lists are removed, older runs are kept. Endpoints and
+notebook instances with their metrics: see providers/aws/ml_serving.py.
 """
 
 from __future__ import annotations
@@ -32,8 +34,11 @@ from typing import Any
 
 from cache import timeutil
 from providers.base import StepError, SyncContext
+from providers.runs_jsonl import write_profile
 
-from .inventory import FETCH_ERRORS, error_text, iso, pages, region_failures, tag_dict
+from . import ml_serving
+from .inventory import FETCH_ERRORS, PROVIDER, error_text, iso, pages, region_failures, tag_dict
+from .metrics import metric_window
 from .session import AwsSession
 
 DEFAULT_DAYS = 90
@@ -69,6 +74,7 @@ class Run:
     metrics: list[tuple[str, str | None, float]] = field(default_factory=list)
     params: dict[str, str] = field(default_factory=dict)
     properties: dict[str, Any] = field(default_factory=dict)
+    profile: list[tuple[str, str, datetime, float, int | None]] = field(default_factory=list)
 
 
 def task_of(name: str, tags: dict[str, str]) -> str:
@@ -144,6 +150,7 @@ def build_run(job: dict[str, Any], tags: dict[str, str], region: str) -> Run:
             "training_seconds": job.get("TrainingTimeInSeconds"),
             "billable_estimated": estimated,
             "managed_spot": bool(job.get("EnableManagedSpotTraining")),
+            "checkpoint_s3": (job.get("CheckpointConfig") or {}).get("S3Uri"),
             "tuning_job_arn": job.get("TuningJobArn"),
             "training_image": (job.get("AlgorithmSpecification") or {}).get("TrainingImage"),
             "volume_gib": rc.get("VolumeSizeInGB"),
@@ -219,27 +226,85 @@ def write_runs(
                 "INSERT OR REPLACE INTO ml_run_params(run_id, key, value) VALUES (?,?,?)",
                 [(r.run_id, k, v) for k, v in r.params.items()],
             )
-            n += 1 + len(r.executors) + len(r.metrics) + len(r.params)
+            write_profile(conn, r.run_id, r.profile)
+            n += 1 + len(r.executors) + len(r.metrics) + len(r.params) + len(r.profile)
     return n
 
 
+def _vcpus(ctx: SyncContext) -> dict[str, float]:
+    return {sku: float(v) for sku, v in ctx.store.conn.execute(
+        "SELECT sku, max(vcpu) FROM prices WHERE provider_name=? AND vcpu > 0 GROUP BY sku", (PROVIDER,))}
+
+
+def write_serving(ctx: SyncContext, resources: list[dict[str, Any]], regions: list[str], studio_regions: list[str],
+                  metric_rows: list[tuple[str, str, str, float | None, float | None]], start: datetime,
+                  end: datetime) -> int:
+    """Replace the endpoints and notebooks of `regions` and the Studio apps of `studio_regions` (the
+    regions whose listing succeeded) and their metrics in the window."""
+    n = ctx.replace_resources(PROVIDER, [r for r in resources if r["resource_type"] != ml_serving.STUDIO_APP],
+                              "region_id", regions, ml_serving.RESOURCE_TYPES)
+    n += ctx.replace_resources(PROVIDER, [r for r in resources if r["resource_type"] == ml_serving.STUDIO_APP],
+                               "region_id", studio_regions, (ml_serving.STUDIO_APP,))
+    ids = [r["resource_id"] for r in resources]
+    with ctx.store.transaction():
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = ",".join("?" for _ in chunk)
+            ctx.store.conn.execute(
+                f"DELETE FROM metrics WHERE provider_name=? AND metric IN ('invocations', 'cpu') AND ts>=? AND ts<? "
+                f"AND resource_id IN ({q})", (PROVIDER, timeutil.iso(start), timeutil.iso(end), *chunk))
+        ctx.store.conn.executemany(
+            "INSERT OR REPLACE INTO metrics(provider_name, resource_id, metric, ts, period_s, average, maximum, p99) "
+            "VALUES (?,?,?,?,86400,?,?,NULL)", [(PROVIDER, *row) for row in metric_rows])
+    return n + len(metric_rows)
+
+
 def sync_sagemaker(ctx: SyncContext, aws: AwsSession) -> int:
-    """Step: SageMaker training jobs of every region."""
+    """Step: SageMaker training jobs (with their per-host profiles), endpoints and notebook
+    instances and Studio apps (with their CloudWatch metrics) of every region."""
     days = aws.options.ml_days
     since = ctx.now - timedelta(days=days)
     known = _known(ctx)
+    vcpus = _vcpus(ctx)
+    m_start, m_end = metric_window(ctx.now, aws.options.metrics_days)
     runs: list[Run] = []
     listed: dict[str, list[str]] = {}
     failed: dict[str, str] = {}
+    serving: list[dict[str, Any]] = []
+    serving_regions: list[str] = []
+    studio_regions: list[str] = []
+    metric_rows: list[tuple[str, str, str, float | None, float | None]] = []
     for region in aws.regions():
         ctx.progress(detail=f"sagemaker {region}")
         try:
-            arns, rs = fetch_region_jobs(aws.client("sagemaker", region), region, since, known)
-            listed[region] = arns
-            runs.extend(rs)
+            sm = aws.client("sagemaker", region)
+            arns, rs = fetch_region_jobs(sm, region, since, known)
         except FETCH_ERRORS as exc:
             failed[region] = error_text(exc, aws.profile)
+            continue
+        cw = aws.client("cloudwatch", region)
+        try:  # the jobs are kept when their CloudWatch profile cannot be read (e.g. no cloudwatch permission)
+            profiles = ml_serving.fetch_job_profiles(cw, rs, vcpus, ctx.now)
+            for r in rs:
+                r.profile = profiles.get(r.run_id, [])
+        except FETCH_ERRORS as exc:
+            failed[f"{region} (training job profiles)"] = error_text(exc, aws.profile)
+        listed[region] = arns
+        runs.extend(rs)
+        for part, fetch, done in (("endpoints and notebooks", ml_serving.fetch_serving, serving_regions),
+                                  ("Studio apps", ml_serving.fetch_studio_apps, studio_regions)):
+            try:
+                res = fetch(sm, region)
+                rows = ml_serving.fetch_serving_metrics(cw, res, m_start, m_end)
+            except FETCH_ERRORS as exc:  # this part of the region keeps its previous rows
+                failed[f"{region} ({part})"] = error_text(exc, aws.profile)
+                continue
+            serving.extend(res)
+            done.append(region)
+            metric_rows.extend(rows)
     n = write_runs(ctx, runs, listed, since) if listed else 0
+    if serving_regions or studio_regions:
+        n += write_serving(ctx, serving, serving_regions, studio_regions, metric_rows, m_start, m_end)
     if failed:
         ctx.add_rows(n)
         raise StepError(region_failures("sagemaker", failed))

@@ -7,6 +7,11 @@ import json
 from providers.actions import PlanStep, ScriptExporter
 
 
+def arn_name(arn: str) -> str | None:
+    """The name at the end of a SageMaker ARN (arn:aws:sagemaker:R:A:endpoint/NAME -> NAME)."""
+    return arn.rsplit("/", 1)[1] if arn.startswith("arn:") and "/" in arn else None
+
+
 class AwsCli(ScriptExporter):
     tool = "the AWS CLI"
     provider_name = "AWS"
@@ -37,6 +42,17 @@ class AwsCli(ScriptExporter):
                     *[["aws", "ec2", "delete-snapshot", *r, "--snapshot-id", s] for s in step.snapshot_ids]]
         if step.action == "stop_instance":
             return [["aws", "ec2", "stop-instances", *r, "--instance-ids", rid]]
+        name = arn_name(rid) or step.resource_name or rid
+        if step.action == "delete_endpoint":  # the endpoint configuration and the model are kept
+            return [["aws", "sagemaker", "delete-endpoint", *r, "--endpoint-name", name]]
+        if step.action == "stop_notebook":
+            return [["aws", "sagemaker", "stop-notebook-instance", *r, "--notebook-instance-name", name]]
+        if step.action == "delete_studio_app":
+            p = step.params
+            owner = (["--space-name", str(p["space"])] if p.get("space")
+                     else ["--user-profile-name", str(p.get("user_profile") or "")])
+            return [["aws", "sagemaker", "delete-app", *r, "--domain-id", str(p.get("domain_id") or ""), *owner,
+                     "--app-type", str(p.get("app_type") or ""), "--app-name", str(p.get("app_name") or "")]]
         return []
 
     def account_check(self) -> str:

@@ -154,11 +154,16 @@ AWS_EC2: dict[str, Price] = {
     "g4dn.xlarge": (0.526, 4, 16, "g4dn", "current"), "g4dn.2xlarge": (0.752, 8, 32, "g4dn", "current"),
     "g4dn.4xlarge": (1.204, 16, 64, "g4dn", "current"),
     "p3.2xlarge": (3.06, 8, 61, "p3", "current"), "p3.8xlarge": (12.24, 32, 244, "p3", "current"),
+    "g5.xlarge": (1.006, 4, 16, "g5", "current"), "g5.2xlarge": (1.212, 8, 32, "g5", "current"),
+    "g5.12xlarge": (5.672, 48, 192, "g5", "current"),
 }
 AWS_ML: dict[str, Price] = {
     "ml.m5.large": (0.115, 2, 8, "ml.m5", "current"), "ml.m5.xlarge": (0.23, 4, 16, "ml.m5", "current"),
     "ml.m5.2xlarge": (0.461, 8, 32, "ml.m5", "current"),
     "ml.g4dn.xlarge": (0.736, 4, 16, "ml.g4dn", "current"),
+    "ml.g5.xlarge": (1.408, 4, 16, "ml.g5", "current"), "ml.g5.2xlarge": (1.515, 8, 32, "ml.g5", "current"),
+    "ml.g5.12xlarge": (7.09, 48, 192, "ml.g5", "current"),
+    "ml.t3.medium": (0.05, 2, 4, "ml.t3", "current"), "ml.t3.xlarge": (0.2, 4, 16, "ml.t3", "current"),
     "ml.p3.2xlarge": (3.825, 8, 61, "ml.p3", "current"), "ml.p3.8xlarge": (14.688, 32, 244, "ml.p3", "current"),
 }
 AWS_DB: dict[str, Price] = {

@@ -114,6 +114,7 @@ class Gen:
         self.ml_executors: list[dict[str, Any]] = []
         self.ml_metrics: list[dict[str, Any]] = []
         self.ml_params: list[dict[str, Any]] = []
+        self.ml_profiles: list[dict[str, Any]] = []
         self.k8s_allocations: list[dict[str, Any]] = []  # Kubernetes allocation rows (labels still a dict)
         # what later generators need from earlier ones
         self.insts: list[Instance] = []

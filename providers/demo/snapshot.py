@@ -18,12 +18,12 @@ from cache import Store, timeutil
 from cache.money import fmt
 
 from ..errors import InputError
-from . import admin, anomalies, commitments, fleets, inventory, kubernetes, loose, ml, services
+from . import admin, anomalies, commitments, fleets, inventory, kubernetes, loose, ml, mlops, services
 from .catalog import ACCOUNTS, AWS, DEMO_KIND, K8S, N_DAYS, PROVIDERS
 from .core import Gen
 
 # Tables the demo wipes, children before parents (foreign keys are on).
-_WIPE_FIRST = ("ml_executors", "ml_run_metrics", "ml_run_params", "ml_runs", "tag_index", "costs",
+_WIPE_FIRST = ("ml_profiles", "ml_executors", "ml_run_metrics", "ml_run_params", "ml_runs", "tag_index", "costs",
                "cost_summary", "sync_runs", "imports")
 
 
@@ -110,6 +110,7 @@ def _build(g: Gen) -> _Tables:
     loose.build(g, ami_users)
     services.managed(g)
     ml.runs(g)
+    mlops.build(g)
     kubernetes.allocation(g)
     services.flows(g)
     commitment_rows, usage = commitments.rows(g)
@@ -160,6 +161,7 @@ def _write(store: Store, g: Gen, t: _Tables) -> tuple[int, dict[str, int]]:
         store.replace_where("ml_executors", "1=1", (), g.ml_executors)
         store.replace_where("ml_run_metrics", "1=1", (), g.ml_metrics)
         store.replace_where("ml_run_params", "1=1", (), g.ml_params)
+        store.replace_where("ml_profiles", "1=1", (), g.ml_profiles)
         store.replace_where("budgets", "1=1", (), t.budgets)
         store.replace_where("exclusions", "1=1", (), t.exclusions)
         store.replace_where("actions", "1=1", (), t.actions)

@@ -95,13 +95,15 @@ def _add_sources(sub: _Subparsers, common: _Parser) -> None:
 def _add_track(sub: _Subparsers, common: _Parser) -> None:
     tr = sub.add_parser("track", parents=[common], help="run a command and record it as an ML run",
                         usage="costdeck track [--task NAME] [--name NAME] [--instance-type T] [--count N] "
-                        "[--provider P] [--region R] -- CMD ARGS...")
+                        "[--provider P] [--region R] [--sample-interval S] -- CMD ARGS...")
     tr.add_argument("--task", help="task (experiment) name (default: the command's name)")
     tr.add_argument("--name", help="run name (default: the command line)")
     tr.add_argument("--instance-type", help="instance type (default: from the cloud instance metadata)")
     tr.add_argument("--count", type=int, default=1, help="number of instances (default 1)")
     tr.add_argument("--provider", help="AWS, Microsoft or Google Cloud (default: AWS with instance metadata)")
     tr.add_argument("--region", help="region of the instance")
+    tr.add_argument("--sample-interval", type=float, default=None, metavar="S",
+                    help="seconds between utilization samples (default 5, bounded to 0.05-300; 0: no profile)")
     tr.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- CMD ARGS", help="the command to run")
 
 

@@ -19,8 +19,11 @@ def cmd_track(args: argparse.Namespace) -> int:
         cmd = cmd[1:]
     if not cmd:
         raise UsageError("track needs a command: costdeck track [OPTIONS] -- CMD ARGS...")
+    if args.sample_interval is not None and (args.sample_interval < 0 or args.sample_interval != args.sample_interval):
+        raise UsageError(f"track: --sample-interval must be 0 (off) or a positive number of seconds, "
+                         f"got {args.sample_interval}")
     opts = TrackOptions(task=args.task, name=args.name, instance_type=args.instance_type, count=args.count,
-                        provider=args.provider, region=args.region)
+                        provider=args.provider, region=args.region, sample_interval_s=args.sample_interval)
     result = run_tracked(resolve_db(args), cmd, opts)
     if result.error:
         print(f"costdeck: error: {safe(result.error)}", file=sys.stderr)

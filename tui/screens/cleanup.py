@@ -44,7 +44,9 @@ from ..dialogs import PromptScreen
 from ..widgets import Table, clean, money_text, safe
 
 SHORT = {"delete_volume": "delete volume", "release_address": "release IP", "delete_snapshot": "delete snapshot",
-         "deregister_image": "deregister AMI", "stop_instance": "stop instance"}
+         "deregister_image": "deregister AMI", "stop_instance": "stop instance",
+         "delete_endpoint": "delete endpoint", "stop_notebook": "stop notebook",
+         "delete_studio_app": "delete Studio app"}
 
 RESULT_STYLE = {"ok": "bold green", "dry-run": "cyan", "skipped": "yellow", "failed": "bold red",
                 "not-run": "dim"}

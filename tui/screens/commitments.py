@@ -28,6 +28,8 @@ from analysis.commitments import (
     data_anchor,
     period_range,
 )
+from analysis.mlcommit import MlCommitments, ml_commitments
+from analysis.mlruns import load_runs
 from analysis.purchase import PERCENTILE, PurchaseOption, purchase_options
 from cache import timeutil
 from cache.money import decimal_str, fmt
@@ -237,6 +239,9 @@ Purchase recommendations: the p{PERCENTILE} of the daily on-demand instance usag
 over 30 days (the steady baseline, not the mean), the hourly commitment covering it, the monthly
 saving at 1-year and 3-year no-upfront rates (prices table, else assumed default rates, marked *) and
 the break-even utilization (commitment rate / on-demand rate).
+ML usage: per ML instance family (training executors of the last 30 days, SageMaker endpoints and
+notebooks in service), the instance-hours RI/SP covered (from the billed rows; no billing evidence counts
+as on demand), and the 1-year saving of a commitment sized to the ML baseline (same purchase math).
 enter shows a commitment's daily series; e exports the table (CSV or JSON); c toggles the chart.
 """
     BINDINGS = [
@@ -252,6 +257,7 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
     CommitmentsScreen #cm-chart { height: 1fr; min-height: 6; }
     CommitmentsScreen #cm-table { height: auto; max-height: 12; min-height: 3; }
     CommitmentsScreen #cm-purchase { height: 1fr; min-height: 3; }
+    CommitmentsScreen #cm-ml { height: 7; }  /* fixed: the chart above keeps one height */
     """
 
     def __init__(self) -> None:
@@ -259,6 +265,7 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
         self.period = "30d"
         self.report: CommitmentReport | None = None
         self.options: list[PurchaseOption] = []
+        self.ml: MlCommitments | None = None
         self.chart_auto = True
 
     def compose(self) -> ComposeResult:
@@ -274,6 +281,8 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
         yield Table(id="cm-table", cursor_type="row", zebra_stripes=True)
         yield Label("Purchase recommendations", classes="section", id="cm-purchase-title")
         yield Table(id="cm-purchase", cursor_type="row", zebra_stripes=True)
+        yield Label("ML usage", classes="section", id="cm-ml-title")
+        yield Table(id="cm-ml", cursor_type="none", zebra_stripes=True, show_cursor=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -291,28 +300,73 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
         self.load()
 
     class Loaded(Message, bubble=False):
-        def __init__(self, report: CommitmentReport | None, options: list[PurchaseOption]) -> None:
+        def __init__(self, report: CommitmentReport | None, options: list[PurchaseOption],
+                     ml: MlCommitments | None = None) -> None:
             super().__init__()
-            self.report, self.options = report, options
+            self.report, self.options, self.ml = report, options, ml
 
     @work(thread=True, exclusive=True, group="commitments", exit_on_error=False,
           description="Loading the commitments")
     def load(self) -> None:
         period = self.period
 
-        def compute(conn: Any) -> tuple[CommitmentReport | None, list[PurchaseOption]]:
+        def compute(conn: Any) -> tuple[CommitmentReport | None, list[PurchaseOption], MlCommitments | None]:
+            ml = ml_commitments(conn, load_runs(conn))
             anchor = data_anchor(conn)
             if anchor is None:
-                return None, []
+                return None, [], ml
             since, until = period_range(period, anchor)
-            return build_report(conn, since, until), purchase_options(conn)
+            return build_report(conn, since, until), purchase_options(conn), ml
 
-        report, options = self.cd_app.read(compute)
-        post_result(self, self.Loaded(report, options))
+        report, options, ml = self.cd_app.read(compute)
+        post_result(self, self.Loaded(report, options, ml))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
+        self.ml = message.ml
         self.show(message.report, message.options)
+        self._fill_ml()
+
+    def _fill_ml(self) -> None:
+        """ML instance families: hours covered by RI/SP, on demand, and the ML baseline's commitment."""
+        table = self.query_one("#cm-ml", DataTable)
+        table.clear(columns=True)
+        title = self.query_one("#cm-ml-title", Label)
+        fams = sorted((self.ml.families.values() if self.ml else []), key=lambda c: -c.hours)
+        if not fams:
+            title.update("ML usage: no ML runs, endpoints or notebooks in the last 30 days")
+            table.display = False
+            return
+        table.display = True
+        width = self.size.width or 120
+        title.update("ML usage, 30 days · RI/SP-covered instance-hours · commitment sized to the ML baseline"
+                     if width >= 100 else "ML usage 30d · RI/SP-covered hours · 1yr: commitment on ML baseline")
+        # a tall terminal shows every family (up to 11); a small one keeps the charts' room and scrolls
+        table.styles.height = min(len(fams) + 1, 12) if (self.size.height or 40) > 40 else 7
+        cols = [("fam", "ML family / region", 0), ("hours", "Inst-hours", 10), ("cov", "RI/SP", 6),
+                ("od", "On-demand", 11), ("base", "Base $/h", 9), ("s1", "1yr /mo", 10)]
+        name_w = max(12, width - sum(c[2] for c in cols) - 2 * len(cols) - 4)
+        for key, t, w in cols:
+            table.add_column(Text(t, justify="right") if w else t, key=key, width=w or name_w)
+        for c in fams:
+            opt = c.option
+            star = "" if opt is None or opt.terms[1].rate_basis == "prices table" else "*"
+            prov, _, rest = c.key.partition("/")
+            region, _, fam = rest.rpartition("/")
+            where = Text()
+            where.append_text(safe(fam, 24, "bold"))
+            where.append(" ")
+            # narrow: the region says the cloud; the family and region stay whole
+            where.append_text(safe(f"{prov} {region}" if name_w >= 26 else region, 40, "dim"))
+            table.add_row(
+                where,
+                Text(f"{c.hours:,.0f}", justify="right"),
+                Text(f"{c.covered_pct or 0:.0f}%", justify="right"),
+                Text(fmt(c.on_demand_cost, c.currency), justify="right"),
+                Text(fmt(opt.baseline_hourly, opt.currency, places=3) if opt else "—", justify="right"),
+                Text(fmt(opt.terms[1].monthly_saving, opt.currency) + star if opt else "none",
+                     style="green" if opt else "dim", justify="right"),
+            )
 
     # -- rendering -------------------------------------------------------------------
     def show(self, report: CommitmentReport | None, options: list[PurchaseOption]) -> None:
@@ -475,6 +529,8 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
         if self.report is not None:
             self._fill_table()
             self._fill_purchase()
+        if self.ml is not None:
+            self._fill_ml()
 
     # -- actions ------------------------------------------------------------------------
     def action_cycle_period(self) -> None:

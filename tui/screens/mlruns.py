@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.text import Text
@@ -14,6 +15,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
+from analysis import mlprofile
+from analysis.mlcommit import MlCommitments, ml_commitments
+from analysis.mlprofile import Outcome, Stat, TaskBudget, outcome, task_budgets, weekly_spend
 from analysis.mlruns import (
     BASIS_MARK,
     UNKNOWN,
@@ -66,15 +70,21 @@ def status_text(status: str) -> Text:
 
 
 class ScatterPlot(Chart):
-    """Metric (y) against cost (x) for one task's runs; the best run in green."""
+    """Metric (y) against cost (x) for one task's runs: the Pareto frontier as a yellow line, the
+    best run a green x, the cheapest good run (within 1% of the best) a magenta diamond."""
 
-    def show(self, xs: list[float], ys: list[float], best_x: list[float], best_y: list[float], title: str) -> None:
+    def show(self, xs: list[float], ys: list[float], best_x: list[float], best_y: list[float], title: str,
+             frontier: list[tuple[float, float]] | None = None, cheap: tuple[float, float] | None = None) -> None:
         def draw(plt: Any) -> None:
             plt.title(title)
-            if xs:
+            if xs or best_x:
+                if frontier and len(frontier) > 1:
+                    plt.plot([p[0] for p in frontier], [p[1] for p in frontier], color="yellow", marker="dot")
                 plt.scatter(xs, ys, color="blue", marker="dot")
                 if best_x:
                     plt.scatter(best_x, best_y, color="green", marker="x")
+                if cheap is not None:
+                    plt.scatter([cheap[0]], [cheap[1]], color="magenta", marker="◆")
                 plt.xlabel("cost ($)")
 
         self.draw_with(draw)
@@ -93,12 +103,35 @@ class HistoryPlot(Chart):
         self.draw_with(draw)
 
 
+PROFILE_COLORS = {"cpu": "blue", "memory": "magenta", "gpu": "green", "gpu_memory": "yellow"}
+PROFILE_STYLE = {"cpu": "blue", "memory": "magenta", "gpu": "green", "gpu_memory": "yellow"}
+PROFILE_SHORT = {"cpu": "CPU", "memory": "Mem", "gpu": "GPU", "gpu_memory": "GMem"}
+
+
+class ProfilePlot(Chart):
+    """A run's utilization profile: percent (0-100) of each series over the run's minutes."""
+
+    def show(self, series: dict[str, list[tuple[float, float]]], title: str) -> None:
+        def draw(plt: Any) -> None:
+            plt.title(title)
+            if series:
+                for metric, pts in series.items():
+                    plt.plot([p[0] for p in pts], [p[1] for p in pts], color=PROFILE_COLORS.get(metric, "white"),
+                             marker="braille")
+                plt.ylim(0, 100)
+                plt.xlabel("minutes")
+
+        self.draw_with(draw)
+
+
 class MLRunsScreen(ViewScreen):
     DEFAULT_CSS = """
     MLRunsScreen #ml-controls { height: 1; padding: 0 1; background: $boost; }
     MLRunsScreen #ml-filter { height: 3; margin: 0 1; }
     MLRunsScreen #ml-tasks { height: auto; max-height: 7; }
     MLRunsScreen #ml-summary { height: 1; padding: 0 1; }
+    MLRunsScreen #ml-outcome { height: 1; padding: 0 1; }
+    MLRunsScreen #ml-outcome.-two { height: 2; }
     MLRunsScreen #ml-runs { height: 1fr; min-height: 5; }
     MLRunsScreen #ml-bottom { height: 14; }
     MLRunsScreen #ml-board-box { width: 1fr; }
@@ -107,6 +140,7 @@ class MLRunsScreen(ViewScreen):
     MLRunsScreen #ml-empty { height: auto; padding: 1 2; }
     MLRunsScreen.-empty #ml-tasks { display: none; }
     MLRunsScreen.-empty #ml-summary { display: none; }
+    MLRunsScreen.-empty #ml-outcome { display: none; }
     MLRunsScreen.-empty #ml-runs { display: none; }
     MLRunsScreen.-empty #ml-bottom { display: none; }
     MLRunsScreen.-short #ml-tasks { display: none; }
@@ -151,6 +185,8 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         self.shown: list[RunCost] = []
         self.loaded = False
         self._board_task: str | None = None
+        self.commit: MlCommitments | None = None
+        self.budgets: dict[str, list[TaskBudget]] = {}
 
     def compose(self) -> ComposeResult:
         yield TopBar("ML runs")
@@ -159,6 +195,7 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
                     id="ml-filter")
         yield Table(id="ml-tasks", cursor_type="none", zebra_stripes=True, show_cursor=False)
         yield Static("", id="ml-summary")
+        yield Static("", id="ml-outcome")
         yield Table(id="ml-runs", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="ml-bottom"):
             with Vertical(id="ml-board-box"):
@@ -193,20 +230,30 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         self.load()
 
     class Loaded(Message, bubble=False):
-        def __init__(self, runs: list[RunCost], params: dict[str, dict[str, str]]) -> None:
+        def __init__(self, runs: list[RunCost], params: dict[str, dict[str, str]], commit: MlCommitments | None = None,
+                     budgets: dict[str, list[TaskBudget]] | None = None) -> None:
             super().__init__()
-            self.runs, self.params = runs, params
+            self.runs, self.params, self.commit, self.budgets = runs, params, commit, budgets or {}
 
     @work(thread=True, exclusive=True, group="mlruns", exit_on_error=False, description="Loading the ML runs")
     def load(self) -> None:
-        def compute(conn: Any) -> tuple[list[RunCost], dict[str, dict[str, str]]]:
-            return load_runs(conn), direction_overrides(conn)
+        config_budgets = list(getattr(getattr(self.cd_app, "config", None), "budgets", {}).values())
 
-        runs, params = self.cd_app.read(compute)
-        post_result(self, self.Loaded(runs, params))
+        def compute(conn: Any) -> tuple[list[RunCost], dict[str, dict[str, str]], MlCommitments,
+                                        dict[str, list[TaskBudget]]]:
+            runs = load_runs(conn)
+            names = {b.name for b in config_budgets}
+            rows = [dict(zip(("name", "amount_nanos", "currency", "period", "filter"), r, strict=True))
+                    for r in conn.execute("SELECT name, amount_nanos, currency, period, filter FROM budgets")
+                    if r[0] not in names]
+            return runs, direction_overrides(conn), ml_commitments(conn, runs), task_budgets([*config_budgets, *rows])
+
+        runs, params, commit, budgets = self.cd_app.read(compute)
+        post_result(self, self.Loaded(runs, params, commit, budgets))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
+        self.commit, self.budgets = message.commit, message.budgets
         self.show(message.runs, message.params)
 
     # -- rendering --------------------------------------------------------------------------
@@ -371,6 +418,46 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         self._board_task = task
         self._fill_board(task, summary)
 
+    def _outcome_line(self, task: str, summary: TaskSummary, o: Outcome) -> Text:
+        """Cost per outcome, weekly spend against the task's budget, and its commitment coverage: one
+        line where it fits, else two (the outcome; the week, budget and coverage), nothing cut."""
+        cur = summary.currency
+        line = Text()
+        if o.cost_to_best is not None:
+            line.append("to best ", style="dim")
+            line.append(fmt(o.cost_to_best, cur), style="bold")
+        cheap = next((r for r in self.runs if r.run_id == o.cheapest_good_run_id), None)
+        if cheap is not None and cheap.cost is not None:
+            line.append("  ◆ cheapest good ", style="magenta")
+            line.append(f"{clean(cheap.short_name, 16)} {fmt(cheap.cost, cur)} ({metric_value(cheap.primary_value)})",
+                        style="bold")
+        line2 = Text()
+        weeks = weekly_spend([r for r in self.runs if r.task == task])
+        if weeks:
+            wk, amount = list(weeks.items())[-1]
+            line2.append(f"week {wk:%m-%d} ", style="dim")
+            line2.append(fmt(amount, cur), style="bold")
+            for b in self.budgets.get(task, [])[:1]:
+                over = amount > b.weekly_nanos
+                line2.append(f" of {fmt(b.weekly_nanos, b.currency)}/wk ({clean(b.name, 16)})",
+                             style="bold red" if over else "dim")
+        cov = self.commit.tasks.get(task) if self.commit else None
+        if cov is not None and cov.hours > 0:
+            line2.append("  RI/SP " if line2 else "RI/SP ", style="dim")
+            line2.append(f"{cov.covered_pct or 0:.0f}%", style="bold")
+            line2.append(f" of {cov.hours:,.0f} h", style="dim")
+        width = max(20, (self.size.width or 80) - 2)
+        two = bool(line and line2) and len(line) + 2 + len(line2) > width
+        self.query_one("#ml-outcome", Static).set_class(two, "-two")
+        if not two:
+            line.append("  " if line and line2 else "")
+            line.append_text(line2)
+            line.truncate(width, overflow="ellipsis")
+            return line
+        line.truncate(width, overflow="ellipsis")
+        line2.truncate(width, overflow="ellipsis")
+        return Text("\n").join([line, line2])
+
     def _fill_board(self, task: str | None, summary: TaskSummary | None) -> None:
         board = self.query_one("#ml-board", DataTable)
         board.clear(columns=True)
@@ -378,10 +465,13 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         scatter = self.query_one("#ml-scatter", ScatterPlot)
         if task is None or summary is None:
             title.update("Leaderboard")
+            self.query_one("#ml-outcome", Static).update("")
             scatter.show([], [], [], [], "")
             return
         runs = [r for r in self.runs if r.task == task]
         rows: list[LeaderRow] = leaderboard(runs, summary.metric, summary.direction)
+        o = outcome(runs, summary.metric, summary.direction)
+        self.query_one("#ml-outcome", Static).update(self._outcome_line(task, summary, o))
         arrow = "↓" if summary.direction == "min" else "↑"
         title.update(Text(f"Leaderboard: {clean(task, 30)} by {clean(summary.metric or 'metric', 24)} {arrow}"))
         width = self.size.width or 120
@@ -409,11 +499,21 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
                 continue
             (bx if lr.rank == 1 else xs).append(lr.run.cost / NANOS)
             (by if lr.rank == 1 else ys).append(lr.value)
+        by_id = {r.run_id: r for r in runs}
+        front: list[tuple[float, float]] = []
+        for rid in o.frontier:
+            fr = by_id[rid]
+            if fr.cost is not None and fr.primary_value is not None:
+                front.append((fr.cost / NANOS, float(fr.primary_value)))
+        cheap_run = by_id.get(o.cheapest_good_run_id or "")
+        cheap = None
+        if cheap_run is not None and cheap_run.cost is not None and cheap_run.primary_value is not None:
+            cheap = (cheap_run.cost / NANOS, cheap_run.primary_value)
         if xs or bx:
-            chart_title = f"{clean(summary.metric or '', 24)} vs cost: {clean(task, 24)} (x = best)"
+            chart_title = f"{clean(summary.metric or '', 24)} vs cost (x best, ◆ cheapest good, line frontier)"
         else:
             chart_title = "no run with both a known cost and the metric"
-        scatter.show(xs, ys, bx, by, chart_title)
+        scatter.show(xs, ys, bx, by, chart_title, front, cheap)
 
     # -- selection ---------------------------------------------------------------------------
     def selected_run(self) -> RunCost | None:
@@ -516,20 +616,34 @@ class RunDetailScreen(WorkerStateRelay, Screen[None]):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="mlrun.back"),
         Binding("m", "next_metric", "Metric", id="mlrun.metric"),
+        Binding("h", "next_host", "Host", id="mlrun.host"),
     ]
     VIEW_TITLE = "ML run"
     DEFAULT_CSS = """
     RunDetailScreen #run-head { height: auto; padding: 0 1; }
     RunDetailScreen #run-execs { height: auto; max-height: 8; }
-    RunDetailScreen #run-bottom { height: 1fr; }
-    RunDetailScreen #run-params-box { width: 50; }
+    RunDetailScreen #run-bottom { height: 1fr; min-height: 8; }
+    RunDetailScreen #run-params-box { width: 40; }
     RunDetailScreen #run-params { height: 1fr; }
-    RunDetailScreen #run-history { width: 1fr; }
+    RunDetailScreen #run-profile-box { width: 1fr; }
+    RunDetailScreen #run-history-box { width: 1fr; }
+    RunDetailScreen .chart-title { height: 2; padding: 0 1; }
+    RunDetailScreen .chart-title.-hosts { height: 3; }
+    RunDetailScreen #run-profile, RunDetailScreen #run-history { height: 1fr; }
+    RunDetailScreen.-narrow #run-params-box { display: none; }
     """
     HELP = """
 The run's executors with what each cost and on which basis: billed (the resource's billed cost,
 each day apportioned to the run's hours), price x duration (on-demand price x instances x hours),
-mixed, or unknown with the reason. m cycles the metric shown in the history chart. esc goes back.
+mixed, or unknown with the reason. Below: the run's utilization profile (CPU, memory, GPU and GPU
+memory in percent over the run's minutes, from costdeck track, SageMaker CloudWatch or MLflow
+system metrics; the line above the chart gives each series' p95 and the cost per utilized
+GPU-hour: cost / (GPUs x hours x mean GPU utilization)) beside the metric history. A run on
+several hosts shows the hosts averaged; h cycles through each host's own series and p95 (the
+line above the chart names the host shown) and back. m cycles the metric shown in the history
+chart (the line above it names the metric shown). Narrow terminals
+leave out the parameters table and the provider and resource columns (the header lists the
+parameters). esc goes back.
 """
 
     def __init__(self, run_id: str) -> None:
@@ -538,6 +652,10 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
         self.detail: RunDetail | None = None
         self.metric_keys: list[str] = []
         self.metric_idx = 0
+        self.profile: dict[str, list[tuple[datetime, float]]] = {}
+        self.profile_stats: dict[str, Stat] = {}
+        self.hosts: dict[str, tuple[dict[str, list[tuple[datetime, float]]], dict[str, Stat]]] = {}
+        self.host_idx = 0  # 0: the hosts averaged, i: the i-th host
 
     def compose(self) -> ComposeResult:
         yield TopBar("ML run")
@@ -548,39 +666,128 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
             with Vertical(id="run-params-box"):
                 yield Label("Parameters", classes="section")
                 yield Table(id="run-params", cursor_type="row", zebra_stripes=True)
-            yield HistoryPlot(id="run-history")
+            with Vertical(id="run-profile-box"):
+                yield Static("", id="run-profile-title", classes="chart-title")
+                yield ProfilePlot(id="run-profile")
+            with Vertical(id="run-history-box"):
+                yield Static("", id="run-history-title", classes="chart-title")
+                yield HistoryPlot(id="run-history")
         yield Footer()
 
-    def on_mount(self) -> None:
+    @property
+    def narrow(self) -> bool:
+        return (self.size.width or 120) < 110
+
+    def _exec_columns(self) -> None:
         execs = self.query_one("#run-execs", DataTable)
-        for key, title in (("exec", "Executor"), ("where", "Provider / region"), ("resource", "Resource"),
-                           ("hours", "Hours"), ("price", "Price/h"), ("cost", "Cost"), ("basis", "Basis / why")):
+        execs.clear(columns=True)
+        cols = (("exec", "Executor"), ("where", "Provider / region"), ("resource", "Resource"),
+                ("hours", "Hours"), ("price", "Price/h"), ("cost", "Cost"), ("basis", "Basis / why"))
+        if self.narrow:  # 80 columns: what the run cost and why; where it ran is in the header
+            width = self.size.width or 80
+            widths = {"exec": 18, "hours": 7, "price": 9, "cost": 11}
+            widths["basis"] = max(12, width - sum(widths.values()) - 2 * 6 - 2)
+            for key, title in cols:
+                if key in widths:
+                    execs.add_column(Text(title, justify="right") if key in ("hours", "price", "cost") else title,
+                                     key=key, width=widths[key])
+            return
+        for key, title in cols:
             execs.add_column(Text(title, justify="right") if key in ("hours", "price", "cost") else title, key=key)
+
+    def on_resize(self) -> None:
+        was = self.has_class("-narrow")
+        self.set_class(self.narrow, "-narrow")
+        if was != self.narrow and self.detail is not None:
+            self.show(self.detail, self.profile, self.profile_stats)
+
+    def on_mount(self) -> None:
+        self.set_class(self.narrow, "-narrow")
+        self._exec_columns()
         params = self.query_one("#run-params", DataTable)
         params.add_column("Parameter", key="k", width=20)
         params.add_column("Value", key="v", width=24)
         self.load()
 
     class Loaded(Message, bubble=False):
-        def __init__(self, detail: RunDetail | None) -> None:
+        def __init__(self, detail: RunDetail | None, profile: dict[str, list[tuple[datetime, float]]],
+                     stats: dict[str, Stat],
+                     hosts: dict[str, tuple[dict[str, list[tuple[datetime, float]]], dict[str, Stat]]]) -> None:
             super().__init__()
-            self.detail = detail
+            self.detail, self.profile, self.stats, self.hosts = detail, profile, stats, hosts
 
     @work(thread=True, exclusive=True, group="mlrun", exit_on_error=False, description="Loading the run")
     def load(self) -> None:
-        detail = self.app.read(lambda conn: run_detail(conn, self.run_id))  # type: ignore[attr-defined]
-        post_result(self, self.Loaded(detail))
+        def compute(conn: Any) -> tuple[Any, ...]:
+            per_host = mlprofile.host_stats(conn, self.run_id)
+            hosts = {h: (mlprofile.series(conn, self.run_id, h), st) for h, st in per_host.items()} \
+                if len(per_host) > 1 else {}
+            return (run_detail(conn, self.run_id), mlprofile.series(conn, self.run_id),
+                    mlprofile.stats(conn, [self.run_id]).get(self.run_id, {}), hosts)
+
+        detail, profile, stats, hosts = self.app.read(compute)  # type: ignore[attr-defined]
+        post_result(self, self.Loaded(detail, profile, stats, hosts))
 
     @on(Loaded)
     def _loaded(self, message: Loaded) -> None:
-        self.show(message.detail)
+        self.hosts = message.hosts
+        self.host_idx = min(self.host_idx, len(self.hosts))
+        self.show(message.detail, message.profile, message.stats)
 
-    def show(self, detail: RunDetail | None) -> None:
+    def show(self, detail: RunDetail | None, profile: dict[str, list[tuple[datetime, float]]] | None = None,
+             stats: dict[str, Stat] | None = None) -> None:
         self.detail = detail
+        self.profile = profile or {}
+        self.profile_stats = stats or {}
         head = self.query_one("#run-head", Static)
         if detail is None:
             head.update(Text("This run is no longer in the cache.", style="yellow"))
             return
+        r = detail.run
+        head.update(self._narrow_head(detail) if self.narrow else self._wide_head(detail))
+        self._exec_columns()
+        execs = self.query_one("#run-execs", DataTable)
+        for e in r.executors:
+            where = " / ".join(clean(x, 20) for x in (e.provider_name, e.region_id) if x) or "—"
+            why = Text(e.basis, style=BASIS_STYLE.get(BASIS_MARK.get(e.basis, "?"), ""))
+            if e.reason:
+                why.append(f": {clean(e.reason, 90)}", style="yellow")
+            elif e.note:
+                why.append(f" ({clean(e.note, 60)})", style="dim")
+            if e.billed_days and e.priced_hours:
+                why.append(f" ({e.billed_days} billed days + {e.priced_hours:.1f} h priced)", style="dim")
+            cells = [
+                safe(e.label, 30),
+                Text(where, style="dim"),
+                safe(e.resource_id or "—", 48, "" if e.resource_id else "dim"),
+                Text(f"{e.seconds / 3600:.2f}", justify="right"),
+                Text(fmt(e.hourly_price, e.currency, places=4) if e.hourly_price is not None else "—", justify="right"),
+                Text(fmt(e.cost, e.currency) if e.cost is not None else "unknown", justify="right",
+                     style="" if e.cost is not None else "yellow"),
+                why,
+            ]
+            execs.add_row(*(cells[:1] + cells[3:] if self.narrow else cells))
+        if not r.executors:
+            blanks = [""] * (3 if self.narrow else 5)
+            execs.add_row(Text("no executor recorded", style="dim"), *blanks,
+                          Text(clean(r.reason, 90), style="yellow"))
+        params = self.query_one("#run-params", DataTable)
+        params.clear()
+        for k, v in detail.params:
+            params.add_row(safe(k, 40), safe(v or "", 80))
+        if not detail.params:
+            params.add_row(Text("none recorded", style="dim"), "")
+        keys = list(detail.metrics)
+        if r.primary_metric in keys:
+            keys.remove(r.primary_metric)
+            keys.insert(0, r.primary_metric)
+        if keys != self.metric_keys:
+            self.metric_keys = keys
+            self.metric_idx = 0
+        self._plot()
+        self._plot_profile()
+
+    def _wide_head(self, detail: RunDetail) -> Text:
         r = detail.run
         t = Text()
         t.append(clean(r.name or r.run_id, 70), style="bold")
@@ -591,7 +798,7 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
         t.append("\ntask ", style="dim")
         t.append(clean(r.task, 40))
         t.append("  ·  id ", style="dim")
-        t.append(clean(r.run_id, 80))
+        t.append(clean(r.run_id, max(40, (self.size.width or 120) - len(clean(r.task, 40)) - 16)))  # ARNs: whole
         t.append("\n")
         t.append(r.start.strftime("%Y-%m-%d %H:%M UTC"))
         t.append(" → ", style="dim")
@@ -613,54 +820,119 @@ mixed, or unknown with the reason. m cycles the metric shown in the history char
         if r.primary_metric:
             t.append("  ·  ", style="dim")
             t.append(f"{clean(r.primary_metric, 30)} = {metric_value(r.primary_value)}", style="bold")
-        head.update(t)
-        execs = self.query_one("#run-execs", DataTable)
-        execs.clear()
-        for e in r.executors:
-            where = " / ".join(clean(x, 20) for x in (e.provider_name, e.region_id) if x) or "—"
-            why = Text(e.basis, style=BASIS_STYLE.get(BASIS_MARK.get(e.basis, "?"), ""))
-            if e.reason:
-                why.append(f": {clean(e.reason, 90)}", style="yellow")
-            elif e.note:
-                why.append(f" ({clean(e.note, 60)})", style="dim")
-            if e.billed_days and e.priced_hours:
-                why.append(f" ({e.billed_days} billed days + {e.priced_hours:.1f} h priced)", style="dim")
-            execs.add_row(
-                safe(e.label, 30),
-                Text(where, style="dim"),
-                safe(e.resource_id or "—", 48, "" if e.resource_id else "dim"),
-                Text(f"{e.seconds / 3600:.2f}", justify="right"),
-                Text(fmt(e.hourly_price, e.currency, places=4) if e.hourly_price is not None else "—", justify="right"),
-                Text(fmt(e.cost, e.currency) if e.cost is not None else "unknown", justify="right",
-                     style="" if e.cost is not None else "yellow"),
-                why,
-            )
-        if not r.executors:
-            execs.add_row(Text("no executor recorded", style="dim"), "", "", "", "", "",
-                          Text(clean(r.reason, 90), style="yellow"))
-        params = self.query_one("#run-params", DataTable)
-        params.clear()
-        for k, v in detail.params:
-            params.add_row(safe(k, 40), safe(v or "", 80))
-        if not detail.params:
-            params.add_row(Text("none recorded", style="dim"), "")
-        keys = list(detail.metrics)
-        if r.primary_metric in keys:
-            keys.remove(r.primary_metric)
-            keys.insert(0, r.primary_metric)
-        self.metric_keys = keys
-        self.metric_idx = 0
-        self._plot()
+        return t
+
+    def _narrow_head(self, detail: RunDetail) -> Text:
+        """Four lines of at most the screen's width (80 columns: the charts keep their room)."""
+        r = detail.run
+        width = max(20, (self.size.width or 80) - 2)
+        lines: list[Text] = []
+        t = Text(clean(r.name or r.run_id, 70), style="bold")
+        t.append("  ")
+        t.append_text(status_text(r.status))
+        if r.exit_code is not None:
+            t.append(f" (exit {r.exit_code})", style="dim")
+        lines.append(t)
+        t = Text("task ", style="dim")
+        t.append(clean(r.task, 30))
+        t.append("  ")
+        t.append(r.start.strftime("%m-%d %H:%M"))
+        t.append(" → ", style="dim")
+        t.append(r.end.strftime("%m-%d %H:%M UTC") if r.end else "running", style="" if r.end else "cyan")
+        t.append(f" ({duration_text(r.duration_s)})", style="dim")
+        wheres = sorted({"/".join(clean(x, 20) for x in (e.provider_name, e.region_id) if x) for e in r.executors}
+                        - {""})
+        if wheres:
+            t.append("  on ", style="dim")
+            t.append(", ".join(wheres))
+        lines.append(t)
+        t = Text("cost ", style="dim")
+        if r.cost is None:
+            t.append("unknown", style="bold yellow")
+            t.append(f": {clean(r.reason, 150)}", style="yellow")
+        else:
+            t.append(fmt(r.cost, r.currency), style="bold")
+            t.append(f" ({r.basis}{', so far' if r.running else ''})", style="dim")
+        if r.primary_metric:
+            t.append("  ")
+            t.append(f"{clean(r.primary_metric, 30)} = {metric_value(r.primary_value)}", style="bold")
+        lines.append(t)
+        if detail.params:
+            t = Text("params ", style="dim")
+            t.append(clean("  ".join(f"{k}={v}" for k, v in detail.params), 300))
+            lines.append(t)
+        out = Text()
+        for i, line in enumerate(lines):
+            line.truncate(width, overflow="ellipsis")
+            if i:
+                out.append("\n")
+            out.append_text(line)
+        return out
+
+    def _plot_profile(self) -> None:
+        plot = self.query_one("#run-profile", ProfilePlot)
+        title = self.query_one("#run-profile-title", Static)
+        r = self.detail.run if self.detail else None
+        title.set_class(bool(self.hosts), "-hosts")
+        self.query_one("#run-history-title", Static).set_class(bool(self.hosts), "-hosts")  # the charts align
+        if r is None or not self.profile:
+            title.update(Text("Profile: none recorded", style="dim"))
+            plot.show({}, "no utilization profile")
+            return
+        profile, stats = self.profile, self.profile_stats
+        line = Text()
+        if self.hosts:  # a multi-host run: the hosts averaged, or one host's own series (h cycles)
+            names = list(self.hosts)
+            line.append("Profile ", style="bold")
+            if self.host_idx:
+                host = names[self.host_idx - 1]
+                profile, stats = self.hosts[host]
+                line.append(clean(host, 24), style="bold cyan")
+                line.append(f" {self.host_idx} of {len(names)}, h: next", style="dim")
+            else:
+                line.append(f"{len(names)} hosts averaged", style="bold cyan")
+                line.append(", h: per host", style="dim")
+            line.append("\n")
+        line.append("p95 %:", style="bold")
+        for metric in profile:
+            st = stats.get(metric)
+            line.append(" " + PROFILE_SHORT[metric], style=PROFILE_STYLE[metric])
+            line.append(f" {st.p95:.0f}" if st else "", style="bold")
+        line.append("\n")
+        per = mlprofile.cost_per_utilized_gpu_hour(r, self.profile_stats)  # the run's: every host
+        if per is not None:
+            line.append(f"{fmt(per[0], r.currency)}", style="bold")
+            line.append(f" per utilized GPU-h ({per[1]:.1f} h)", style="dim")
+        elif "gpu" not in profile:
+            line.append("no GPU series", style="dim")
+        title.update(line)
+        t0 = r.start
+        series = {m: [((ts - t0).total_seconds() / 60.0, v) for ts, v in pts] for m, pts in profile.items()}
+        plot.show(series, "")
+
+    def action_next_host(self) -> None:
+        if self.hosts:
+            self.host_idx = (self.host_idx + 1) % (len(self.hosts) + 1)
+            self._plot_profile()
+        else:
+            self.notify("This run has one host: its profile is shown", timeout=3)
 
     def _plot(self) -> None:
         plot = self.query_one("#run-history", HistoryPlot)
+        title = self.query_one("#run-history-title", Static)
         if not self.detail or not self.metric_keys:
+            title.update(Text("Metric: none recorded", style="dim"))
             plot.show([], [], "no metric history recorded")
             return
         key = self.metric_keys[self.metric_idx % len(self.metric_keys)]
         pts = self.detail.metrics[key]
-        more = f"  (m: {len(self.metric_keys)} metrics)" if len(self.metric_keys) > 1 else ""
-        plot.show([p[0] for p in pts], [p[2] for p in pts], f"{clean(key, 30)} by step{more}")
+        line = Text("Metric ", style="bold")
+        line.append(clean(key, 60), style="bold cyan")
+        line.append(" by step", style="dim")
+        line.append(f"\n{self.metric_idx + 1} of {len(self.metric_keys)}" + (", m: next" if len(self.metric_keys) > 1
+                                                                             else ""), style="dim")
+        title.update(line)
+        plot.show([p[0] for p in pts], [p[2] for p in pts], "")
 
     def action_next_metric(self) -> None:
         if self.metric_keys:
