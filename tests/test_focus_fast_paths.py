@@ -55,6 +55,9 @@ def test_nanos_sql_matches_to_nanos(scale: int) -> None:
     assert len(got) == len(vals) > 400
     for i, v in enumerate(vals):
         assert got[i] == to_nanos(v), v
+    # the general rounding (any scale and range) too: exact, never through DOUBLE
+    general = dict(con.execute(f"SELECT i, {focus_sql.general_nanos_sql('x')} FROM t").fetchall())
+    assert general == got
 
 
 def test_nanos_sql_raises_instead_of_overflowing() -> None:

@@ -37,22 +37,40 @@ def decimal_scale(t: str) -> int | None:
 def nanos_sql(x: str, scale: int) -> str:
     """SQL for the exact amount `x` (an exact numeric of `scale` decimals, 0 <= scale <= 18) in
     integer nano-units, rounded half-even like `cache.money.to_nanos`, with 64-bit DECIMAL
-    arithmetic only (DuckDB's DECIMAL(38) multiplications and round_even are several times
-    slower): x as DECIMAL(18, scale), rounded half-even to 9 decimals (d, |d| < 10^9), then
-    whole part * 10^9 + the 9 decimals as an integer. Every step is exact; a value out of range
-    (|x| >= 10^(18 - max(scale, 9))) raises in DuckDB (conversion/overflow), never rounds wrongly."""
+    arithmetic only (DuckDB's DECIMAL(38) multiplications are several times slower): x as
+    DECIMAL(18, scale), rounded half-even to 9 decimals (d, |d| < 10^9), then whole part * 10^9 +
+    the 9 decimals as an integer. Every step is exact; a value out of range (|x| >= 10^(18 -
+    max(scale, 9))) raises in DuckDB (conversion/overflow), never rounds wrongly."""
     d = f"CAST({x} AS DECIMAL(18,{scale}))"
-    if scale > 9:
-        d = f"round_even({d}, 9)"
-    d = f"CAST({d} AS DECIMAL(18,9))"
+    if scale <= 9:
+        return _whole_and_nanos(f"CAST({d} AS DECIMAL(18,9))")
+    r = f"round({d}, 9)"  # exact, half away from zero (DECIMAL(18,9))
+    return _to_even(_whole_and_nanos(r), d, scale)
+
+
+def _whole_and_nanos(d: str) -> str:
+    """An exact DECIMAL(18,9) `d` as integer nano-units."""
     frac = f"CAST(CAST({d} - trunc({d}) AS DECIMAL(9,9)) * CAST(100000000 AS DECIMAL(9,0)) * CAST(10 AS DECIMAL(2,0)) AS BIGINT)"
     return f"(CAST(trunc({d}) AS BIGINT) * 1000000000 + {frac})"
+
+
+def _to_even(nanos: str, x: str, scale: int) -> str:
+    """`nanos` (x rounded half away from zero to 9 decimals, as nano-units) made half-even: on an
+    exact tie (x's digits past the 9th decimal are exactly 5) an odd result moves one nano towards zero. DuckDB's
+    round_even works in DOUBLE in some versions: never used for money."""
+    # the fraction decides a tie (|f| < 1: no overflow near the range limit); in nanos its own
+    # fraction is exactly one half
+    g = f"(CAST({x} - trunc({x}) AS DECIMAL(38,{scale})) * 1000000000)"
+    tie = f"abs({g} - trunc({g})) = 0.5"
+    return f"({nanos} - CASE WHEN {tie} AND {nanos} % 2 <> 0 THEN sign({nanos}) ELSE 0 END)"
 
 
 def general_nanos_sql(x: str) -> str:
     """SQL for the amount `x` (any exact numeric) in integer nano-units, rounded half-even at
     DECIMAL(38,18): the rounding for any scale and range."""
-    return f"CAST(round_even({x}, 9) * 1000000000 AS BIGINT)"
+    d = f"CAST({x} AS DECIMAL(38,18))"
+    r = f"round({d}, 9)"
+    return _to_even(f"CAST({r} * 1000000000 AS BIGINT)", d, 18)
 
 
 # -- pass 1: the file to daily grain ------------------------------------------------------
