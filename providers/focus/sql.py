@@ -5,7 +5,7 @@
   (re-aggregated only when that merges rows) and rounded once to nano-units (`nanos_sql`:
   exact half-even rounding with 64-bit arithmetic for the amounts it can take,
   `general_nanos_sql` for any amount);
-- writing (`distinct_dims_sql`, `id_rows_sql`, `packed_select`, `summary_sql`, `weekly_sql`).
+- writing (`distinct_dims_sql`, `id_rows_sql`, `packed_select`, `weekly_sql`, `summary_period_sql`, `daily_dims_sql`).
 
 The expressions over one input row are in `exprs`.
 """
@@ -222,18 +222,6 @@ _ROLLUP_SUMS = "sum(billed), sum(effective), sum(list), sum(contracted), count(*
 
 def _union(rows_tables: list[str]) -> str:
     return " UNION ALL ".join(f"SELECT * FROM {t}" for t in rows_tables)
-
-
-def summary_sql(rows_tables: list[str]) -> str:
-    """The cost_summary rows of these costs rows (what `Store.rebuild_summary` computes)."""
-    sdims = ", ".join(SUMMARY_DIMS)
-    # In day order, as SQLite's own GROUP BY writes them: a day's rows share pages, so a day
-    # range read through the day index touches few pages (unordered: 10 s for 63 days at
-    # 13 months x 20,000 resources, every row a random page).
-    return (
-        f"SELECT source_id, day, {sdims}, {_ROLLUP_SUMS} FROM ({_union(rows_tables)}) "
-        f"GROUP BY source_id, day, {sdims} ORDER BY source_id, day"
-    )
 
 
 _PERIOD = {"week": "strftime(date_trunc('week', CAST(day AS DATE)), '%Y-%m-%d')",
