@@ -45,7 +45,7 @@ def nanos_sql(x: str, scale: int) -> str:
     if scale <= 9:
         return _whole_and_nanos(f"CAST({d} AS DECIMAL(18,9))")
     r = f"round({d}, 9)"  # exact, half away from zero (DECIMAL(18,9))
-    return _to_even(_whole_and_nanos(r), d, scale)
+    return _to_even(_whole_and_nanos(r), d, f"DECIMAL(18,{scale})")
 
 
 def _whole_and_nanos(d: str) -> str:
@@ -54,14 +54,12 @@ def _whole_and_nanos(d: str) -> str:
     return f"(CAST(trunc({d}) AS BIGINT) * 1000000000 + {frac})"
 
 
-def _to_even(nanos: str, x: str, scale: int) -> str:
+def _to_even(nanos: str, x: str, tie_type: str) -> str:
     """`nanos` (x rounded half away from zero to 9 decimals, as nano-units) made half-even: on an
-    exact tie (x's digits past the 9th decimal are exactly 5) an odd result moves one nano towards zero. DuckDB's
-    round_even works in DOUBLE in some versions: never used for money."""
-    # the fraction decides a tie (|f| < 1: no overflow near the range limit); in nanos its own
-    # fraction is exactly one half
-    g = f"(CAST({x} - trunc({x}) AS DECIMAL(38,{scale})) * 1000000000)"
-    tie = f"abs({g} - trunc({g})) = 0.5"
+    exact tie (x's digits past the 9th decimal are exactly 5) an odd result moves one nano towards
+    zero. All in x's own DECIMAL type (trunc to 9 places: no overflow, no 128-bit steps for
+    DECIMAL(18)). DuckDB's round_even works in DOUBLE in some versions: never used for money."""
+    tie = f"abs({x} - trunc({x}, 9)) = CAST('0.0000000005' AS {tie_type})"
     return f"({nanos} - CASE WHEN {tie} AND {nanos} % 2 <> 0 THEN sign({nanos}) ELSE 0 END)"
 
 
@@ -70,7 +68,7 @@ def general_nanos_sql(x: str) -> str:
     DECIMAL(38,18): the rounding for any scale and range."""
     d = f"CAST({x} AS DECIMAL(38,18))"
     r = f"round({d}, 9)"
-    return _to_even(f"CAST({r} * 1000000000 AS BIGINT)", d, 18)
+    return _to_even(f"CAST({r} * 1000000000 AS BIGINT)", d, "DECIMAL(38,18)")
 
 
 # -- pass 1: the file to daily grain ------------------------------------------------------
