@@ -545,15 +545,15 @@ _V6 = [
 # and filtered daily series from `costs` itself. It becomes a VIEW over `costs` with the same
 # columns and rows (SQL that reads it keeps working, at the facts' cost).
 _V7_SUMMARY_COLS = ("provider, billing_account, sub_account, service, service_category, region, charge_category, "
-                    "currency, resource_type")
+                    "currency")  # then the amounts, n and resource_type, in the table's column order
 _V7 = [
     "DROP INDEX IF EXISTS cost_summary_day",
     "DROP INDEX IF EXISTS cost_summary_source_day",
     "DROP TABLE cost_summary",
     f"""CREATE VIEW cost_summary AS
         SELECT source_id, day, {_V7_SUMMARY_COLS}, sum(billed) AS billed, sum(effective) AS effective,
-               sum(list) AS list, sum(contracted) AS contracted, count(*) AS n
-        FROM costs GROUP BY source_id, day, {_V7_SUMMARY_COLS}""",
+               sum(list) AS list, sum(contracted) AS contracted, count(*) AS n, resource_type
+        FROM costs GROUP BY source_id, day, {_V7_SUMMARY_COLS}, resource_type""",
 ]
 
 # MIGRATIONS[i] upgrades version i -> i + 1.

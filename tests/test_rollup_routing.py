@@ -227,3 +227,42 @@ def test_series_of_the_shown_groups_only(store_db: Path) -> None:
     got = q.spend_series(conn, "resource_id", FIRST, FIRST + timedelta(days=DAYS), "billed", values=shown)
     assert set(got) == {"res1-1", "res2-2", None} and all(got[k] == whole[k] for k in got)
     assert q.spend_series(conn, "resource_id", FIRST, FIRST + timedelta(days=9), values=["no-such"]) == {}
+
+
+def test_v7_migration_turns_the_daily_summary_into_a_view_with_the_same_rows(store_db: Path, tmp_path: Path) -> None:
+    """A cache of the version before (daily `cost_summary` a table, maintained on every write)
+    migrates: the table becomes a view over `costs` with the same columns and rows, the other
+    cost tables are untouched, and the routed reads still equal the plain GROUP BY."""
+    import shutil
+
+    from cache.schema import MIGRATIONS, SCHEMA_VERSION
+
+    v7 = next(i for i, m in enumerate(MIGRATIONS) if "DROP TABLE cost_summary" in m)
+    path = tmp_path / "old.db"
+    shutil.copy(store_db, path)
+    conn = sqlite3.connect(path)
+    rollups = {t: sorted(conn.execute(f"SELECT * FROM {t}"), key=repr) for t in COST_TABLES}
+    # Back to the layout before: the table (v1 DDL + v3 column) filled as the older code did.
+    ddl = [s for m in MIGRATIONS[:v7] for s in m if "cost_summary (" in s or "ADD COLUMN resource_type" in s]
+    fill = next(s for s in MIGRATIONS[2] if s.lstrip().startswith("INSERT INTO cost_summary"))
+    conn.execute("DROP VIEW cost_summary")
+    for stmt in (*ddl, fill, "CREATE INDEX cost_summary_day ON cost_summary(day)"):
+        conn.execute(stmt)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(v7),))
+    conn.commit()
+    old_cols = [d[0] for d in conn.execute("SELECT * FROM cost_summary LIMIT 1").description]
+    old_rows = sorted(conn.execute("SELECT * FROM cost_summary"), key=repr)
+    assert len(old_rows) > 100
+    conn.close()
+    with Store(path) as s:
+        c = s.conn
+        assert c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+        assert c.execute("SELECT type FROM sqlite_master WHERE name='cost_summary'").fetchone()[0] == "view"
+        assert not c.execute("SELECT 1 FROM sqlite_master WHERE tbl_name='cost_summary' AND type='index'").fetchall()
+        assert [d[0] for d in c.execute("SELECT * FROM cost_summary LIMIT 1").description] == old_cols
+        assert sorted((tuple(r) for r in c.execute("SELECT * FROM cost_summary")), key=repr) == old_rows
+        assert {t: sorted((tuple(r) for r in c.execute(f"SELECT * FROM {t}")), key=repr) for t in COST_TABLES} == rollups
+        for by in ("service_name", "region_id", "resource_type"):
+            since, until = FIRST + timedelta(days=9), FIRST + timedelta(days=100)
+            assert _routed(c, by, since, until, "billed", {"provider_name": "AWS"}) == \
+                _plain(c, by, since, until, "billed", {"provider_name": "AWS"})
