@@ -253,3 +253,39 @@ def test_server_error_on_one_subscription_keeps_its_previous_inventory(
     assert "azprod: failed" in out and f"inventory failed in 1 subscription(s) (previous data kept there): {SUB2}" in out
     assert set(resources(db_path)) == set(before)
     assert len(az) == 4  # 5 attempts, 4 backoff waits recorded (not slept)
+
+
+def test_metrics_sync_again_asks_only_for_the_vms_due(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Incremental: Monitor requests grow with the VMs due (never fetched, failed last time, or
+    fetched `metrics_refresh_days` days ago), not with the VMs that exist."""
+    cfg = config(tmp_path, fake.url, ["inventory", "metrics"])
+    fake.add_fault("/providers/microsoft.insights/metrics", 403, times=1, code="AuthorizationFailed")
+    assert main(["sync", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "azprod: partial" in out and "metrics failed for 1 VM(s)" in out
+    assert fake.count("/metrics") == 3
+    with Store(db_path, readonly=True) as s:
+        rows = s.conn.execute("SELECT count(*) FROM metrics WHERE provider_name='Microsoft'").fetchone()[0]
+    assert rows == 2 * 3 * 30  # two VMs x 3 metrics x 30 days
+    fake.clear()
+    fake.token = TOKEN
+    assert main(["sync", "--config", str(cfg)]) == 0  # the same day: only the VM that failed
+    assert fake.count("/metrics") == 1
+    fake.clear()
+    fake.token = TOKEN
+    assert main(["sync", "--config", str(cfg)]) == 0  # nothing due
+    assert fake.count("/metrics") == 0 and fake.count("/virtualMachines") > 0
+    with Store(db_path, readonly=True) as s:
+        assert s.conn.execute("SELECT count(*) FROM metrics WHERE provider_name='Microsoft'").fetchone()[0] == 3 * 90
+        run = s.conn.execute("SELECT detail FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert '"metrics_vms": {"running": 3, "fetched": 0}' in run
+    monkeypatch.setenv("COSTDECK_NOW", "2026-03-16T06:00:00+00:00")  # the next UTC day: every VM again
+    fake.clear()
+    fake.token = TOKEN
+    assert main(["sync", "--config", str(cfg)]) == 0
+    mon = [q for m, p, q, b in fake.requests if p.endswith("/metrics")]
+    assert len(mon) == 3 and {q["timespan"][0] for q in mon} == {"2026-02-14T00:00:00Z/2026-03-16T00:00:00Z"}
+    capsys.readouterr()

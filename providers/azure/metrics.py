@@ -5,6 +5,10 @@
   `metricnames=Percentage CPU,Network In Total,Network Out Total`, `interval=PT1H`,
   `aggregation=Average,Maximum,Total`, `timespan` = the last `metrics_days` whole UTC days: one
   request per VM (the three metrics together), `metrics_concurrency` requests in flight.
+* Incremental: a VM is fetched again only once `metrics_refresh_days` UTC days have passed since
+  its last successful fetch (default 1: the window ends at the start of today, so a second sync the
+  same day has nothing new to ask); new VMs and VMs whose request failed are fetched at once. A
+  sync's requests grow with the VMs due, not with the VMs that exist.
 * Stored like the other providers (the rules compare them): per VM and day, metric "cpu" (average of
   the hourly averages, maximum of the hourly maxima), "network_in" / "network_out" (average and
   maximum of the hourly totals, in bytes per hourly sample); ts = the day's start, period_s = 86400.
@@ -16,7 +20,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+import json
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cache import timeutil
@@ -60,6 +65,15 @@ def sync_metrics(ctx: SyncContext, az: AzureSession) -> int:
         "AND state='running' ORDER BY resource_id", (ctx.source_id, PROVIDER))]
     hi = datetime.combine(ctx.today, datetime.min.time(), UTC)
     lo = hi - timedelta(days=az.options.metrics_days)
+    every = az.options.metrics_refresh_days
+    fetched = _fetched_days(ctx)  # VM -> the UTC day of its last successful fetch
+    due = [rid for rid in vms if not every or rid not in fetched
+           or (ctx.today - date.fromisoformat(fetched[rid])).days >= every]
+    ctx.detail["metrics_vms"] = {"running": len(vms), "fetched": len(due)}
+    if not due:
+        ctx.progress(detail=f"Monitor metrics of {len(vms)} running VM(s) are current (refreshed every {every} day(s))")
+        return 0
+    vms = due
     results: dict[str, dict[tuple[str, str], tuple[float, float]]] = {}
     failed: dict[str, str] = {}
 
@@ -85,8 +99,30 @@ def sync_metrics(ctx: SyncContext, az: AzureSession) -> int:
         ctx.store.conn.executemany(
             "INSERT OR REPLACE INTO metrics(provider_name, resource_id, metric, ts, period_s, average, maximum, p99) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    kept = {rid: day for rid, day in fetched.items() if rid not in failed}
+    kept.update({rid: ctx.today.isoformat() for rid in results})
+    ctx.mark_fetched("metrics", json.dumps(kept, sort_keys=True, separators=(",", ":")))
     if failed:
         ctx.add_rows(len(rows))
         raise StepError(f"metrics failed for {len(failed)} VM(s) (previous data kept): "
                         + "; ".join(f"{r.rsplit('/', 1)[-1]}: {m}" for r, m in sorted(failed.items())))
     return len(rows)
+
+
+def _fetched_days(ctx: SyncContext) -> dict[str, str]:
+    """{VM id: 'YYYY-MM-DD'} of the last successful Monitor fetch of each VM (`mark_fetched`)."""
+    _at, digest = ctx.last_fetch("metrics")
+    try:
+        got = json.loads(digest) if digest else {}
+    except ValueError:
+        return {}
+    if not isinstance(got, dict):
+        return {}
+    out: dict[str, str] = {}
+    for rid, day in got.items():
+        try:
+            date.fromisoformat(str(day))
+        except ValueError:
+            continue
+        out[str(rid)] = str(day)
+    return out
