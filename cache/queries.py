@@ -119,6 +119,10 @@ class _Plan:
         # coarse dimension (or none) when nothing but the currency is filtered.
         self.narrow = set(filters) <= {"billing_currency"} and all(
             d.startswith("tag:") or DIMENSIONS[d] in SUMMARY_DIMS for d in extra_dims)
+        # Tag filters (and the currency) with no grouping or a tag grouping: the tag set's narrow
+        # daily series (days x tag sets rows) answer them too.
+        self.tag_narrow = not self.narrow and all(k.startswith("tag:") or k == "billing_currency" for k in filters) \
+            and all(d.startswith("tag:") for d in extra_dims)
         self.since = since
         self.until = until
         self.joins: list[str] = []
@@ -192,11 +196,11 @@ class _Plan:
         if lo >= hi:
             return [(*self.sql_from(), "day")]
         coarse = self.coarse
-        if self.narrow and key in _NARROW_KEYS and "day" in tiers:
-            # One dimension (or none), nothing filtered but the currency: the narrow daily series
-            # hold days x values rows (a few thousand a month), fewer than any rollup of the
-            # combinations: read the whole range from them.
-            dim = key or "provider"  # any one dimension partitions the total
+        if (self.narrow and key in _NARROW_KEYS or self.tag_narrow and key in (None, "tagset")) and "day" in tiers:
+            # One dimension (or none), nothing filtered but the currency (or only tags, read from
+            # the tag set series): the narrow daily series hold days x values rows (a few thousand
+            # a month), fewer than any rollup of the combinations: read the whole range from them.
+            dim = "tagset" if self.tag_narrow else key or "provider"  # any one dimension partitions the total
             other = "" if dim == "currency" else ", currency"
             table = (f"(SELECT source_id, day, value AS {dim}{other}, billed, effective, list, contracted "
                      f"FROM cost_daily_dims WHERE dim = '{dim}')")

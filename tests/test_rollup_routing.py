@@ -164,6 +164,12 @@ def test_tiles_use_months_and_weeks(store_db: Path) -> None:
         plan = q._Plan(conn, date(2000, 1, 1), date(2100, 1, 1), {"billing_currency": "USD"}, (by,) if by else ())
         [(sql, _p, tier)] = plan.tiled(conn, key)
         assert "cost_daily_dims" in sql and tier == "day"
+    # Only tags filtered (and the currency), no grouping or a tag grouping: the tag set series.
+    for by, key in (("tag:team", "tagset"), (None, None)):
+        plan = q._Plan(conn, date(2025, 2, 13), date(2025, 5, 27), {"tag:env": "prod", "billing_currency": "USD"},
+                       (by,) if by else ())
+        [(sql, _p, tier)] = plan.tiled(conn, key)
+        assert "cost_daily_dims WHERE dim = 'tagset'" in sql and tier == "day"
     plan = q._Plan(conn, date(2025, 2, 13), date(2025, 5, 27), None, ("resource_id",))
     tiles = plan.tiled(conn, "resource")
     kinds = [t for _s, _p, t in tiles]
@@ -196,11 +202,16 @@ def test_routed_series_equal_the_plain_group_by(store_db: Path, grain: str) -> N
               "month": "substr(c.day, 1, 7) || '-01'"}[grain]
     for since, until in _ranges(rng, FIRST, DAYS + 9)[:12]:
         for by in (None, "service_name", "resource_id", "tag:team"):
-            f: dict[str, str | None] = rng.choice([{}, {"provider_name": "Microsoft"}, {"tag:env": "prod"}])
+            f: dict[str, str | None] = rng.choice([{}, {"provider_name": "Microsoft"}, {"tag:env": "prod"},
+                                                   {"tag:env": None}, {"tag:team": "t1", "billing_currency": "USD"}])
             got = q.spend_series(conn, by, since, until, "billed", f or None, grain)
             where, params = ["c.day >= ?", "c.day < ?"], [since.isoformat(), until.isoformat()]
             for k, v in f.items():
-                if k.startswith("tag:"):
+                if k.startswith("tag:") and v is None:
+                    where.append("c.tagset IS NULL OR c.tagset NOT IN (SELECT tagset_id FROM tag_index WHERE key = ?)")
+                    where[-1] = f"({where[-1]})"
+                    params.append(k[4:])
+                elif k.startswith("tag:"):
                     where.append("c.tagset IN (SELECT tagset_id FROM tag_index WHERE key = ? AND value = ?)")
                     params += [k[4:], v]
                 else:
