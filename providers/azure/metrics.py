@@ -18,9 +18,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-import json
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 

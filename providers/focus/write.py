@@ -6,13 +6,12 @@ Everything here runs inside the caller's SQLite transaction (see `importer.write
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
-
-import os
-import sqlite3
 
 from cache import Store
 from cache.schema import COST_DIMS
@@ -85,7 +84,8 @@ def stage_file(duck: DuckSession, store: Store, f: FocusFile, source_id: int) ->
     with duck.ordered():
         duck.execute(f"INSERT INTO {STAGE}.costs({_COST_COLUMNS}) SELECT {_COST_COLUMNS} FROM {f.rows_table} "
                      "ORDER BY day, resource")
-    n = int(duck.execute(f"SELECT count(*) FROM {f.rows_table}").fetchone()[0])
+    row = duck.execute(f"SELECT count(*) FROM {f.rows_table}").fetchone()
+    n = int(row[0]) if row else 0
     duck.tick(label, n, total)
     return n
 
