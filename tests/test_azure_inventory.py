@@ -71,6 +71,11 @@ steps = {json.dumps(steps)}
     return p
 
 
+def batches(fake: FakeAzure) -> list[tuple[dict[str, list[str]], Any]]:
+    """(query, body) of every metrics:getBatch request the fake received."""
+    return [(q, b) for m, p, q, b in fake.requests if m == "POST" and p.endswith("/metrics:getBatch")]
+
+
 def resources(db: Path) -> dict[str, dict[str, Any]]:
     with Store(db, readonly=True) as s:
         return {r["resource_name"]: dict(r) for r in s.conn.execute(
@@ -108,10 +113,15 @@ def test_inventory_metrics_advice_and_the_rules_that_fire(
     # every list paged (page size 3), both the models and the instance views of the VMs
     assert any("$skiptoken" in q for m, p, q, b in fake.requests if p.endswith("/virtualMachines"))
     assert fake.count("/instanceView") == 0  # power states come from the statusOnly=true list
-    # Monitor: one request per running VM (3), hourly, 30 whole days
-    mon = [q for m, p, q, b in fake.requests if p.endswith("/metrics")]
-    assert len(mon) == 3 and all(q["interval"] == ["PT1H"] for q in mon)
-    assert {q["timespan"][0] for q in mon} == {"2026-02-13T00:00:00Z/2026-03-15T00:00:00Z"}
+    # Monitor: one metrics:getBatch request per subscription and region of the running VMs (SUB1 eastus,
+    # SUB1 westeurope, SUB2 eastus), hourly, 30 whole days; no per-VM request
+    mon = batches(fake)
+    assert fake.count("/providers/microsoft.insights/metrics") == 0
+    assert sorted(sorted(b["resourceids"]) for q, b in mon) == [
+        [vm(SUB1, "rg-batch", "vm-idle-1")], [vm(SUB1, "rg-web", "vm-web-1")], [vm(SUB2, "rg-dev", "vm-dev-1")]]
+    assert all(q["interval"] == ["PT1H"] and q["metricnamespace"] == ["Microsoft.Compute/virtualMachines"]
+               for q, b in mon)
+    assert {(q["starttime"][0], q["endtime"][0]) for q, b in mon} == {("2026-02-13T00:00:00Z", "2026-03-15T00:00:00Z")}
     with Store(db_path, readonly=True) as s:
         cpu = s.conn.execute("SELECT count(*), avg(average), max(maximum) FROM metrics WHERE metric='cpu' "
                              "AND resource_id=?", (vm(SUB1, "rg-batch", "vm-idle-1"),)).fetchone()
@@ -224,7 +234,7 @@ def test_forbidden_monitor_fails_that_step_only(
     az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = config(tmp_path, fake.url, ["inventory", "metrics", "advice"])
-    fake.add_fault("/providers/microsoft.insights/metrics", 403, times=-1, code="AuthorizationFailed",
+    fake.add_fault("/metrics:getbatch", 403, times=-1, code="AuthorizationFailed",
                    message="no Microsoft.Insights/metrics/read")
     try:
         assert main(["sync", "--config", str(cfg)]) == 0
@@ -262,18 +272,18 @@ def test_metrics_sync_again_asks_only_for_the_vms_due(
     """Incremental: Monitor requests grow with the VMs due (never fetched, failed last time, or
     fetched `metrics_refresh_days` days ago), not with the VMs that exist."""
     cfg = config(tmp_path, fake.url, ["inventory", "metrics"])
-    fake.add_fault("/providers/microsoft.insights/metrics", 403, times=1, code="AuthorizationFailed")
+    fake.add_fault(f"/subscriptions/{SUB2}/metrics:getbatch", 403, times=1, code="AuthorizationFailed")
     assert main(["sync", "--config", str(cfg)]) == 0
     out = capsys.readouterr().out
-    assert "azprod: partial" in out and "metrics failed for 1 VM(s)" in out
-    assert fake.count("/metrics") == 3
+    assert "azprod: partial" in out and "metrics failed for 1 VM(s) (previous data kept): vm-dev-1: " in out
+    assert len(batches(fake)) == 3
     with Store(db_path, readonly=True) as s:
         rows = s.conn.execute("SELECT count(*) FROM metrics WHERE provider_name='Microsoft'").fetchone()[0]
     assert rows == 2 * 3 * 30  # two VMs x 3 metrics x 30 days
     fake.clear()
     fake.token = TOKEN
     assert main(["sync", "--config", str(cfg)]) == 0  # the same day: only the VM that failed
-    assert fake.count("/metrics") == 1
+    assert [b["resourceids"] for q, b in batches(fake)] == [[vm(SUB2, "rg-dev", "vm-dev-1")]]
     fake.clear()
     fake.token = TOKEN
     assert main(["sync", "--config", str(cfg)]) == 0  # nothing due
@@ -281,11 +291,12 @@ def test_metrics_sync_again_asks_only_for_the_vms_due(
     with Store(db_path, readonly=True) as s:
         assert s.conn.execute("SELECT count(*) FROM metrics WHERE provider_name='Microsoft'").fetchone()[0] == 3 * 90
         run = s.conn.execute("SELECT detail FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0]
-    assert '"metrics_vms": {"running": 3, "fetched": 0}' in run
+    assert '"metrics_vms": {"running": 3, "fetched": 0, "batches": 0}' in run
     monkeypatch.setenv("COSTDECK_NOW", "2026-03-16T06:00:00+00:00")  # the next UTC day: every VM again
     fake.clear()
     fake.token = TOKEN
     assert main(["sync", "--config", str(cfg)]) == 0
-    mon = [q for m, p, q, b in fake.requests if p.endswith("/metrics")]
-    assert len(mon) == 3 and {q["timespan"][0] for q in mon} == {"2026-02-14T00:00:00Z/2026-03-16T00:00:00Z"}
+    mon = batches(fake)
+    assert sum(len(b["resourceids"]) for q, b in mon) == 3 and len(mon) == 3
+    assert {(q["starttime"][0], q["endtime"][0]) for q, b in mon} == {("2026-02-14T00:00:00Z", "2026-03-16T00:00:00Z")}
     capsys.readouterr()
