@@ -13,7 +13,8 @@ import pytest
 
 from cache import Store
 from providers.azure import session as az_session
-from tests.fake_azure import RESERVATION, SAVINGS_PLAN, SUB1, SUB2, TOKEN, FakeAzure, seed
+from tests.fake_azure import (RESERVATION, SAVINGS_PLAN, SUB1, SUB2, TOKEN, FakeAzure, instance_view, seed,
+                              vm_json)
 from tests.test_sync_azure_costs import NOW, TODAY
 from tui.cli import main
 
@@ -299,4 +300,77 @@ def test_metrics_sync_again_asks_only_for_the_vms_due(
     mon = batches(fake)
     assert sum(len(b["resourceids"]) for q, b in mon) == 3 and len(mon) == 3
     assert {(q["starttime"][0], q["endtime"][0]) for q, b in mon} == {("2026-02-14T00:00:00Z", "2026-03-16T00:00:00Z")}
+    capsys.readouterr()
+
+
+def test_metrics_batches_hold_50_vms_of_one_subscription_and_region(
+    az: list[float], tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """111 running VMs in SUB1 eastus -> ceil(111/50) = 3 batch requests (50, 50, 11), plus one each for
+    SUB1 westeurope and SUB2 eastus; every VM's metrics land in the cache."""
+    big = FakeAzure(page_size=500)
+    big.start()
+    try:
+        seed(big, TODAY)
+        for i in range(110):
+            v = vm_json(SUB1, "rg-fleet", f"vm-fleet-{i:03d}", "eastus", "Standard_D2s_v5", f"vm-fleet-{i:03d}-os", {})
+            big.resources[v["id"]] = v
+            big.instance_views[v["id"]] = instance_view("running", "2026-01-01T00:00:00+00:00")
+            big.cpu_profile[v["id"]] = (float(i % 7), 1e6)
+        cfg = config(tmp_path, big.url, ["inventory", "metrics"], extra="metrics_days = 3\n")
+        assert main(["sync", "--config", str(cfg)]) == 0
+        mon = batches(big)
+    finally:
+        big.stop()
+    assert "azprod: ok" in capsys.readouterr().out
+    assert big.count("/providers/microsoft.insights/metrics") == 0
+    sizes = sorted(len(b["resourceids"]) for q, b in mon)
+    assert sizes == [1, 1, 11, 50, 50]  # ceil(111 / 50) = 3 in SUB1 eastus
+    asked = [r for q, b in mon for r in b["resourceids"]]
+    assert len(asked) == len(set(asked)) == 113
+    with Store(db_path, readonly=True) as s:
+        per_vm = dict(s.conn.execute("SELECT resource_id, count(*) FROM metrics WHERE provider_name='Microsoft' "
+                                     "GROUP BY resource_id").fetchall())
+        cpu = s.conn.execute("SELECT avg(average) FROM metrics WHERE metric='cpu' AND resource_id=?",
+                             (vm(SUB1, "rg-fleet", "vm-fleet-005"),)).fetchone()[0]
+    assert len(per_vm) == 113 and set(per_vm.values()) == {3 * 3}  # 3 metrics x 3 days
+    assert cpu == pytest.approx(5 + 0.375)  # the fake's hourly CPU: profile + (hour % 4) * 0.25
+
+
+def test_advisor_asked_at_most_daily_per_subscription(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Incremental: a second sync the same day makes no Advisor request (the stored advice stays);
+    a subscription whose request failed is asked again at once; every subscription the next UTC day."""
+    cfg = config(tmp_path, fake.url, ["advice"])
+    fake.add_fault(f"/subscriptions/{SUB2}/providers/microsoft.advisor", 500, times=-1)
+    try:
+        assert main(["sync", "--config", str(cfg)]) == 1
+    finally:
+        fake.faults.clear()
+    assert "Advisor failed (previous advice kept)" in capsys.readouterr().out
+    assert fake.count(f"/subscriptions/{SUB1}/providers/Microsoft.Advisor") == 1
+
+    def advised() -> set[str]:
+        with Store(db_path, readonly=True) as s:
+            return {r[0] for r in s.conn.execute(
+                "SELECT sub_account_id FROM recommendations WHERE origin='azure-advisor'")}
+
+    assert advised() == {SUB1}
+    fake.clear()
+    assert main(["sync", "--config", str(cfg)]) == 0  # the same day: only SUB2, which failed
+    assert fake.count("/providers/Microsoft.Advisor") == 1 and fake.count(f"/subscriptions/{SUB2}/") == 1
+    assert advised() == {SUB1, SUB2}
+    fake.clear()
+    assert main(["sync", "--config", str(cfg)]) == 0  # nothing due: no request, the advice stays
+    assert fake.requests == []
+    assert advised() == {SUB1, SUB2}
+    with Store(db_path, readonly=True) as s:
+        run = s.conn.execute("SELECT detail FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert '"advice_subscriptions": {"configured": 2, "fetched": 0}' in run
+    monkeypatch.setenv("COSTDECK_NOW", "2026-03-16T06:00:00+00:00")  # the next UTC day: both again
+    fake.clear()
+    assert main(["sync", "--config", str(cfg)]) == 0
+    assert fake.count("/providers/Microsoft.Advisor") == 2
     capsys.readouterr()

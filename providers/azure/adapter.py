@@ -91,6 +91,9 @@ class AzureOptions(CostOptions):
     metrics_refresh_days: Annotated[int, Meta(ge=0, le=31, description=(
         "days between two Monitor fetches of a VM's metrics (the window ends at the start of the UTC day: "
         "1 = each VM at most once a day, nothing is missed); 0 = every sync"))] = 1
+    advice_refresh_days: Annotated[int, Meta(ge=0, le=31, description=(
+        "days between two fetches of a subscription's Advisor cost recommendations (1 = at most once a "
+        "UTC day); 0 = every sync"))] = 1
     commitment_days: Annotated[Days, Meta(description="days of reservation utilization")] = 30
 
     def check(self) -> None:

@@ -22,16 +22,16 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cache import timeutil
 from providers.base import StepError, SyncContext
 from providers.http import HttpStepError
 
+from . import refresh
 from .session import MONITOR_API, AzureSession
 
 PROVIDER = "Microsoft"
@@ -91,9 +91,7 @@ def sync_metrics(ctx: SyncContext, az: AzureSession) -> int:
     hi = datetime.combine(ctx.today, datetime.min.time(), UTC)
     lo = hi - timedelta(days=az.options.metrics_days)
     every = az.options.metrics_refresh_days
-    fetched = _fetched_days(ctx)  # VM -> the UTC day of its last successful fetch
-    due = [rid for rid in vms if not every or rid not in fetched
-           or (ctx.today - date.fromisoformat(fetched[rid])).days >= every]
+    due, fetched = refresh.due(ctx, "metrics", vms, every)  # fetched: VM -> the UTC day of its last fetch
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for rid in due:
         groups[where[rid]].append(rid)
@@ -133,9 +131,7 @@ def sync_metrics(ctx: SyncContext, az: AzureSession) -> int:
         ctx.store.conn.executemany(
             "INSERT OR REPLACE INTO metrics(provider_name, resource_id, metric, ts, period_s, average, maximum, p99) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    kept = {rid: day for rid, day in fetched.items() if rid not in failed}
-    kept.update({rid: ctx.today.isoformat() for rid in results})
-    ctx.mark_fetched("metrics", json.dumps(kept, sort_keys=True, separators=(",", ":")))
+    refresh.mark(ctx, "metrics", fetched, results, failed)
     if failed:
         ctx.add_rows(len(rows))
         by_msg: dict[str, list[str]] = defaultdict(list)  # one batch's VMs share its error
@@ -145,21 +141,3 @@ def sync_metrics(ctx: SyncContext, az: AzureSession) -> int:
                         + "; ".join(f"{', '.join(names)}: {m}" for m, names in by_msg.items()))
     return len(rows)
 
-
-def _fetched_days(ctx: SyncContext) -> dict[str, str]:
-    """{VM id: 'YYYY-MM-DD'} of the last successful Monitor fetch of each VM (`mark_fetched`)."""
-    _at, digest = ctx.last_fetch("metrics")
-    try:
-        got = json.loads(digest) if digest else {}
-    except ValueError:
-        return {}
-    if not isinstance(got, dict):
-        return {}
-    out: dict[str, str] = {}
-    for rid, day in got.items():
-        try:
-            date.fromisoformat(str(day))
-        except ValueError:
-            continue
-        out[str(rid)] = str(day)
-    return out
