@@ -374,3 +374,34 @@ def test_advisor_asked_at_most_daily_per_subscription(
     assert main(["sync", "--config", str(cfg)]) == 0
     assert fake.count("/providers/Microsoft.Advisor") == 2
     capsys.readouterr()
+
+
+def test_request_counts_of_a_first_and_a_daily_incremental_sync(
+    az: list[float], tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every step, lists in one page: the counts benchmarks/README.md quotes. Monitor and Advisor are
+    asked once a UTC day (a same-day second sync makes none), in one batch per subscription and region."""
+    one_page = FakeAzure(page_size=1000)
+    one_page.start()
+    try:
+        seed(one_page, TODAY)
+        cfg = config(tmp_path, one_page.url, ["costs", "inventory", "metrics", "prices", "advice", "commitments"])
+        got = []
+        for now in (NOW, "2026-03-15T18:00:00+00:00", "2026-03-16T06:00:00+00:00"):
+            monkeypatch.setenv("COSTDECK_NOW", now)
+            one_page.clear()
+            assert main(["sync", "--config", str(cfg)]) == 0
+            with Store(db_path, readonly=True) as s:
+                run = json.loads(s.conn.execute("SELECT detail FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0])
+            assert sum(run["requests"].values()) == len(one_page.requests)  # the counter counts every request
+            got.append({k: v["api_calls"] for k, v in run["steps"].items()})
+    finally:
+        one_page.stop()
+    capsys.readouterr()
+    first, same_day, next_day = got
+    assert first == {"costs": 28, "inventory": 12, "metrics": 3, "prices": 4, "advice": 2,
+                     "commitments": 8}
+    assert same_day == {"costs": 16, "inventory": 12, "metrics": 0, "prices": 0, "advice": 0,
+                        "commitments": 8}
+    assert next_day == {**same_day, "metrics": 3, "advice": 2}
