@@ -13,8 +13,17 @@ import pytest
 
 from cache import Store
 from providers.azure import session as az_session
-from tests.fake_azure import (RESERVATION, SAVINGS_PLAN, SUB1, SUB2, TOKEN, FakeAzure, instance_view, seed,
-                              vm_json)
+from tests.fake_azure import (
+    RESERVATION,
+    SAVINGS_PLAN,
+    SUB1,
+    SUB2,
+    TOKEN,
+    FakeAzure,
+    instance_view,
+    seed,
+    vm_json,
+)
 from tests.test_sync_azure_costs import NOW, TODAY
 from tui.cli import main
 
@@ -405,3 +414,4 @@ def test_request_counts_of_a_first_and_a_daily_incremental_sync(
     assert same_day == {"costs": 16, "inventory": 12, "metrics": 0, "prices": 0, "advice": 0,
                         "commitments": 8}
     assert next_day == {**same_day, "metrics": 3, "advice": 2}
+    assert [sum(g.values()) for g in got] == [57, 36, 41]  # benchmarks/README.md
