@@ -415,3 +415,25 @@ def test_request_counts_of_a_first_and_a_daily_incremental_sync(
                         "commitments": 8}
     assert next_day == {**same_day, "metrics": 3, "advice": 2}
     assert [sum(g.values()) for g in got] == [57, 36, 41]  # benchmarks/README.md
+
+
+def test_metrics_batch_host_and_token_scope_per_region() -> None:
+    """Without an emulator endpoint the batch requests go to the region's metrics host with a token of
+    the metrics scope (no request made: only the client is built and its headers asked for)."""
+    import msgspec
+
+    from providers.azure.adapter import AzureOptions
+
+    sess = az_session.AzureSession(msgspec.convert({"subscriptions": [SUB1]}, AzureOptions), "azprod")
+    scopes: list[str] = []
+
+    def token(scope: str = az_session.SCOPE) -> str:
+        scopes.append(scope)
+        return "tok"
+
+    sess.token = token  # type: ignore[method-assign]
+    west = sess.metrics_client("westeurope")
+    assert west.base_url == "https://westeurope.metrics.monitor.azure.com"
+    assert sess.metrics_client("westeurope") is west and sess.metrics_client("eastus") is not west
+    assert west._headers() == {"Authorization": "Bearer tok"} and scopes == ["https://metrics.monitor.azure.com/.default"]
+    sess.close()
