@@ -390,31 +390,42 @@ def test_request_counts_of_a_first_and_a_daily_incremental_sync(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Every step, lists in one page: the counts benchmarks/README.md quotes. Monitor and Advisor are
-    asked once a UTC day (a same-day second sync makes none), in one batch per subscription and region."""
+    asked once a UTC day (a same-day second sync makes none), in one batch per subscription and region;
+    commitment utilization only when the commitments changed or `commitment_refresh_days` (7) passed."""
     one_page = FakeAzure(page_size=1000)
     one_page.start()
     try:
         seed(one_page, TODAY)
         cfg = config(tmp_path, one_page.url, ["costs", "inventory", "metrics", "prices", "advice", "commitments"])
-        got = []
-        for now in (NOW, "2026-03-15T18:00:00+00:00", "2026-03-16T06:00:00+00:00"):
+        got, stored = [], []
+        for now in (NOW, "2026-03-15T18:00:00+00:00", "2026-03-16T06:00:00+00:00", "2026-03-16T07:00:00+00:00",
+                    "2026-03-23T06:00:00+00:00"):
             monkeypatch.setenv("COSTDECK_NOW", now)
+            if now == "2026-03-16T07:00:00+00:00":  # a reservation's quantity changes: utilization again
+                one_page.reservations[0]["properties"]["quantity"] = 2
             one_page.clear()
             assert main(["sync", "--config", str(cfg)]) == 0
             with Store(db_path, readonly=True) as s:
                 run = json.loads(s.conn.execute("SELECT detail FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0])
+                stored.append(s.conn.execute("SELECT count(*), max(day) FROM commitment_usage WHERE "
+                                             "provider_name='Microsoft'").fetchone())
             assert sum(run["requests"].values()) == len(one_page.requests)  # the counter counts every request
             got.append({k: v["api_calls"] for k, v in run["steps"].items()})
     finally:
         one_page.stop()
     capsys.readouterr()
-    first, same_day, next_day = got
+    first, same_day, next_day, changed, week_later = got
     assert first == {"costs": 28, "inventory": 12, "metrics": 3, "prices": 4, "advice": 2,
                      "commitments": 8}
     assert same_day == {"costs": 16, "inventory": 12, "metrics": 0, "prices": 0, "advice": 0,
-                        "commitments": 8}
+                        "commitments": 2}  # the reservations and savings plans lists only
     assert next_day == {**same_day, "metrics": 3, "advice": 2}
-    assert [sum(g.values()) for g in got] == [57, 36, 41]  # benchmarks/README.md
+    assert [sum(g.values()) for g in got[:3]] == [57, 30, 35]  # benchmarks/README.md
+    assert changed == {**same_day, "commitments": 8}
+    assert week_later["commitments"] == 8
+    # the usage a skipping sync leaves in place; a fetch moves the window to the day before today
+    assert stored[0] == stored[1] == stored[2] and stored[0][1] == "2026-03-14"
+    assert stored[3][1] == "2026-03-15" and stored[4][1] == "2026-03-22"
 
 
 def test_metrics_batch_host_and_token_scope_per_region() -> None:

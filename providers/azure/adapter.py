@@ -95,6 +95,9 @@ class AzureOptions(CostOptions):
         "days between two fetches of a subscription's Advisor cost recommendations (1 = at most once a "
         "UTC day); 0 = every sync"))] = 1
     commitment_days: Annotated[Days, Meta(description="days of reservation utilization")] = 30
+    commitment_refresh_days: Annotated[int, Meta(ge=0, le=31, description=(
+        "days between two fetches of reservation and savings plan utilization while the commitments are "
+        "unchanged; 0 = every sync"))] = 7
 
     def check(self) -> None:
         from providers.http import emulator_token
