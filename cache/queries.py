@@ -1,8 +1,9 @@
 """Read queries every view and report uses. Aggregation happens in SQL over integer
 dimension ids; only the groups returned are joined back to their names.
 
-Coarse questions (no resource, tag or commitment dimension) are answered from the
-`cost_summary` table; the rest from the `costs` fact table.
+Coarse questions (no resource, tag or commitment dimension) are answered from the coarse
+monthly and weekly rollups plus the daily facts for the edge days; the rest from the fine
+rollups and the `costs` fact table (see `_Plan.tiled`).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def _dim_lookup(conn: sqlite3.Connection, kind: str, value: str) -> int | None:
 
 
 class _Plan:
-    """Builds FROM/WHERE for a grouping over costs or cost_summary.
+    """Builds FROM/WHERE for a grouping over costs and its rollups.
 
     Fine-grained plans (over `costs`) may be split into parts (`parts()`): the whole ISO weeks
     inside [since, until) read from the `cost_weekly` rollup, the edge days from `costs`.
@@ -112,11 +113,16 @@ class _Plan:
             check_dim(k)
         needed = [*filters, *extra_dims]
         coarse = all(not d.startswith("tag:") and DIMENSIONS[d] in SUMMARY_DIMS for d in needed)
-        self.table = "cost_summary" if coarse else "costs"
+        self.coarse = coarse  # the coarse rollups answer whole weeks and months
+        self.table = "costs"
         # The narrow daily series (cost_daily_dims) answer a coarse day range grouped by one
         # coarse dimension (or none) when nothing but the currency is filtered.
         self.narrow = set(filters) <= {"billing_currency"} and all(
             d.startswith("tag:") or DIMENSIONS[d] in SUMMARY_DIMS for d in extra_dims)
+        # Tag filters (and the currency) with no grouping or a tag grouping: the tag set's narrow
+        # daily series (days x tag sets rows) answer them too.
+        self.tag_narrow = not self.narrow and all(k.startswith("tag:") or k == "billing_currency" for k in filters) \
+            and all(d.startswith("tag:") for d in extra_dims)
         self.since = since
         self.until = until
         self.joins: list[str] = []
@@ -168,9 +174,9 @@ class _Plan:
               tiers: tuple[str, ...] = ("month", "week", "day")) -> list[tuple[str, list[Any], str]]:
         """(FROM/WHERE, params, tier) clauses whose rows partition [since, until): the whole
         calendar months inside it from the monthly rollup, the whole ISO weeks left at each end
-        from the weekly rollup, the days left (at most 12 at each ragged end) from the daily table; the
-        coarse rollups (cost_summary*) when the plan is coarse, the fine ones (costs, cost_weekly,
-        cost_monthly) otherwise. Rows read grow with the groups and periods, not with the days.
+        from the weekly rollup, the days left (at most 12 at each ragged end) from the daily facts; the
+        coarse rollups (cost_summary_monthly/_weekly) when the plan is coarse, the fine ones
+        (cost_monthly, cost_weekly) otherwise. Rows read grow with the groups and periods, not with the days.
 
         The range is first widened where that adds no data: a `since` at or before the first
         day with data moves to that day's month start, an `until` past the last day to the
@@ -189,12 +195,12 @@ class _Plan:
             hi = max(hi, _next_month(last))
         if lo >= hi:
             return [(*self.sql_from(), "day")]
-        coarse = self.table == "cost_summary"
-        if self.narrow and key in _NARROW_KEYS and "day" in tiers:
-            # One dimension (or none), nothing filtered but the currency: the narrow daily series
-            # hold days x values rows (a few thousand a month), fewer than any rollup of the
-            # combinations: read the whole range from them.
-            dim = key or "provider"  # any one dimension partitions the total
+        coarse = self.coarse
+        if (self.narrow and key in _NARROW_KEYS or self.tag_narrow and key in (None, "tagset")) and "day" in tiers:
+            # One dimension (or none), nothing filtered but the currency (or only tags, read from
+            # the tag set series): the narrow daily series hold days x values rows (a few thousand
+            # a month), fewer than any rollup of the combinations: read the whole range from them.
+            dim = "tagset" if self.tag_narrow else key or "provider"  # any one dimension partitions the total
             other = "" if dim == "currency" else ", currency"
             table = (f"(SELECT source_id, day, value AS {dim}{other}, billed, effective, list, contracted "
                      f"FROM cost_daily_dims WHERE dim = '{dim}')")
@@ -248,7 +254,7 @@ class _Plan:
 
 # (coarse?) -> tier -> (table, period column)
 _TIER_TABLES: dict[bool, dict[str, tuple[str, str]]] = {
-    True: {"day": ("cost_summary", "day"), "week": ("cost_summary_weekly", "week"),
+    True: {"day": ("costs", "day"), "week": ("cost_summary_weekly", "week"),
            "month": ("cost_summary_monthly", "month")},
     False: {"day": ("costs", "day"), "week": ("cost_weekly", "week"), "month": ("cost_monthly", "month")},
 }
@@ -258,7 +264,7 @@ _TIER_TABLES: dict[bool, dict[str, tuple[str, str]]] = {
 _NARROW_KEYS = (None, *SUMMARY_DIMS, "tagset")
 
 # First and last day with data: two index lookups (min() and max() in one SELECT would scan).
-_SPAN = "SELECT (SELECT min(day) FROM cost_summary), (SELECT max(day) FROM cost_summary)"
+_SPAN = "SELECT (SELECT min(day) FROM costs), (SELECT max(day) FROM costs)"
 
 
 def _next_month(d: date) -> date:

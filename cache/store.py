@@ -37,8 +37,8 @@ _INSERT_COSTS = (
     f"INSERT INTO costs(source_id, day, {_COST_COLS}, billed, effective, list, contracted, "
     f"pricing_quantity, consumed_quantity) VALUES ({', '.join('?' * (len(COST_DIMS) + 8))})"
 )
-_INSERT_SUMMARY = (
-    f"INSERT INTO cost_summary(source_id, day, {_SUMMARY_COLS}, billed, effective, list, contracted, n) "
+_INSERT_SUMMARY_WEEKLY = (
+    f"INSERT INTO cost_summary_weekly(source_id, week, {_SUMMARY_COLS}, billed, effective, list, contracted, n) "
     f"VALUES ({', '.join('?' * (len(SUMMARY_DIMS) + 7))})"
 )
 _INSERT_WEEKLY = (
@@ -46,17 +46,18 @@ _INSERT_WEEKLY = (
     f"VALUES ({', '.join('?' * (len(COST_DIMS) + 7))})"
 )
 _INSERT_MONTHLY = _INSERT_WEEKLY.replace("cost_weekly(source_id, week,", "cost_monthly(source_id, month,")
-_INSERT_SUMMARY_WEEKLY = _INSERT_SUMMARY.replace("cost_summary(source_id, day,", "cost_summary_weekly(source_id, week,")
-_INSERT_SUMMARY_MONTHLY = _INSERT_SUMMARY.replace("cost_summary(source_id, day,",
-                                                  "cost_summary_monthly(source_id, month,")
+_INSERT_SUMMARY_MONTHLY = _INSERT_SUMMARY_WEEKLY.replace("cost_summary_weekly(source_id, week,",
+                                                         "cost_summary_monthly(source_id, month,")
 _INSERT_DAILY_DIMS = ("INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, "
                       "contracted, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_INSERT_ROLLUP = {"cost_summary": _INSERT_SUMMARY, "cost_weekly": _INSERT_WEEKLY, "cost_monthly": _INSERT_MONTHLY,
+_INSERT_ROLLUP = {"cost_weekly": _INSERT_WEEKLY, "cost_monthly": _INSERT_MONTHLY,
                   "cost_summary_weekly": _INSERT_SUMMARY_WEEKLY, "cost_summary_monthly": _INSERT_SUMMARY_MONTHLY,
                   "cost_daily_dims": _INSERT_DAILY_DIMS}
+# The columns of each rollup table, in the order of `insert_rollup_tuples_of`'s tuples.
+ROLLUP_COLUMNS = {t: sql[sql.index("(") + 1:sql.index(")")] for t, sql in _INSERT_ROLLUP.items()}
 # Every table holding cost amounts: the fact table and its rollups (deleted together, indexes
 # dropped and rebuilt together by bulk writes, analyzed together).
-COST_TABLES = ("costs", "cost_summary", "cost_weekly", "cost_monthly", "cost_summary_weekly",
+COST_TABLES = ("costs", "cost_weekly", "cost_monthly", "cost_summary_weekly",
                "cost_summary_monthly", "cost_daily_dims")
 _MONTH_OF_DAY = "substr(day, 1, 7) || '-01'"
 _WEEK_OF_DAY = "date(day, '-6 days', 'weekday 1')"
@@ -618,8 +619,8 @@ class Store:
 
         Rows go in with `insert_cost_tuples` (or `replace_costs`, which uses this). The page cache
         is raised for the duration; once the rows inserted exceed `BULK_SHARE` of the rows the
-        table will hold, the secondary indexes of `costs` and of its rollups (`cost_summary`,
-        `cost_weekly`: rebuild or insert those inside the block too) are dropped and rebuilt at
+        table will hold, the secondary indexes of `costs` and of its rollups (COST_TABLES:
+        rebuild or insert those inside the block too) are dropped and rebuilt at
         the end of the block (DDL is transactional: a rollback restores them). On an exception they are
         rebuilt too while the transaction is still open, so a caller that goes on is not left
         without indexes. Nested blocks join the outer one.
@@ -746,13 +747,40 @@ class Store:
         """Insert precomputed rows of one rollup table instead of `rebuild_summary` (inside a
         transaction), for bulk writers that aggregate elsewhere and stream them in batches. They
         must equal what `rebuild_summary` would write (tested on the FOCUS importer):
-        cost_summary = (source_id, day, SUMMARY_DIMS, billed, effective, list, contracted, n) per
-        distinct (source_id, day, SUMMARY_DIMS) of the costs rows; cost_weekly = (source_id,
+        cost_weekly = (source_id,
         week, COST_DIMS, amounts, n) per ISO week (the Monday); cost_monthly the same per calendar
-        month ('YYYY-MM-01'); cost_summary_weekly / cost_summary_monthly = cost_summary's rows
-        per week and month; cost_daily_dims = (source_id, day, dim, value, currency, amounts, n)
+        month ('YYYY-MM-01'); cost_summary_weekly / cost_summary_monthly = (source_id, period,
+        SUMMARY_DIMS, amounts, n) per week and month; cost_daily_dims = (source_id, day, dim, value, currency, amounts, n)
         per SUMMARY_DIMS column `dim`. The rows they replace must be deleted first."""
         self.conn.executemany(_INSERT_ROLLUP[table], rows)
+
+    def cost_tables_ddl(self) -> list[str]:
+        """CREATE TABLE statements of the cost tables (COST_TABLES) as this cache has them: a
+        staging file made with them can be copied in by `insert_costs_from_file`."""
+        marks = ", ".join("?" * len(COST_TABLES))
+        return [str(r[0]) for r in self.conn.execute(
+            f"SELECT sql FROM sqlite_master WHERE type='table' AND name IN ({marks}) ORDER BY name", COST_TABLES)]
+
+    def insert_costs_from_file(self, path: str) -> int:
+        """Insert every row of the cost tables of the SQLite file `path` (tables made with
+        `cost_tables_ddl`, rows a bulk writer made elsewhere, e.g. DuckDB: the costs rows and the
+        rollups `insert_rollup_tuples_of` describes) into this cache's, inside the caller's
+        transaction, best inside `bulk_costs()`. SQLite copies the records itself: no Python
+        object per row. The file stays attached until `detach_costs_file` (SQLite cannot detach
+        inside a transaction). Returns the costs rows inserted."""
+        self.conn.execute("ATTACH DATABASE ? AS costdeck_stage", (path,))
+        n = int(self.conn.execute("SELECT count(*) FROM costdeck_stage.costs").fetchone()[0])
+        if self._bulk is not None and n:
+            self._bulk.before_insert(n)
+        for table in COST_TABLES:
+            # Same DDL, whole table: SQLite's transfer optimisation copies the records as they are.
+            self.conn.execute(f"INSERT INTO main.{table} SELECT * FROM costdeck_stage.{table}")
+        return n
+
+    def detach_costs_file(self) -> None:
+        """Detach the file `insert_costs_from_file` attached (after the transaction ended)."""
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("DETACH DATABASE costdeck_stage")
 
     def rebuild_summary(self, source_id: int, lo: str = "0000-01-01", hi: str = "9999-12-31") -> None:
         """Rebuild the summary and weekly tables for a source's days in [lo, hi) (call inside a
@@ -764,45 +792,28 @@ class Store:
 
     def _rebuild_summary(self, source_id: int, lo: str, hi: str) -> None:
         cols = _SUMMARY_COLS
-        self.conn.execute("DELETE FROM cost_summary WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))
-        self.conn.execute(
-            f"""INSERT INTO cost_summary(source_id, day, {cols}, billed, effective, list, contracted, n)
-                SELECT source_id, day, {cols}, sum(billed), sum(effective), sum(list), sum(contracted), count(*)
-                FROM costs WHERE source_id=? AND day>=? AND day<?
-                GROUP BY source_id, day, {cols}""",
-            (source_id, lo, hi),
-        )
+        sums = "sum(billed), sum(effective), sum(list), sum(contracted)"
         wlo, whi = _week_bounds(lo, hi)
         self.conn.execute("DELETE FROM cost_weekly WHERE source_id=? AND week>=? AND week<?", (source_id, wlo, whi))
         self.conn.execute(
             f"""INSERT INTO cost_weekly(source_id, week, {_COST_COLS}, billed, effective, list, contracted, n)
-                SELECT source_id, date(day, '-6 days', 'weekday 1') AS week, {_COST_COLS},
-                       sum(billed), sum(effective), sum(list), sum(contracted), count(*)
+                SELECT source_id, date(day, '-6 days', 'weekday 1') AS week, {_COST_COLS}, {sums}, count(*)
                 FROM costs WHERE source_id=? AND day>=? AND day<?
                 GROUP BY source_id, week, {_COST_COLS}""",
             (source_id, wlo, whi),
         )
-        # One narrow daily series per coarse dimension (from cost_summary) and per tag set.
+        # One narrow daily series per coarse dimension and per tag set.
         self.conn.execute("DELETE FROM cost_daily_dims WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))
         self.conn.execute(
             "INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, contracted, n) "
             + " UNION ALL ".join(
-                f"SELECT source_id, day, '{d}', {d}, currency, sum(billed), sum(effective), sum(list), "
-                f"sum(contracted), sum(n) FROM cost_summary WHERE source_id=? AND day>=? AND day<? "
-                f"GROUP BY source_id, day, {d}, currency" for d in SUMMARY_DIMS),
-            (source_id, lo, hi) * len(SUMMARY_DIMS),
+                f"SELECT source_id, day, '{d}', {d}, currency, {sums}, count(*) "
+                f"FROM costs WHERE source_id=? AND day>=? AND day<? "
+                f"GROUP BY source_id, day, {d}, currency" for d in (*SUMMARY_DIMS, "tagset")),
+            (source_id, lo, hi) * (len(SUMMARY_DIMS) + 1),
         )
-        self.conn.execute(
-            """INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, contracted, n)
-               SELECT source_id, day, 'tagset', tagset, currency, sum(billed), sum(effective), sum(list),
-                      sum(contracted), count(*)
-               FROM costs WHERE source_id=? AND day>=? AND day<? GROUP BY source_id, day, tagset, currency""",
-            (source_id, lo, hi),
-        )
-        # The months overlapping [lo, hi) are rebuilt whole: the fine one from costs, the coarse
-        # month and week rollups from cost_summary (up to date for every day by now).
+        # The months overlapping [lo, hi) are rebuilt whole, the weeks too.
         mlo, mhi = _month_bounds(lo, hi)
-        sums = "sum(billed), sum(effective), sum(list), sum(contracted)"
         self.conn.execute("DELETE FROM cost_monthly WHERE source_id=? AND month>=? AND month<?", (source_id, mlo, mhi))
         self.conn.execute(
             f"""INSERT INTO cost_monthly(source_id, month, {_COST_COLS}, billed, effective, list, contracted, n)
@@ -817,8 +828,8 @@ class Store:
                               (source_id, plo, phi))
             self.conn.execute(
                 f"""INSERT INTO {table}(source_id, {period}, {cols}, billed, effective, list, contracted, n)
-                    SELECT source_id, {expr} AS p, {cols}, {sums}, sum(n)
-                    FROM cost_summary WHERE source_id=? AND day>=? AND day<?
+                    SELECT source_id, {expr} AS p, {cols}, {sums}, count(*)
+                    FROM costs WHERE source_id=? AND day>=? AND day<?
                     GROUP BY source_id, p, {cols}""",
                 (source_id, plo, phi),
             )

@@ -11,7 +11,7 @@ It COMPUTES its answers from a seeded dataset, so a wrong query gives wrong numb
   `properties.columns` + `rows` (aggregates, group columns, UsageDate yyyymmdd, Currency) with a
   `nextLink` after `page_size` rows (POST the same body to it).
 * Resource Manager lists (resources, VMs with instance views, disks, public IPs, snapshots, images),
-  `nextLink` pages everywhere; Monitor metrics; Advisor; reservations; mutations with
+  `nextLink` pages everywhere; Monitor metrics (per resource and metrics:getBatch); Advisor; reservations; mutations with
   Azure-AsyncOperation / Location polling.
 * Faults on demand: `add_fault(path_part, status, times, headers)`, e.g. 429 with Retry-After
   and x-ms-ratelimit headers, 5xx, 403; `token` checked on every request (401 otherwise).
@@ -608,6 +608,9 @@ def _route_more(self: FakeAzure, method: str, path: str, low: str, query: dict[s
     m = re.fullmatch(r"(/subscriptions/.+)/providers/microsoft\.insights/metrics", low)
     if m and method == "GET":
         return 200, self.monitor(m.group(1), query), {}
+    m = re.fullmatch(r"/subscriptions/([^/]+)/metrics:getbatch", low)
+    if m and method == "POST":
+        return 200, self.monitor_batch(m.group(1), query, body), {}
     m = re.fullmatch(r"/subscriptions/([^/]+)/providers/microsoft\.advisor/recommendations", low)
     if m and method == "GET":
         flt = query.get("$filter", [""])[0]
@@ -647,10 +650,40 @@ def _monitor(self: FakeAzure, rid_low: str, query: dict[str, list[str]]) -> dict
                       "unit": "Percent" if name == "Percentage CPU" else "Bytes",
                       "timeseries": [{"metadatavalues": [], "data": data}], "errorCode": "Success"})
     return {"cost": len(names) * 720, "timespan": query["timespan"][0], "interval": "PT1H",
-            "value": value, "namespace": "Microsoft.Compute/virtualMachines", "resourceregion": "westeurope"}
+            "value": value, "namespace": "Microsoft.Compute/virtualMachines",
+            "resourceregion": self.resources[rid]["location"]}
+
+
+def _monitor_batch(self: FakeAzure, sub: str, query: dict[str, list[str]], body: Any) -> dict[str, Any]:
+    """The metrics batch API (`metrics:getBatch`, api-version 2023-10-01): up to 50 resources of one
+    subscription and region; each answer item holds the per-resource API's metric objects."""
+    ids = body.get("resourceids") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not ids or len(ids) > 50:
+        raise BadRequest("resourceids: 1 to 50 resource ids are required")
+    if query.get("metricnamespace", [""])[0].lower() != "microsoft.compute/virtualmachines":
+        raise BadRequest("metricnamespace Microsoft.Compute/virtualMachines is required")
+    for key in ("starttime", "endtime", "metricnames"):
+        if key not in query:
+            raise BadRequest(f"{key} is required")
+    one = {**query, "timespan": [f"{query['starttime'][0]}/{query['endtime'][0]}"]}
+    regions = set()
+    values = []
+    for rid in ids:
+        found = _find(self, str(rid).lower())
+        if found is None or not found.lower().startswith(f"/subscriptions/{sub}/"):
+            raise BadRequest(f"{rid} is not a resource of subscription {sub}")
+        regions.add(self.resources[found]["location"])
+        got = self.monitor(found.lower(), one)
+        values.append({"starttime": query["starttime"][0], "endtime": query["endtime"][0], "interval": "PT1H",
+                       "namespace": "Microsoft.Compute/virtualMachines", "resourceregion": got["resourceregion"],
+                       "resourceid": found, "value": got["value"]})
+    if len(regions) > 1:
+        raise BadRequest(f"the resources of one batch must be in one region (got {', '.join(sorted(regions))})")
+    return {"values": values}
 
 
 FakeAzure.monitor = _monitor  # type: ignore[attr-defined]
+FakeAzure.monitor_batch = _monitor_batch  # type: ignore[attr-defined]
 
 _ONE = re.compile(r"/subscriptions/[^/]+/resourcegroups/[^/]+/providers/microsoft\.\w+/\w+/[^/]+")
 

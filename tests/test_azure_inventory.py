@@ -13,7 +13,17 @@ import pytest
 
 from cache import Store
 from providers.azure import session as az_session
-from tests.fake_azure import RESERVATION, SAVINGS_PLAN, SUB1, SUB2, TOKEN, FakeAzure, seed
+from tests.fake_azure import (
+    RESERVATION,
+    SAVINGS_PLAN,
+    SUB1,
+    SUB2,
+    TOKEN,
+    FakeAzure,
+    instance_view,
+    seed,
+    vm_json,
+)
 from tests.test_sync_azure_costs import NOW, TODAY
 from tui.cli import main
 
@@ -71,6 +81,11 @@ steps = {json.dumps(steps)}
     return p
 
 
+def batches(fake: FakeAzure) -> list[tuple[dict[str, list[str]], Any]]:
+    """(query, body) of every metrics:getBatch request the fake received."""
+    return [(q, b) for m, p, q, b in fake.requests if m == "POST" and p.endswith("/metrics:getBatch")]
+
+
 def resources(db: Path) -> dict[str, dict[str, Any]]:
     with Store(db, readonly=True) as s:
         return {r["resource_name"]: dict(r) for r in s.conn.execute(
@@ -108,10 +123,15 @@ def test_inventory_metrics_advice_and_the_rules_that_fire(
     # every list paged (page size 3), both the models and the instance views of the VMs
     assert any("$skiptoken" in q for m, p, q, b in fake.requests if p.endswith("/virtualMachines"))
     assert fake.count("/instanceView") == 0  # power states come from the statusOnly=true list
-    # Monitor: one request per running VM (3), hourly, 30 whole days
-    mon = [q for m, p, q, b in fake.requests if p.endswith("/metrics")]
-    assert len(mon) == 3 and all(q["interval"] == ["PT1H"] for q in mon)
-    assert {q["timespan"][0] for q in mon} == {"2026-02-13T00:00:00Z/2026-03-15T00:00:00Z"}
+    # Monitor: one metrics:getBatch request per subscription and region of the running VMs (SUB1 eastus,
+    # SUB1 westeurope, SUB2 eastus), hourly, 30 whole days; no per-VM request
+    mon = batches(fake)
+    assert fake.count("/providers/microsoft.insights/metrics") == 0
+    assert sorted(sorted(b["resourceids"]) for q, b in mon) == [
+        [vm(SUB1, "rg-batch", "vm-idle-1")], [vm(SUB1, "rg-web", "vm-web-1")], [vm(SUB2, "rg-dev", "vm-dev-1")]]
+    assert all(q["interval"] == ["PT1H"] and q["metricnamespace"] == ["Microsoft.Compute/virtualMachines"]
+               for q, b in mon)
+    assert {(q["starttime"][0], q["endtime"][0]) for q, b in mon} == {("2026-02-13T00:00:00Z", "2026-03-15T00:00:00Z")}
     with Store(db_path, readonly=True) as s:
         cpu = s.conn.execute("SELECT count(*), avg(average), max(maximum) FROM metrics WHERE metric='cpu' "
                              "AND resource_id=?", (vm(SUB1, "rg-batch", "vm-idle-1"),)).fetchone()
@@ -224,7 +244,7 @@ def test_forbidden_monitor_fails_that_step_only(
     az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = config(tmp_path, fake.url, ["inventory", "metrics", "advice"])
-    fake.add_fault("/providers/microsoft.insights/metrics", 403, times=-1, code="AuthorizationFailed",
+    fake.add_fault("/metrics:getbatch", 403, times=-1, code="AuthorizationFailed",
                    message="no Microsoft.Insights/metrics/read")
     try:
         assert main(["sync", "--config", str(cfg)]) == 0
@@ -253,3 +273,178 @@ def test_server_error_on_one_subscription_keeps_its_previous_inventory(
     assert "azprod: failed" in out and f"inventory failed in 1 subscription(s) (previous data kept there): {SUB2}" in out
     assert set(resources(db_path)) == set(before)
     assert len(az) == 4  # 5 attempts, 4 backoff waits recorded (not slept)
+
+
+def test_metrics_sync_again_asks_only_for_the_vms_due(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Incremental: Monitor requests grow with the VMs due (never fetched, failed last time, or
+    fetched `metrics_refresh_days` days ago), not with the VMs that exist."""
+    cfg = config(tmp_path, fake.url, ["inventory", "metrics"])
+    fake.add_fault(f"/subscriptions/{SUB2}/metrics:getbatch", 403, times=1, code="AuthorizationFailed")
+    assert main(["sync", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "azprod: partial" in out and "metrics failed for 1 VM(s) (previous data kept): vm-dev-1: " in out
+    assert len(batches(fake)) == 3
+    with Store(db_path, readonly=True) as s:
+        rows = s.conn.execute("SELECT count(*) FROM metrics WHERE provider_name='Microsoft'").fetchone()[0]
+    assert rows == 2 * 3 * 30  # two VMs x 3 metrics x 30 days
+    fake.clear()
+    fake.token = TOKEN
+    assert main(["sync", "--config", str(cfg)]) == 0  # the same day: only the VM that failed
+    assert [b["resourceids"] for q, b in batches(fake)] == [[vm(SUB2, "rg-dev", "vm-dev-1")]]
+    fake.clear()
+    fake.token = TOKEN
+    assert main(["sync", "--config", str(cfg)]) == 0  # nothing due
+    assert fake.count("/metrics") == 0 and fake.count("/virtualMachines") > 0
+    with Store(db_path, readonly=True) as s:
+        assert s.conn.execute("SELECT count(*) FROM metrics WHERE provider_name='Microsoft'").fetchone()[0] == 3 * 90
+        run = s.conn.execute("SELECT detail FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert '"metrics_vms": {"running": 3, "fetched": 0, "batches": 0}' in run
+    monkeypatch.setenv("COSTDECK_NOW", "2026-03-16T06:00:00+00:00")  # the next UTC day: every VM again
+    fake.clear()
+    fake.token = TOKEN
+    assert main(["sync", "--config", str(cfg)]) == 0
+    mon = batches(fake)
+    assert sum(len(b["resourceids"]) for q, b in mon) == 3 and len(mon) == 3
+    assert {(q["starttime"][0], q["endtime"][0]) for q, b in mon} == {("2026-02-14T00:00:00Z", "2026-03-16T00:00:00Z")}
+    capsys.readouterr()
+
+
+def test_metrics_batches_hold_50_vms_of_one_subscription_and_region(
+    az: list[float], tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """111 running VMs in SUB1 eastus -> ceil(111/50) = 3 batch requests (50, 50, 11), plus one each for
+    SUB1 westeurope and SUB2 eastus; every VM's metrics land in the cache."""
+    big = FakeAzure(page_size=500)
+    big.start()
+    try:
+        seed(big, TODAY)
+        for i in range(110):
+            v = vm_json(SUB1, "rg-fleet", f"vm-fleet-{i:03d}", "eastus", "Standard_D2s_v5", f"vm-fleet-{i:03d}-os", {})
+            big.resources[v["id"]] = v
+            big.instance_views[v["id"]] = instance_view("running", "2026-01-01T00:00:00+00:00")
+            big.cpu_profile[v["id"]] = (float(i % 7), 1e6)
+        cfg = config(tmp_path, big.url, ["inventory", "metrics"], extra="metrics_days = 3\n")
+        assert main(["sync", "--config", str(cfg)]) == 0
+        mon = batches(big)
+    finally:
+        big.stop()
+    assert "azprod: ok" in capsys.readouterr().out
+    assert big.count("/providers/microsoft.insights/metrics") == 0
+    sizes = sorted(len(b["resourceids"]) for q, b in mon)
+    assert sizes == [1, 1, 11, 50, 50]  # ceil(111 / 50) = 3 in SUB1 eastus
+    asked = [r for q, b in mon for r in b["resourceids"]]
+    assert len(asked) == len(set(asked)) == 113
+    with Store(db_path, readonly=True) as s:
+        per_vm = dict(s.conn.execute("SELECT resource_id, count(*) FROM metrics WHERE provider_name='Microsoft' "
+                                     "GROUP BY resource_id").fetchall())
+        cpu = s.conn.execute("SELECT avg(average) FROM metrics WHERE metric='cpu' AND resource_id=?",
+                             (vm(SUB1, "rg-fleet", "vm-fleet-005"),)).fetchone()[0]
+    assert len(per_vm) == 113 and set(per_vm.values()) == {3 * 3}  # 3 metrics x 3 days
+    assert cpu == pytest.approx(5 + 0.375)  # the fake's hourly CPU: profile + (hour % 4) * 0.25
+
+
+def test_advisor_asked_at_most_daily_per_subscription(
+    az: list[float], fake: FakeAzure, tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Incremental: a second sync the same day makes no Advisor request (the stored advice stays);
+    a subscription whose request failed is asked again at once; every subscription the next UTC day."""
+    cfg = config(tmp_path, fake.url, ["advice"])
+    fake.add_fault(f"/subscriptions/{SUB2}/providers/microsoft.advisor", 500, times=-1)
+    try:
+        assert main(["sync", "--config", str(cfg)]) == 1
+    finally:
+        fake.faults.clear()
+    assert "Advisor failed (previous advice kept)" in capsys.readouterr().out
+    assert fake.count(f"/subscriptions/{SUB1}/providers/Microsoft.Advisor") == 1
+
+    def advised() -> set[str]:
+        with Store(db_path, readonly=True) as s:
+            return {r[0] for r in s.conn.execute(
+                "SELECT sub_account_id FROM recommendations WHERE origin='azure-advisor'")}
+
+    assert advised() == {SUB1}
+    fake.clear()
+    assert main(["sync", "--config", str(cfg)]) == 0  # the same day: only SUB2, which failed
+    assert fake.count("/providers/Microsoft.Advisor") == 1 and fake.count(f"/subscriptions/{SUB2}/") == 1
+    assert advised() == {SUB1, SUB2}
+    fake.clear()
+    assert main(["sync", "--config", str(cfg)]) == 0  # nothing due: no request, the advice stays
+    assert fake.requests == []
+    assert advised() == {SUB1, SUB2}
+    with Store(db_path, readonly=True) as s:
+        run = s.conn.execute("SELECT detail FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert '"advice_subscriptions": {"configured": 2, "fetched": 0}' in run
+    monkeypatch.setenv("COSTDECK_NOW", "2026-03-16T06:00:00+00:00")  # the next UTC day: both again
+    fake.clear()
+    assert main(["sync", "--config", str(cfg)]) == 0
+    assert fake.count("/providers/Microsoft.Advisor") == 2
+    capsys.readouterr()
+
+
+def test_request_counts_of_a_first_and_a_daily_incremental_sync(
+    az: list[float], tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every step, lists in one page: the counts benchmarks/README.md quotes. Monitor and Advisor are
+    asked once a UTC day (a same-day second sync makes none), in one batch per subscription and region;
+    commitment utilization only when the commitments changed or `commitment_refresh_days` (7) passed."""
+    one_page = FakeAzure(page_size=1000)
+    one_page.start()
+    try:
+        seed(one_page, TODAY)
+        cfg = config(tmp_path, one_page.url, ["costs", "inventory", "metrics", "prices", "advice", "commitments"])
+        got, stored = [], []
+        for now in (NOW, "2026-03-15T18:00:00+00:00", "2026-03-16T06:00:00+00:00", "2026-03-16T07:00:00+00:00",
+                    "2026-03-23T06:00:00+00:00"):
+            monkeypatch.setenv("COSTDECK_NOW", now)
+            if now == "2026-03-16T07:00:00+00:00":  # a reservation's quantity changes: utilization again
+                one_page.reservations[0]["properties"]["quantity"] = 2
+            one_page.clear()
+            assert main(["sync", "--config", str(cfg)]) == 0
+            with Store(db_path, readonly=True) as s:
+                run = json.loads(s.conn.execute("SELECT detail FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0])
+                stored.append(s.conn.execute("SELECT count(*), max(day) FROM commitment_usage WHERE "
+                                             "provider_name='Microsoft'").fetchone())
+            assert sum(run["requests"].values()) == len(one_page.requests)  # the counter counts every request
+            got.append({k: v["api_calls"] for k, v in run["steps"].items()})
+    finally:
+        one_page.stop()
+    capsys.readouterr()
+    first, same_day, next_day, changed, week_later = got
+    assert first == {"costs": 28, "inventory": 12, "metrics": 3, "prices": 4, "advice": 2,
+                     "commitments": 8}
+    assert same_day == {"costs": 16, "inventory": 12, "metrics": 0, "prices": 0, "advice": 0,
+                        "commitments": 2}  # the reservations and savings plans lists only
+    assert next_day == {**same_day, "metrics": 3, "advice": 2}
+    assert [sum(g.values()) for g in got[:3]] == [57, 30, 35]  # benchmarks/README.md
+    assert changed == {**same_day, "commitments": 8}
+    assert week_later["commitments"] == 8
+    # the usage a skipping sync leaves in place; a fetch moves the window to the day before today
+    assert stored[0] == stored[1] == stored[2] and stored[0][1] == "2026-03-14"
+    assert stored[3][1] == "2026-03-15" and stored[4][1] == "2026-03-22"
+
+
+def test_metrics_batch_host_and_token_scope_per_region() -> None:
+    """Without an emulator endpoint the batch requests go to the region's metrics host with a token of
+    the metrics scope (no request made: only the client is built and its headers asked for)."""
+    import msgspec
+
+    from providers.azure.adapter import AzureOptions
+
+    sess = az_session.AzureSession(msgspec.convert({"subscriptions": [SUB1]}, AzureOptions), "azprod")
+    scopes: list[str] = []
+
+    def token(scope: str = az_session.SCOPE) -> str:
+        scopes.append(scope)
+        return "tok"
+
+    sess.token = token  # type: ignore[method-assign]
+    west = sess.metrics_client("westeurope")
+    assert west.base_url == "https://westeurope.metrics.monitor.azure.com"
+    assert sess.metrics_client("westeurope") is west and sess.metrics_client("eastus") is not west
+    assert west._headers() == {"Authorization": "Bearer tok"} and scopes == ["https://metrics.monitor.azure.com/.default"]
+    sess.close()

@@ -55,6 +55,9 @@ def test_nanos_sql_matches_to_nanos(scale: int) -> None:
     assert len(got) == len(vals) > 400
     for i, v in enumerate(vals):
         assert got[i] == to_nanos(v), v
+    # the general rounding (any scale and range) too: exact, never through DOUBLE
+    general = dict(con.execute(f"SELECT i, {focus_sql.general_nanos_sql('x')} FROM t").fetchall())
+    assert general == got
 
 
 def test_nanos_sql_raises_instead_of_overflowing() -> None:
@@ -161,20 +164,57 @@ def test_packed_cost_tuples_store_the_same_rows(tmp_path: Path) -> None:
     assert [tuple(type(v) for v in r) for r in got] == [tuple(type(v) for v in r) for r in want]
 
 
+def _all_cost_tables(store: Store) -> dict[str, list[tuple[object, ...]]]:
+    from cache.store import COST_TABLES
+    return {t: sorted((tuple(r) for r in store.conn.execute(f"SELECT * FROM {t}")), key=repr) for t in COST_TABLES}
+
+
+def test_import_staged_through_duckdb_writes_what_the_python_hand_over_writes(
+        tmp_path: Path, focus_sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The staged path (DuckDB's SQLite extension fills a staging file, SQLite copies it in) and
+    the Python hand-over (tuples to a writer thread) store the same rows in every cost table,
+    value for value and type for type, in the same (day, resource) order."""
+    assert focus_write.STAGED
+    from providers.focus.duck import sqlite_extension_path
+    assert sqlite_extension_path() is not None  # the pinned extension wheel is installed
+    copies: list[int] = []
+    real = Store.insert_costs_from_file
+    monkeypatch.setattr(Store, "insert_costs_from_file", lambda self, p: copies.append(real(self, p)) or copies[-1])
+    with Store(tmp_path / "staged.db") as store:
+        focus.import_files(store, [focus_sample])
+        staged = _all_cost_tables(store)
+        staged_order = _cost_rows(store)
+        assert store.conn.execute("PRAGMA database_list").fetchall()[-1][1] == "main"  # detached
+    assert copies == [len(staged["costs"])] and len(staged["costs"]) > 10
+    assert not list(tmp_path.glob("*staging*"))
+    monkeypatch.setattr(focus_write, "STAGED", False)
+    with Store(tmp_path / "python.db") as store:
+        focus.import_files(store, [focus_sample])
+        handed = _all_cost_tables(store)
+        handed_order = _cost_rows(store)
+    assert len(copies) == 1
+    for t, rows in handed.items():
+        assert staged[t] == rows, t
+        assert [tuple(type(v) for v in r) for r in staged[t]] == [tuple(type(v) for v in r) for r in rows], t
+    days = [r[1] for r in staged_order]  # rowids in day order: a day range reads adjacent pages
+    assert days == sorted(days) == sorted(r[1] for r in handed_order)
+
+
 def test_import_writes_the_same_rows_packed_or_not(tmp_path: Path, focus_sample: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(focus_write, "STAGED", False)  # the Python hand-over packs
     calls: list[int] = []
     real = Store.insert_packed_cost_tuples
     monkeypatch.setattr(Store, "insert_packed_cost_tuples", lambda self, t: calls.append(len(t)) or real(self, t))
     with Store(tmp_path / "packed.db") as store:
         focus.import_files(store, [focus_sample])
-        packed = _cost_rows(store, "day, resource, billed, effective, list, contracted, tagset, commitment")
+        packed = sorted(_cost_rows(store), key=repr)
     assert calls and sum(calls) == len(packed)
     monkeypatch.setattr(focus_write, "PACK_MAX_ID", 0)  # as if an id were too large to pack
     calls.clear()
     with Store(tmp_path / "plain.db") as store:
         focus.import_files(store, [focus_sample])
-        plain = _cost_rows(store, "day, resource, billed, effective, list, contracted, tagset, commitment")
+        plain = sorted(_cost_rows(store), key=repr)
     assert calls == []
     assert packed == plain and len(plain) > 10
 

@@ -305,3 +305,25 @@ def test_sync_figures_all_steps(gcp: FakeGcp, tmp_path: Path, capsys: pytest.Cap
     assert row.scanned == detail["scanned"] and "processed" in (row.scanned or "")  # the Activity view shows it
     print(f"\nall steps, first sync: {run['api_calls']} requests {detail['requests']}, "
           f"{detail['scanned']}, {elapsed:.2f}s")
+
+
+def test_metrics_sync_again_asks_only_for_the_projects_due(gcp: FakeGcp, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Incremental: Cloud Monitoring requests grow with the projects due (new, failed, instances
+    changed, or fetched `metrics_refresh_days` ago), not with the projects that exist."""
+    cfg = write_config(tmp_path, gcp.url, steps=["inventory", "metrics"])
+    assert main(["sync", "--config", str(cfg)]) == 0
+    first = len(gcp.calls(r"GET /v3/projects/.*/timeSeries"))
+    assert first >= 4  # 4 metrics (plus pages) for each project with instances
+    gcp.clear()
+    assert main(["sync", "--config", str(cfg)]) == 0  # the same day: nothing due
+    assert gcp.calls(r"GET /v3/projects/.*/timeSeries") == [] and gcp.calls(r"/instances") != []
+    with Store(Path(str(tmp_path / "gcp.db")), readonly=True) as s:
+        assert s.conn.execute("SELECT count(*) FROM metrics WHERE metric='cpu'").fetchone()[0] > 0
+        detail = s.conn.execute("SELECT detail FROM sync_runs ORDER BY id DESC LIMIT 1").fetchone()[0]
+    assert '"fetched": 0' in detail
+    monkeypatch.setenv("COSTDECK_NOW", "2025-03-16T06:00:00+00:00")  # the next UTC day: asked again
+    gcp.clear()
+    assert main(["sync", "--config", str(cfg)]) == 0
+    again = gcp.calls(r"GET /v3/projects/.*/timeSeries")
+    assert len(again) == first and {c["query"]["interval.endTime"] for c in again} == {"2025-03-16T00:00:00Z"}

@@ -164,6 +164,12 @@ def test_tiles_use_months_and_weeks(store_db: Path) -> None:
         plan = q._Plan(conn, date(2000, 1, 1), date(2100, 1, 1), {"billing_currency": "USD"}, (by,) if by else ())
         [(sql, _p, tier)] = plan.tiled(conn, key)
         assert "cost_daily_dims" in sql and tier == "day"
+    # Only tags filtered (and the currency), no grouping or a tag grouping: the tag set series.
+    for by, key in (("tag:team", "tagset"), (None, None)):
+        plan = q._Plan(conn, date(2025, 2, 13), date(2025, 5, 27), {"tag:env": "prod", "billing_currency": "USD"},
+                       (by,) if by else ())
+        [(sql, _p, tier)] = plan.tiled(conn, key)
+        assert "cost_daily_dims WHERE dim = 'tagset'" in sql and tier == "day"
     plan = q._Plan(conn, date(2025, 2, 13), date(2025, 5, 27), None, ("resource_id",))
     tiles = plan.tiled(conn, "resource")
     kinds = [t for _s, _p, t in tiles]
@@ -196,11 +202,16 @@ def test_routed_series_equal_the_plain_group_by(store_db: Path, grain: str) -> N
               "month": "substr(c.day, 1, 7) || '-01'"}[grain]
     for since, until in _ranges(rng, FIRST, DAYS + 9)[:12]:
         for by in (None, "service_name", "resource_id", "tag:team"):
-            f: dict[str, str | None] = rng.choice([{}, {"provider_name": "Microsoft"}, {"tag:env": "prod"}])
+            f: dict[str, str | None] = rng.choice([{}, {"provider_name": "Microsoft"}, {"tag:env": "prod"},
+                                                   {"tag:env": None}, {"tag:team": "t1", "billing_currency": "USD"}])
             got = q.spend_series(conn, by, since, until, "billed", f or None, grain)
             where, params = ["c.day >= ?", "c.day < ?"], [since.isoformat(), until.isoformat()]
             for k, v in f.items():
-                if k.startswith("tag:"):
+                if k.startswith("tag:") and v is None:
+                    where.append("c.tagset IS NULL OR c.tagset NOT IN (SELECT tagset_id FROM tag_index WHERE key = ?)")
+                    where[-1] = f"({where[-1]})"
+                    params.append(k[4:])
+                elif k.startswith("tag:"):
                     where.append("c.tagset IN (SELECT tagset_id FROM tag_index WHERE key = ? AND value = ?)")
                     params += [k[4:], v]
                 else:
@@ -227,3 +238,42 @@ def test_series_of_the_shown_groups_only(store_db: Path) -> None:
     got = q.spend_series(conn, "resource_id", FIRST, FIRST + timedelta(days=DAYS), "billed", values=shown)
     assert set(got) == {"res1-1", "res2-2", None} and all(got[k] == whole[k] for k in got)
     assert q.spend_series(conn, "resource_id", FIRST, FIRST + timedelta(days=9), values=["no-such"]) == {}
+
+
+def test_v7_migration_turns_the_daily_summary_into_a_view_with_the_same_rows(store_db: Path, tmp_path: Path) -> None:
+    """A cache of the version before (daily `cost_summary` a table, maintained on every write)
+    migrates: the table becomes a view over `costs` with the same columns and rows, the other
+    cost tables are untouched, and the routed reads still equal the plain GROUP BY."""
+    import shutil
+
+    from cache.schema import MIGRATIONS, SCHEMA_VERSION
+
+    v7 = next(i for i, m in enumerate(MIGRATIONS) if "DROP TABLE cost_summary" in m)
+    path = tmp_path / "old.db"
+    shutil.copy(store_db, path)
+    conn = sqlite3.connect(path)
+    rollups = {t: sorted(conn.execute(f"SELECT * FROM {t}"), key=repr) for t in COST_TABLES}
+    # Back to the layout before: the table (v1 DDL + v3 column) filled as the older code did.
+    ddl = [s for m in MIGRATIONS[:v7] for s in m if "cost_summary (" in s or "ADD COLUMN resource_type" in s]
+    fill = next(s for s in MIGRATIONS[2] if s.lstrip().startswith("INSERT INTO cost_summary"))
+    conn.execute("DROP VIEW cost_summary")
+    for stmt in (*ddl, fill, "CREATE INDEX cost_summary_day ON cost_summary(day)"):
+        conn.execute(stmt)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(v7),))
+    conn.commit()
+    old_cols = [d[0] for d in conn.execute("SELECT * FROM cost_summary LIMIT 1").description]
+    old_rows = sorted(conn.execute("SELECT * FROM cost_summary"), key=repr)
+    assert len(old_rows) > 100
+    conn.close()
+    with Store(path) as s:
+        c = s.conn
+        assert c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+        assert c.execute("SELECT type FROM sqlite_master WHERE name='cost_summary'").fetchone()[0] == "view"
+        assert not c.execute("SELECT 1 FROM sqlite_master WHERE tbl_name='cost_summary' AND type='index'").fetchall()
+        assert [d[0] for d in c.execute("SELECT * FROM cost_summary LIMIT 1").description] == old_cols
+        assert sorted((tuple(r) for r in c.execute("SELECT * FROM cost_summary")), key=repr) == old_rows
+        assert {t: sorted((tuple(r) for r in c.execute(f"SELECT * FROM {t}")), key=repr) for t in COST_TABLES} == rollups
+        for by in ("service_name", "region_id", "resource_type"):
+            since, until = FIRST + timedelta(days=9), FIRST + timedelta(days=100)
+            assert _routed(c, by, since, until, "billed", {"provider_name": "AWS"}) == \
+                _plain(c, by, since, until, "billed", {"provider_name": "AWS"})

@@ -230,7 +230,7 @@ class RuleContext:
     def cost_window(self) -> tuple[date, date]:
         """[start, end): the 30 days before the last day with cost data (today excluded)."""
         if self._cost_window is None:
-            row = self.conn.execute("SELECT max(day) FROM cost_summary").fetchone()
+            row = self.conn.execute("SELECT max(day) FROM costs").fetchone()
             end = self.now.date()
             if row and row[0]:
                 end = min(end, timeutil.parse_day(row[0]) + timedelta(days=1))

@@ -88,7 +88,16 @@ class AzureOptions(CostOptions):
     prices_endpoint: Annotated[Url, Meta(description="Azure Retail Prices API base URL (public, no token); "
                                          "default https://prices.azure.com")] | None = None
     metrics_concurrency: Annotated[int, Meta(ge=1, le=16, description="Monitor requests in flight")] = 4
+    metrics_refresh_days: Annotated[int, Meta(ge=0, le=31, description=(
+        "days between two Monitor fetches of a VM's metrics (the window ends at the start of the UTC day: "
+        "1 = each VM at most once a day, nothing is missed); 0 = every sync"))] = 1
+    advice_refresh_days: Annotated[int, Meta(ge=0, le=31, description=(
+        "days between two fetches of a subscription's Advisor cost recommendations (1 = at most once a "
+        "UTC day); 0 = every sync"))] = 1
     commitment_days: Annotated[Days, Meta(description="days of reservation utilization")] = 30
+    commitment_refresh_days: Annotated[int, Meta(ge=0, le=31, description=(
+        "days between two fetches of reservation and savings plan utilization while the commitments are "
+        "unchanged; 0 = every sync"))] = 7
 
     def check(self) -> None:
         from providers.http import emulator_token

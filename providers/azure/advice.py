@@ -9,6 +9,9 @@
   Graph samples read them), the summary `shortDescription.problem` / `solution`, plus impact,
   current and target SKU when Advisor gives them. Several Advisor recommendations for one resource
   become one line (the largest saving; the others listed in detail.also).
+* Incremental: a subscription's advice is asked again once `advice_refresh_days` UTC days have passed
+  since its last successful fetch (default 1: Advisor refreshes cost advice about once a day); new
+  subscriptions and those whose request failed at once; the others keep their stored advice.
 * Write: ONE transaction. A recommendation already stored keeps its status, reason, snooze date and
   first_seen; open advice of the subscriptions answered that Advisor no longer returns is deleted.
   The recommendation engine hides advice whose resource one of costdeck's own rules found
@@ -26,6 +29,7 @@ from providers.advice import AdviceRow, write_native_advice
 from providers.base import StepError, SyncContext
 from providers.http import HttpStepError
 
+from . import refresh
 from .costs import resource_type
 from .session import ADVISOR_API, AzureSession
 
@@ -112,9 +116,16 @@ def write_advice(ctx: SyncContext, advice: list[dict[str, Any]], subs: list[str]
 
 
 def sync_advice(ctx: SyncContext, az: AzureSession) -> int:
-    advice, done, failed = ctx.fetch_each(az.options.subscriptions, lambda sub: fetch_advice(az, sub),
+    every = az.options.advice_refresh_days
+    subs, fetched = refresh.due(ctx, "advice", az.options.subscriptions, every)
+    ctx.detail["advice_subscriptions"] = {"configured": len(az.options.subscriptions), "fetched": len(subs)}
+    if not subs:
+        ctx.progress(detail=f"Advisor advice is current (refreshed every {every} day(s))")
+        return 0
+    advice, done, failed = ctx.fetch_each(subs, lambda sub: fetch_advice(az, sub),
                                           label="Advisor", catch=(HttpStepError,))
     n = write_advice(ctx, advice, done) if done else 0
+    refresh.mark(ctx, "advice", fetched, done, failed)
     if failed:
         raise StepError("Advisor failed (previous advice kept): "
                         + "; ".join(f"{s}: {m}" for s, m in sorted(failed.items())))

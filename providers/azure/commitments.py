@@ -35,10 +35,17 @@ aggregations UsageQuantity and PreTaxCost) x each VM's size price in its region 
 shared between several plans in proportion to what each used that day.
 
 Write: ONE transaction replaces this source's Azure commitments and their usage rows in the window.
+
+Incremental: the two lists (reservations, savings plans) are read on every sync; the utilization
+requests only when the commitments changed (a digest of ids, states, sizes, quantities, commitments,
+dates and scopes) or `commitment_refresh_days` (default 7; 0 = every sync) have passed since the
+last successful fetch: a steady daily sync makes 2 requests here.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from datetime import date, timedelta
 from decimal import Decimal
@@ -166,12 +173,17 @@ def sp_on_demand(az: AzureSession, ctx: SyncContext, lo: date, hi: date, prices:
     return out
 
 
-def savings_plans(ctx: SyncContext, az: AzureSession, lo: date, hi: date, prices: dict[tuple[str, str], int],
-                  vm_regions: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def list_savings_plans(az: AzureSession) -> list[tuple[dict[str, Any], str]]:
+    """(plan, scope subscription or '') of the savings plans that apply to this source's subscriptions."""
     subs = list(az.options.subscriptions)
-    plans = [(sp, scope) for sp in az.list("/providers/Microsoft.BillingBenefits/savingsPlans", BENEFITS_API,
+    return [(sp, scope) for sp in az.list("/providers/Microsoft.BillingBenefits/savingsPlans", BENEFITS_API,
                                           "Savings plans list")
-             if sp.get("id") and (scope := _sp_applies(sp, subs)) is not None]
+            if sp.get("id") and (scope := _sp_applies(sp, subs)) is not None]
+
+
+def savings_plans(ctx: SyncContext, az: AzureSession, plans: list[tuple[dict[str, Any], str]], lo: date, hi: date,
+                  prices: dict[tuple[str, str], int],
+                  vm_regions: set[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if not plans:
         return [], []
     util = {str(sp["id"]): sp_utilization(az, str(sp["id"]), lo, hi) for sp, _ in plans}
@@ -249,6 +261,18 @@ def sync_commitments(ctx: SyncContext, az: AzureSession) -> int:
         scope_sub = _applies(res, subs)
         if scope_sub is not None and res.get("id"):
             found.append((res, scope_sub))
+    plans = list_savings_plans(az)
+    # Fetch what changed: the utilization (reservation summaries, Cost Management queries, benefit
+    # utilization summaries) is fetched again only when the commitments changed or
+    # `commitment_refresh_days` have passed; otherwise the stored commitments and usage stay.
+    digest = _digest(found, plans)
+    last, last_digest = ctx.last_fetch("commitment_usage")
+    every = az.options.commitment_refresh_days
+    if every and last is not None and last_digest == digest and (ctx.today - last.date()).days < every:
+        nxt = last.date() + timedelta(days=every)
+        ctx.detail["commitment_usage"] = f"unchanged commitments; utilization fetched {last.date()}, next {nxt}"
+        ctx.progress(detail=f"commitment utilization is current (next fetch {nxt})")
+        return 0
     hours: dict[tuple[str, str], dict[str, Any]] = {}
     for order in sorted({_order(str(r["id"])) for r, _ in found}):
         for s in summaries(az, order, lo, hi):
@@ -309,7 +333,7 @@ def sync_commitments(ctx: SyncContext, az: AzureSession) -> int:
     vm_regions = {r[0] for r in ctx.store.conn.execute(
         "SELECT DISTINCT region_id FROM resources WHERE source_id=? AND provider_name=? AND resource_type='instance' "
         "AND region_id IS NOT NULL", (ctx.source_id, PROVIDER))}
-    sp_rows, sp_usage = savings_plans(ctx, az, lo, hi, prices, vm_regions)
+    sp_rows, sp_usage = savings_plans(ctx, az, plans, lo, hi, prices, vm_regions)
     commitments += sp_rows
     usage += sp_usage
     conn = ctx.store.conn
@@ -322,4 +346,17 @@ def sync_commitments(ctx: SyncContext, az: AzureSession) -> int:
         conn.execute("DELETE FROM commitments WHERE source_id=? AND provider_name=?", (ctx.source_id, PROVIDER))
         ctx.store.upsert("commitments", commitments, pk=("provider_name", "commitment_id"))
         ctx.store.upsert("commitment_usage", usage, pk=("provider_name", "commitment_id", "day"))
+    ctx.mark_fetched("commitment_usage", digest)
     return len(commitments) + len(usage)
+
+
+def _digest(found: list[tuple[dict[str, Any], str]], plans: list[tuple[dict[str, Any], str]]) -> str:
+    """What a change of the commitments changes: ids, states, sizes, quantities, commitments, dates, scopes."""
+    def key(obj: dict[str, Any], scope: str) -> list[Any]:
+        p = obj.get("properties") or {}
+        return [str(obj.get("id") or "").lower(), scope, (obj.get("sku") or {}).get("name"), p.get("quantity"),
+                p.get("commitment"), p.get("displayProvisioningState") or p.get("provisioningState"),
+                p.get("benefitStartTime"), p.get("expiryDateTime") or p.get("expiryDate"), p.get("appliedScopes")]
+
+    rows = sorted(json.dumps(key(o, sc), sort_keys=True, default=str) for o, sc in [*found, *plans])
+    return hashlib.sha256("\n".join(rows).encode()).hexdigest()[:16]

@@ -20,6 +20,9 @@ from .adapter import TOKEN_ENV, AzureOptions
 
 ARM = "https://management.azure.com"
 SCOPE = "https://management.azure.com/.default"
+# The Azure Monitor metrics data plane (metrics:getBatch): one host per region, its own token scope.
+METRICS_HOST = "https://{region}.metrics.monitor.azure.com"
+METRICS_SCOPE = "https://metrics.monitor.azure.com/.default"
 
 # api-versions (current stable ones at the time of writing)
 COST_API = "2023-11-01"
@@ -49,15 +52,31 @@ class AzureSession:
         self._tokens: dict[str, tuple[str, float]] = {}
         self._lock = threading.Lock()
         self.arm = self.client(self.endpoint, "Azure Resource Manager")
+        self._metrics: dict[str, RestClient] = {}
 
-    def client(self, base_url: str, label: str, **kw: Any) -> RestClient:
-        return RestClient(base_url, label=label, token=self.token, counter=self.counter,
+    def client(self, base_url: str, label: str, token: Callable[[], str] | None = None, **kw: Any) -> RestClient:
+        return RestClient(base_url, label=label, token=token or self.token, counter=self.counter,
                           max_attempts=self.options.max_attempts, sleep=lambda s: SLEEP(s),
                           auth_hint=f"source {self.source!r}: run `az login` or set the AZURE_* variables "
                                     "of DefaultAzureCredential", **kw)
 
+    def metrics_client(self, region: str) -> RestClient:
+        """The metrics:getBatch client of one region (`https://{region}.metrics.monitor.azure.com`, token
+        scope metrics.monitor.azure.com); with an `endpoint` (an emulator) the Resource Manager client."""
+        if self.options.endpoint:
+            return self.arm
+        with self._lock:
+            client = self._metrics.get(region)
+            if client is None:
+                client = self._metrics[region] = self.client(
+                    METRICS_HOST.format(region=region), "Azure Monitor metrics",
+                    token=lambda: self.token(METRICS_SCOPE))
+            return client
+
     def close(self) -> None:
         self.arm.close()
+        for client in self._metrics.values():
+            client.close()
 
     # -- the token ----------------------------------------------------------------------------
     def token(self, scope: str = SCOPE) -> str:

@@ -24,7 +24,7 @@ from .core import Gen
 
 # Tables the demo wipes, children before parents (foreign keys are on).
 _WIPE_FIRST = ("ml_profiles", "ml_executors", "ml_run_metrics", "ml_run_params", "ml_runs", "tag_index", "costs",
-               "cost_summary", "sync_runs", "imports")
+               "sync_runs", "imports")
 
 
 @dataclass(slots=True)

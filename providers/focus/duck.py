@@ -17,7 +17,9 @@ from .exprs import ql
 
 Progress = Callable[[str, int, int | None], None]
 
-MEMORY_LIMIT = os.environ.get("COSTDECK_DUCKDB_MEMORY", "512MB")
+# 640MB: DuckDB 1.5.5 cannot spill the first aggregate of a 7.9M-row daily file at 512MB (out of
+# memory); at 640MB it does, and the import peaks under 1 GiB.
+MEMORY_LIMIT = os.environ.get("COSTDECK_DUCKDB_MEMORY", "640MB")
 
 
 TEMP_PREFIX = "costdeck-import-"  # + pid + "-" + random: the temp dir of one import
@@ -45,6 +47,17 @@ def remove_stale_temp_dirs(tmp_root: str | None = None) -> None:
             shutil.rmtree(os.path.join(root, name), ignore_errors=True)
         except (PermissionError, OverflowError, OSError):
             continue  # alive (another user's) or not a pid: leave it
+
+
+def sqlite_extension_path() -> str | None:
+    """The SQLite extension of the installed DuckDB version, from its wheel, or None."""
+    try:
+        import duckdb_extension_sqlite_scanner as ext
+    except ImportError:
+        return None
+    path = os.path.join(os.path.dirname(ext.__file__), "extensions", f"v{duckdb.__version__}",
+                        "sqlite_scanner.duckdb_extension")
+    return path if os.path.isfile(path) else None
 
 
 class DuckSession:
@@ -85,6 +98,20 @@ class DuckSession:
         self._n += 1
         return name
 
+    def attach_sqlite(self, path: str, name: str) -> bool:
+        """ATTACH the SQLite file `path` as `name` through DuckDB's SQLite extension (the pinned,
+        version-matched `duckdb-extension-sqlite-scanner` package; never downloaded). False when
+        the extension is not there or does not load: the caller takes the Python path."""
+        ext = sqlite_extension_path()
+        if ext is None:
+            return False
+        try:
+            self.con.execute(f"LOAD {ql(ext)}")
+            self.con.execute(f"ATTACH {ql(path)} AS {name} (TYPE sqlite)")
+        except duckdb.Error:
+            return False
+        return True
+
     def execute(self, sql: str) -> duckdb.DuckDBPyConnection:
         return self.con.execute(sql)
 
@@ -100,6 +127,15 @@ class DuckSession:
             self.con.execute(f"SET threads = {self.threads}")
             if ordered:
                 self.con.execute("SET preserve_insertion_order = false")
+
+    @contextmanager
+    def ordered(self) -> Iterator[None]:
+        """Run the block's queries keeping the order of their ORDER BY in what they insert."""
+        self.con.execute("SET preserve_insertion_order = true")
+        try:
+            yield
+        finally:
+            self.con.execute("SET preserve_insertion_order = false")
 
     def load_table(self, name: str, columns: dict[str, str], records: Iterable[dict[str, Any]]) -> None:
         """A small Python-made table into DuckDB, through a JSON-lines file (no pandas/arrow needed)."""

@@ -15,7 +15,7 @@ from .columns import MONEY
 from .duck import DuckSession, Progress
 from .files import FocusFile, ImportResult, first_line, sniff
 from .read import read_file
-from .write import WriterThread, write_file, write_rollups
+from .write import Staging, WriterThread, stage_file, stage_rollups, write_file, write_rollups
 
 SOURCE_KIND = "focus"
 
@@ -127,23 +127,39 @@ def current_import(store: Store, sha: str) -> str | None:
 # -- writing ------------------------------------------------------------------------------
 def write_sources(store: Store, duck: DuckSession, todo: list[FocusFile]) -> None:
     """In ONE SQLite transaction, per source: its old rows replaced by the new ones, its
-    rollups, a sync run and one imports row per file; then the snapshot time touched."""
+    rollups, a sync run and one imports row per file; then the snapshot time touched. With the
+    staging file, DuckDB writes every source's rows into it and SQLite copies them in at the end
+    of the same transaction."""
     stamp = timeutil.iso(timeutil.now())
     by_source: dict[str, list[FocusFile]] = {}
     for f in todo:
         by_source.setdefault(f.source, []).append(f)
-    with store.transaction():
-        for source, group in by_source.items():
-            write_source(store, duck, source, group, stamp)
-        store.touch_snapshot()
+    staging = Staging.open(duck, store)
+    try:
+        with store.transaction():
+            with store.bulk_costs():  # large: indexes dropped for the insert, rebuilt after
+                for source, group in by_source.items():
+                    write_source(store, duck, source, group, stamp, staging)
+                if staging is not None:
+                    duck.tick("copying into the cache", 0, None)
+                    staging.copy_into(duck, store)
+            store.touch_snapshot()
+    finally:
+        if staging is not None:
+            staging.close(store)
 
 
-def write_source(store: Store, duck: DuckSession, source: str, group: list[FocusFile], stamp: str) -> None:
+def write_source(store: Store, duck: DuckSession, source: str, group: list[FocusFile], stamp: str,
+                 staging: Staging | None) -> None:
     sid = store.ensure_source(source, SOURCE_KIND, {"paths": [str(g.path.resolve()) for g in group]})
     run = store.start_sync_run(sid)
     store.replace_costs(sid, [], window=None, in_transaction=True)  # drop the source's old rows
     n = 0
-    with store.bulk_costs():  # large: indexes dropped for the insert, rebuilt after
+    if staging is not None:  # DuckDB writes the rows into the staging file, copied in at the end
+        for f in group:
+            n += stage_file(duck, store, f, sid)
+        stage_rollups(duck, group)
+    else:
         with WriterThread() as writer:  # SQLite inserts on a thread, DuckDB goes on here
             for f in group:
                 n += write_file(duck, store, f, sid, writer)

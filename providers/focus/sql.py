@@ -5,7 +5,7 @@
   (re-aggregated only when that merges rows) and rounded once to nano-units (`nanos_sql`:
   exact half-even rounding with 64-bit arithmetic for the amounts it can take,
   `general_nanos_sql` for any amount);
-- writing (`distinct_dims_sql`, `id_rows_sql`, `packed_select`, `summary_sql`, `weekly_sql`).
+- writing (`distinct_dims_sql`, `id_rows_sql`, `packed_select`, `weekly_sql`, `summary_period_sql`, `daily_dims_sql`).
 
 The expressions over one input row are in `exprs`.
 """
@@ -37,22 +37,38 @@ def decimal_scale(t: str) -> int | None:
 def nanos_sql(x: str, scale: int) -> str:
     """SQL for the exact amount `x` (an exact numeric of `scale` decimals, 0 <= scale <= 18) in
     integer nano-units, rounded half-even like `cache.money.to_nanos`, with 64-bit DECIMAL
-    arithmetic only (DuckDB's DECIMAL(38) multiplications and round_even are several times
-    slower): x as DECIMAL(18, scale), rounded half-even to 9 decimals (d, |d| < 10^9), then
-    whole part * 10^9 + the 9 decimals as an integer. Every step is exact; a value out of range
-    (|x| >= 10^(18 - max(scale, 9))) raises in DuckDB (conversion/overflow), never rounds wrongly."""
+    arithmetic only (DuckDB's DECIMAL(38) multiplications are several times slower): x as
+    DECIMAL(18, scale), rounded half-even to 9 decimals (d, |d| < 10^9), then whole part * 10^9 +
+    the 9 decimals as an integer. Every step is exact; a value out of range (|x| >= 10^(18 -
+    max(scale, 9))) raises in DuckDB (conversion/overflow), never rounds wrongly."""
     d = f"CAST({x} AS DECIMAL(18,{scale}))"
-    if scale > 9:
-        d = f"round_even({d}, 9)"
-    d = f"CAST({d} AS DECIMAL(18,9))"
+    if scale <= 9:
+        return _whole_and_nanos(f"CAST({d} AS DECIMAL(18,9))")
+    r = f"round({d}, 9)"  # exact, half away from zero (DECIMAL(18,9))
+    return _to_even(_whole_and_nanos(r), d, f"DECIMAL(18,{scale})")
+
+
+def _whole_and_nanos(d: str) -> str:
+    """An exact DECIMAL(18,9) `d` as integer nano-units."""
     frac = f"CAST(CAST({d} - trunc({d}) AS DECIMAL(9,9)) * CAST(100000000 AS DECIMAL(9,0)) * CAST(10 AS DECIMAL(2,0)) AS BIGINT)"
     return f"(CAST(trunc({d}) AS BIGINT) * 1000000000 + {frac})"
+
+
+def _to_even(nanos: str, x: str, tie_type: str) -> str:
+    """`nanos` (x rounded half away from zero to 9 decimals, as nano-units) made half-even: on an
+    exact tie (x's digits past the 9th decimal are exactly 5) an odd result moves one nano towards
+    zero. All in x's own DECIMAL type (trunc to 9 places: no overflow, no 128-bit steps for
+    DECIMAL(18)). DuckDB's round_even works in DOUBLE in some versions: never used for money."""
+    tie = f"abs({x} - trunc({x}, 9)) = CAST('0.0000000005' AS {tie_type})"
+    return f"({nanos} - CASE WHEN {tie} AND {nanos} % 2 <> 0 THEN sign({nanos}) ELSE 0 END)"
 
 
 def general_nanos_sql(x: str) -> str:
     """SQL for the amount `x` (any exact numeric) in integer nano-units, rounded half-even at
     DECIMAL(38,18): the rounding for any scale and range."""
-    return f"CAST(round_even({x}, 9) * 1000000000 AS BIGINT)"
+    d = f"CAST({x} AS DECIMAL(38,18))"
+    r = f"round({d}, 9)"
+    return _to_even(f"CAST({r} * 1000000000 AS BIGINT)", d, "DECIMAL(38,18)")
 
 
 # -- pass 1: the file to daily grain ------------------------------------------------------
@@ -204,18 +220,6 @@ _ROLLUP_SUMS = "sum(billed), sum(effective), sum(list), sum(contracted), count(*
 
 def _union(rows_tables: list[str]) -> str:
     return " UNION ALL ".join(f"SELECT * FROM {t}" for t in rows_tables)
-
-
-def summary_sql(rows_tables: list[str]) -> str:
-    """The cost_summary rows of these costs rows (what `Store.rebuild_summary` computes)."""
-    sdims = ", ".join(SUMMARY_DIMS)
-    # In day order, as SQLite's own GROUP BY writes them: a day's rows share pages, so a day
-    # range read through the day index touches few pages (unordered: 10 s for 63 days at
-    # 13 months x 20,000 resources, every row a random page).
-    return (
-        f"SELECT source_id, day, {sdims}, {_ROLLUP_SUMS} FROM ({_union(rows_tables)}) "
-        f"GROUP BY source_id, day, {sdims} ORDER BY source_id, day"
-    )
 
 
 _PERIOD = {"week": "strftime(date_trunc('week', CAST(day AS DATE)), '%Y-%m-%d')",

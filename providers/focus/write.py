@@ -5,13 +5,17 @@ Everything here runs inside the caller's SQLite transaction (see `importer.write
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
+import sqlite3
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from cache import Store
-from cache.store import PACK_MAX_ID
+from cache.schema import COST_DIMS
+from cache.store import PACK_MAX_ID, ROLLUP_COLUMNS
 
 from .columns import DIM_KINDS
 from .duck import DuckSession
@@ -22,11 +26,75 @@ from .sql import (
     id_rows_sql,
     packed_select,
     summary_period_sql,
-    summary_sql,
     weekly_sql,
 )
 
 WRITE_BATCH = 25_000
+# Write through DuckDB's SQLite extension into a staging file that SQLite copies in (no Python
+# object per row); False, or the extension missing, takes the Python hand-over (WriterThread).
+STAGED = True
+STAGE = "costdeck_stage"  # the staging file's name in DuckDB
+_COST_COLUMNS = f"source_id, day, {', '.join(COST_DIMS)}, billed, effective, list, contracted, " \
+                "pricing_quantity, consumed_quantity"
+
+
+class Staging:
+    """A SQLite file with the cache's cost tables (same DDL), filled by DuckDB through its SQLite
+    extension and then copied into the cache by SQLite in the import's transaction
+    (`Store.insert_costs_from_file`): the rows never become Python objects."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @classmethod
+    def open(cls, duck: DuckSession, store: Store) -> Staging | None:
+        """The staging file in the import's temp dir, attached to DuckDB; None when the SQLite
+        extension is not available (or STAGED is off)."""
+        if not STAGED:
+            return None
+        path = os.path.join(duck.tmp, "staging.sqlite")
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute("PRAGMA journal_mode = OFF")
+            for ddl in store.cost_tables_ddl():
+                conn.execute(ddl)
+            conn.commit()
+        if not duck.attach_sqlite(path, STAGE):
+            os.remove(path)
+            return None
+        return cls(path)
+
+    def copy_into(self, duck: DuckSession, store: Store) -> int:
+        """DuckDB lets go of the file, SQLite inserts its rows (call inside the transaction)."""
+        duck.execute(f"DETACH {STAGE}")
+        return store.insert_costs_from_file(self.path)
+
+    def close(self, store: Store) -> None:
+        store.detach_costs_file()
+        with contextlib.suppress(OSError):
+            os.remove(self.path)
+
+
+def stage_file(duck: DuckSession, store: Store, f: FocusFile, source_id: int) -> int:
+    """`write_file` into the staging file: ids resolved and joined the same way, then the rows
+    inserted by DuckDB in (day, resource) order. Returns the rows."""
+    id_rows(duck, store, f, source_id)
+    total = f.result.daily_rows if f.result else None
+    label = f"writing {f.path.name}"
+    duck.tick(label, 0, total)
+    with duck.ordered():
+        duck.execute(f"INSERT INTO {STAGE}.costs({_COST_COLUMNS}) SELECT {_COST_COLUMNS} FROM {f.rows_table} "
+                     "ORDER BY day, resource")
+    row = duck.execute(f"SELECT count(*) FROM {f.rows_table}").fetchone()
+    n = int(row[0]) if row else 0
+    duck.tick(label, n, total)
+    return n
+
+
+def stage_rollups(duck: DuckSession, files: list[FocusFile]) -> None:
+    """`write_rollups` into the staging file."""
+    with duck.ordered():
+        for sql, table in rollup_queries(files):
+            duck.execute(f"INSERT INTO {STAGE}.{table}({ROLLUP_COLUMNS[table]}) {sql}")
 
 
 class WriterThread:
@@ -72,12 +140,7 @@ class WriterThread:
 def write_file(duck: DuckSession, store: Store, f: FocusFile, source_id: int, writer: WriterThread) -> int:
     """Resolve each distinct dimension value once, join the ids in DuckDB, hand the rows in
     batches to `writer` (which inserts them into SQLite on its own thread). Returns the rows."""
-    ids = dimension_ids(duck, store, f.table)
-    idt = f"{f.table}_ids"
-    duck.load_table(idt, {"kind": "VARCHAR", "value": "VARCHAR", "id": "BIGINT"},
-                    ({"kind": k, "value": v, "id": i} for (k, v), i in ids.items()))
-    f.rows_table = f"{f.table}_rows"
-    duck.execute(id_rows_sql(f.table, idt, f.rows_table, source_id))
+    ids = id_rows(duck, store, f, source_id)
     select, insert = hand_over_format(store, ids)
     cur = duck.execute(f"SELECT {select} FROM {f.rows_table} ORDER BY day, resource")
     total = f.result.daily_rows if f.result else None
@@ -92,6 +155,17 @@ def write_file(duck: DuckSession, store: Store, f: FocusFile, source_id: int, wr
         done += len(batch)
         duck.tick(label, done, total)
     return done
+
+
+def id_rows(duck: DuckSession, store: Store, f: FocusFile, source_id: int) -> dict[tuple[str, str], int | None]:
+    """The file's daily rows as costs rows (ids joined) in the DuckDB table `f.rows_table`."""
+    ids = dimension_ids(duck, store, f.table)
+    idt = f"{f.table}_ids"
+    duck.load_table(idt, {"kind": "VARCHAR", "value": "VARCHAR", "id": "BIGINT"},
+                    ({"kind": k, "value": v, "id": i} for (k, v), i in ids.items()))
+    f.rows_table = f"{f.table}_rows"
+    duck.execute(id_rows_sql(f.table, idt, f.rows_table, source_id))
+    return ids
 
 
 def hand_over_format(
@@ -123,18 +197,21 @@ def write_rollups(duck: DuckSession, store: Store, files: list[FocusFile], write
     BY), while the writer is still inserting the costs rows. Streamed in batches like the costs
     rows: at 13 months x 20,000 resources the daily summary alone is 3.8M rows, which as one
     list of tuples took over a GiB."""
-    tables = [f.rows_table for f in files]
-    queries = (
-        (summary_sql(tables), store.insert_rollup_tuples_of, "cost_summary"),
-        (weekly_sql(tables), store.insert_rollup_tuples_of, "cost_weekly"),
-        (weekly_sql(tables, "month"), store.insert_rollup_tuples_of, "cost_monthly"),
-        (summary_period_sql(tables, "week"), store.insert_rollup_tuples_of, "cost_summary_weekly"),
-        (summary_period_sql(tables, "month"), store.insert_rollup_tuples_of, "cost_summary_monthly"),
-        (daily_dims_sql(tables), store.insert_rollup_tuples_of, "cost_daily_dims"),
-    )
     # One DuckDB thread: the other core stays with the SQLite writer (this is off its path).
     with duck.one_thread():
-        for sql, insert, table in queries:
+        for sql, table in rollup_queries(files):
             cur = duck.execute(sql)
             while batch := cur.fetchmany(WRITE_BATCH):
-                writer.put(insert, table, batch)
+                writer.put(store.insert_rollup_tuples_of, table, batch)
+
+
+def rollup_queries(files: list[FocusFile]) -> list[tuple[str, str]]:
+    """(DuckDB query, rollup table) for every rollup of these files' rows, each in period order."""
+    tables = [f.rows_table for f in files]
+    return [
+        (weekly_sql(tables), "cost_weekly"),
+        (weekly_sql(tables, "month"), "cost_monthly"),
+        (summary_period_sql(tables, "week"), "cost_summary_weekly"),
+        (summary_period_sql(tables, "month"), "cost_summary_monthly"),
+        (daily_dims_sql(tables), "cost_daily_dims"),
+    ]

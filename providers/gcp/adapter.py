@@ -96,6 +96,9 @@ class GcpOptions(CostOptions, kw_only=True):
         "expected": "a list of steps from " + ", ".join(f'"{s}"' for s in GCP_STEPS)},
         description="the steps to run (default: all)")] = msgspec.field(default_factory=lambda: list(GCP_STEPS))
     metrics_days: Annotated[Days, Meta(description="days of Cloud Monitoring utilization")] = 30
+    metrics_refresh_days: Annotated[int, Meta(ge=0, le=31, description=(
+        "days between two Cloud Monitoring fetches of a project whose instances are unchanged (the window ends "
+        "at the start of the UTC day: 1 = at most once a day, nothing is missed); 0 = every sync"))] = 1
     commitment_days: Annotated[Days, Meta(description="days of CUD utilization from the export")] = 30
     ml_regions: Annotated[list[Location], Meta(min_length=1, description="Vertex AI regions to list custom "
                                                "jobs in")] = msgspec.field(default_factory=lambda: ["us-central1"])

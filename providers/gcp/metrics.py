@@ -18,12 +18,18 @@ Stored like the AWS metrics (the rules read them the same way): table `metrics`,
 period_s 86400, for `metrics_days` whole days (default 30). The series' resource labels (zone)
 and metric label instance_name give the instance's id. ONE transaction per sync replaces the
 instances' rows in the window; a project that fails keeps its previous rows.
+
+Incremental: a project is asked again only once `metrics_refresh_days` UTC days (default 1) have
+passed since its last successful fetch, or when its instances changed (the window ends at the start
+of today: a second sync the same day has nothing new to ask).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from cache import timeutil
@@ -132,7 +138,13 @@ def sync_metrics(ctx: SyncContext, gcp: Gcp) -> int:
     acc: dict[tuple[str, str, str], dict[str, Any]] = {}
     ids: list[str] = []
     failed: dict[str, str] = {}
-    for project, rids in by_project.items():
+    every = gcp.options.metrics_refresh_days
+    fetched = _fetched(ctx)  # project -> [UTC day of the last fetch, digest of its instances]
+    due = {p: rids for p, rids in by_project.items()
+           if not every or p not in fetched or fetched[p][1] != _digest(rids)
+           or (ctx.today - date.fromisoformat(fetched[p][0])).days >= every}
+    ctx.detail["metrics_projects"] = {"with_instances": len(by_project), "fetched": len(due)}
+    for project, rids in due.items():
         ctx.progress(detail=f"metrics {project} ({len(rids)} instances)")
         try:
             got = fetch_project(gcp, project, start, end)
@@ -143,10 +155,36 @@ def sync_metrics(ctx: SyncContext, gcp: Gcp) -> int:
         acc.update({k: v for k, v in got.items() if k[0] in known})
         ids.extend(rids)
     n = write_metrics(ctx, ids, acc, start, end) if ids else 0
+    if due:
+        kept = {p: v for p, v in fetched.items() if p in by_project and p not in failed}
+        kept.update({p: [ctx.today.isoformat(), _digest(rids)] for p, rids in due.items() if p not in failed})
+        ctx.mark_fetched("metrics", json.dumps(kept, sort_keys=True, separators=(",", ":")))
     if failed:
         ctx.add_rows(n)
         raise StepError(project_failures("metrics", failed))
     return n
+
+
+def _digest(rids: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(rids)).encode()).hexdigest()[:16]
+
+
+def _fetched(ctx: SyncContext) -> dict[str, list[str]]:
+    """{project: [UTC day, instances digest]} of each project's last successful fetch."""
+    _at, digest = ctx.last_fetch("metrics")
+    try:
+        got = json.loads(digest) if digest else {}
+    except ValueError:
+        return {}
+    out: dict[str, list[str]] = {}
+    for p, v in (got.items() if isinstance(got, dict) else ()):
+        if isinstance(v, list) and len(v) == 2:
+            try:
+                date.fromisoformat(str(v[0]))
+            except ValueError:
+                continue
+            out[str(p)] = [str(v[0]), str(v[1])]
+    return out
 
 
 __all__ = ["METRIC_NAMES", "QUERIES", "fetch_project", "sync_metrics", "window"]
