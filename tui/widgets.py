@@ -7,6 +7,7 @@ shown as visible escapes, and very long text is cut with an ellipsis.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -21,8 +22,10 @@ from textual.widgets.data_table import Column, RowKey
 from textual_plotext import PlotextPlot
 
 from cache import timeutil
-from cache.money import NANOS, fmt
+from cache.money import NANOS, currency_symbol, fmt
 from cache.text import clean  # the one sanitiser (pure, in cache/ so every layer uses it)
+
+from .palette import rich_color, series_color
 
 
 def safe(value: object, max_len: int = 80, style: str = "") -> Text:
@@ -80,6 +83,25 @@ def money_width(cell: object) -> int:
     return Text(text.strip()).cell_len  # padding is not content
 
 
+_NUMBER = re.compile(r"^[-+▲▼=<\s]*[$€£¥₹]?\s*[-+]?(\d[\d,]*(?:\.\d+)?)\s*([kMB%]?)")
+
+
+def sort_value(cell: object) -> tuple[int, float, str]:
+    """How a cell sorts: amounts, counts and percentages by their value (with k/M/B), text by its
+    lower case; empty and "—" cells apart from both."""
+    text = (cell.plain if isinstance(cell, Text) else str(cell)).strip()
+    if not text or text in ("—", "-", "?"):
+        return (2, 0.0, "")
+    m = _NUMBER.match(text)
+    if m:
+        value = float(m.group(1).replace(",", ""))
+        value *= {"k": 1e3, "M": 1e6, "B": 1e9}.get(m.group(2), 1)
+        if "-" in text[: m.start(1)] or "▼" in text[: m.start(1)]:
+            value = -value
+        return (0, value, "")
+    return (1, 0.0, text.lower())
+
+
 class Table(DataTable[Any]):
     """The one DataTable of the app: vim/k9s keys (j/k down/up, g/G top/bottom, as well as the arrows
     and Home/End), and money is never cut: a fixed-width column that receives an amount wider than
@@ -90,6 +112,7 @@ class Table(DataTable[Any]):
         Binding("k", "cursor_up", "Up", show=False, id="table.up"),
         Binding("g", "first_row", "Top", show=False, id="table.top"),
         Binding("G", "last_row", "Bottom", show=False, id="table.bottom"),
+        Binding("S", "sort_next", "Sort", show=False, id="table.sort"),
     ]
 
     def __init__(self, *args: Any, **kw: Any) -> None:
@@ -97,10 +120,34 @@ class Table(DataTable[Any]):
         self._money_columns: set[Any] = set()
 
     def clear(self, columns: bool = False) -> Table:
+        """Clear the rows (and columns); refilled rows keep the user's place: the cursor goes back
+        to the row of the same key when it comes again (a reload), else to the same position."""
+        if self.row_count and self.cursor_row > 0:
+            try:
+                key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+            except Exception:  # noqa: BLE001 - no valid cursor
+                key = None
+            self._restore = (key, self.cursor_row)
         super().clear(columns)
         if columns:
             self._money_columns = set()
+            self._sort = None
         return self
+
+    _restore: tuple[str | None, int] | None = None
+
+    def _after_refill(self) -> None:
+        """A refilled table keeps the user's sort and place."""
+        self._apply_sort()
+        restore, self._restore = self._restore, None
+        if restore is None or not self.row_count:
+            return
+        key, row = restore
+        try:
+            index = self.get_row_index(key) if key is not None else row
+        except Exception:  # noqa: BLE001 - that row is gone: the same position
+            index = row
+        self.move_cursor(row=min(index, self.row_count - 1), animate=False)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # the view's own `g`/`G` (Spend: g = group by) wins, in the footer too; Home/End still work
@@ -108,7 +155,51 @@ class Table(DataTable[Any]):
             return False
         if action == "last_row" and self._screen_binds("G"):
             return False
+        if action == "sort_next" and (self._screen_binds("S") or self._screen_binds("s")):
+            return False  # the view sorts its own way (Recommendations, ML runs)
         return True
+
+    # -- sort: S cycles the columns (each descending, then ascending), then back to the view's order --
+    _sort: tuple[Any, bool] | None = None  # (column key, reverse)
+
+    def action_sort_next(self) -> None:
+        columns = [c.key for c in self.ordered_columns]
+        if not columns or not self.row_count:
+            return
+        if self._sort is None:
+            self._sort = (columns[0], True)
+        else:
+            key, reverse = self._sort
+            if reverse:
+                self._sort = (key, False)
+            else:
+                i = columns.index(key) + 1 if key in columns else len(columns)
+                self._sort = (columns[i], True) if i < len(columns) else None
+        if self._sort is None:
+            self.notify("Table: the view's own order (r or a reload restores it)", timeout=2)
+        self._apply_sort()
+        self._label_sort()
+
+    def _apply_sort(self) -> None:
+        if self._sort is None or not self.row_count:
+            return
+        key, reverse = self._sort
+        if key not in self.columns:
+            self._sort = None
+            return
+        self.sort(key, key=sort_value, reverse=reverse)
+
+    def _label_sort(self) -> None:
+        for column in self.columns.values():
+            base = getattr(column, "_base_label", None)
+            if base is None:
+                base = column._base_label = column.label.copy()  # type: ignore[attr-defined]
+            label = base.copy()
+            if self._sort is not None and column.key == self._sort[0]:
+                label.append(" ↓" if self._sort[1] else " ↑", style="bold")
+            column.label = label
+        self._require_update_dimensions = True
+        self.refresh()
 
     def action_first_row(self) -> None:
         self.action_scroll_top()
@@ -127,6 +218,8 @@ class Table(DataTable[Any]):
                 label: Any = None) -> RowKey:
         row_key = super().add_row(*cells, height=height, key=key, label=label)
         self.fit_money(cells)
+        if self.row_count == 1 and (self._restore is not None or self._sort is not None):
+            self.call_after_refresh(self._after_refill)  # once the refill is done
         return row_key
 
     def fit_money(self, cells: Iterable[object]) -> None:
@@ -154,8 +247,8 @@ class Table(DataTable[Any]):
 
 class TopBar(Static):
     """The header: the views with their keys (the current one highlighted), DEMO / READ-ONLY badges
-    (and one while a write waits for the cache lock), the snapshot time and age, and the sources. One line when it fits, else two. The age is
-    refreshed every 30 s."""
+    (and one while a write waits for the cache lock), the snapshot time and age, and the sources. One line when it fits, else two; below 80 columns the
+    badges and the age come first and the sources go. The age ticks (redrawn when its text changes)."""
 
     DEFAULT_CSS = """
     TopBar { height: auto; background: $panel; color: $text; padding: 0 1; text-wrap: nowrap;
@@ -168,7 +261,19 @@ class TopBar(Static):
 
     def on_mount(self) -> None:
         self.refresh_bar()
-        self.set_interval(30, self.refresh_bar)
+        self.set_interval(1, self._tick)
+
+    def _tick(self) -> None:
+        """The snapshot age ticks: redrawn when its text changes (every second under a minute)."""
+        if self._age_text() != self._shown_age:
+            self.refresh_bar()
+
+    _shown_age = ""
+
+    def _age_text(self) -> str:
+        info = getattr(self.app, "cache_info", None)
+        snap = getattr(info, "snapshot_time", None)
+        return timeutil.humanize_age(timeutil.now() - snap) if snap is not None else ""
 
     def on_resize(self) -> None:
         self.refresh_bar()
@@ -201,11 +306,16 @@ class TopBar(Static):
                 status.append(" READ-ONLY ", style="bold white on dark_red")
                 status.append(" ")
             snap: datetime | None = info.snapshot_time
+            narrow = (self.outer_size.width or 120) < 80
             if snap is not None:
-                age = timeutil.humanize_age(timeutil.now() - snap)
-                status.append("snapshot ")
-                status.append(snap.strftime("%Y-%m-%d %H:%M UTC"), style="bold")
-                status.append(f" ({age})", style="dim")
+                age = self._shown_age = self._age_text()
+                if narrow:  # below 80 columns the age comes first: it must never be cut
+                    status.append(age, style="bold")
+                    status.append(f" · {snap:%m-%d %H:%M}", style="dim")
+                else:
+                    status.append("snapshot ")
+                    status.append(snap.strftime("%Y-%m-%d %H:%M UTC"), style="bold")
+                    status.append(f" ({age})", style="dim")
                 data_end = getattr(info, "data_end", None)
                 if data_end is not None and (snap.date() - data_end).days > 2:
                     # an old export imported today looks fresh: say how old the data itself is
@@ -213,7 +323,7 @@ class TopBar(Static):
                     status.append(data_end.isoformat(), style="bold yellow")
             else:
                 status.append("no snapshot yet", style="dim")
-            if info.sources:
+            if info.sources and not narrow:
                 names = ", ".join(clean(src, 24) for src in info.sources[:4])
                 more = f" +{len(info.sources) - 4}" if len(info.sources) > 4 else ""
                 status.append(f" │ sources: {names}{more}", style="dim")
@@ -309,32 +419,112 @@ def day_ticks(plt: Any, labels: list[str], count: int = 8) -> None:
     plt.xticks(xs[::step], [tick(lab) for lab in labels[::step]])
 
 
-class StackedChart(Chart):
-    """A stacked bar chart of series over periods (amounts in nanos, plotted in units)."""
+def nice_ticks(top: float, count: int = 4) -> list[float]:
+    """Even y ticks from 0 to at least `top`: a step of 1, 2, 2.5 or 5 times a power of ten."""
+    if top <= 0:
+        return [0.0, 1.0]
+    raw = top / max(1, count)
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    n = math.ceil(top / step - 1e-9)
+    return [i * step for i in range(n + 1)]
 
-    COLORS = ("orange", "blue", "green", "cyan", "magenta", "yellow", "red")
 
-    def show(self, labels: list[str], series: dict[str, list[int]], title: str = "") -> None:
+def axis_money(value: float, currency: str) -> str:
+    """A y tick: $0, $250, $2.5k, $1.2M (the currency's symbol, else its code after the figure)."""
+    sym = currency_symbol(currency)
+    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= div:
+            text = f"{value / div:.2f}".rstrip("0").rstrip(".") + unit
+            break
+    else:
+        text = f"{value:.2f}".rstrip("0").rstrip(".") if value else "0"
+    return f"{sym}{text}" if sym else f"{text} {currency}"
+
+
+MIN_SLOTS = 7  # a chart of fewer periods (month to date on the 1st) keeps bars of a sensible width
+
+
+class StackedChart(Vertical):
+    """A stacked bar chart of series over periods (amounts in nanos): one line above the plot holds the
+    title and the legend (so the legend never covers a bar), each series in its session-stable colour
+    (tui/palette.py); the y axis starts at 0 with even ticks in the currency."""
+
+    DEFAULT_CSS = """
+    StackedChart { height: 1fr; }
+    StackedChart > .chart-head { height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    StackedChart > Chart { height: 1fr; }
+    """
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._args: tuple[list[str], dict[str, list[int]], str, str] = ([], {}, "", "USD")
+
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="chart-head")
+        yield Chart()
+
+    @property
+    def legend(self) -> list[tuple[str, str]]:
+        """(name, rich colour) of each series, in the order drawn."""
+        cut = 24 if (self.size.width or 80) >= 120 else 16
+        return [(clean(n, cut), rich_color(series_color(n))) for n in self._args[1]]
+
+    def show(self, labels: list[str], series: dict[str, list[int]], title: str = "", currency: str = "USD") -> None:
+        self._args = (labels, series, title, currency)
+        if self.is_mounted:
+            self._draw()
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    def on_resize(self) -> None:
+        self._head()
+
+    def _head(self) -> None:
+        _, _, title, _ = self._args
+        key = Text()
+        for name, color in self.legend:
+            if key:
+                key.append("  ")
+            key.append("■ ", style=color)
+            key.append(name)
+        width = (self.size.width or 80) - 2
+        line = Text(no_wrap=True, overflow="ellipsis")
+        if title and (not key or len(title) + 3 + key.cell_len <= width):
+            line.append(title, style="bold")
+            if key:
+                line.append(" · ", style="dim")
+        line.append_text(key)
+        if title and key and len(title) + 3 + key.cell_len > width:
+            # no room for both on one line: the legend first (what the colours are), the title on a
+            # second line when the chart is tall enough, else after the legend as far as it goes
+            if (self.size.height or 0) >= 14:
+                line.append("\n")
+            else:
+                line.append(" · ", style="dim")
+            line.append(title, style="bold")
+        self.query_one(".chart-head", Static).update(line)
+
+    def _draw(self) -> None:
+        labels, series, _, currency = self._args
+        self._head()
+        names = list(series)
+
         def draw(plt: Any) -> None:
-            names = [clean(n, 24) for n in series]
-            colors = [
-                "gray" if n.startswith("other (") else self.COLORS[i % len(self.COLORS)] for i, n in enumerate(names)
-            ]
-            # A short chart has no room for plotext's legend (it would hide the first bars): name the
-            # colours in the title instead.
-            small = self.size.height and self.size.height < 14
-            if small and names:
-                key = "  ".join(f"{c}={n}" for c, n in zip(colors, names, strict=True))
-                width = self.size.width or 80
-                plt.title(f"{title}  {key}" if title and len(title) + len(key) + 2 <= width else key[:width])
-            elif title:
-                plt.title(title)
-            if labels and series:
-                data = [[v / NANOS for v in vals] for vals in series.values()]
-                plt.stacked_bar(list(range(len(labels))), data, labels=None if small else names, color=colors,
-                                width=0.8)
-                day_ticks(plt, labels)
+            if not (labels and series):
+                return
+            data = [[v / NANOS for v in vals] for vals in series.values()]
+            colors = [series_color(n) for n in names]
+            xs = list(range(len(labels)))
+            plt.stacked_bar(xs, data, color=colors, width=0.8)
+            tops = [sum(max(0.0, s[i]) for s in data) for i in xs]
+            rows = max(2, (self.query_one(Chart).size.height or 10) - 3)
+            ticks = nice_ticks(max(tops, default=0.0), count=max(1, min(5, rows // 2)))
+            plt.ylim(0, ticks[-1])
+            plt.yticks(ticks, [axis_money(t, currency) for t in ticks])
+            if len(labels) < MIN_SLOTS:
+                plt.xlim(-0.5, MIN_SLOTS - 0.5)
+            day_ticks(plt, labels)
 
-        self.draw_with(draw)
-
-
+        self.query_one(Chart).draw_with(draw)

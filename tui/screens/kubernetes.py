@@ -144,7 +144,7 @@ matched on provider id; effective cost) and the gap. t: 7 / 30 / 90 days.
         what = "nodes" if self.nodes else TITLES[data.by].lower()
         self.query_one("#k8s-chart", StackedChart).show(
             data.days, data.chart, f"Daily allocation by {TITLES['node' if self.nodes else data.by].lower()} "
-            f"({cur}), idle apart · t {self.days}d")
+            f"({cur}), idle apart · t {self.days}d", cur)
         if self.nodes:
             self._fill_nodes(table, data, cur)
         else:

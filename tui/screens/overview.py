@@ -173,6 +173,7 @@ enter on a service or sub account opens it in the Spend view.
             [d.isoformat() for d in ov.chart_days],
             ov.chart_series,
             f"Daily billed spend by provider, last {self.chart_days} days ({cur}){extra} · t toggles 30/90",
+            cur,
         )
         self._fill("#top-services", ov.top_services, cur)
         self._fill("#top-accounts", ov.top_accounts, cur)

@@ -153,7 +153,7 @@ Amounts are exact; groups in another currency are listed separately and never su
         self._render_controls()
         chart = self.query_one("#spend-chart", StackedChart)
         cur = max(data.totals, key=lambda c: abs(data.totals[c])) if data.totals else "USD"
-        chart.show(data.periods, data.chart, f"{data.metric.capitalize()} cost per {data.grain}, top 5 + other ({cur})")
+        chart.show(data.periods, data.chart, f"{data.metric.capitalize()} cost per {data.grain}, top 5 + other ({cur})", cur)
         self._fill_table()
 
     def _render_controls(self) -> None:
@@ -361,8 +361,7 @@ Amounts are exact; groups in another currency are listed separately and never su
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if not self.needle:
-            self.query_one("#filter", Input).display = False
+        self.query_one("#filter", Input).display = False  # enter closes the box; the filter line shows it
         self.query_one("#spend-table", DataTable).focus()
 
     def _clear_needle(self) -> None:
