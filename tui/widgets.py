@@ -102,6 +102,13 @@ def sort_value(cell: object) -> tuple[int, float, str]:
     return (1, 0.0, text.lower())
 
 
+def _cell_width(cell: object) -> int:
+    """The widest line of a cell as text (a multi-line cell: its longest line)."""
+    text = cell.plain if isinstance(cell, Text) else cell if isinstance(cell, str) else str(cell) \
+        if isinstance(cell, int | float) else ""
+    return max((Text(line).cell_len for line in text.split("\n")), default=0)
+
+
 class Table(DataTable[Any]):
     """The one DataTable of the app: vim/k9s keys (j/k down/up, g/G top/bottom, as well as the arrows
     and Home/End), and money is never cut: a fixed-width column that receives an amount wider than
@@ -137,7 +144,8 @@ class Table(DataTable[Any]):
     _restore: tuple[str | None, int] | None = None
 
     def _after_refill(self) -> None:
-        """A refilled table keeps the user's sort and place."""
+        """A filled table shares its width (`share_width`); a refilled one keeps the user's sort and place."""
+        self.share_width()
         self._apply_sort()
         restore, self._restore = self._restore, None
         if restore is None or not self.row_count:
@@ -218,8 +226,8 @@ class Table(DataTable[Any]):
                 label: Any = None) -> RowKey:
         row_key = super().add_row(*cells, height=height, key=key, label=label)
         self.fit_money(cells)
-        if self.row_count == 1 and (self._restore is not None or self._sort is not None):
-            self.call_after_refresh(self._after_refill)  # once the refill is done
+        if self.row_count == 1:
+            self.call_after_refresh(self._after_refill)  # once the fill is done
         return row_key
 
     def fit_money(self, cells: Iterable[object]) -> None:
@@ -238,6 +246,43 @@ class Table(DataTable[Any]):
             if donor is not None:
                 donor.width -= grow
             self._require_update_dimensions = True
+            self.refresh()
+
+    SHARE_CAP = 48  # a column is not widened past this to show a long text whole
+
+    def share_width(self) -> None:
+        """Columns share the width: a fixed-width column whose text is cut gets the width that
+        another fixed column has beyond its own widest text (at 200 columns a 100-character name
+        column no longer leaves the region or run column cut)."""
+        columns = [c for c in self.ordered_columns if not c.auto_width]
+        if len(columns) < 2 or not self.row_count:
+            return
+        need: dict[Any, int] = {}
+        for c in columns:
+            widest = _cell_width(c.label)
+            for cell in self.get_column(c.key):
+                widest = max(widest, _cell_width(cell))
+            need[c.key] = widest
+        slack = {c.key: c.width - need[c.key] for c in columns if c.width > need[c.key]}
+        changed = False
+        for c in sorted(columns, key=lambda c: need[c.key] - c.width):
+            short = min(need[c.key], self.SHARE_CAP) - c.width
+            while short > 0 and slack:
+                donor_key = max(slack, key=lambda k: slack[k])
+                give = min(short, slack[donor_key])
+                if give <= 0:
+                    break
+                donor = self.columns[donor_key]
+                donor.width -= give
+                c.width += give
+                short -= give
+                slack[donor_key] -= give
+                if slack[donor_key] <= 0:
+                    del slack[donor_key]
+                changed = True
+        if changed:
+            self._require_update_dimensions = True
+            self._clear_caches()  # the rows were rendered at the old widths
             self.refresh()
 
     def _donor(self, columns: list[Column], grow: int) -> Column | None:
