@@ -3,7 +3,6 @@ expiry, the daily utilization and coverage chart, and what to buy next."""
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +29,7 @@ from analysis.commitments import (
 )
 from analysis.purchase import PERCENTILE, PurchaseOption, purchase_options
 from cache import timeutil
+from cache.csvout import write_csv
 from cache.money import decimal_str, fmt
 
 from ..base import ViewScreen, post_result
@@ -551,7 +551,5 @@ def export_commitments(path: Path, rep: CommitmentReport) -> int:
     else:
         fields = list(records[0]) if records else ["commitment_id", "name", "type", "provider_name"]
         with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=fields)
-            w.writeheader()
-            w.writerows(records)
+            write_csv(fh, fields, records)
     return len(records)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,6 +28,7 @@ from analysis.spend import (
 )
 from cache import queries as q
 from cache import timeutil
+from cache.csvout import write_csv
 from cache.money import decimal_str, fmt
 
 from ..base import ViewScreen, post_result
@@ -449,7 +449,5 @@ def export_rows(path: Path, by: str, rows: list[SpendRow], data: SpendTable) -> 
         path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     else:
         with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(records[0]) if records else [by, "name", "cost", "currency"])
-            w.writeheader()
-            w.writerows(records)
+            write_csv(fh, list(records[0]) if records else [by, "name", "cost", "currency"], records)
     return len(records)
