@@ -65,3 +65,8 @@ def series_color(name: str) -> RGB:
 
 def rich_color(rgb: RGB) -> str:
     return f"rgb({rgb[0]},{rgb[1]},{rgb[2]})"
+
+
+def reset() -> None:
+    """Forget the colours given out (tests: every test starts from the same map)."""
+    _assigned.clear()

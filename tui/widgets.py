@@ -125,6 +125,18 @@ class Table(DataTable[Any]):
     def __init__(self, *args: Any, **kw: Any) -> None:
         super().__init__(*args, **kw)
         self._money_columns: set[Any] = set()
+        self._order: dict[RowKey, int] = {}  # each row's position as added (before any sort)
+
+    def source_index(self) -> int:
+        """The row under the cursor as the view added it (its index in the view's own list), whatever
+        the sort; -1 when there is none."""
+        if not self.row_count or self.cursor_row < 0:
+            return -1
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:  # noqa: BLE001 - no valid cursor
+            return -1
+        return self._order.get(key, -1)
 
     def clear(self, columns: bool = False) -> Table:
         """Clear the rows (and columns); refilled rows keep the user's place: the cursor goes back
@@ -136,6 +148,7 @@ class Table(DataTable[Any]):
                 key = None
             self._restore = (key, self.cursor_row)
         super().clear(columns)
+        self._order = {}
         if columns:
             self._money_columns = set()
             self._sort = None
@@ -225,6 +238,7 @@ class Table(DataTable[Any]):
     def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None,
                 label: Any = None) -> RowKey:
         row_key = super().add_row(*cells, height=height, key=key, label=label)
+        self._order[row_key] = self.row_count - 1
         self.fit_money(cells)
         if self.row_count == 1:
             self.call_after_refresh(self._after_refill)  # once the fill is done

@@ -319,7 +319,8 @@ entry shows it in full (the whole error).
         if not self.sources:
             self.notify("No sources: add one to the config file, or import a FOCUS file", severity="warning")
             return
-        src = self.sources[min(max(t.cursor_row, 0), len(self.sources) - 1)]
+        idx = t.source_index() if isinstance(t, Table) else t.cursor_row
+        src = self.sources[min(max(idx, 0), len(self.sources) - 1)]
         if not src.configured:
             hint = registry.not_synced(src.kind) or "not in the config file, so there is nothing to sync it from"
             self.notify(f"{src.name}: {hint}", severity="warning")

@@ -488,10 +488,10 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
         self.chart_auto = False
 
     def selected(self) -> CommitmentFigures | None:
-        table = self.query_one("#cm-table", DataTable)
+        table = self.query_one("#cm-table", Table)
         if self.report is None or table.row_count == 0:
             return None
-        idx = table.cursor_row
+        idx = table.source_index()
         return self.report.commitments[idx] if 0 <= idx < len(self.report.commitments) else None
 
     def action_open_detail(self) -> None:

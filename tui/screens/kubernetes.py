@@ -225,10 +225,11 @@ matched on provider id; effective cost) and the gap. t: 7 / 30 / 90 days.
         data = self.data
         if data is None or self.nodes:
             return
-        table = self.query_one("#k8s-table", DataTable)
-        if not data.rows or table.cursor_row is None or table.cursor_row >= len(data.rows):
+        table = self.query_one("#k8s-table", Table)
+        idx = table.source_index()
+        if not data.rows or not 0 <= idx < len(data.rows):
             return
-        row = data.rows[table.cursor_row]
+        row = data.rows[idx]
         if row.value in (None, "__idle__") or k8s.next_level(data.by) is None:
             return
         self.path = [*data.path, (data.by, row.value)]

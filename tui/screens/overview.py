@@ -270,7 +270,7 @@ enter on a service or sub account opens it in the Spend view.
         if self.data is None or table.row_count == 0:
             return
         rows = self.data.top_services if table.id == "top-services" else self.data.top_accounts
-        idx = table.cursor_row
+        idx = table.source_index() if isinstance(table, Table) else table.cursor_row
         if not 0 <= idx < len(rows):
             return
         dim = "service_name" if table.id == "top-services" else "sub_account_id"

@@ -205,6 +205,7 @@ Amounts are exact; groups in another currency are listed separately and never su
         table.add_column("Share", key="share", width=15)
         table.add_column(Text("vs prev", justify="right"), key="change", width=9)
         table.add_column("Trend", key="trend", width=trend_w)
+        keys: set[str] = set()
         for i, r in enumerate(rows[:MAX_ROWS]):
             name = r.label or r.value or "(not set)"
             ident = r.value if r.label and r.label != r.value else (r.extra or "")
@@ -219,7 +220,10 @@ Amounts are exact; groups in another currency are listed separately and never su
                 Text(sparkline([v / d for v, d in zip(r.series, data.period_days, strict=False)], trend_w),
                      style="cyan"),
             ]
-            table.add_row(*cells, key=str(i))
+            # keyed by the group itself: a reload puts the cursor back on the same group
+            key = f"{r.value}\x1f{r.currency}\x1f{r.extra or ''}" if r.value is not None else f"\x1e{i}"
+            table.add_row(*cells, key=key if key not in keys else f"{key}\x1e{i}")
+            keys.add(key)
         status = Text()
         totals: dict[str, int] = {}
         for r in rows:
@@ -301,7 +305,7 @@ Amounts are exact; groups in another currency are listed separately and never su
         table = self.query_one("#spend-table", DataTable)
         if table.row_count == 0:
             return None
-        idx = table.cursor_row
+        idx = table.source_index() if isinstance(table, Table) else table.cursor_row
         return self.shown[idx] if 0 <= idx < len(self.shown) else None
 
     def action_drill(self) -> None:
