@@ -518,6 +518,7 @@ class StackedChart(Vertical):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self._args: tuple[list[str], dict[str, list[int]], str, str] = ([], {}, "", "USD")
+        self.head_text = Text()  # the title and legend line as drawn
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="chart-head")
@@ -563,6 +564,7 @@ class StackedChart(Vertical):
             else:
                 line.append(" · ", style="dim")
             line.append(title, style="bold")
+        self.head_text = line
         self.query_one(".chart-head", Static).update(line)
 
     def _draw(self) -> None:
