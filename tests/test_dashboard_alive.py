@@ -21,10 +21,10 @@ from textual.command import CommandList, CommandPalette
 from textual.widgets import Input, Static
 
 from analysis.cleanup import Excluded, Plan, export_script
-from providers.actions import PlanStep
 from cache import CostRow, Store
 from cache.csvout import csv_value, write_csv
 from cache.money import decimal_str, to_nanos
+from providers.actions import PlanStep
 from tests.helpers import build_demo, demo_copy, settle
 from tui import palette
 from tui.app import CostdeckApp
