@@ -31,7 +31,7 @@ from tui.app import CostdeckApp
 from tui.cli import main
 from tui.dialogs import HelpScreen, TextScreen
 from tui.screens.cleanup import CleanupScreen
-from tui.widgets import Chart, StackedChart, Table, TopBar, axis_money, nice_ticks, sort_value
+from tui.widgets import Chart, StackedChart, Table, TopBar, axis_money, sort_value, y_axis
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,12 +52,14 @@ def lines_of(widget: Any) -> list[str]:
 
 # -- charts ---------------------------------------------------------------------------------------
 def test_y_ticks_start_at_zero_evenly_spaced_and_cover_the_top() -> None:
-    for top, count in ((9863.1, 4), (0.37, 3), (1_234_567.0, 5), (5000.0, 2), (12.0, 1)):
-        ticks = nice_ticks(top, count)
-        steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
-        assert ticks[0] == 0 and ticks[-1] >= top and len(steps) == 1, (top, ticks)
-        assert ticks[-2] < top  # no empty band on top
-    assert nice_ticks(0.0) == [0.0, 1.0]
+    assert y_axis(9863.1, 10) == ([0.0, 5000.0, 10000.0], 10000.0)
+    for height in range(5, 45):  # plotext rows: every tick the same whole number of rows apart
+        for top in (0.37, 370.0, 9863.1, 123_456.0):
+            ticks, limit = y_axis(top, height)
+            rows = height - 4
+            gaps = {round((b - a) / limit * rows, 6) for a, b in zip(ticks, ticks[1:], strict=False)}
+            assert ticks[0] == 0 and top <= limit and len(gaps) == 1 and next(iter(gaps)).is_integer(), (height, top)
+            assert 2 <= len(ticks) <= 6 and (len(ticks) >= 3 or rows < 4)
     assert [axis_money(v, "USD") for v in (0, 2500, 10_000, 1_500_000, 0.25)] == ["$0", "$2.5k", "$10k", "$1.5M", "$0.25"]
     assert axis_money(2000, "CHF") == "2k CHF" and axis_money(500, "EUR") == "€500"
 

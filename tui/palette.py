@@ -24,6 +24,8 @@ PROVIDERS: dict[str, RGB] = {
 }
 
 OTHER: RGB = (128, 128, 128)  # "other (N)": the rest, grey
+UTILIZATION: RGB = (102, 187, 106)  # commitments: utilization % (green)
+COVERAGE: RGB = (0, 188, 212)  # commitments: coverage % (cyan)
 
 # Distinct hues, none close to the providers' three nor to grey.
 CYCLE: tuple[RGB, ...] = (

@@ -478,15 +478,30 @@ def day_ticks(plt: Any, labels: list[str], count: int = 8) -> None:
     plt.xticks(xs[::step], [tick(lab) for lab in labels[::step]])
 
 
-def nice_ticks(top: float, count: int = 4) -> list[float]:
-    """Even y ticks from 0 to at least `top`: a step of 1, 2, 2.5 or 5 times a power of ten."""
-    if top <= 0:
-        return [0.0, 1.0]
-    raw = top / max(1, count)
+def _nice_step(raw: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten that is >= raw."""
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    n = math.ceil(top / step - 1e-9)
-    return [i * step for i in range(n + 1)]
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw * (1 - 1e-12))
+
+
+def y_axis(top: float, plot_height: int) -> tuple[list[float], float]:
+    """Ticks from 0 and the axis' upper limit for a plot `plot_height` rows tall (plotext's frame
+    included): every tick lands the same number of rows apart (at least 2, at most 5 intervals), the
+    step a nice number, and the data's top fits under the limit."""
+    intervals = max(1, plot_height - 4)  # rows between the bottom and the top row of the plot
+    top = top if top > 0 else 1.0
+    best: tuple[bool, float, int, float] | None = None  # (one interval only, limit, -intervals, step)
+    for spacing in range(min(2, intervals), intervals + 1):
+        n = intervals // spacing
+        if n > 5:
+            continue
+        step = _nice_step(top * spacing / intervals)
+        option = (n < 2, step * intervals / spacing, -n, step)
+        if best is None or option[:3] < best[:3]:  # a middle tick, the most of the height used, more ticks
+            best = option
+    assert best is not None
+    _, limit, minus_n, step = best
+    return [i * step for i in range(-minus_n + 1)], limit
 
 
 def axis_money(value: float, currency: str) -> str:
@@ -504,45 +519,54 @@ def axis_money(value: float, currency: str) -> str:
 MIN_SLOTS = 7  # a chart of fewer periods (month to date on the 1st) keeps bars of a sensible width
 
 
-class StackedChart(Vertical):
-    """A stacked bar chart of series over periods (amounts in nanos): one line above the plot holds the
-    title and the legend (so the legend never covers a bar), each series in its session-stable colour
-    (tui/palette.py); the y axis starts at 0 with even ticks in the currency."""
+class LegendChart(Vertical):
+    """A chart with one line above the plot for its title and legend (so a legend never covers the
+    data): `set_head(title, [(name, rgb), ...])`, then `draw_with(fn)` draws the plot (plotext)."""
 
     DEFAULT_CSS = """
-    StackedChart { height: 1fr; }
-    StackedChart > .chart-head { height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
-    StackedChart > Chart { height: 1fr; }
+    LegendChart { height: 1fr; }
+    LegendChart > .chart-head { height: auto; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
+    LegendChart > Chart { height: 1fr; }
     """
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self._args: tuple[list[str], dict[str, list[int]], str, str] = ([], {}, "", "USD")
         self.head_text = Text()  # the title and legend line as drawn
+        self._head_args: tuple[str, list[tuple[str, tuple[int, int, int]]]] = ("", [])
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="chart-head")
         yield Chart()
 
+    def on_resize(self) -> None:
+        self._render_head()
+
     @property
     def legend(self) -> list[tuple[str, str]]:
         """(name, rich colour) of each series, in the order drawn."""
-        cut = 24 if (self.size.width or 80) >= 120 else 16
-        return [(clean(n, cut), rich_color(series_color(n))) for n in self._args[1]]
+        return [(name, rich_color(rgb)) for name, rgb in self._head_args[1]]
 
-    def show(self, labels: list[str], series: dict[str, list[int]], title: str = "", currency: str = "USD") -> None:
-        self._args = (labels, series, title, currency)
+    def set_head(self, title: str, legend: list[tuple[str, tuple[int, int, int]]]) -> None:
+        self._head_args = (title, legend)
         if self.is_mounted:
-            self._draw()
+            self._render_head()
+
+    _pending: Callable[[Any], None] | None = None
+
+    def draw_with(self, draw: Callable[[Any], None]) -> None:
+        if not self.is_mounted:  # drawn once mounted
+            self._pending = draw
+            return
+        self.query_one(Chart).draw_with(draw)
 
     def on_mount(self) -> None:
-        self._draw()
+        self._render_head()
+        if self._pending is not None:
+            self.query_one(Chart).draw_with(self._pending)
+            self._pending = None
 
-    def on_resize(self) -> None:
-        self._head()
-
-    def _head(self) -> None:
-        _, _, title, _ = self._args
+    def _render_head(self) -> None:
+        title, _ = self._head_args
         key = Text()
         for name, color in self.legend:
             if key:
@@ -567,9 +591,31 @@ class StackedChart(Vertical):
         self.head_text = line
         self.query_one(".chart-head", Static).update(line)
 
+
+class StackedChart(LegendChart):
+    """A stacked bar chart of series over periods (amounts in nanos), each series in its
+    session-stable colour (tui/palette.py); the y axis starts at 0 with even ticks in the currency."""
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self._args: tuple[list[str], dict[str, list[int]], str, str] = ([], {}, "", "USD")
+
+    def show(self, labels: list[str], series: dict[str, list[int]], title: str = "", currency: str = "USD") -> None:
+        self._args = (labels, series, title, currency)
+        if self.is_mounted:
+            self._draw()
+
+    def on_mount(self) -> None:  # (after LegendChart's)
+        self._draw()
+
+    def _render_head(self) -> None:
+        cut = 24 if (self.size.width or 80) >= 120 else 16
+        self._head_args = (self._args[2], [(clean(n, cut), series_color(n)) for n in self._args[1]])
+        super()._render_head()
+
     def _draw(self) -> None:
         labels, series, _, currency = self._args
-        self._head()
+        self._render_head()
         names = list(series)
 
         def draw(plt: Any) -> None:
@@ -580,12 +626,11 @@ class StackedChart(Vertical):
             xs = list(range(len(labels)))
             plt.stacked_bar(xs, data, color=colors, width=0.8)
             tops = [sum(max(0.0, s[i]) for s in data) for i in xs]
-            rows = max(2, (self.query_one(Chart).size.height or 10) - 3)
-            ticks = nice_ticks(max(tops, default=0.0), count=max(1, min(5, rows // 2)))
-            plt.ylim(0, ticks[-1])
+            ticks, limit = y_axis(max(tops, default=0.0), self.query_one(Chart).size.height or 10)
+            plt.ylim(0, limit)
             plt.yticks(ticks, [axis_money(t, currency) for t in ticks])
             if len(labels) < MIN_SLOTS:
                 plt.xlim(-0.5, MIN_SLOTS - 0.5)
             day_ticks(plt, labels)
 
-        self.query_one(Chart).draw_with(draw)
+        self.draw_with(draw)

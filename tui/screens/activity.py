@@ -107,6 +107,8 @@ entry shows it in full (the whole error).
         Binding("r", "sync_selected", "Sync source", id="activity.sync"),
         Binding("R", "sync_all", "Sync all", id="activity.sync_all"),
         Binding("x", "cancel_sync", "Cancel sync", id="activity.cancel"),
+        # shown in the footer: enter on a sync run or an audit entry (the table's own enter selects it)
+        Binding("enter", "open_entry", "Full entry", id="activity.entry"),
     ]
 
     def __init__(self) -> None:
@@ -255,6 +257,13 @@ entry shows it in full (the whole error).
             )
 
     # -- enter: the full entry ------------------------------------------------------------------
+    def action_open_entry(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Table) and focused.id in ("audit", "runs") and focused.row_count:
+            focused.action_select_cursor()
+        else:
+            self.notify("enter on a sync run or an audit log entry (tab moves there) shows it in full", timeout=4)
+
     @on(DataTable.RowSelected, "#audit")
     def _audit_selected(self, event: DataTable.RowSelected) -> None:
         i = _index(event)

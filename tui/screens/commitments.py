@@ -32,9 +32,10 @@ from cache import timeutil
 from cache.csvout import write_csv
 from cache.money import decimal_str, fmt
 
+from .. import palette
 from ..base import ViewScreen, post_result
 from ..dialogs import ask_export
-from ..widgets import Card, Chart, Table, TopBar, clean, day_ticks, money_text, safe
+from ..widgets import Card, LegendChart, Table, TopBar, clean, day_ticks, money_text, safe
 
 UTIL_GOOD = 95.0  # utilization at or above: green
 UTIL_WARN = 80.0  # at or above: yellow; below: red
@@ -98,26 +99,25 @@ def term_text(c: CommitmentFigures) -> str:
     return f"{c.term_months // 12}yr" if c.term_months % 12 == 0 else f"{c.term_months}mo"
 
 
-class UtilizationChart(Chart):
-    """Daily utilization and coverage (%) as lines; days without a figure are gaps."""
+class UtilizationChart(LegendChart):
+    """Daily utilization and coverage (%) as lines; days without a figure are gaps. The legend is
+    above the plot (tui/widgets.LegendChart), never over the lines."""
 
-    COLORS = {"utilization %": "green", "coverage %": "cyan"}
+    COLORS = {"utilization %": palette.UTILIZATION, "coverage %": palette.COVERAGE}
 
     def show(self, labels: list[str], series: dict[str, list[float | None]], title: str = "") -> None:
+        drawn_names = [n for n, values in series.items() if any(v is not None for v in values)]
+        self.set_head(title, [(n, self.COLORS.get(n, palette.CYCLE[0])) for n in drawn_names])
+
         def draw(plt: Any) -> None:
-            if title:
-                plt.title(title)
-            drawn = False
-            for name, values in series.items():
-                pts = [(i, v) for i, v in enumerate(values) if v is not None]
-                if pts:
-                    drawn = True
-                    plt.plot([p[0] for p in pts], [p[1] for p in pts], label=name,
-                             color=self.COLORS.get(name, "orange"), marker="braille")
-            if labels and drawn:
+            for name in drawn_names:
+                pts = [(i, v) for i, v in enumerate(series[name]) if v is not None]
+                plt.plot([p[0] for p in pts], [p[1] for p in pts],
+                         color=self.COLORS.get(name, palette.CYCLE[0]), marker="braille")
+            if labels and drawn_names:
                 day_ticks(plt, labels)
-                plt.ylim(0, 105)
-                plt.yticks([0, 25, 50, 75, 100])
+                plt.ylim(0, 105)  # a 100 % line clear of the frame
+                plt.yticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
 
         self.draw_with(draw)
 
