@@ -93,7 +93,7 @@ class ViewCommands(Provider):
         if callable(extra):
             commands.extend(extra())
         for key, mode, view in VIEWS:
-            commands.append((f"Go to {view} ({key})", partial(app.switch_mode, mode), f"Open the {view} view"))
+            commands.append((f"Go to {view} ({key})", partial(app.switch_mode, mode), ""))
         commands.append(("Reload from cache", app.action_reload, "Re-read the cache file"))
         if app.config.sources:
             commands.append(("Sync all sources (r)", partial(app.start_sync, None), "Pull fresh data in the background"))
