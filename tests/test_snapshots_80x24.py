@@ -35,6 +35,8 @@ def keys(*presses: str) -> Callable[[Any], Awaitable[None]]:
         for key in presses:
             await pilot.press(key)
             await settle(pilot)
+        await pilot.wait_for_scheduled_animations()
+        await pilot.pause()  # a chart redrawn at its final size (a modal's layout settles after its mount)
 
     return go
 

@@ -463,10 +463,11 @@ class Chart(PlotextPlot):
         self.replot()
 
 
-def day_ticks(plt: Any, labels: list[str], count: int = 8) -> None:
-    """About `count` x ticks: MM-DD within a year, YYYY-MM across years (labels are ISO dates)."""
+def day_ticks(plt: Any, labels: list[str], count: int = 8, width: int = 0) -> None:
+    """About `count` x ticks: MM-DD within a year, YYYY-MM across years (labels are ISO dates). With the
+    plot's `width`, no more than fit with two spaces between them (plotext draws overlapping labels in
+    an arbitrary order)."""
     xs = list(range(len(labels)))
-    step = max(1, len(labels) // count)
     dated = all(len(lab) == 10 for lab in labels)
     multi_year = dated and bool(labels) and labels[0][:4] != labels[-1][:4] and len(labels) > 62
 
@@ -475,6 +476,10 @@ def day_ticks(plt: Any, labels: list[str], count: int = 8) -> None:
             return lab
         return lab[:7] if multi_year else lab[5:]
 
+    if width and labels:
+        room = max(2, (width - 10) // (max(len(tick(lab)) for lab in labels) + 3))
+        count = min(count, room)
+    step = max(1, -(-len(labels) // count))
     plt.xticks(xs[::step], [tick(lab) for lab in labels[::step]])
 
 
@@ -631,6 +636,6 @@ class StackedChart(LegendChart):
             plt.yticks(ticks, [axis_money(t, currency) for t in ticks])
             if len(labels) < MIN_SLOTS:
                 plt.xlim(-0.5, MIN_SLOTS - 0.5)
-            day_ticks(plt, labels)
+            day_ticks(plt, labels, width=self.query_one(Chart).size.width)
 
         self.draw_with(draw)

@@ -35,7 +35,7 @@ from cache.money import decimal_str, fmt
 from .. import palette
 from ..base import ViewScreen, post_result
 from ..dialogs import ask_export
-from ..widgets import Card, LegendChart, Table, TopBar, clean, day_ticks, money_text, safe
+from ..widgets import Card, Chart, LegendChart, Table, TopBar, clean, day_ticks, money_text, safe, y_axis
 
 UTIL_GOOD = 95.0  # utilization at or above: green
 UTIL_WARN = 80.0  # at or above: yellow; below: red
@@ -115,9 +115,12 @@ class UtilizationChart(LegendChart):
                 plt.plot([p[0] for p in pts], [p[1] for p in pts],
                          color=self.COLORS.get(name, palette.CYCLE[0]), marker="braille")
             if labels and drawn_names:
-                day_ticks(plt, labels)
-                plt.ylim(0, 105)  # a 100 % line clear of the frame
-                plt.yticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
+                plt.xlim(0, max(1, len(labels) - 1))  # the whole period, whatever days have a figure
+                day_ticks(plt, labels, width=self.query_one(Chart).size.width)
+                # ticks a whole number of rows apart (overlapping labels draw in an arbitrary order)
+                ticks, limit = y_axis(100.0, self.query_one(Chart).size.height or 10)
+                plt.ylim(0, limit)
+                plt.yticks(ticks, [f"{t:g}%" for t in ticks])
 
         self.draw_with(draw)
 
