@@ -32,7 +32,7 @@ from tui.app import CostdeckApp
 from tui.cli import main
 from tui.dialogs import HelpScreen, TextScreen
 from tui.screens.cleanup import CleanupScreen
-from tui.widgets import Chart, StackedChart, Table, TopBar, axis_money, sort_value, y_axis
+from tui.widgets import Chart, StackedChart, Table, TopBar, axis_money, money_text, sort_value, y_axis
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -345,6 +345,66 @@ async def test_at_200_columns_a_wide_name_column_gives_way_to_cut_ones(demo_db: 
         assert all(a in text for a in accounts)  # every account shown whole
         cols = {c.key.value: c.width for c in table.columns.values()}
         assert cols["resource"] < 100
+
+
+class _TableApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Table(id="t", drop_order=("kind",))
+
+
+async def test_a_narrow_table_hides_low_value_columns_first_says_so_and_gives_them_back() -> None:
+    app = _TableApp()
+    async with app.run_test(size=(44, 10)) as pilot:
+        table = app.query_one(Table)
+        table.add_column("Name", key="name", width=20)
+        table.add_column("Kind", key="kind", width=8)
+        table.add_column("Note", key="note", width=8)
+        table.add_column(Text("Cost", justify="right"), key="cost", width=10)
+        for i in range(3):
+            table.add_row(f"resource-{i}", "vm", f"note {i}", money_text(to_nanos(str(1234.5 * (i + 1)))), key=f"r{i}")
+        await pilot.pause()
+        await pilot.pause()
+        shown = [c.key.value for c in table.ordered_columns]
+        assert shown == ["name", "note", "cost"]  # Kind first (the view's order), then what still does not fit
+        text = "\n".join(lines_of(table))
+        assert "$3,703.50" in text and "resource-2" in text  # the name and the money on screen, whole
+        assert "Cost ›" in text and table.tooltip and "Kind" in table.tooltip  # never silent
+        table.add_row("resource-9", "gpu", "late", money_text(to_nanos("9")), key="r9")  # a row of every column
+        table.update_cell("r0", "kind", "disk")  # a hidden cell still updates
+        await pilot.resize_terminal(90, 10)
+        await pilot.pause()
+        await pilot.pause()
+        assert [c.key.value for c in table.ordered_columns] == ["name", "kind", "note", "cost"]
+        assert [str(table.get_row(k)[1]) for k in ("r0", "r1", "r9")] == ["disk", "vm", "gpu"]
+        assert table.columns["name"].width == 20 and table.tooltip is None  # (the room is back)
+        assert "›" not in "\n".join(lines_of(table))
+
+
+@pytest.mark.parametrize(("mode", "tables"), [
+    ("overview", ("#top-services", "#top-accounts")), ("spend", ("#spend-table",)),
+    ("recommendations", ("#rec-table",)), ("commitments", ("#cm-table", "#cm-purchase")),
+    ("mlruns", ("#ml-runs", "#ml-board")), ("activity", ("#sources", "#runs", "#audit")),
+])
+async def test_at_64x20_every_table_keeps_its_name_and_its_money_on_screen(demo_db: Path, mode: str,
+                                                                          tables: tuple[str, ...]) -> None:
+    app = CostdeckApp(demo_db, start_mode=mode)
+    async with app.run_test(size=(64, 20)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        for selector in tables:
+            table = app.screen.query_one(selector, Table)
+            assert table.row_count, selector
+            assert table._columns_width() <= table._room(), selector  # no sideways scroll
+            text = "\n".join(lines_of(table))
+            first_row = table.get_row_at(0)
+            for column, cell in zip(table.ordered_columns, first_row, strict=True):
+                if column.key in table._money_columns:  # every amount shown whole
+                    amount = (cell if isinstance(cell, Text) else Text.from_markup(str(cell))).plain.strip()
+                    assert amount in text, (selector, amount)
+            if mode != "activity":  # (its money is a request count's price, which may go first)
+                assert any(c.key in table._money_columns for c in table.ordered_columns), selector
+            if table._hidden:  # a hint that columns are hidden, on screen and in the tooltip
+                assert "›" in text.splitlines()[0] and table.tooltip, selector
 
 
 # -- CSV ------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import Column, RowKey
+from textual._two_way_dict import TwoWayDict
+from textual.widgets.data_table import Column, ColumnKey, RowKey
 from textual_plotext import PlotextPlot
 
 from cache import timeutil
@@ -109,10 +110,26 @@ def _cell_width(cell: object) -> int:
     return max((Text(line).cell_len for line in text.split("\n")), default=0)
 
 
+def _ellipsis(cell: object) -> object:
+    """A text cell cut by its column shows an ellipsis (never cut silently)."""
+    if isinstance(cell, str):
+        return Text.from_markup(cell, overflow="ellipsis")
+    if isinstance(cell, Text) and cell.overflow is None:
+        cell.overflow = "ellipsis"
+    return cell
+
+
 class Table(DataTable[Any]):
     """The one DataTable of the app: vim/k9s keys (j/k down/up, g/G top/bottom, as well as the arrows
     and Home/End), and money is never cut: a fixed-width column that receives an amount wider than
-    itself grows to fit it, taking the width from the widest column without money."""
+    itself grows to fit it, taking the width from the widest column without money.
+
+    A table wider than its place (below 80 columns) keeps its first (name) column and its money on
+    screen: it narrows the name column, then hides columns in the order the view declares
+    (`drop_order`, column keys; by default the columns without money, right to left), then narrows
+    the name column further, and only then hides money columns (right to left, never the first).
+    The last column shown is then marked "›" and the tooltip names the hidden columns; they come
+    back when the table gets the room."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="table.down"),
@@ -122,10 +139,14 @@ class Table(DataTable[Any]):
         Binding("S", "sort_next", "Sort", show=False, id="table.sort"),
     ]
 
-    def __init__(self, *args: Any, **kw: Any) -> None:
+    def __init__(self, *args: Any, drop_order: Iterable[str] = (), **kw: Any) -> None:
         super().__init__(*args, **kw)
         self._money_columns: set[Any] = set()
         self._order: dict[RowKey, int] = {}  # each row's position as added (before any sort)
+        self.drop_order: tuple[str, ...] = tuple(drop_order)
+        self._declared: list[ColumnKey] = []  # every column in the view's order, hidden ones too
+        self._hidden: dict[ColumnKey, tuple[Column, dict[RowKey, Any]]] = {}  # column, its cells
+        self._narrowed: dict[ColumnKey, tuple[int, bool]] = {}  # columns narrowed: their own width
 
     def source_index(self) -> int:
         """The row under the cursor as the view added it (its index in the view's own list), whatever
@@ -152,13 +173,28 @@ class Table(DataTable[Any]):
         if columns:
             self._money_columns = set()
             self._sort = None
+            self._declared = []
+            self._hidden = {}
+            self._narrowed = {}
+            self.tooltip = None
+        else:
+            for _, cells in self._hidden.values():
+                cells.clear()
         return self
+
+    def add_column(self, label: Any, *, width: int | None = None, key: str | None = None,
+                   default: Any = None) -> ColumnKey:
+        column_key = super().add_column(label, width=width, key=key, default=default)
+        self._declared.append(column_key)
+        return column_key
 
     _restore: tuple[str | None, int] | None = None
 
     def _after_refill(self) -> None:
-        """A filled table shares its width (`share_width`); a refilled one keeps the user's sort and place."""
+        """A filled table shares its width (`share_width`) and fits its place (`fit_columns`); a
+        refilled one keeps the user's sort and place."""
         self.share_width()
+        self.fit_columns()
         self._apply_sort()
         restore, self._restore = self._restore, None
         if restore is None or not self.row_count:
@@ -211,14 +247,22 @@ class Table(DataTable[Any]):
         self.sort(key, key=sort_value, reverse=reverse)
 
     def _label_sort(self) -> None:
-        for column in self.columns.values():
+        """Column labels: the sort arrow on the sorted column, "›" on the last one when some are hidden."""
+        ordered = self.ordered_columns
+        for column in ordered:
             base = getattr(column, "_base_label", None)
             if base is None:
                 base = column._base_label = column.label.copy()  # type: ignore[attr-defined]
             label = base.copy()
             if self._sort is not None and column.key == self._sort[0]:
                 label.append(" ↓" if self._sort[1] else " ↑", style="bold")
+            if self._hidden and column is ordered[-1]:
+                if not column.auto_width and label.cell_len + 2 > column.width:  # the mark is never cut
+                    label.truncate(max(1, column.width - 2))
+                label.append(" ›", style="bold")
             column.label = label
+            if column.auto_width:  # the label's new width counts
+                column.content_width = max(column.content_width, label.cell_len)
         self._require_update_dimensions = True
         self.refresh()
 
@@ -237,7 +281,15 @@ class Table(DataTable[Any]):
 
     def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None,
                 label: Any = None) -> RowKey:
+        hidden_cells: dict[ColumnKey, Any] = {}
+        if self._hidden and len(cells) > len(self.columns):  # a row of every column: keep the hidden ones aside
+            by_key = dict(zip(self._declared, cells, strict=False))
+            hidden_cells = {k: by_key.get(k) for k in self._hidden}
+            cells = tuple(by_key.get(k) for k in self._declared if k not in self._hidden)
+        cells = tuple(_ellipsis(c) for c in cells)
         row_key = super().add_row(*cells, height=height, key=key, label=label)
+        for k, cell in hidden_cells.items():
+            self._hidden[k][1][row_key] = cell
         self._order[row_key] = self.row_count - 1
         self.fit_money(cells)
         if self.row_count == 1:
@@ -298,6 +350,107 @@ class Table(DataTable[Any]):
             self._require_update_dimensions = True
             self._clear_caches()  # the rows were rendered at the old widths
             self.refresh()
+
+    # -- a table wider than its place (below 80 columns) ----------------------------------------------
+    NAME_MIN = 10  # the first column is not narrowed below this
+    NAME_SOFT = 16  # ... nor below this (nor another text column) before columns are hidden
+
+    def on_resize(self) -> None:
+        if self._declared:
+            self.call_after_refresh(self.fit_columns)
+
+    def _room(self) -> int:
+        """The cells the columns can take: the table's width less its vertical scrollbar."""
+        width = self.size.width
+        if self.row_count > max(1, self.size.height - int(self.show_header)):
+            width -= self.scrollbar_size_vertical
+        return width
+
+    def _columns_width(self) -> int:
+        return sum(c.get_render_width(self) for c in self.ordered_columns)
+
+    def fit_columns(self) -> None:
+        """Show every column that fits (see the class doc); narrow or hide, in order, the ones that do not."""
+        room = self._room()
+        if room <= 0 or not self.columns:
+            return
+        changed = self._show_hidden()
+        if self._columns_width() > room:
+            changed = True
+            first = next((c.key for c in self.ordered_columns if c.get_render_width(self) > 2 * self.cell_padding + 3),
+                         self.ordered_columns[0].key)  # the name column (not a mark column)
+
+            def narrow(key: ColumnKey, floor: int) -> bool:
+                """Narrow a text column to what the table lacks (not below `floor`); True if it then fits."""
+                column = self.columns[key]
+                over = self._columns_width() - room
+                width = column.get_render_width(self) - 2 * self.cell_padding
+                if key in self._money_columns or width <= floor:
+                    return over <= 0
+                self._narrowed.setdefault(key, (column.width, column.auto_width))
+                column.auto_width = False
+                column.width = max(floor, width - over)
+                return self._columns_width() <= room
+
+            def hide(keys: Iterable[ColumnKey], floor: int) -> bool:
+                for key in keys:
+                    if self._columns_width() <= room:
+                        return True
+                    if key in self.columns and key != first and not narrow(key, floor):
+                        self._hide(key)
+                return self._columns_width() <= room
+
+            declared = [ColumnKey(k) for k in self.drop_order]
+            plain = [k for k in reversed(self._declared) if k not in self._money_columns]
+            money = [k for k in self._declared if k in self._money_columns and k in self.columns]
+            (narrow(first, self.NAME_SOFT) or hide(declared + plain, self.NAME_SOFT)
+             or narrow(first, self.NAME_MIN) or hide(list(reversed(money[1:])), 10**6))
+            for key, (width, auto) in self._narrowed.items():  # width left over goes back to the narrowed columns
+                column = self.columns.get(key)
+                spare = room - self._columns_width()
+                if column is not None and spare > 0:
+                    column.width = min(column.content_width if auto else width, column.width + spare)
+        if changed:
+            hidden = [getattr(self._hidden[k][0], "_base_label", self._hidden[k][0].label).plain
+                      for k in self._declared if k in self._hidden]
+            self.tooltip = f"Hidden for lack of width: {', '.join(hidden)} (widen the terminal)" if hidden else None
+            self._label_sort()
+            self._clear_caches()
+
+    def update_cell(self, row_key: Any, column_key: Any, value: Any, *, update_width: bool = False) -> None:
+        hidden = self._hidden.get(ColumnKey(column_key) if isinstance(column_key, str) else column_key)
+        if hidden is not None:  # kept for when the column comes back
+            hidden[1][RowKey(row_key) if isinstance(row_key, str) else row_key] = value
+            return
+        super().update_cell(row_key, column_key, value, update_width=update_width)
+
+    def _hide(self, key: ColumnKey) -> None:
+        column = self.columns[key]
+        if not hasattr(column, "_base_label"):
+            column._base_label = column.label.copy()  # type: ignore[attr-defined]
+        cells = {row_key: row[key] for row_key, row in self._data.items()}
+        self.remove_column(key)
+        self._hidden[key] = (column, cells)
+
+    def _show_hidden(self) -> bool:
+        """Put the hidden columns back in their place (with the name column's own width)."""
+        narrowed, self._narrowed = self._narrowed, {}
+        for key, (width, auto) in narrowed.items():
+            column = self.columns.get(key) or (self._hidden[key][0] if key in self._hidden else None)
+            if column is not None:
+                column.width, column.auto_width = width, auto
+        if not self._hidden:
+            return bool(narrowed)
+        hidden, self._hidden = self._hidden, {}
+        for key, (column, cells) in hidden.items():
+            self.columns[key] = column
+            for row_key, row in self._data.items():
+                row[key] = cells.get(row_key)
+        self._column_locations = TwoWayDict({k: i for i, k in enumerate(k for k in self._declared if k in self.columns)})
+        self._require_update_dimensions = True
+        self._update_count += 1
+        self.refresh(layout=True)
+        return True
 
     def _donor(self, columns: list[Column], grow: int) -> Column | None:
         free = [c for c in columns if not c.auto_width and c.key not in self._money_columns and c.width - grow >= 8]

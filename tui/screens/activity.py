@@ -121,17 +121,20 @@ entry shows it in full (the whole error).
     def compose(self) -> ComposeResult:
         yield TopBar("Activity")
         yield Label("Sources", classes="section")
-        yield Table(id="sources", cursor_type="row", zebra_stripes=True)
+        yield Table(id="sources", cursor_type="row", zebra_stripes=True,
+                    drop_order=("kind", "calls", "rows", "last"))
         with Horizontal(id="sync-box"):
             yield Static("", id="sync-lines")
             yield ProgressBar(id="sync-bar", total=1, show_eta=False)
         with Horizontal(id="history"):
             with Vertical():
                 yield Label("Sync runs", id="runs-title", classes="section")
-                yield Table(id="runs", cursor_type="row", zebra_stripes=True)
+                yield Table(id="runs", cursor_type="row", zebra_stripes=True,
+                            drop_order=("rows", "calls", "dur"))
             with Vertical():
                 yield Label("Audit log", classes="section")
-                yield Table(id="audit", cursor_type="row", zebra_stripes=True)
+                yield Table(id="audit", cursor_type="row", zebra_stripes=True,
+                            drop_order=("where", "resource", "action", "mode"))
         yield Footer()
 
     def on_mount(self) -> None:

@@ -274,7 +274,8 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
             yield Card("Net savings", id="card-savings")
         yield Static("", id="cm-empty")
         yield UtilizationChart(id="cm-chart")
-        yield Table(id="cm-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="cm-table", cursor_type="row", zebra_stripes=True,
+                    drop_order=("basis", "term", "commit", "type", "ends", "left"))
         yield Label("Purchase recommendations", classes="section", id="cm-purchase-title")
         yield Table(id="cm-purchase", cursor_type="row", zebra_stripes=True)
         yield Footer()
