@@ -178,7 +178,9 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(Text("enter accepts · esc cancels", style="dim"))
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        # (keys typed fast in a terminal can close the prompt before it mounts: no Input is left then)
+        for box in self.query(Input):
+            box.focus()
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:

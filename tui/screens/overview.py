@@ -213,7 +213,7 @@ enter on a service or sub account opens it in the Spend view.
         t = Text(" Expiring" if narrow else " Commitments expiring", style="bold", no_wrap=True, overflow="ellipsis")
         t.append(f" · next in {first.days_to_expiry}d: ", style="dim")
         t.append_text(safe(first.name or first.commitment_id, 26 if narrow else 50))
-        parts = [(f"{n} within {limit} days", style) for limit, style in
+        parts = [(f"{n} ≤{limit}d" if narrow else f"{n} within {limit} days", style) for limit, style in
                  ((30, "bold red"), (60, "dark_orange"), (90, "yellow"))
                  if (n := sum(1 for e in soon if e.flag == limit))]
         t.append(" · ", style="dim")
