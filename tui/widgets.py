@@ -125,7 +125,7 @@ class Table(DataTable[Any]):
     itself grows to fit it, taking the width from the widest column without money.
 
     A table wider than its place (below 80 columns) keeps its first (name) column and its money on
-    screen: it narrows the name column, then hides columns in the order the view declares
+    screen: it narrows long text columns (an error message) and the name column, then hides columns in the order the view declares
     (`drop_order`, column keys; by default the columns without money, right to left), then narrows
     the name column further, and only then hides money columns (right to left, never the first).
     The last column shown is then marked "›" and the tooltip names the hidden columns; they come
@@ -354,6 +354,7 @@ class Table(DataTable[Any]):
     # -- a table wider than its place (below 80 columns) ----------------------------------------------
     NAME_MIN = 10  # the first column is not narrowed below this
     NAME_SOFT = 16  # ... nor below this (nor another text column) before columns are hidden
+    LONG_TEXT = 32  # text columns wider than this are narrowed to it before anything else
 
     def on_resize(self) -> None:
         if self._declared:
@@ -403,7 +404,8 @@ class Table(DataTable[Any]):
             declared = [ColumnKey(k) for k in self.drop_order]
             plain = [k for k in reversed(self._declared) if k not in self._money_columns]
             money = [k for k in self._declared if k in self._money_columns and k in self.columns]
-            (narrow(first, self.NAME_SOFT) or hide(declared + plain, self.NAME_SOFT)
+            (any(narrow(k, self.LONG_TEXT) for k in plain if k in self.columns)  # a long text (an error) first
+             or narrow(first, self.NAME_SOFT) or hide(declared + plain, self.NAME_SOFT)
              or narrow(first, self.NAME_MIN) or hide(list(reversed(money[1:])), 10**6))
             for key, (width, auto) in self._narrowed.items():  # width left over goes back to the narrowed columns
                 column = self.columns.get(key)
