@@ -14,11 +14,11 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
-from textual._two_way_dict import TwoWayDict
 from textual.widgets.data_table import Column, ColumnKey, RowKey
 from textual_plotext import PlotextPlot
 
