@@ -419,6 +419,12 @@ class Table(DataTable[Any]):
             self._label_sort()
             self._clear_caches()
 
+    def full_row_at(self, index: int) -> list[Any]:
+        """The cells of a row in the view's column order, the hidden columns' too."""
+        row_key = self.ordered_rows[index].key
+        return [self._hidden[k][1].get(row_key) if k in self._hidden else self._data[row_key].get(k)
+                for k in self._declared]
+
     def update_cell(self, row_key: Any, column_key: Any, value: Any, *, update_width: bool = False) -> None:
         hidden = self._hidden.get(ColumnKey(column_key) if isinstance(column_key, str) else column_key)
         if hidden is not None:  # kept for when the column comes back
