@@ -43,6 +43,7 @@ import getpass
 import json
 import shlex
 import sqlite3
+import textwrap
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -748,7 +749,11 @@ def export_script(plan: Plan, kind: str | None = None, *, generated_at: datetime
         lines.append("#")
         lines.append("# Not included:")
         for e in plan.excluded:
-            lines.append(f"#   - {_comment(e.resource_id, 60)} ({_comment(e.rule, 30)}): {_comment(e.reason, 100)}")
+            # the reason in full, wrapped on comment lines (the advice the user needs is never cut)
+            head = f"#   - {_comment(e.resource_id, 60)} ({_comment(e.rule, 30)}): "
+            reason = textwrap.wrap(_comment(e.reason, 4000), width=max(40, 100 - len(head))) or [""]
+            lines.append(head + reason[0])
+            lines.extend(f"#       {more}" for more in reason[1:])
     lines.append("")
     lines.append(_PRELUDE.replace("@ACCOUNT_CHECK@", ex.account_check()).replace("@ACCOUNT_HINT@", ex.account_hint))
     by_account: dict[str, list[tuple[int, PlanStep]]] = {}

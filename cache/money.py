@@ -52,6 +52,11 @@ def cents(nanos: int) -> Decimal:
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹"}
 
 
+def currency_symbol(currency: str | None) -> str:
+    """$ for USD (the few currencies with a symbol), else ''."""
+    return _SYMBOLS.get(currency or "", "")
+
+
 def fmt(nanos: int | None, currency: str | None = "USD", *, compact: bool = False, places: int = 2) -> str:
     """Human money: $1,234.56 (or $1.2k compact). None -> '—'. A non-zero amount that would round to
     zero shows as '<$0.01' (or '-<$0.01'), never as '$0.00'."""

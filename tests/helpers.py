@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import shutil
+import tempfile
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,27 @@ DEMO_AS_OF = date(2026, 6, 30)
 DEMO_NOW = "2026-06-30T09:30:00+00:00"
 
 
+_BUILT: dict[bool, Path] = {}  # one build per test session (and flag): each caller gets a copy
+
+
 def build_demo(path: Path, *, recommendations: bool = True) -> Path:
-    """The demo snapshot as of DEMO_AS_OF with the clock pinned, as `costdeck demo` writes it."""
+    """The demo snapshot as of DEMO_AS_OF with the clock pinned, as `costdeck demo` writes it, at `path`.
+
+    The demo is generated once per test session (about 4 s each time) and copied for every caller, so
+    each module still has a file of its own."""
+    built = _BUILT.get(recommendations)
+    if built is None:
+        folder = Path(tempfile.mkdtemp(prefix="costdeck-demo-"))
+        atexit.register(shutil.rmtree, folder, True)
+        built = _BUILT[recommendations] = _generate_demo(folder / "demo.db", recommendations=recommendations)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal"):
+        if Path(f"{built}{suffix}").exists():
+            shutil.copyfile(f"{built}{suffix}", f"{path}{suffix}")
+    return path
+
+
+def _generate_demo(path: Path, *, recommendations: bool) -> Path:
     from analysis.recommendations import recompute
     from providers import demo
     from providers.config import Config

@@ -24,6 +24,7 @@ from tui.app import CostdeckApp
 from tui.dialogs import PromptScreen
 from tui.screens.activity import ActivityScreen
 from tui.screens.cleanup import CleanupScreen, open_cleanup
+from tui.widgets import Table
 
 NOW = "2026-06-30T09:30:00+00:00"
 NANOS = 1_000_000_000
@@ -200,8 +201,8 @@ async def test_dry_run_typed_confirmation_and_the_audit_log(db: Path, marked: di
         await pilot.press("7")
         await settle(pilot)
         assert isinstance(app.screen, ActivityScreen)
-        audit = app.screen.query_one("#audit", DataTable)
-        rows = [[str(c) for c in audit.get_row_at(i)] for i in range(audit.row_count)]
+        audit = app.screen.query_one("#audit", Table)
+        rows = [[str(c) for c in audit.full_row_at(i)] for i in range(audit.row_count)]
         # columns: when, mode, result, action, resource, where
         mine = [r for r in rows if r[4] in marked["planned"]]
         assert sorted((r[4], r[1], r[2]) for r in mine) == sorted(

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
-from textual.command import Hit, Hits, Provider
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.message import Message
 from textual.worker import Worker, WorkerState
 
@@ -71,28 +71,51 @@ SHORT_TITLES = {"recommendations": "Recs", "commitments": "Commit", "kubernetes"
 
 
 class ViewCommands(Provider):
-    """Command palette: every view, and the current view's own commands."""
+    """The command palette's one provider. With nothing typed it lists, in this order: the current
+    view's commands (its keys with a description, then its `palette_commands()`), the views, the
+    app's commands, then Textual's (keys, theme, screenshot, quit). Any view, a new one included,
+    declares its commands by its BINDINGS and `palette_commands`; nothing to register here."""
 
-    async def search(self, query: str) -> Hits:
+    def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
         app = self.app
         assert isinstance(app, CostdeckApp)
-        matcher = self.matcher(query)
+        screen = self.screen  # the view the palette was opened from
         commands: list[tuple[str, Callable[[], Any], str]] = []
-        for key, mode, title in VIEWS:
-            commands.append((f"Go to {title} ({key})", partial(app.switch_mode, mode), f"Open the {title} view"))
+        title = getattr(screen, "VIEW_TITLE", "") or "View"
+        seen: set[str] = set()
+        for b in getattr(screen, "BINDINGS", []):
+            if not isinstance(b, Binding) or not b.description or b.action in seen:
+                continue
+            if screen.check_action(b.action, ()) is False:
+                continue
+            seen.add(b.action)
+            commands.append((f"{title}: {b.description} ({_key_label(b.key)})",
+                             partial(screen.run_action, b.action), b.tooltip))
+        extra = getattr(screen, "palette_commands", None)
+        if callable(extra):
+            commands.extend(extra())
+        for key, mode, view in VIEWS:
+            commands.append((f"Go to {view} ({key})", partial(app.switch_mode, mode), ""))
         commands.append(("Reload from cache", app.action_reload, "Re-read the cache file"))
         if app.config.sources:
             commands.append(("Sync all sources (r)", partial(app.start_sync, None), "Pull fresh data in the background"))
             for name in app.config.sources:
                 commands.append((f"Sync source {name}", partial(app.start_sync, [name]), "Pull fresh data"))
         commands.append(("Help for this view (?)", app.action_help, "Keys of the current view"))
-        extra = getattr(self.screen, "palette_commands", None)  # the view the palette was opened from
-        if callable(extra):
-            commands.extend(extra())
-        for name, callback, help_text in commands:
+        for sc in app.get_system_commands(screen):
+            commands.append((sc.title, sc.callback, sc.help))
+        return commands
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._commands():
+            yield DiscoveryHit(name, callback, help=help_text or None)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._commands():
             score = matcher.match(name)
             if score > 0:
-                yield Hit(score, matcher.highlight(name), callback, help=help_text)
+                yield Hit(score, matcher.highlight(name), callback, help=help_text or None)
 
 
 class CostdeckApp(App[int]):
@@ -101,7 +124,7 @@ class CostdeckApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "costdeck"
-    COMMANDS = App.COMMANDS | {ViewCommands}
+    COMMANDS = {ViewCommands}  # Textual's own commands come last, from ViewCommands
     COMMAND_PALETTE_BINDING = "ctrl+p"
     VIEW_TABS = [(key, mode, SHORT_TITLES.get(mode, title)) for key, mode, title in VIEWS]
     MODES = {"overview": OverviewScreen, "spend": SpendScreen, "recommendations": RecommendationsScreen, "activity": ActivityScreen,
@@ -168,6 +191,36 @@ class CostdeckApp(App[int]):
         # Writers of this process (status changes, sync, cleanup) report their lock waits here.
         self._previous_wait_hook = set_lock_wait_hook(self._lock_wait_hook)
         self.switch_mode(self.start_mode)
+        self._cache_seen = self._cache_fingerprint()
+        self.set_interval(self.WATCH_INTERVAL, self.check_cache_changed)
+
+    # -- another process wrote the cache ------------------------------------------------------
+    WATCH_INTERVAL = 2.0  # seconds between two looks at the cache's change counter
+
+    def _cache_fingerprint(self) -> int | None:
+        """SQLite's change counter of the cache as this connection sees it (PRAGMA data_version
+        changes when ANY other connection, of this process or another, commits); None when the
+        connection is busy (a worker reads): look again at the next tick."""
+        if not self.db_lock.acquire(blocking=False):
+            return None
+        try:
+            return int(self.store.conn.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error:
+            return None
+        finally:
+            self.db_lock.release()
+
+    def check_cache_changed(self) -> bool:
+        """Reload the current view (keeping its place) when the cache changed since the last look:
+        `costdeck import` / `sync` / cron, or a write of this app. Returns whether it reloaded."""
+        seen = self._cache_fingerprint()
+        if seen is None or seen == self._cache_seen:
+            return False
+        self._cache_seen = seen
+        if self.syncing:  # the sync's end reloads
+            return False
+        self.action_reload(quiet=True)
+        return True
 
     def run(self, *args: Any, **kwargs: Any) -> int | None:
         try:
@@ -266,17 +319,25 @@ class CostdeckApp(App[int]):
         seen: set[str] = set()
         for node_bindings in (getattr(screen, "BINDINGS", []), self.BINDINGS):
             for b in node_bindings:
-                if isinstance(b, Binding) and b.description and b.key not in seen and b.action != "command_palette":
+                if isinstance(b, Binding) and b.description and b.key not in seen and b.action != "command_palette" \
+                        and not b.action.startswith("switch_mode"):  # the views: one line of their own
                     if hasattr(screen, "check_action") and screen.check_action(b.action, ()) is False:
                         continue
                     seen.add(b.key)
-                    keys.append((_key_label(b.key), b.description))
+                    same = next((i for i, (_, d) in enumerate(keys) if d == b.description), None)
+                    if same is not None:  # q and ctrl+c: one line
+                        keys[same] = (f"{keys[same][0]}, {_key_label(b.key)}", b.description)
+                    else:
+                        keys.append((_key_label(b.key), b.description))
         if screen.query(Table):  # the one Table's keys (a view's own g wins: Spend's group by)
             top = "" if "g" in seen else "g/"
             keys.append((f"j/k  {top}G", f"table: down/up, {'top/' if top else ''}bottom (also arrows, Home/End)"))
+            if not ({"S", "s"} & seen):
+                keys.append(("S", "table: sort by the next column (again: reverse)"))
         keys.append(("ctrl+p  :", "command palette"))
         title = getattr(screen, "VIEW_TITLE", "costdeck")
-        self.push_screen(HelpScreen(title, keys, getattr(screen, "HELP", "")))
+        self.push_screen(HelpScreen(title, keys, getattr(screen, "HELP", ""),
+                                    views=[(k, short) for k, _, short in self.VIEW_TABS]))
 
     def action_reload(self, quiet: bool = False) -> None:
         self.data_version += 1

@@ -18,35 +18,101 @@ from textual.widgets.option_list import Option
 from .widgets import clean
 
 
+def reflow(notes: str) -> str:
+    """Prose wrapped at a fixed width in the source, as paragraphs that wrap to the screen: lines
+    join up; a blank line, an indented line (a list item) or a line ending with ':' keep their break."""
+    out: list[str] = []
+    for line in notes.strip().splitlines():
+        prev = out[-1] if out else ""
+        if out and line.strip() and not line.startswith(" ") and prev.strip() and not prev.endswith(":") \
+                and not prev.startswith(" "):
+            out[-1] = f"{prev} {line.strip()}"
+        else:
+            out.append(line.rstrip())
+    return "\n".join(out)
+
+
 class HelpScreen(ModalScreen[None]):
-    """Keys of the current view (and the app), plus the view's notes."""
+    """A compact key table of the current view (two columns when the keys are many and the screen
+    wide enough), the views' number keys in one line, then the view's notes (scroll)."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 80; max-width: 95%; height: auto; max-height: 90%;
-        border: thick $primary; background: $surface; padding: 1 2; }
+    HelpScreen > VerticalScroll { width: 100; max-width: 98%; height: auto; max-height: 95%;
+        border: thick $primary; background: $surface; padding: 0 1; }
+    HelpScreen .help-notes { color: $text-muted; margin-top: 1; }
     """
 
-    def __init__(self, title: str, keys: list[tuple[str, str]], notes: str = "") -> None:
+    def __init__(self, title: str, keys: list[tuple[str, str]], notes: str = "",
+                 views: list[tuple[str, str]] | None = None) -> None:
         super().__init__()
         self.title_text = title
         self.keys = keys
         self.notes = notes
+        self.views = views or []
+
+    def key_table(self, width: int) -> Text:
+        t = Text()
+        t.append(f"{self.title_text}: keys", style="bold")
+        t.append("   esc closes\n", style="dim")
+        kw = max((len(k) for k, _ in self.keys), default=4) + 2
+        short = [(k, d) for k, d in self.keys if len(d) <= 24]
+        long = [(k, d) for k, d in self.keys if len(d) > 24]
+        cell = kw + 26
+        cols = 2 if len(short) > 6 and 2 * cell <= width else 1
+        rows = -(-len(short) // cols)
+        for r in range(rows):
+            for c in range(cols):
+                i = c * rows + r
+                if i >= len(short):
+                    continue
+                key, desc = short[i]
+                t.append(f"{key:<{kw}}", style="bold cyan")
+                t.append(f"{desc:<{cell - kw}}" if c < cols - 1 else desc)
+            t.append("\n")
+        for key, desc in long:
+            t.append(f"{key:<{kw}}", style="bold cyan")
+            t.append(f"{desc}\n")
+        if self.views:
+            t.append("views ", style="dim")
+            t.append("  ".join(f"{k} {v}" for k, v in self.views))
+        return t
 
     def compose(self) -> ComposeResult:
-        t = Text()
-        t.append(f"{self.title_text}: keys\n\n", style="bold")
-        width = max((len(k) for k, _ in self.keys), default=4) + 2
-        for key, desc in self.keys:
-            t.append(f"  {key:<{width}}", style="bold cyan")
-            t.append(f"{desc}\n")
-        if self.notes:
-            t.append("\n")
-            t.append(self.notes.strip() + "\n", style="")
-        t.append("\nesc closes this help.", style="dim")
+        width = min(100, int(self.app.size.width * 0.98)) - 4
         with VerticalScroll():
-            yield Static(t)
+            yield Static(self.key_table(width), classes="help-keys")
+            if self.notes:
+                yield Static(Text(reflow(self.notes)), classes="help-notes")
+
+
+class TextScreen(ModalScreen[None]):
+    """One titled text read in full (an audit entry, a sync run, a list): scrolls, esc closes."""
+
+    BINDINGS = [Binding("escape,q,enter", "dismiss", "Close"),
+                Binding("j", "scroll('down')", "Down", show=False), Binding("k", "scroll('up')", "Up", show=False)]
+    DEFAULT_CSS = """
+    TextScreen { align: center middle; }
+    TextScreen > VerticalScroll { width: 100; max-width: 98%; height: auto; max-height: 95%;
+        border: thick $primary; background: $surface; padding: 0 1; }
+    TextScreen .text-title { text-style: bold; }
+    """
+
+    def __init__(self, title: str, body: Text | str) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body = body
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(Text(self.title_text, style="bold") + Text("   esc closes", style="dim"),
+                         classes="text-title")
+            yield Static(self.body if isinstance(self.body, Text) else Text(self.body), classes="text-body")
+
+    def action_scroll(self, where: str) -> None:
+        scroll = self.query_one(VerticalScroll)
+        scroll.scroll_relative(y=1 if where == "down" else -1, animate=False)
 
 
 class PickerScreen(ModalScreen[str | None]):
@@ -112,7 +178,9 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(Text("enter accepts · esc cancels", style="dim"))
 
     def on_mount(self) -> None:
-        self.query_one(Input).focus()
+        # (keys typed fast in a terminal can close the prompt before it mounts: no Input is left then)
+        for box in self.query(Input):
+            box.focus()
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:

@@ -56,8 +56,18 @@ def _refresh_demo(path: Path, config: Any) -> None:
         if store.is_empty() or stale:
             from providers import demo
 
-            demo.generate(store, as_of=timeutil.today())
-            recompute_recommendations(store, config)
+            from .progress import Steps
+
+            steps = Steps("costdeck: building today's demo snapshot")
+            try:
+                steps("cost, inventory and ML runs")
+                demo.generate(store, as_of=timeutil.today())
+                steps("recommendations")
+                recompute_recommendations(store, config)
+            except BaseException:
+                steps.done("failed")
+                raise
+            steps.done("opening the dashboard")
 
 
 def cmd_open(args: argparse.Namespace) -> int:

@@ -5,13 +5,13 @@ rich is imported only when a table is printed.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from typing import Any, TextIO
 
+from cache.csvout import write_csv
 from cache.money import decimal_str, fmt
-from cache.text import clean, csv_cell, json_safe
+from cache.text import clean, json_safe
 
 
 def safe(text: object) -> str:
@@ -69,11 +69,7 @@ def _write_json(records: list[dict[str, Any]], money_fields: tuple[str, ...], st
 
 
 def _write_csv(records: list[dict[str, Any]], cols: list[str], money_fields: tuple[str, ...], stream: TextIO) -> None:
-    w = csv.writer(stream, lineterminator="\n")
-    w.writerow([csv_cell(c) for c in cols])
-    for r in records:
-        w.writerow([decimal_str(r[c]) if c in money_fields and r.get(c) is not None else csv_cell(r.get(c, ""))
-                    for c in cols])
+    write_csv(stream, cols, records, money_fields)
 
 
 def _write_table(

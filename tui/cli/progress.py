@@ -121,3 +121,48 @@ class LiveSync:
         return [Text(name), Text(p.status, style=style), Text(safe(step or "")[:70]), bar,
                 f"{p.rows:,}", str(p.api_calls), f"{p.billed_api_calls} (${p.billed_api_calls * 0.01:.2f})",
                 f"{p.elapsed_s:.1f}s"]
+
+
+class Steps:
+    """Named steps of a wait before the screen opens (the first launch building the demo), on stderr:
+    on a terminal one line that names the step and ticks the seconds, elsewhere one line per step."""
+
+    def __init__(self, title: str, stream: Any = None) -> None:
+        import threading
+        import time
+
+        self._time = time.monotonic
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.title = title
+        self.step = ""
+        self.start = self._time()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        if self.tty:
+            self._thread = threading.Thread(target=self._tick, daemon=True)
+            self._thread.start()
+
+    def _line(self) -> str:
+        return f"{self.title}: {self.step}… {self._time() - self.start:4.1f} s"
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.2):
+            self.stream.write("\r" + self._line() + "\033[K")
+            self.stream.flush()
+
+    def __call__(self, step: str) -> None:
+        self.step = step
+        if self.tty:
+            self.stream.write("\r" + self._line() + "\033[K")
+        else:
+            self.stream.write(self._line() + "\n")
+        self.stream.flush()
+
+    def done(self, what: str = "ready") -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        end = f"{self.title}: {what} in {self._time() - self.start:.1f} s"
+        self.stream.write(("\r" + end + "\033[K\n") if self.tty else end + "\n")
+        self.stream.flush()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 from datetime import date, timedelta
 from typing import Any
 
 from cache import Store, timeutil
 from cache import queries as q
+from cache.csvout import write_csv
 from providers.errors import InputError
 
 from .anomalies import report_anomalies, report_budgets, report_forecast
@@ -133,7 +133,7 @@ def report_ml_runs(store: Store, args: argparse.Namespace) -> int:
         if args.format == "table":
             print("no ML runs in this cache")
         elif args.format == "csv":
-            csv.writer(sys.stdout, lineterminator="\n").writerow(mlruns.RECORD_FIELDS)
+            write_csv(sys.stdout, list(mlruns.RECORD_FIELDS), [])
         else:
             sys.stdout.write("[]\n")
         return 0

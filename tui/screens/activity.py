@@ -17,6 +17,7 @@ from cache import timeutil
 from providers import registry
 
 from ..base import ViewScreen, post_result
+from ..dialogs import TextScreen
 from ..widgets import Table, TopBar, clean, safe
 
 STATUS_STYLE = {"ok": "green", "partial": "yellow", "failed": "bold red", "running": "cyan", "queued": "dim"}
@@ -38,6 +39,58 @@ def _dur(ms: int | None) -> str:
     return f"{ms / 1000:.1f}s" if ms < 600_000 else f"{ms / 60000:.0f}m"
 
 
+def _index(event: DataTable.RowSelected) -> int:
+    value = event.row_key.value if event.row_key is not None else None
+    return int(value) if value and value.isdigit() else -1
+
+
+def _fields(rows: list[tuple[str, str | Text]]) -> Text:
+    """Label: value lines, every value in full (long ones wrap on the screen, never cut)."""
+    out = Text()
+    width = max(len(label) for label, _ in rows) + 2
+    for label, value in rows:
+        out.append(f"{label + ':':<{width}}", style="bold")
+        out.append_text(value if isinstance(value, Text) else Text(value))
+        out.append("\n")
+    return out
+
+
+def audit_entry(a: ActionRow) -> Text:
+    """One audit log entry, in full."""
+    return _fields([
+        ("When", a.at.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Mode", "dry run (nothing changed)" if a.dry_run else "executed"),
+        ("Result", Text(clean(a.result, 200), style="red" if a.error else "green")),
+        ("Error", Text(clean(a.error, 4000), style="red") if a.error else "none"),
+        ("Action", clean(a.action, 200)),
+        ("Resource", clean(a.resource_id or "—", 400)),
+        ("Provider", clean(a.provider_name or "—", 100)),
+        ("Account", clean(a.sub_account_id or "—", 200)),
+        ("Region", clean(a.region_id or "—", 100)),
+        ("By", clean(a.actor, 200)),
+    ])
+
+
+def run_entry(r: RunRow) -> Text:
+    """One sync run, in full: its window, figures, error and every step's error."""
+    rows: list[tuple[str, str | Text]] = [
+        ("Started", r.started_at.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Finished", r.finished_at.strftime("%Y-%m-%d %H:%M:%S UTC") if r.finished_at else "—"),
+        ("Status", status_text(r.status)),
+        ("Took", _dur(r.duration_ms) or "—"),
+        ("Window", clean(r.window, 200) or "—"),
+        ("Rows", f"{r.rows:,}"),
+        ("API calls", f"{r.api_calls:,}" + (f" ({r.billed_api_calls} billed, ${r.billed_api_calls / 100:.2f})"
+                                           if r.billed_api_calls else "")),
+    ]
+    if r.scanned:
+        rows.append(("Scanned", clean(r.scanned, 200)))
+    rows.append(("Error", Text(clean(r.error, 4000), style="red") if r.error else "none"))
+    for step, err in r.step_errors.items():
+        rows.append((f"Step {clean(step, 40)}", Text(clean(err, 4000), style="red")))
+    return _fields(rows)
+
+
 class ActivityScreen(ViewScreen):
     VIEW_TITLE = "Activity"
     HELP = """
@@ -47,33 +100,41 @@ last sync (billed ones in brackets: AWS Cost Explorer charges $0.01 each) and it
 r syncs the selected source and R all configured sources, in the background: the rest of the app
 stays usable and shows the previous data until the sync has written; a notification says when it
 ends. A failed source keeps its previous data. The lower tables show the selected source's sync
-history and the audit log of cleanup actions (dry runs included).
+history and the audit log of cleanup actions (dry runs included); enter on a sync run or an audit
+entry shows it in full (the whole error).
 """
     BINDINGS = [
         Binding("r", "sync_selected", "Sync source", id="activity.sync"),
         Binding("R", "sync_all", "Sync all", id="activity.sync_all"),
         Binding("x", "cancel_sync", "Cancel sync", id="activity.cancel"),
+        # shown in the footer: enter on a sync run or an audit entry (the table's own enter selects it)
+        Binding("enter", "open_entry", "Full entry", id="activity.entry"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.sources: list[SourceRow] = []
         self.selected: str | None = None
+        self.runs: list[RunRow] = []
+        self.actions: list[ActionRow] = []
 
     def compose(self) -> ComposeResult:
         yield TopBar("Activity")
         yield Label("Sources", classes="section")
-        yield Table(id="sources", cursor_type="row", zebra_stripes=True)
+        yield Table(id="sources", cursor_type="row", zebra_stripes=True,
+                    drop_order=("kind", "calls", "rows", "last"))
         with Horizontal(id="sync-box"):
             yield Static("", id="sync-lines")
             yield ProgressBar(id="sync-bar", total=1, show_eta=False)
         with Horizontal(id="history"):
             with Vertical():
                 yield Label("Sync runs", id="runs-title", classes="section")
-                yield Table(id="runs", cursor_type="row", zebra_stripes=True)
+                yield Table(id="runs", cursor_type="row", zebra_stripes=True,
+                            drop_order=("rows", "calls", "dur"))
             with Vertical():
                 yield Label("Audit log", classes="section")
-                yield Table(id="audit", cursor_type="row", zebra_stripes=True)
+                yield Table(id="audit", cursor_type="row", zebra_stripes=True,
+                            drop_order=("where", "resource", "action", "mode"))
         yield Footer()
 
     def on_mount(self) -> None:
@@ -158,7 +219,8 @@ history and the audit log of cleanup actions (dry runs included).
         self._show_runs(runs, name)
         audit = self.query_one("#audit", DataTable)
         audit.clear()
-        for a in actions:
+        self.actions = actions
+        for i, a in enumerate(actions):
             where = " / ".join(clean(x, 20) for x in (a.provider_name, a.sub_account_id, a.region_id) if x)
             res = Text(a.result, style="green" if a.result in ("ok", "done", "success") else "red" if a.error else "")
             if a.error:
@@ -170,6 +232,7 @@ history and the audit log of cleanup actions (dry runs included).
                 safe(a.action, 24),
                 safe(a.resource_id or "", 40),
                 Text(where, style="dim"),
+                key=str(i),
             )
         if not actions:
             audit.add_row(Text("no cleanup actions yet", style="dim"), "", "", "", "", "")
@@ -180,7 +243,8 @@ history and the audit log of cleanup actions (dry runs included).
         )
         table = self.query_one("#runs", DataTable)
         table.clear()
-        for r in runs:
+        self.runs = runs
+        for i, r in enumerate(runs):
             err = r.error or "; ".join(f"{k}: {v}" for k, v in r.step_errors.items())
             calls = f"{r.api_calls}" + (f" (${r.billed_api_calls / 100:.2f})" if r.billed_api_calls else "")
             if r.scanned:  # BigQuery: the bytes the sync's queries scanned, next to the requests
@@ -192,7 +256,28 @@ history and the audit log of cleanup actions (dry runs included).
                 Text(f"{r.rows:,}", justify="right"),
                 Text(calls, justify="right"),
                 safe(err, 80, "red"),
+                key=str(i),
             )
+
+    # -- enter: the full entry ------------------------------------------------------------------
+    def action_open_entry(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Table) and focused.id in ("audit", "runs") and focused.row_count:
+            focused.action_select_cursor()
+        else:
+            self.notify("enter on a sync run or an audit log entry (tab moves there) shows it in full", timeout=4)
+
+    @on(DataTable.RowSelected, "#audit")
+    def _audit_selected(self, event: DataTable.RowSelected) -> None:
+        i = _index(event)
+        if 0 <= i < len(self.actions):
+            self.app.push_screen(TextScreen("Audit log entry", audit_entry(self.actions[i])))
+
+    @on(DataTable.RowSelected, "#runs")
+    def _run_selected(self, event: DataTable.RowSelected) -> None:
+        i = _index(event)
+        if 0 <= i < len(self.runs):
+            self.app.push_screen(TextScreen(f"Sync run of {clean(self.selected, 40)}", run_entry(self.runs[i])))
 
     @on(DataTable.RowHighlighted, "#sources")
     def _source_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -246,7 +331,8 @@ history and the audit log of cleanup actions (dry runs included).
         if not self.sources:
             self.notify("No sources: add one to the config file, or import a FOCUS file", severity="warning")
             return
-        src = self.sources[min(max(t.cursor_row, 0), len(self.sources) - 1)]
+        idx = t.source_index() if isinstance(t, Table) else t.cursor_row
+        src = self.sources[min(max(idx, 0), len(self.sources) - 1)]
         if not src.configured:
             hint = registry.not_synced(src.kind) or "not in the config file, so there is nothing to sync it from"
             self.notify(f"{src.name}: {hint}", severity="warning")

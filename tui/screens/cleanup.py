@@ -211,8 +211,8 @@ matches (attached again, state changed, tagged protected, gone). Every attempt i
             if e.resource_name:
                 res.append("\n")
                 res.append_text(safe(e.resource_name, id_w, "dim"))
-            why = Text(clean(e.reason, 300), style="yellow")
-            lines = max(1 + bool(e.resource_name), min(3, -(-len(why.plain) // why_w)))
+            why = Text(clean(e.reason, 4000), style="yellow")  # in full: the row is as tall as the reason
+            lines = max(1 + bool(e.resource_name), len(why.wrap(self.app.console, why_w)))
             table.add_row(res, safe(e.rule, rule_w, "dim"), why, height=lines)
         title = self.query_one("#excluded-title", Label)
         title.update(Text(f"Not in the plan ({len(plan.excluded)})"))

@@ -3,7 +3,6 @@ expiry, the daily utilization and coverage chart, and what to buy next."""
 
 from __future__ import annotations
 
-import csv
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -32,11 +31,13 @@ from analysis.mlcommit import MlCommitments, ml_commitments
 from analysis.mlruns import load_runs
 from analysis.purchase import PERCENTILE, PurchaseOption, purchase_options
 from cache import timeutil
+from cache.csvout import write_csv
 from cache.money import decimal_str, fmt
 
+from .. import palette
 from ..base import ViewScreen, post_result
 from ..dialogs import ask_export
-from ..widgets import Card, Chart, Table, TopBar, clean, day_ticks, money_text, safe
+from ..widgets import Card, Chart, LegendChart, Table, TopBar, clean, day_ticks, money_text, safe, y_axis
 
 UTIL_GOOD = 95.0  # utilization at or above: green
 UTIL_WARN = 80.0  # at or above: yellow; below: red
@@ -100,26 +101,28 @@ def term_text(c: CommitmentFigures) -> str:
     return f"{c.term_months // 12}yr" if c.term_months % 12 == 0 else f"{c.term_months}mo"
 
 
-class UtilizationChart(Chart):
-    """Daily utilization and coverage (%) as lines; days without a figure are gaps."""
+class UtilizationChart(LegendChart):
+    """Daily utilization and coverage (%) as lines; days without a figure are gaps. The legend is
+    above the plot (tui/widgets.LegendChart), never over the lines."""
 
-    COLORS = {"utilization %": "green", "coverage %": "cyan"}
+    COLORS = {"utilization %": palette.UTILIZATION, "coverage %": palette.COVERAGE}
 
     def show(self, labels: list[str], series: dict[str, list[float | None]], title: str = "") -> None:
+        drawn_names = [n for n, values in series.items() if any(v is not None for v in values)]
+        self.set_head(title, [(n, self.COLORS.get(n, palette.CYCLE[0])) for n in drawn_names])
+
         def draw(plt: Any) -> None:
-            if title:
-                plt.title(title)
-            drawn = False
-            for name, values in series.items():
-                pts = [(i, v) for i, v in enumerate(values) if v is not None]
-                if pts:
-                    drawn = True
-                    plt.plot([p[0] for p in pts], [p[1] for p in pts], label=name,
-                             color=self.COLORS.get(name, "orange"), marker="braille")
-            if labels and drawn:
-                day_ticks(plt, labels)
-                plt.ylim(0, 105)
-                plt.yticks([0, 25, 50, 75, 100])
+            for name in drawn_names:
+                pts = [(i, v) for i, v in enumerate(series[name]) if v is not None]
+                plt.plot([p[0] for p in pts], [p[1] for p in pts],
+                         color=self.COLORS.get(name, palette.CYCLE[0]), marker="braille")
+            if labels and drawn_names:
+                plt.xlim(0, max(1, len(labels) - 1))  # the whole period, whatever days have a figure
+                day_ticks(plt, labels, width=self.query_one(Chart).size.width)
+                # ticks a whole number of rows apart (overlapping labels draw in an arbitrary order)
+                ticks, limit = y_axis(100.0, self.query_one(Chart).size.height or 10)
+                plt.ylim(0, limit)
+                plt.yticks(ticks, [f"{t:g}%" for t in ticks])
 
         self.draw_with(draw)
 
@@ -278,7 +281,8 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
             yield Card("Net savings", id="card-savings")
         yield Static("", id="cm-empty")
         yield UtilizationChart(id="cm-chart")
-        yield Table(id="cm-table", cursor_type="row", zebra_stripes=True)
+        yield Table(id="cm-table", cursor_type="row", zebra_stripes=True,
+                    drop_order=("basis", "term", "commit", "type", "ends", "left"))
         yield Label("Purchase recommendations", classes="section", id="cm-purchase-title")
         yield Table(id="cm-purchase", cursor_type="row", zebra_stripes=True)
         yield Label("ML usage", classes="section", id="cm-ml-title")
@@ -544,10 +548,10 @@ enter shows a commitment's daily series; e exports the table (CSV or JSON); c to
         self.chart_auto = False
 
     def selected(self) -> CommitmentFigures | None:
-        table = self.query_one("#cm-table", DataTable)
+        table = self.query_one("#cm-table", Table)
         if self.report is None or table.row_count == 0:
             return None
-        idx = table.cursor_row
+        idx = table.source_index()
         return self.report.commitments[idx] if 0 <= idx < len(self.report.commitments) else None
 
     def action_open_detail(self) -> None:
@@ -607,7 +611,5 @@ def export_commitments(path: Path, rep: CommitmentReport) -> int:
     else:
         fields = list(records[0]) if records else ["commitment_id", "name", "type", "provider_name"]
         with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=fields)
-            w.writeheader()
-            w.writerows(records)
+            write_csv(fh, fields, records)
     return len(records)

@@ -144,7 +144,7 @@ matched on provider id; effective cost) and the gap. t: 7 / 30 / 90 days.
         what = "nodes" if self.nodes else TITLES[data.by].lower()
         self.query_one("#k8s-chart", StackedChart).show(
             data.days, data.chart, f"Daily allocation by {TITLES['node' if self.nodes else data.by].lower()} "
-            f"({cur}), idle apart · t {self.days}d")
+            f"({cur}), idle apart · t {self.days}d", cur)
         if self.nodes:
             self._fill_nodes(table, data, cur)
         else:
@@ -225,10 +225,11 @@ matched on provider id; effective cost) and the gap. t: 7 / 30 / 90 days.
         data = self.data
         if data is None or self.nodes:
             return
-        table = self.query_one("#k8s-table", DataTable)
-        if not data.rows or table.cursor_row is None or table.cursor_row >= len(data.rows):
+        table = self.query_one("#k8s-table", Table)
+        idx = table.source_index()
+        if not data.rows or not 0 <= idx < len(data.rows):
             return
-        row = data.rows[table.cursor_row]
+        row = data.rows[idx]
         if row.value in (None, "__idle__") or k8s.next_level(data.by) is None:
             return
         self.path = [*data.path, (data.by, row.value)]

@@ -592,8 +592,7 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
     @on(Input.Submitted, "#ml-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if not self.needle:
-            self.query_one("#ml-filter", Input).display = False
+        self.query_one("#ml-filter", Input).display = False  # enter closes the box; the filter line shows it
         self.query_one("#ml-runs", DataTable).focus()
 
     def palette_commands(self) -> list[tuple[str, Any, str]]:

@@ -240,6 +240,7 @@ enter on a service or sub account opens it in the Spend view.
             [d.isoformat() for d in ov.chart_days],
             ov.chart_series,
             f"Daily billed spend by provider, last {self.chart_days} days ({cur}){extra} · t toggles 30/90",
+            cur,
         )
         self._fill("#top-services", ov.top_services, cur)
         self._fill("#top-accounts", ov.top_accounts, cur)
@@ -279,7 +280,7 @@ enter on a service or sub account opens it in the Spend view.
         t = Text(" Expiring" if narrow else " Commitments expiring", style="bold", no_wrap=True, overflow="ellipsis")
         t.append(f" · next in {first.days_to_expiry}d: ", style="dim")
         t.append_text(safe(first.name or first.commitment_id, 26 if narrow else 50))
-        parts = [(f"{n} within {limit} days", style) for limit, style in
+        parts = [(f"{n} ≤{limit}d" if narrow else f"{n} within {limit} days", style) for limit, style in
                  ((30, "bold red"), (60, "dark_orange"), (90, "yellow"))
                  if (n := sum(1 for e in soon if e.flag == limit))]
         t.append(" · ", style="dim")
@@ -337,7 +338,7 @@ enter on a service or sub account opens it in the Spend view.
         if self.data is None or table.row_count == 0:
             return
         rows = self.data.top_services if table.id == "top-services" else self.data.top_accounts
-        idx = table.cursor_row
+        idx = table.source_index() if isinstance(table, Table) else table.cursor_row
         if not 0 <= idx < len(rows):
             return
         dim = "service_name" if table.id == "top-services" else "sub_account_id"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,6 +28,7 @@ from analysis.spend import (
 )
 from cache import queries as q
 from cache import timeutil
+from cache.csvout import write_csv
 from cache.money import decimal_str, fmt
 
 from ..base import ViewScreen, post_result
@@ -153,7 +153,7 @@ Amounts are exact; groups in another currency are listed separately and never su
         self._render_controls()
         chart = self.query_one("#spend-chart", StackedChart)
         cur = max(data.totals, key=lambda c: abs(data.totals[c])) if data.totals else "USD"
-        chart.show(data.periods, data.chart, f"{data.metric.capitalize()} cost per {data.grain}, top 5 + other ({cur})")
+        chart.show(data.periods, data.chart, f"{data.metric.capitalize()} cost per {data.grain}, top 5 + other ({cur})", cur)
         self._fill_table()
 
     def _render_controls(self) -> None:
@@ -205,6 +205,7 @@ Amounts are exact; groups in another currency are listed separately and never su
         table.add_column("Share", key="share", width=15)
         table.add_column(Text("vs prev", justify="right"), key="change", width=9)
         table.add_column("Trend", key="trend", width=trend_w)
+        keys: set[str] = set()
         for i, r in enumerate(rows[:MAX_ROWS]):
             name = r.label or r.value or "(not set)"
             ident = r.value if r.label and r.label != r.value else (r.extra or "")
@@ -219,7 +220,10 @@ Amounts are exact; groups in another currency are listed separately and never su
                 Text(sparkline([v / d for v, d in zip(r.series, data.period_days, strict=False)], trend_w),
                      style="cyan"),
             ]
-            table.add_row(*cells, key=str(i))
+            # keyed by the group itself: a reload puts the cursor back on the same group
+            key = f"{r.value}\x1f{r.currency}\x1f{r.extra or ''}" if r.value is not None else f"\x1e{i}"
+            table.add_row(*cells, key=key if key not in keys else f"{key}\x1e{i}")
+            keys.add(key)
         status = Text()
         totals: dict[str, int] = {}
         for r in rows:
@@ -301,7 +305,7 @@ Amounts are exact; groups in another currency are listed separately and never su
         table = self.query_one("#spend-table", DataTable)
         if table.row_count == 0:
             return None
-        idx = table.cursor_row
+        idx = table.source_index() if isinstance(table, Table) else table.cursor_row
         return self.shown[idx] if 0 <= idx < len(self.shown) else None
 
     def action_drill(self) -> None:
@@ -361,8 +365,7 @@ Amounts are exact; groups in another currency are listed separately and never su
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        if not self.needle:
-            self.query_one("#filter", Input).display = False
+        self.query_one("#filter", Input).display = False  # enter closes the box; the filter line shows it
         self.query_one("#spend-table", DataTable).focus()
 
     def _clear_needle(self) -> None:
@@ -450,7 +453,5 @@ def export_rows(path: Path, by: str, rows: list[SpendRow], data: SpendTable) -> 
         path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     else:
         with path.open("w", newline="", encoding="utf-8") as fh:
-            w = csv.DictWriter(fh, fieldnames=list(records[0]) if records else [by, "name", "cost", "currency"])
-            w.writeheader()
-            w.writerows(records)
+            write_csv(fh, list(records[0]) if records else [by, "name", "cost", "currency"], records)
     return len(records)

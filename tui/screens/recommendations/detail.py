@@ -11,13 +11,13 @@ from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from analysis.recommendations import Recommendation, rule_title
 from analysis.recommendations.evidence import evidence
 from cache.money import fmt
 
-from ...widgets import clean, safe
+from ... import palette
+from ...widgets import Chart, LegendChart, clean, safe, y_axis
 from .table import STATUS_STYLE
 
 EVIDENCE_ITEMS = 14  # 'key value' items on the Evidence line at most
@@ -79,26 +79,36 @@ class RecommendationDetail(Static):
         self.update(Text(message, style="dim"))
 
 
-class CpuChart(PlotextPlot):
+class CpuChart(LegendChart):
     """An instance's daily CPU % (average and p99, else maximum) as (ts, average, p99, maximum) rows;
-    without rows, a title saying there is no utilization data."""
+    without rows, a title saying there is no utilization data. The legend is above the plot."""
+
+    AVG = palette.COVERAGE  # cyan
+    PEAK = palette.PROVIDERS["aws"]  # orange
 
     def show_cpu(self, r: Recommendation | None, points: list[Any]) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
         if r is not None and points:
-            xs = list(range(len(points)))
-            plt.plot(xs, [p[1] or 0 for p in points], label="avg", color="cyan")
             peaks = [p[2] if p[2] is not None else p[3] for p in points]
-            if any(v is not None for v in peaks):
-                plt.plot(xs, [v or 0 for v in peaks], label="p99", color="orange")
+            has_peak = any(v is not None for v in peaks)
+            self.set_head(f"CPU % daily, {len(points)} days",
+                          [("avg", self.AVG)] + ([("p99", self.PEAK)] if has_peak else []))
+        else:
+            peaks, has_peak = [], False
+            self.set_head("no utilization data" if r is None or r.resource_type == "instance"
+                          else f"no utilization for a {clean(r.resource_type, 20)}", [])
+
+        def draw(plt: Any) -> None:
+            if r is None or not points:
+                return
+            xs = list(range(len(points)))
+            plt.plot(xs, [p[1] or 0 for p in points], color=self.AVG)
+            if has_peak:
+                plt.plot(xs, [v or 0 for v in peaks], color=self.PEAK)
             top = max([v or 0 for v in peaks] + [p[1] or 0 for p in points] + [0])
-            plt.ylim(0, min(100, max(10, top * 1.25)))
+            yticks, limit = y_axis(max(1.0, top), self.query_one(Chart).size.height or 10)
+            plt.ylim(0, limit)
+            plt.yticks(yticks, [f"{t:g}%" for t in yticks])
             ticks: list[float] = sorted({0, len(points) // 2, len(points) - 1})
             plt.xticks(ticks, [points[int(i)][0][5:10] for i in ticks])
-            plt.title(f"CPU % daily, last {len(points)} days")
-        else:
-            plt.title("no utilization data" if r is None or r.resource_type == "instance"
-                      else f"no utilization for a {clean(r.resource_type, 20)}")
-        self.refresh()
+
+        self.draw_with(draw)

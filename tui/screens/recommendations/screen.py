@@ -28,7 +28,7 @@ from cache import timeutil
 from cache.money import fmt
 
 from ...base import ViewScreen, post_result
-from ...dialogs import PickerScreen, PromptScreen
+from ...dialogs import PickerScreen, PromptScreen, TextScreen
 from ...widgets import TopBar, clean
 from .detail import CpuChart, RecommendationDetail
 from .table import RecommendationsTable, RuleSummary
@@ -109,6 +109,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
         Binding("o,u", "reopen", "Reopen", show=False, id="recs.reopen"),
         Binding("c", "cleanup", "Clean up", id="recs.cleanup"),
         Binding("escape", "clear_filters", "Clear filters", show=False, id="recs.clear"),
+        Binding("w", "skipped", "Skipped resources", show=False, id="recs.skipped"),
     ]
     DEFAULT_CSS = """
     #rec-controls { height: 1; padding: 0 1; background: $boost; }
@@ -159,6 +160,20 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
         self._chart_for: int | None = None
 
     # -- help ---------------------------------------------------------------------
+    def action_skipped(self) -> None:
+        """w: the resources the rules skipped at the last recompute, and why (a screen of its own)."""
+        skipped = (self.run_info or {}).get("skipped") or []
+        if not skipped:
+            self.notify("No resource was skipped at the last recompute", timeout=3)
+            return
+        body = Text()
+        for s in skipped:
+            name = clean(s.get("resource_name") or s.get("resource_id"), 60)
+            body.append(f"{s.get('rule')}", style="bold")
+            body.append(f"  {name}\n", style="cyan")
+            body.append(f"  {clean(s.get('reason'), 400)}\n")
+        self.app.push_screen(TextScreen(f"Skipped at the last recompute: {len(skipped)} resources", body))
+
     @property
     def HELP(self) -> str:  # type: ignore[override]  # noqa: N802 - read by the app's help
         lines = [self.BASE_HELP.strip(), "", "Rules:"]
@@ -167,12 +182,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
             lines.append(f"  {rid}: {doc}")
         skipped = (self.run_info or {}).get("skipped") or []
         if skipped:
-            lines += ["", f"Skipped at the last recompute ({len(skipped)}):"]
-            for s in skipped[:40]:
-                name = clean(s.get("resource_name") or s.get("resource_id"), 40)
-                lines.append(f"  {s.get('rule')}: {name}: {clean(s.get('reason'), 110)}")
-            if len(skipped) > 40:
-                lines.append(f"  … and {len(skipped) - 40} more (costdeck report recommendations lists the findings)")
+            lines += ["", f"{len(skipped)} resources were skipped at the last recompute: w lists them and why."]
         errors = (self.run_info or {}).get("errors") or {}
         for rid, err in errors.items():
             lines.append(f"  rule {rid} failed: {clean(err, 120)}")
@@ -304,7 +314,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
             t.append(f" · {hidden} dismissed/snoozed/applied (a shows them)", style="dim")
         skipped = len((self.run_info or {}).get("skipped") or [])
         if skipped:
-            t.append(f" · {skipped} skipped (? says why)", style="dim")
+            t.append(f" · {skipped} skipped (w lists them)", style="dim")
         if self.run_info and self.run_info.get("errors"):
             t.append(f" · {len(self.run_info['errors'])} rule error(s) (?)", style="red")
         if not self.recs:
@@ -441,8 +451,7 @@ one) and shows it for confirmation: nothing runs before you confirm. Thresholds:
     @on(Input.Submitted, "#rec-search")
     def _search_done(self, event: Input.Submitted) -> None:
         event.stop()
-        if not self.needle:
-            self.query_one("#rec-search", Input).display = False
+        self.query_one("#rec-search", Input).display = False  # enter closes the box; the filter line shows it
         self.query_one("#rec-table", RecommendationsTable).focus()
 
     def action_clear_filters(self) -> None:

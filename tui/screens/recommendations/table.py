@@ -66,7 +66,8 @@ class RecommendationsTable(Table):
                 safe(r.resource_name or r.resource_id, name_w, style),
             ]
             if wide:
-                cells += [safe(r.sub_account_id or "", 16, "dim"), safe(r.region_id or "", 13, "dim")]
+                # cut by the column (ellipsis), not here: the table widens them from the name's slack
+                cells += [safe(r.sub_account_id or "", 40, "dim"), safe(r.region_id or "", 30, "dim")]
             saving = money_text(r.monthly_saving, r.currency) if r.monthly_saving or r.category == "cost" \
                 else Text("—", justify="right", style="dim")
             if r.category == "cost" and not r.monthly_saving and (r.saving_basis or "").startswith("unknown"):
