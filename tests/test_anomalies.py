@@ -482,3 +482,30 @@ def test_tag_scopes_and_config(demo_master: Path) -> None:
     assert gpu.contributors[0]["label"] == "tmp-llm-finetune"
     with pytest.raises(Exception, match="notify.webhook"):
         parse_config({"notify": {"webhook": "ftp://example.com/x"}})
+
+
+async def test_view6_sorted_table_acts_on_the_row_under_the_cursor(demo_db: Path) -> None:
+    """S sorts the shared table (view 6's own s shows open/all, it is not a sort); the detail and the
+    keys act on the row shown under the cursor."""
+    from tui.app import CostdeckApp
+    from tui.screens.anomalies import AnomaliesScreen
+    from tui.widgets import Table
+
+    app = CostdeckApp(demo_db)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await _settle(pilot)
+        await pilot.press("6")
+        await _settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, AnomaliesScreen) and len(screen.rows) > 2
+        table = screen.query_one("#anomaly-table", Table)
+        table.focus()
+        await pilot.pause()
+        await pilot.press("S")
+        await pilot.press("g")  # by Days, newest first: the top row is not the view's first
+        await _settle(pilot)
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        assert key != str(screen.rows[0].id)
+        current = screen._current()
+        assert current is not None and str(current.id) == key
+        assert current.scope_title in str(screen.query_one("#anomaly-detail").render())

@@ -33,3 +33,11 @@ def test_data_strings_render_literally() -> None:
     assert clean(hostile) == "[bold red]x[/] \\x1b[31mred\\x1b[0m\\x0anext\\u202eline"
     text = safe(hostile, 20)
     assert text.plain.endswith("…") and len(text.plain) == 20 and not text.spans
+
+
+def test_sort_value_orders_dates_as_dates_not_by_their_year() -> None:
+    from tui.widgets import sort_value
+
+    cells = ["2026-06-20 → 06-30", "2026-05-21", "2026-06-27 → 06-30", "06-10→06-26"]
+    assert sorted(cells[:3], key=sort_value) == ["2026-05-21", "2026-06-20 → 06-30", "2026-06-27 → 06-30"]
+    assert sort_value("$1,234.50") < sort_value("$2k") and sort_value("12%") == (0, 12.0, "")

@@ -85,6 +85,7 @@ def money_width(cell: object) -> int:
 
 
 _NUMBER = re.compile(r"^[-+▲▼=<\s]*[$€£¥₹]?\s*[-+]?(\d[\d,]*(?:\.\d+)?)\s*([kMB%]?)")
+_DATE_LIKE = re.compile(r"^\d{1,4}[-/:]\d")  # 2026-06-20, 06-20→06-30, 12:30: text order is time order
 
 
 def sort_value(cell: object) -> tuple[int, float, str]:
@@ -93,7 +94,7 @@ def sort_value(cell: object) -> tuple[int, float, str]:
     text = (cell.plain if isinstance(cell, Text) else str(cell)).strip()
     if not text or text in ("—", "-", "?"):
         return (2, 0.0, "")
-    m = _NUMBER.match(text)
+    m = None if _DATE_LIKE.match(text) else _NUMBER.match(text)
     if m:
         value = float(m.group(1).replace(",", ""))
         value *= {"k": 1e3, "M": 1e6, "B": 1e9}.get(m.group(2), 1)
@@ -212,8 +213,8 @@ class Table(DataTable[Any]):
             return False
         if action == "last_row" and self._screen_binds("G"):
             return False
-        if action == "sort_next" and (self._screen_binds("S") or self._screen_binds("s")):
-            return False  # the view sorts its own way (Recommendations, ML runs)
+        if action == "sort_next" and (self._screen_binds("S") or self._screen_binds("s", "sort")):
+            return False  # the view sorts its own way (Recommendations, ML runs); view 6's s (open/all) is not a sort
         return True
 
     # -- sort: S cycles the columns (each descending, then ascending), then back to the view's order --
@@ -272,12 +273,13 @@ class Table(DataTable[Any]):
     def action_last_row(self) -> None:
         self.action_scroll_bottom()
 
-    def _screen_binds(self, key: str) -> bool:
+    def _screen_binds(self, key: str, action_part: str = "") -> bool:
+        """Whether the screen binds `key` (to an action whose name contains `action_part`)."""
         try:
             screen = self.screen
         except Exception:  # noqa: BLE001 - not mounted
             return False
-        return bool(screen._bindings.key_to_bindings.get(key))
+        return any(action_part in b.action for b in screen._bindings.key_to_bindings.get(key, ()))
 
     def add_row(self, *cells: Any, height: int | None = 1, key: str | None = None,
                 label: Any = None) -> RowKey:

@@ -208,17 +208,18 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
             self.query_one("#anomaly-chart", SeriesChart).show([], [], None, "")
             return
         t.move_cursor(row=min(max(0, keep), len(self.rows) - 1))
-        self._select(t.cursor_row)
+        self._select(t.source_index())
 
     def _current(self) -> an.Anomaly | None:
         t = self.query_one("#anomaly-table", Table)
-        if not self.rows or not 0 <= t.cursor_row < len(self.rows):
+        idx = t.source_index()  # the row as added, whatever the table's S sort
+        if not self.rows or not 0 <= idx < len(self.rows):
             return None
-        return self.rows[t.cursor_row]
+        return self.rows[idx]
 
     @on(DataTable.RowHighlighted, "#anomaly-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._select(event.cursor_row)
+        self._select(self.query_one("#anomaly-table", Table).source_index())
 
     @on(DataTable.RowSelected, "#anomaly-table")
     def _selected(self, event: DataTable.RowSelected) -> None:

@@ -520,7 +520,7 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
         table = self.query_one("#ml-runs", DataTable)
         if table.row_count == 0:
             return None
-        idx = table.cursor_row
+        idx = table.source_index() if isinstance(table, Table) else table.cursor_row  # whatever the S sort
         return self.shown[idx] if 0 <= idx < len(self.shown) else None
 
     @on(DataTable.RowHighlighted, "#ml-runs")
