@@ -500,20 +500,30 @@ class TopBar(Static):
     def on_resize(self) -> None:
         self.refresh_bar()
 
+    # Tab titles where the full set does not fit on one line (80 columns with eight views).
+    COMPACT_TITLES: ClassVar[dict[str, str]] = {"overview": "Over", "mlruns": "ML", "activity": "Act"}
+
+    def _tabs(self, views: Iterable[tuple[str, str, str]], current: object, compact: bool) -> Text:
+        tabs = Text()
+        tabs.append(" costdeck ", style="bold reverse")
+        for key, mode, short in views:
+            title = self.COMPACT_TITLES.get(mode, short) if compact else short
+            tabs.append(" ")
+            if mode == current:
+                tabs.append(f" {key} {title} ", style="bold reverse")
+            else:
+                tabs.append(f"{key}\u00a0", style="bold")
+                tabs.append(title, style="dim")
+        return tabs
+
     def refresh_bar(self) -> None:
         app = self.app
         info = getattr(app, "cache_info", None)
-        tabs = Text()
-        tabs.append(" costdeck ", style="bold reverse")
         current = getattr(app, "current_mode", None)
         views = getattr(app, "VIEW_TABS", ())
-        for key, mode, short in views:
-            tabs.append(" ")
-            if mode == current:
-                tabs.append(f" {key} {short} ", style="bold reverse")
-            else:
-                tabs.append(f"{key}\u00a0", style="bold")
-                tabs.append(short, style="dim")
+        tabs = self._tabs(views, current, compact=False)
+        if tabs.cell_len > (self.size.width or 120) - 2:  # 80 columns: every view's key stays on the line
+            tabs = self._tabs(views, current, compact=True)
         if not views:
             tabs.append(f" {self.view_title}", style="bold")
         status = Text()

@@ -82,7 +82,11 @@ def budget_line(b: bu.BudgetStatus, width: int) -> Text:
     t.append(f" → {fmt(b.forecast_end, cur, compact=compact)}", style="dim")
     t.append(f" {bu.STATUS_TITLES[b.status]}", style=style)
     if b.crossing and b.status != "ok":
-        t.append(f" {'on' if b.status == 'at_risk' else 'since'} {b.crossing:%m-%d}", style=style)
+        word = "on" if b.status == "at_risk" else "since"
+        if compact and t.cell_len + len(word) + 8 > width - 1:  # 80 columns: the date, never cut
+            t.append(f" {b.crossing:%m-%d}", style=style)
+        else:
+            t.append(f" {word} {b.crossing:%m-%d}", style=style)
     if not compact and b.forecast is not None:
         t.append(f"  P10–P90 {fmt(b.forecast.p10, cur, compact=True)}–{fmt(b.forecast.p90, cur, compact=True)}",
                  style="dim")
