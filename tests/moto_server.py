@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -93,17 +94,29 @@ def seed_cost_and_usage(url: str, results: list[dict[str, Any]], account_id: str
     assert status == 201, status
 
 
+def _fake_aws_env(mp: pytest.MonkeyPatch, d: Path) -> None:
+    """Fake static credentials; never read ~/.aws, never query instance metadata."""
+    for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                 ("AWS_SESSION_TOKEN", "testing"), ("AWS_DEFAULT_REGION", "us-east-1"),
+                 ("AWS_CONFIG_FILE", str(d / "no-aws-config")), ("AWS_SHARED_CREDENTIALS_FILE", str(d / "no-aws-credentials")),
+                 ("AWS_EC2_METADATA_DISABLED", "true")):
+        mp.setenv(k, v)
+    mp.delenv("AWS_PROFILE", raising=False)
+
+
 @pytest.fixture
 def aws_env(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fake static credentials; never read ~/.aws, never query instance metadata."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    """Fake static credentials for one test."""
+    _fake_aws_env(monkeypatch, Path(tmp_path))
+
+
+@pytest.fixture(scope="module")
+def aws_env_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The same for module-scoped fixtures (a moto server and the data seeded once per module)."""
+    mp = pytest.MonkeyPatch()
+    _fake_aws_env(mp, tmp_path_factory.mktemp("awsenv"))
+    yield
+    mp.undo()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from cache import Store, timeutil
 from cache.money import to_nanos
 from providers.aws import ml, ml_serving
 from providers.config import parse_config
-from tests.moto_server import FaultProxy, aws_env, make_ctx, moto_url, reset_moto  # noqa: F401
+from tests.moto_server import FaultProxy, aws_env, aws_env_module, make_ctx, moto_url, reset_moto  # noqa: F401
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 REGION = "us-east-1"
@@ -36,22 +36,7 @@ def _clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module")
-def menv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """aws_env for the module-scoped fixtures: fake credentials, no ~/.aws, no instance metadata."""
-    mp = pytest.MonkeyPatch()
-    d = tmp_path_factory.mktemp("awsenv")
-    for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                 ("AWS_SESSION_TOKEN", "testing"), ("AWS_DEFAULT_REGION", REGION),
-                 ("AWS_CONFIG_FILE", str(d / "no-config")), ("AWS_SHARED_CREDENTIALS_FILE", str(d / "no-creds")),
-                 ("AWS_EC2_METADATA_DISABLED", "true")):
-        mp.setenv(k, v)
-    mp.delenv("AWS_PROFILE", raising=False)
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def world(moto_url: str, menv: None) -> dict[str, Any]:  # noqa: F811
+def world(moto_url: str, aws_env_module: None) -> dict[str, Any]:  # noqa: F811
     reset_moto(moto_url)
     sm = boto3.client("sagemaker", endpoint_url=moto_url, region_name=REGION)
     cw = boto3.client("cloudwatch", endpoint_url=moto_url, region_name=REGION)

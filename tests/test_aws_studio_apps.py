@@ -25,7 +25,7 @@ from cache import Store, timeutil
 from cache.money import to_nanos
 from providers.aws import ml, ml_serving
 from providers.config import parse_config
-from tests.moto_server import aws_env, make_ctx, moto_url, reset_moto  # noqa: F401
+from tests.moto_server import aws_env, aws_env_module, make_ctx, moto_url, reset_moto  # noqa: F401
 from tests.sagemaker_studio_fake import StudioFake, app_arn
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -57,21 +57,7 @@ def _apps(domain: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def menv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    mp = pytest.MonkeyPatch()
-    d = tmp_path_factory.mktemp("awsenv")
-    for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                 ("AWS_SESSION_TOKEN", "testing"), ("AWS_DEFAULT_REGION", REGION),
-                 ("AWS_CONFIG_FILE", str(d / "no-config")), ("AWS_SHARED_CREDENTIALS_FILE", str(d / "no-creds")),
-                 ("AWS_EC2_METADATA_DISABLED", "true")):
-        mp.setenv(k, v)
-    mp.delenv("AWS_PROFILE", raising=False)
-    yield
-    mp.undo()
-
-
-@pytest.fixture(scope="module")
-def fake(moto_url: str, menv: None) -> Iterator[StudioFake]:  # noqa: F811
+def fake(moto_url: str, aws_env_module: None) -> Iterator[StudioFake]:  # noqa: F811
     reset_moto(moto_url)
     sm = boto3.client("sagemaker", endpoint_url=moto_url, region_name=REGION)
     domain = sm.create_domain(DomainName="research", AuthMode="IAM", VpcId="vpc-1", SubnetIds=["subnet-1"],

@@ -69,6 +69,22 @@ def status_text(status: str) -> Text:
     return Text(clean(status, 12), style=STATUS_STYLE.get(status, ""))
 
 
+
+def _cost_line(r: RunCost, gap: str, sep: str) -> Text:
+    """The run detail's cost line: the cost and its basis (or why it is unknown), then the primary
+    metric; `gap` before the basis, `sep` before the metric (the wide header spaces them more)."""
+    t = Text("cost ", style="dim")
+    if r.cost is None:
+        t.append("unknown", style="bold yellow")
+        t.append(f": {clean(r.reason, 150)}", style="yellow")
+    else:
+        t.append(fmt(r.cost, r.currency), style="bold")
+        t.append(f"{gap}({r.basis}{', so far' if r.running else ''})", style="dim")
+    if r.primary_metric:
+        t.append(sep, style="dim")
+        t.append(f"{clean(r.primary_metric, 30)} = {metric_value(r.primary_value)}", style="bold")
+    return t
+
 class ScatterPlot(Chart):
     """Metric (y) against cost (x) for one task's runs: the Pareto frontier as a yellow line, the
     best run a green x, the cheapest good run (within 1% of the best) a magenta diamond."""
@@ -809,16 +825,8 @@ parameters). esc goes back.
         if r.source:
             t.append("  ·  source ", style="dim")
             t.append(clean(r.source, 30))
-        t.append("\ncost ", style="dim")
-        if r.cost is None:
-            t.append("unknown", style="bold yellow")
-            t.append(f": {clean(r.reason, 150)}", style="yellow")
-        else:
-            t.append(fmt(r.cost, r.currency), style="bold")
-            t.append(f"  ({r.basis}{', so far' if r.running else ''})", style="dim")
-        if r.primary_metric:
-            t.append("  ·  ", style="dim")
-            t.append(f"{clean(r.primary_metric, 30)} = {metric_value(r.primary_value)}", style="bold")
+        t.append("\n")
+        t.append_text(_cost_line(r, "  ", "  ·  "))
         return t
 
     def _narrow_head(self, detail: RunDetail) -> Text:
@@ -845,17 +853,7 @@ parameters). esc goes back.
             t.append("  on ", style="dim")
             t.append(", ".join(wheres))
         lines.append(t)
-        t = Text("cost ", style="dim")
-        if r.cost is None:
-            t.append("unknown", style="bold yellow")
-            t.append(f": {clean(r.reason, 150)}", style="yellow")
-        else:
-            t.append(fmt(r.cost, r.currency), style="bold")
-            t.append(f" ({r.basis}{', so far' if r.running else ''})", style="dim")
-        if r.primary_metric:
-            t.append("  ")
-            t.append(f"{clean(r.primary_metric, 30)} = {metric_value(r.primary_value)}", style="bold")
-        lines.append(t)
+        lines.append(_cost_line(r, " ", "  "))
         if detail.params:
             t = Text("params ", style="dim")
             t.append(clean("  ".join(f"{k}={v}" for k, v in detail.params), 300))
