@@ -274,6 +274,8 @@ def test_check_exit_codes_and_once_only_webhook(demo_db: Path, tmp_path: Path, w
     out = capsys.readouterr().out
     assert "new since the last check" in out and "level shift in AWS / acme-data-ml" in out
     assert "budget ML team at risk" in out and "budget AWS prod account over" in out
+    assert "  anomaly: level shift in" in out  # an anomaly line says what it is, once
+    assert "budget: budget" not in out and "recommendation: recommendation" not in out
     assert len(_Hook.received) == 1
     text = _Hook.received[0]["text"]
     assert text.startswith("costdeck: ") and "*recommendation*" in text and "Azure Monitor" in text

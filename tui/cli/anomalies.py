@@ -171,7 +171,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         elif new:
             print(f"{len(new)} new since the last check ({len(found)} current):")
             for f in new:
-                print(f"  {f.kind}: {safe(f.summary)}")
+                # budget and recommendation lines name their kind already ("budget X over: ...")
+                named = f.summary.startswith(f"{f.kind} ")
+                print(f"  {safe(f.summary)}" if named else f"  {f.kind}: {safe(f.summary)}")
         else:
             print(f"nothing new since the last check ({len(found)} current)")
         notify_failed = False
