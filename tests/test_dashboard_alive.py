@@ -225,6 +225,19 @@ async def test_help_is_a_compact_key_table_and_skipped_resources_have_their_own_
         assert isinstance(body, Text) and body.plain.count("\n") >= 2
 
 
+async def test_help_lists_the_table_sort_where_s_is_not_a_sort(demo_db: Path) -> None:
+    # view 6's s is open/all, so its table's S sort works and help says so; ML runs sorts by its own s
+    for mode, listed in (("anomalies", True), ("mlruns", False)):
+        app = CostdeckApp(demo_db, start_mode=mode)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("question_mark")
+            await pilot.pause()
+            assert isinstance(app.screen, HelpScreen)
+            keys = str(app.screen.query_one(".help-keys", Static).render())
+            assert ("table: sort by the next column" in keys) is listed, (mode, keys)
+
+
 async def test_the_filter_box_closes_on_enter_and_the_filter_stays_shown(demo_db: Path) -> None:
     app = CostdeckApp(demo_db, start_mode="spend")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -329,10 +329,12 @@ class CostdeckApp(App[int]):
                         keys[same] = (f"{keys[same][0]}, {_key_label(b.key)}", b.description)
                     else:
                         keys.append((_key_label(b.key), b.description))
-        if screen.query(Table):  # the one Table's keys (a view's own g wins: Spend's group by)
+        tables = screen.query(Table)
+        if tables:  # the one Table's keys (a view's own g wins: Spend's group by)
             top = "" if "g" in seen else "g/"
             keys.append((f"j/k  {top}G", f"table: down/up, {'top/' if top else ''}bottom (also arrows, Home/End)"))
-            if not ({"S", "s"} & seen):
+            # S is listed where the table sorts (view 6's s is open/all, not a sort; ML runs' s sorts its own way)
+            if "S" not in seen and tables.first().check_action("sort_next", ()) is not False:
                 keys.append(("S", "table: sort by the next column (again: reverse)"))
         keys.append(("ctrl+p  :", "command palette"))
         title = getattr(screen, "VIEW_TITLE", "costdeck")
