@@ -325,6 +325,8 @@ def test_reports(demo_master: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "anomalies", "--db", str(demo_master), "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows and {"filters", "contributors", "impact", "kind", "status"} <= set(rows[0])
+    top = rows[0]["contributors"][0]  # in currency units like impact, not nanos
+    assert "delta_nanos" not in top and 0 < abs(top["delta"]) <= abs(rows[0]["impact"]) * 2, top
     assert main(["report", "budgets", "--db", str(demo_master), "--format", "csv"]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("budget,status") and "ML team,at_risk" in out

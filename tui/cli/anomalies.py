@@ -10,6 +10,7 @@ from typing import Any
 
 from cache import Store, timeutil
 from cache import queries as q
+from cache.money import decimal_str
 
 from .common import load_checked_config, refresh_if_stale
 from .format import safe, write_records
@@ -32,7 +33,10 @@ def report_anomalies(store: Store, args: argparse.Namespace) -> int:
         tops = [c.get("label") or c["value"] for c in a.contributors]
         if args.format == "json":
             rec["filters"] = a.scope
-            rec["contributors"] = a.contributors
+            # a contributor's move in currency units, like expected/actual/impact (the cache keeps nanos)
+            rec["contributors"] = [{**{k: v for k, v in c.items() if k != "delta_nanos"},
+                                    "delta": float(decimal_str(int(c.get("delta_nanos") or 0)))}
+                                   for c in a.contributors]
             rec["first_seen"] = timeutil.iso(a.first_seen)
             rec["reason"] = a.status_reason
         else:
