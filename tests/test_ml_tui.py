@@ -106,6 +106,16 @@ async def test_ml_runs_view_shows_cost_per_outcome_for_a_task(demo_db: Path) -> 
         assert "RI/SP 0% of 20 h" in line
 
 
+async def test_ml_runs_header_lines_at_80_end_with_an_ellipsis_when_cut(demo_db: Path) -> None:
+    app = CostdeckApp(demo_db, start_mode="mlruns")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        for sel in ("#ml-controls", "#ml-summary"):  # both longer than 80 on the demo: cut, never silently
+            widget = app.screen.query_one(sel, Static)
+            shown = [widget.render_line(y).text.rstrip() for y in range(widget.size.height)]
+            assert len(shown) == 1 and shown[0].endswith("…"), (sel, shown)
+
+
 async def test_task_budget_from_the_config_is_shown_against_the_week(demo_db: Path) -> None:
     from providers.config import parse_config
 

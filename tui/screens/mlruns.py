@@ -142,10 +142,11 @@ class ProfilePlot(Chart):
 
 class MLRunsScreen(ViewScreen):
     DEFAULT_CSS = """
-    MLRunsScreen #ml-controls { height: 1; padding: 0 1; background: $boost; }
+    MLRunsScreen #ml-controls { height: 1; padding: 0 1; background: $boost; text-wrap: nowrap;
+        text-overflow: ellipsis; }
     MLRunsScreen #ml-filter { height: 3; margin: 0 1; }
     MLRunsScreen #ml-tasks { height: auto; max-height: 7; }
-    MLRunsScreen #ml-summary { height: 1; padding: 0 1; }
+    MLRunsScreen #ml-summary { height: 1; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis; }
     MLRunsScreen #ml-outcome { height: 1; padding: 0 1; }
     MLRunsScreen #ml-outcome.-two { height: 2; }
     MLRunsScreen #ml-runs { height: 1fr; min-height: 5; }
