@@ -205,6 +205,25 @@ async def test_the_palette_lists_the_views_commands_first_then_textuals(demo_db:
         assert prompts.index("Quit") > prompts.index("Go to Overview (1)")  # Textual's own come last
 
 
+async def test_palette_lists_each_key_of_a_view_once(demo_db: Path) -> None:
+    # view 6's a/d/o/s/enter and Spend's e were listed twice (from the keys and the view's own commands)
+    for mode, title in (("anomalies", "Anomalies"), ("spend", "Spend")):
+        app = CostdeckApp(demo_db, start_mode=mode)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+p")
+            for _ in range(40):
+                await pilot.pause()
+                if isinstance(app.screen, CommandPalette) and app.screen.query_one(CommandList).option_count > 20:
+                    break
+            assert isinstance(app.screen, CommandPalette)
+            options = app.screen.query_one(CommandList)
+            prompts = [options.get_option_at_index(i).hit.text  # type: ignore[attr-defined]
+                       for i in range(options.option_count)]
+            keyed = [p.rsplit(" ", 1)[-1] for p in prompts if p.startswith(f"{title}: ") and p.endswith(")")]
+            assert keyed and len(keyed) == len(set(keyed)), prompts
+
+
 async def test_help_is_a_compact_key_table_and_skipped_resources_have_their_own_screen(demo_db: Path) -> None:
     app = CostdeckApp(demo_db, start_mode="recommendations")
     async with app.run_test(size=(80, 24)) as pilot:

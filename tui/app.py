@@ -83,17 +83,19 @@ class ViewCommands(Provider):
         commands: list[tuple[str, Callable[[], Any], str]] = []
         title = getattr(screen, "VIEW_TITLE", "") or "View"
         seen: set[str] = set()
+        keys: set[str] = set()
         for b in getattr(screen, "BINDINGS", []):
             if not isinstance(b, Binding) or not b.description or b.action in seen:
                 continue
             if screen.check_action(b.action, ()) is False:
                 continue
             seen.add(b.action)
+            keys.add(f"({_key_label(b.key)})")
             commands.append((f"{title}: {b.description} ({_key_label(b.key)})",
                              partial(screen.run_action, b.action), b.tooltip))
         extra = getattr(screen, "palette_commands", None)
-        if callable(extra):
-            commands.extend(extra())
+        if callable(extra):  # a view's extra command naming a key listed above is the same command: once
+            commands.extend(c for c in extra() if not (c[0].endswith(")") and c[0].rsplit(" ", 1)[-1] in keys))
         for key, mode, view in VIEWS:
             commands.append((f"Go to {view} ({key})", partial(app.switch_mode, mode), ""))
         commands.append(("Reload from cache", app.action_reload, "Re-read the cache file"))

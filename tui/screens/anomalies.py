@@ -110,11 +110,12 @@ Budgets: spent / amount, then (→) the forecast at the end of the period; the b
 forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
 """
     BINDINGS = [
-        Binding("enter", "open_spend", "Open in Spend", id="anomalies.open"),
-        Binding("a", "set_status('acknowledged')", "Ack", id="anomalies.ack"),
-        Binding("d", "dismiss_anomaly", "Dismiss", id="anomalies.dismiss"),
-        Binding("o", "set_status('open')", "Reopen", id="anomalies.reopen"),
-        Binding("s", "toggle_all", "Open/all", id="anomalies.all"),
+        Binding("enter", "open_spend", "Open in Spend", id="anomalies.open",
+                tooltip="The selected anomaly's scope and days"),
+        Binding("a", "set_status('acknowledged')", "Ack", id="anomalies.ack", tooltip="Seen, being handled"),
+        Binding("d", "dismiss_anomaly", "Dismiss", id="anomalies.dismiss", tooltip="Not a problem (asks why)"),
+        Binding("o", "set_status('open')", "Reopen", id="anomalies.reopen", tooltip="Back to the open ones"),
+        Binding("s", "toggle_all", "Open/all", id="anomalies.all", tooltip="Switch between open and all anomalies"),
     ]
 
     class DataLoaded(Message, bubble=False):
@@ -283,18 +284,6 @@ forecast (▒); at risk = the forecast reaches the budget or 90 % is spent.
             lines.append(" ")
             lines.append_text(budget_line(b, width))
         box.update(lines)
-
-    def palette_commands(self) -> list[tuple[str, Any, str]]:
-        cmds: list[tuple[str, Any, str]] = [
-            ("Anomalies: show open / all (s)", self.action_toggle_all, "Switch between open and all anomalies"),
-            ("Anomalies: open in Spend (enter)", self.action_open_spend, "The selected anomaly's scope and days"),
-        ]
-        cmds += [
-            ("Anomalies: acknowledge (a)", lambda: self.action_set_status("acknowledged"), "Seen, being handled"),
-            ("Anomalies: dismiss (d)", self.action_dismiss_anomaly, "Not a problem (asks why)"),
-            ("Anomalies: reopen (o)", lambda: self.action_set_status("open"), "Back to the open ones"),
-        ]
-        return cmds
 
     # -- keys ----------------------------------------------------------------------------------
     def action_toggle_all(self) -> None:
