@@ -261,7 +261,8 @@ def _usual_burst(values: Sequence[float], exp: Sequence[float], flags: Sequence[
 
 
 def episodes(values: Sequence[float], res: SeriesResult, gap: int = 2) -> list[Episode]:
-    """Runs of flagged days of one direction, gaps of up to `gap` normal days bridged."""
+    """Runs of flagged days of one direction, gaps of up to `gap` normal days bridged; expected and
+    actual are summed over every day from start to end (bridged days included)."""
     out: list[Episode] = []
     cur: Episode | None = None
     last = -10
@@ -270,8 +271,9 @@ def episodes(values: Sequence[float], res: SeriesResult, gap: int = 2) -> list[E
             continue
         if cur is not None and f == cur.sign and i - last <= gap + 1:
             cur.end = i
-            cur.expected += res.expected[i]
-            cur.actual += values[i]
+            for j in range(last + 1, i + 1):  # the bridged normal days count too: the sums cover
+                cur.expected += res.expected[j]  # start..end, as Spend shows the same days
+                cur.actual += values[j]
             cur.score = max(cur.score, abs(res.z[i]))
         else:
             cur = Episode(i, i, f, res.expected[i], values[i], abs(res.z[i]))

@@ -513,3 +513,14 @@ async def test_view6_sorted_table_acts_on_the_row_under_the_cursor(demo_db: Path
         current = screen._current()
         assert current is not None and str(current.id) == key
         assert current.scope_title in str(screen.query_one("#anomaly-detail").render())
+
+
+def test_an_anomaly_s_actual_is_what_spend_shows_for_its_scope_and_days(demo_master: Path) -> None:
+    """Expected and actual cover every day of the episode (bridged in-band days too), so the actual
+    equals Spend's total for the scope and days `enter` opens."""
+    with Store(demo_master, readonly=True) as store:
+        found = an.load(store.conn)
+        assert any(a.days > 2 for a in found)
+        for a in found:
+            shown = q.total(store.conn, a.start, a.end + timedelta(days=1), "billed", dict(a.scope))
+            assert shown.get(a.currency, 0) == a.actual, (a.dim_value, a.start, a.end)

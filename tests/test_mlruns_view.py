@@ -162,11 +162,8 @@ def test_mlruns_snapshot(snap_compare, demo_db: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("COSTDECK_NOW", NOW)
 
     async def go(pilot) -> None:  # type: ignore[no-untyped-def]
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        await settle(pilot)
         await pilot.press("5")
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)  # until no worker is left: the load's handlers refill the tables
 
     assert snap_compare(CostdeckApp(demo_db), terminal_size=(120, 40), run_before=go)

@@ -307,6 +307,12 @@ instance type (esc clears). Narrow terminals leave out the Start and Executors c
                 cost_text(s.best_cost, s.currency, s.best_basis or UNKNOWN) if s.best_run_id else Text(""),
                 Text(fmt(s.cost_per_day, s.currency) if s.cost_per_day is not None else "—", justify="right"),
             )
+        # widths from the content, set here: the table's auto widths are computed on a later refresh,
+        # and a frame drawn before it showed the columns at their labels' width
+        for column in t.ordered_columns:
+            cells = [column.label, *t.get_column(column.key)]
+            column.auto_width = False
+            column.width = max(Text.from_markup(c).cell_len if isinstance(c, str) else c.cell_len for c in cells)
 
     def _sorted(self, runs: list[RunCost]) -> list[RunCost]:
         if self.sort == "cost":
