@@ -64,7 +64,7 @@ def sources_overview(conn: sqlite3.Connection, configured: Iterable[tuple[str, s
                   r.finished_at, r.started_at, r.status, r.api_calls, r.billed_api_calls, r.duration_ms, r.error,
                   (SELECT max(finished_at) FROM sync_runs o WHERE o.source_id = s.id AND o.status IN ('ok', 'partial'))
                     AS last_ok,
-                  (SELECT count(*) FROM costs c WHERE c.source_id = s.id) AS cost_rows
+                  (SELECT coalesce(sum(n), 0) FROM cost_summary_monthly m WHERE m.source_id = s.id) AS cost_rows
            FROM sources s
            LEFT JOIN sync_runs r ON r.id = (SELECT max(id) FROM sync_runs WHERE source_id = s.id
                                             AND (status != 'running' OR costdeck_run_alive(detail)))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from .schema import SUMMARY_DIMS
+from .schema import PAIR_DIMS, SUMMARY_DIMS
 
 # FOCUS column name -> dims kind (the costs column of the same name).
 DIMENSIONS: dict[str, str] = {
@@ -123,6 +123,12 @@ class _Plan:
         # daily series (days x tag sets rows) answer them too.
         self.tag_narrow = not self.narrow and all(k.startswith("tag:") or k == "billing_currency" for k in filters) \
             and all(d.startswith("tag:") for d in extra_dims)
+        # One coarse dimension filtered (besides the currency): its daily series answer no grouping
+        # or a grouping by itself or the currency, the daily pair series a grouping by another
+        # coarse dimension (`pair` = (column, id or None for "not set"), set below).
+        others = [k for k in filters if k != "billing_currency"]
+        self.pair: tuple[str, int | None] | None = None
+        pair_col = DIMENSIONS[others[0]] if len(others) == 1 and not others[0].startswith("tag:") else None
         self.since = since
         self.until = until
         self.joins: list[str] = []
@@ -147,12 +153,15 @@ class _Plan:
             col = DIMENSIONS[k]
             if v is None:
                 self.filters.append(f"c.{col} IS NULL")
+                did = None
             else:
                 did = _dim_lookup(conn, col, v)
                 if did is None:
                     self.empty = True
                 self.filters.append(f"c.{col} = ?")
                 self.filter_params.append(did if did is not None else -1)
+            if col == pair_col and col in PAIR_DIMS:
+                self.pair = (col, did)
 
     def _from(self, table: str, period: str, joins: list[str]) -> str:
         """FROM/WHERE with `period` (the day or week predicate) and the filters."""
@@ -196,6 +205,23 @@ class _Plan:
         if lo >= hi:
             return [(*self.sql_from(), "day")]
         coarse = self.coarse
+        if self.pair is not None and "day" in tiers:
+            col, did = self.pair
+            if key in (None, col, "currency"):
+                # The filtered dimension's own daily series (its value column renamed to it, so
+                # the plan's filter applies as it is).
+                table = (f"(SELECT source_id, day, value AS {col}, currency, billed, effective, list, contracted "
+                         f"FROM cost_daily_dims WHERE dim = '{col}')")
+                return [(self._from(table, "c.day >= ? AND c.day < ?", self.joins),
+                         [*self.join_params, lo.isoformat(), hi.isoformat(), *self.filter_params], "day")]
+            if key in PAIR_DIMS:
+                # The first drill-down: the daily pair series of (filtered, grouped) dimension.
+                table = (f"(SELECT source_id, day, nullif(value, 0) AS {col}, nullif(by_value, 0) AS {key}, "
+                         f"nullif(currency, 0) AS currency, billed, effective, list, contracted "
+                         f"FROM cost_daily_pairs WHERE dim = '{col}' AND value = {int(did or 0)} "
+                         f"AND by_dim = '{key}')")
+                return [(self._from(table, "c.day >= ? AND c.day < ?", self.joins),
+                         [*self.join_params, lo.isoformat(), hi.isoformat(), *self.filter_params], "day")]
         if (self.narrow and key in _NARROW_KEYS or self.tag_narrow and key in (None, "tagset")) and "day" in tiers:
             # One dimension (or none), nothing filtered but the currency (or only tags, read from
             # the tag set series): the narrow daily series hold days x values rows (a few thousand
@@ -225,28 +251,10 @@ class _Plan:
         else:
             weeks_then_days(lo, hi)
         pieces = [p for p in pieces if p[1] < p[2]]
-        total_days = (last - first).days + 1
         out: list[tuple[str, list[Any], str]] = []
-        days = [p for p in pieces if p[0] == "day"]
-        if days and not coarse and key == "resource" and "day" in tiers:
-            # An IN list of days reads the day index (day, resource, ...) and sorts: a day range
-            # would skip-scan the resource covering index, one seek per resource and range.
-            listed = [a + timedelta(days=i) for _t, a, b in days for i in range((b - a).days)]
-            out.append((
-                self._from("costs", f"c.day IN ({', '.join('?' * len(listed))})", self.joins),
-                [*self.join_params, *(d.isoformat() for d in listed), *self.filter_params], "day",
-            ))
-            pieces = [p for p in pieces if p[0] != "day"]
         for tier, a, b in pieces:
             table, col = _TIER_TABLES[coarse][tier]
             pred = f"c.{col} >= ? AND c.{col} < ?"
-            if tier != "day" and not coarse:
-                # When the period is most of the data, scan the covering indexes in group order
-                # and test the period on each entry ('+' keeps the term off the indexes); when it
-                # is a small part of a long history, seek the range instead.
-                covered = (min(b, last + timedelta(days=1)) - max(a, first)).days
-                if covered * 2 >= total_days:
-                    pred = f"+c.{col} >= ? AND +c.{col} < ?"
             out.append((self._from(table, pred, self.joins),
                         [*self.join_params, a.isoformat(), b.isoformat(), *self.filter_params], tier))
         return out or [(*self.sql_from(), "day")]
@@ -263,8 +271,10 @@ _TIER_TABLES: dict[bool, dict[str, tuple[str, str]]] = {
 # Keys answered from cost_daily_dims (None: no grouping).
 _NARROW_KEYS = (None, *SUMMARY_DIMS, "tagset")
 
-# First and last day with data: two index lookups (min() and max() in one SELECT would scan).
-_SPAN = "SELECT (SELECT min(day) FROM costs), (SELECT max(day) FROM costs)"
+# First and last day with data: two index lookups on the narrow daily series (min() and max() in
+# one SELECT would scan; every daily cost row has its provider series row).
+_SPAN = ("SELECT (SELECT min(day) FROM cost_daily_dims WHERE dim = 'provider'), "
+         "(SELECT max(day) FROM cost_daily_dims WHERE dim = 'provider')")
 
 
 def _next_month(d: date) -> date:

@@ -44,6 +44,25 @@ COST_DIMS = (
     "tagset",
 )
 
+# Dimensions of the daily PAIR series (`cost_daily_pairs`, schema v8): a coarse Spend table
+# filtered on one of them and grouped by another (the first drill-down) reads days x groups rows.
+PAIR_DIMS = tuple(d for d in SUMMARY_DIMS if d != "currency")
+
+
+def pair_rollup_sql(src: str) -> str:
+    """SELECT the cost_daily_pairs rows (dim, value, by_dim, day, by_value, currency, source_id,
+    billed, effective, list, contracted, n) of `src`, a relation of daily coarse rows (columns
+    source_id, day, SUMMARY_DIMS, the 4 amounts and n). Ids are 0 where not set (key columns of a
+    WITHOUT ROWID table cannot be NULL). Plain SQL that SQLite and DuckDB both run."""
+    return " UNION ALL ".join(
+        f"SELECT '{a}' AS dim, coalesce({a}, 0) AS value, '{b}' AS by_dim, day, coalesce({b}, 0) AS by_value, "
+        f"coalesce(currency, 0) AS currency, source_id, sum(billed) AS billed, sum(effective) AS effective, "
+        f"sum(list) AS list, sum(contracted) AS contracted, sum(n) AS n FROM {src} "
+        f"GROUP BY source_id, day, {a}, {b}, currency"
+        for a in PAIR_DIMS for b in PAIR_DIMS if a != b
+    )
+
+
 _V1 = [
     """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE sources (
@@ -614,6 +633,94 @@ _V7 = [
         FROM costs GROUP BY source_id, day, {_V7_SUMMARY_COLS}, resource_type""",
 ]
 
+# v8 (scale): the daily facts split into LINES and FACTS, without losing a dimension or a digit.
+# A cost line is one (source, dimension ids, tag set) combination: at 13 months x 20,000 resources
+# about as many lines as resources, each with hundreds of days. `costs` held the 15 ids on every
+# daily row (7.9M rows, 1.35 GB with its 3 indexes); now
+# - `cost_lines`: one row per combination (id = the line), the 14 dimension ids and the source;
+# - `cost_facts`: one row per (line, day), clustered on that key (WITHOUT ROWID): the amounts and
+#   quantities only. A line's days are adjacent, so a filtered read seeks the matching lines' day
+#   ranges (a resource's, a service's) and no secondary index is needed;
+# - `cost_weekly_lines` / `cost_monthly_lines`: the fine rollups by line and ISO week / calendar
+#   month (were cost_weekly / cost_monthly with the 15 ids per row).
+# `costs`, `cost_weekly` and `cost_monthly` become VIEWs with the same columns and rows as the
+# tables they replace (every reader keeps working; SQLite flattens them into the query). The view
+# joins lines first (CROSS JOIN fixes the order): filters on dimensions and tag sets narrow the
+# lines, then each line's day range is one seek. Writes go through `Store` (views cannot be
+# written). A (line, day) is unique: rows of the same combination and day are summed (the daily
+# grain the costs table always promised). The coarse rollups (cost_summary_weekly/_monthly,
+# cost_daily_dims) are unchanged.
+_V8_DIMS = ("provider, billing_account, sub_account, service, service_category, region, resource, resource_type, "
+            "charge_category, pricing_category, commitment, commitment_status, currency, tagset")
+_V8_LINE_KEY = " AND ".join(f"l.{d} IS c.{d}" for d in _V8_DIMS.split(", "))
+_V8_AMOUNTS = "billed INTEGER NOT NULL DEFAULT 0, effective INTEGER NOT NULL DEFAULT 0, " \
+              "list INTEGER NOT NULL DEFAULT 0, contracted INTEGER NOT NULL DEFAULT 0"
+_V8_VIEW_DIMS = ", ".join(f"l.{d} AS {d}" for d in _V8_DIMS.split(", "))
+_V8 = [
+    """CREATE TABLE cost_lines (
+        id INTEGER PRIMARY KEY,
+        source_id INTEGER NOT NULL,
+        provider INTEGER, billing_account INTEGER, sub_account INTEGER, service INTEGER, service_category INTEGER,
+        region INTEGER, resource INTEGER, resource_type INTEGER, charge_category INTEGER, pricing_category INTEGER,
+        commitment INTEGER, commitment_status INTEGER, currency INTEGER, tagset INTEGER)""",
+    f"""CREATE TABLE cost_facts (
+        line INTEGER NOT NULL, day TEXT NOT NULL, {_V8_AMOUNTS},
+        pricing_quantity REAL, consumed_quantity REAL,
+        PRIMARY KEY (line, day)) WITHOUT ROWID""",
+    f"""CREATE TABLE cost_weekly_lines (
+        line INTEGER NOT NULL, week TEXT NOT NULL, {_V8_AMOUNTS}, n INTEGER NOT NULL,
+        PRIMARY KEY (line, week)) WITHOUT ROWID""",
+    f"""CREATE TABLE cost_monthly_lines (
+        line INTEGER NOT NULL, month TEXT NOT NULL, {_V8_AMOUNTS}, n INTEGER NOT NULL,
+        PRIMARY KEY (line, month)) WITHOUT ROWID""",
+    f"INSERT INTO cost_lines(source_id, {_V8_DIMS}) SELECT DISTINCT source_id, {_V8_DIMS} FROM costs "
+    f"ORDER BY source_id, resource, {_V8_DIMS}",
+    "CREATE INDEX cost_lines_key ON cost_lines(source_id, resource, service, tagset)",
+    f"""INSERT INTO cost_facts(line, day, billed, effective, list, contracted, pricing_quantity, consumed_quantity)
+        SELECT l.id, c.day, sum(c.billed), sum(c.effective), sum(c.list), sum(c.contracted),
+               sum(c.pricing_quantity), sum(c.consumed_quantity)
+        FROM costs c JOIN cost_lines l ON l.source_id = c.source_id AND {_V8_LINE_KEY}
+        GROUP BY l.id, c.day""",
+    "INSERT INTO cost_weekly_lines SELECT line, date(day, '-6 days', 'weekday 1') AS week, sum(billed), "
+    "sum(effective), sum(list), sum(contracted), count(*) FROM cost_facts GROUP BY line, week",
+    "INSERT INTO cost_monthly_lines SELECT line, substr(day, 1, 7) || '-01' AS month, sum(billed), "
+    "sum(effective), sum(list), sum(contracted), count(*) FROM cost_facts GROUP BY line, month",
+    "DROP VIEW cost_summary",
+    "DROP TABLE costs",
+    "DROP TABLE cost_weekly",
+    "DROP TABLE cost_monthly",
+    "CREATE INDEX cost_lines_resource ON cost_lines(resource)",
+    f"""CREATE VIEW costs AS
+        SELECT l.source_id AS source_id, f.day AS day, {_V8_VIEW_DIMS}, f.billed AS billed,
+               f.effective AS effective, f.list AS list, f.contracted AS contracted,
+               f.pricing_quantity AS pricing_quantity, f.consumed_quantity AS consumed_quantity
+        FROM cost_lines l CROSS JOIN cost_facts f ON f.line = l.id""",
+    *[f"""CREATE VIEW cost_{grain} AS
+        SELECT l.source_id AS source_id, w.{period} AS {period}, {_V8_VIEW_DIMS}, w.billed AS billed,
+               w.effective AS effective, w.list AS list, w.contracted AS contracted, w.n AS n
+        FROM cost_lines l CROSS JOIN cost_{grain}_lines w ON w.line = l.id"""
+      for grain, period in (("weekly", "week"), ("monthly", "month"))],
+    f"""CREATE VIEW cost_summary AS
+        SELECT source_id, day, {_V7_SUMMARY_COLS}, sum(billed) AS billed, sum(effective) AS effective,
+               sum(list) AS list, sum(contracted) AS contracted, count(*) AS n, resource_type
+        FROM costs GROUP BY source_id, day, {_V7_SUMMARY_COLS}, resource_type""",
+    # - `cost_daily_pairs`: per day, pair of coarse dimensions (filtered `dim` = `value`, grouped
+    #   `by_dim` = `by_value`) and currency: a Spend table filtered on one coarse dimension and
+    #   grouped by another reads days x groups rows, whatever the history (13 months by day of one
+    #   provider's services: 395 x 40 rows). Ids 0 where not set.
+    f"""CREATE TABLE cost_daily_pairs (
+        dim TEXT NOT NULL, value INTEGER NOT NULL, by_dim TEXT NOT NULL, day TEXT NOT NULL,
+        by_value INTEGER NOT NULL, currency INTEGER NOT NULL, source_id INTEGER NOT NULL, {_V8_AMOUNTS},
+        n INTEGER NOT NULL,
+        PRIMARY KEY (dim, value, by_dim, day, by_value, currency, source_id)) WITHOUT ROWID""",
+    f"""CREATE TEMP TABLE costdeck_v8_coarse AS SELECT source_id, day, {_V3_SUMMARY_COLS}, sum(billed) AS billed,
+        sum(effective) AS effective, sum(list) AS list, sum(contracted) AS contracted, count(*) AS n
+        FROM costs GROUP BY source_id, day, {_V3_SUMMARY_COLS}""",
+    f"INSERT INTO cost_daily_pairs {pair_rollup_sql('temp.costdeck_v8_coarse')}",
+    "DROP TABLE temp.costdeck_v8_coarse",
+    "CREATE INDEX cost_daily_pairs_source_day ON cost_daily_pairs(source_id, day)",
+]
+
 # MIGRATIONS[i] upgrades version i -> i + 1.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _ANOMALIES, _V_ML_PROFILES, _V7]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5, _V6, _ANOMALIES, _V_ML_PROFILES, _V7, _V8]
 SCHEMA_VERSION = len(MIGRATIONS)

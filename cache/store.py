@@ -29,38 +29,70 @@ from pathlib import Path
 from typing import Any
 
 from . import timeutil
-from .schema import COST_DIMS, MIGRATIONS, SCHEMA_VERSION, SUMMARY_DIMS
+from .schema import COST_DIMS, MIGRATIONS, SCHEMA_VERSION, SUMMARY_DIMS, pair_rollup_sql
 
 _COST_COLS = ", ".join(COST_DIMS)
 _SUMMARY_COLS = ", ".join(SUMMARY_DIMS)
+_AMOUNT_COLS = "billed, effective, list, contracted, pricing_quantity, consumed_quantity"
+# Incoming cost rows (the columns of the `costs` view) are staged in this temp table, then
+# resolved to lines and summed into `cost_facts` by `Store._flush_incoming` (set-based SQL).
+_INCOMING = "temp.costdeck_incoming"
+_INCOMING_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS costdeck_incoming (source_id INTEGER, day TEXT, "
+    + ", ".join(f"{d} INTEGER" for d in COST_DIMS)
+    + ", billed INTEGER, effective INTEGER, list INTEGER, contracted INTEGER, pricing_quantity REAL, "
+    "consumed_quantity REAL)"
+)
 _INSERT_COSTS = (
-    f"INSERT INTO costs(source_id, day, {_COST_COLS}, billed, effective, list, contracted, "
-    f"pricing_quantity, consumed_quantity) VALUES ({', '.join('?' * (len(COST_DIMS) + 8))})"
+    f"INSERT INTO {_INCOMING}(source_id, day, {_COST_COLS}, {_AMOUNT_COLS}) "
+    f"VALUES ({', '.join('?' * (len(COST_DIMS) + 8))})"
+)
+_LINE_MATCH = " AND ".join(["l.source_id = n.source_id", *(f"l.{d} IS n.{d}" for d in COST_DIMS)])
+_NEW_LINES = (
+    f"INSERT INTO cost_lines(source_id, {_COST_COLS}) SELECT DISTINCT n.source_id, "
+    + ", ".join(f"n.{d}" for d in COST_DIMS)
+    + f" FROM {_INCOMING} n WHERE NOT EXISTS (SELECT 1 FROM cost_lines l WHERE {_LINE_MATCH})"
+    f" ORDER BY n.source_id, n.resource"
+)
+# Quantities: NULL + NULL stays NULL (unknown), otherwise the known ones add up.
+_QTY_SUM = "CASE WHEN {c} IS NULL THEN excluded.{c} WHEN excluded.{c} IS NULL THEN {c} ELSE {c} + excluded.{c} END"
+_NEW_FACTS = (
+    f"INSERT INTO cost_facts(line, day, {_AMOUNT_COLS}) "
+    f"SELECT l.id, n.day, sum(coalesce(n.billed, 0)), sum(coalesce(n.effective, 0)), sum(coalesce(n.list, 0)), "
+    f"sum(coalesce(n.contracted, 0)), sum(n.pricing_quantity), sum(n.consumed_quantity) "
+    f"FROM {_INCOMING} n JOIN cost_lines l ON {_LINE_MATCH} GROUP BY l.id, n.day "
+    "ON CONFLICT(line, day) DO UPDATE SET billed = billed + excluded.billed, "
+    "effective = effective + excluded.effective, list = list + excluded.list, "
+    "contracted = contracted + excluded.contracted, "
+    f"pricing_quantity = {_QTY_SUM.format(c='pricing_quantity')}, "
+    f"consumed_quantity = {_QTY_SUM.format(c='consumed_quantity')}"
 )
 _INSERT_SUMMARY_WEEKLY = (
     f"INSERT INTO cost_summary_weekly(source_id, week, {_SUMMARY_COLS}, billed, effective, list, contracted, n) "
     f"VALUES ({', '.join('?' * (len(SUMMARY_DIMS) + 7))})"
 )
-_INSERT_WEEKLY = (
-    f"INSERT INTO cost_weekly(source_id, week, {_COST_COLS}, billed, effective, list, contracted, n) "
-    f"VALUES ({', '.join('?' * (len(COST_DIMS) + 7))})"
-)
-_INSERT_MONTHLY = _INSERT_WEEKLY.replace("cost_weekly(source_id, week,", "cost_monthly(source_id, month,")
 _INSERT_SUMMARY_MONTHLY = _INSERT_SUMMARY_WEEKLY.replace("cost_summary_weekly(source_id, week,",
                                                          "cost_summary_monthly(source_id, month,")
 _INSERT_DAILY_DIMS = ("INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, "
                       "contracted, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_INSERT_ROLLUP = {"cost_weekly": _INSERT_WEEKLY, "cost_monthly": _INSERT_MONTHLY,
-                  "cost_summary_weekly": _INSERT_SUMMARY_WEEKLY, "cost_summary_monthly": _INSERT_SUMMARY_MONTHLY,
-                  "cost_daily_dims": _INSERT_DAILY_DIMS}
-# The columns of each rollup table, in the order of `insert_rollup_tuples_of`'s tuples.
+_INSERT_DAILY_PAIRS = ("INSERT INTO cost_daily_pairs(dim, value, by_dim, day, by_value, currency, source_id, billed, "
+                       "effective, list, contracted, n) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_ROLLUP = {"cost_summary_weekly": _INSERT_SUMMARY_WEEKLY, "cost_summary_monthly": _INSERT_SUMMARY_MONTHLY,
+                  "cost_daily_dims": _INSERT_DAILY_DIMS, "cost_daily_pairs": _INSERT_DAILY_PAIRS}
+# The columns of each coarse rollup table, in the order of `insert_rollup_tuples_of`'s tuples.
 ROLLUP_COLUMNS = {t: sql[sql.index("(") + 1:sql.index(")")] for t, sql in _INSERT_ROLLUP.items()}
-# Every table holding cost amounts: the fact table and its rollups (deleted together, indexes
-# dropped and rebuilt together by bulk writes, analyzed together).
+# Every relation holding cost amounts as readers see them: the daily facts and their rollups
+# (`costs`, `cost_weekly` and `cost_monthly` are views over the line tables, see schema v8).
 COST_TABLES = ("costs", "cost_weekly", "cost_monthly", "cost_summary_weekly",
-               "cost_summary_monthly", "cost_daily_dims")
+               "cost_summary_monthly", "cost_daily_dims", "cost_daily_pairs")
+# The tables behind them, as stored: lines first (the others point at them), then the tables
+# keyed by line, then the coarse rollups keyed by source (deleted, staged, analyzed together).
+LINE_TABLES = ("cost_facts", "cost_weekly_lines", "cost_monthly_lines")
+SOURCE_TABLES = ("cost_summary_weekly", "cost_summary_monthly", "cost_daily_dims", "cost_daily_pairs")
+COST_STORAGE = ("cost_lines", *LINE_TABLES, *SOURCE_TABLES)
 _MONTH_OF_DAY = "substr(day, 1, 7) || '-01'"
 _WEEK_OF_DAY = "date(day, '-6 days', 'weekday 1')"
+_LINES_OF_SOURCE = "line IN (SELECT id FROM cost_lines WHERE source_id = ?)"
 
 # Packed cost tuples (Store.insert_packed_cost_tuples): the dimension ids of COST_DIMS, in this
 # many groups of up to 3, each group one integer of 21-bit fields (first dimension highest,
@@ -78,17 +110,14 @@ def _packed_insert_sql() -> str:
             vals.append(f"nullif((?{3 + g} >> {shift}) & {PACK_MAX_ID}, 0)")
     first = 3 + len(PACK_GROUPS)
     vals += [f"?{first + i}" for i in range(6)]
-    return (
-        f"INSERT INTO costs(source_id, day, {_COST_COLS}, billed, effective, list, contracted, "
-        f"pricing_quantity, consumed_quantity) VALUES ({', '.join(vals)})"
-    )
+    return f"INSERT INTO {_INCOMING}(source_id, day, {_COST_COLS}, {_AMOUNT_COLS}) VALUES ({', '.join(vals)})"
 
 
 _INSERT_PACKED_COSTS = _packed_insert_sql()
 
 # Bulk writes of costs (see Store.bulk_costs): when the rows written are more than this share
-# of the rows in `costs` afterwards, the secondary indexes are dropped for the insert and
-# rebuilt after it (a sorted bulk build) instead of being maintained row by row.
+# of the rows in the cache afterwards, the secondary indexes of the coarse rollups are dropped for
+# the insert and rebuilt after it (a sorted bulk build) instead of being maintained row by row.
 BULK_SHARE = 0.3
 BULK_CACHE_KIB = 65_536  # page cache during a bulk write of costs (the default is 2 MiB)
 
@@ -541,7 +570,7 @@ class Store:
         rows = self.conn.execute(
             """SELECT s.id, s.name, s.kind, s.options,
                       r.finished_at, r.status, r.rows, r.api_calls, r.error,
-                      (SELECT count(*) FROM costs c WHERE c.source_id = s.id) AS cost_rows
+                      (SELECT coalesce(sum(n), 0) FROM cost_summary_monthly m WHERE m.source_id = s.id) AS cost_rows
                FROM sources s
                LEFT JOIN sync_runs r ON r.id = (SELECT max(id) FROM sync_runs WHERE source_id = s.id
                                                 AND (status != 'running' OR costdeck_run_alive(detail)))
@@ -619,8 +648,8 @@ class Store:
 
         Rows go in with `insert_cost_tuples` (or `replace_costs`, which uses this). The page cache
         is raised for the duration; once the rows inserted exceed `BULK_SHARE` of the rows the
-        table will hold, the secondary indexes of `costs` and of its rollups (COST_TABLES:
-        rebuild or insert those inside the block too) are dropped and rebuilt at
+        cache will hold, the secondary indexes of the coarse rollups (SOURCE_TABLES: rebuild or
+        insert those inside the block too) are dropped and rebuilt at
         the end of the block (DDL is transactional: a rollback restores them). On an exception they are
         rebuilt too while the transaction is still open, so a caller that goes on is not left
         without indexes. Nested blocks join the outer one.
@@ -664,11 +693,11 @@ class Store:
         n = 0
         with ctx:
             if window is None:
-                for table in COST_TABLES:
-                    self.conn.execute(f"DELETE FROM {table} WHERE source_id=?", (source_id,))
+                self.delete_source_costs(source_id)
             else:
                 lo, hi = window[0].isoformat(), window[1].isoformat()
-                self.conn.execute("DELETE FROM costs WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))
+                self.conn.execute(f"DELETE FROM cost_facts WHERE {_LINES_OF_SOURCE} AND day>=? AND day<?",
+                                  (source_id, lo, hi))
             buf: list[tuple[Any, ...]] = []
             min_day: str | None = None
             max_day: str | None = None
@@ -696,6 +725,14 @@ class Store:
             if n:
                 self.analyze()
         return n
+
+    def delete_source_costs(self, source_id: int) -> None:
+        """Delete every cost row of a source, its lines and its rollups (inside a transaction)."""
+        for table in LINE_TABLES:
+            self.conn.execute(f"DELETE FROM {table} WHERE {_LINES_OF_SOURCE}", (source_id,))
+        self.conn.execute("DELETE FROM cost_lines WHERE source_id=?", (source_id,))
+        for table in SOURCE_TABLES:
+            self.conn.execute(f"DELETE FROM {table} WHERE source_id=?", (source_id,))
 
     def _cost_tuple(self, source_id: int, d: str, r: CostRow) -> tuple[Any, ...]:
         dim = self.dim_id
@@ -727,11 +764,10 @@ class Store:
     def insert_cost_tuples(self, tuples: list[tuple[Any, ...]]) -> None:
         """Low-level bulk insert of prepared cost tuples (inside a transaction; best inside
         `bulk_costs()`). Columns: source_id, day, COST_DIMS, billed, effective, list, contracted,
-        pricing_quantity, consumed_quantity. The caller rebuilds the summary (`rebuild_summary`)
-        or inserts it (`insert_rollup_tuples_of`)."""
-        if self._bulk is not None:
-            self._bulk.before_insert(len(tuples))
-        self.conn.executemany(_INSERT_COSTS, tuples)
+        pricing_quantity, consumed_quantity. Each tuple lands on its line (created when new) and
+        day; tuples of the same line and day add up. The caller rebuilds the summary
+        (`rebuild_summary`)."""
+        self._stage_incoming(_INSERT_COSTS, tuples)
 
     def insert_packed_cost_tuples(self, tuples: list[tuple[Any, ...]]) -> None:
         """`insert_cost_tuples` with the dimension ids packed (fewer values to bind per row):
@@ -739,41 +775,54 @@ class Store:
         group's first dimension highest, 0 for NULL; ids up to PACK_MAX_ID), billed, effective,
         list, contracted, pricing_quantity, consumed_quantity. SQLite unpacks them: the rows
         stored are those `insert_cost_tuples` would store."""
+        self._stage_incoming(_INSERT_PACKED_COSTS, tuples)
+
+    def _stage_incoming(self, sql: str, tuples: list[tuple[Any, ...]]) -> None:
+        if not tuples:
+            return
         if self._bulk is not None:
             self._bulk.before_insert(len(tuples))
-        self.conn.executemany(_INSERT_PACKED_COSTS, tuples)
+        self.conn.execute(_INCOMING_DDL)
+        self.conn.executemany(sql, tuples)
+        self.conn.execute(_NEW_LINES)
+        self.conn.execute(_NEW_FACTS)
+        self.conn.execute(f"DELETE FROM {_INCOMING}")
 
     def insert_rollup_tuples_of(self, table: str, rows: Iterable[tuple[Any, ...]]) -> None:
-        """Insert precomputed rows of one rollup table instead of `rebuild_summary` (inside a
-        transaction), for bulk writers that aggregate elsewhere and stream them in batches. They
-        must equal what `rebuild_summary` would write (tested on the FOCUS importer):
-        cost_weekly = (source_id,
-        week, COST_DIMS, amounts, n) per ISO week (the Monday); cost_monthly the same per calendar
-        month ('YYYY-MM-01'); cost_summary_weekly / cost_summary_monthly = (source_id, period,
-        SUMMARY_DIMS, amounts, n) per week and month; cost_daily_dims = (source_id, day, dim, value, currency, amounts, n)
-        per SUMMARY_DIMS column `dim`. The rows they replace must be deleted first."""
+        """Insert precomputed rows of one coarse rollup table instead of `rebuild_summary`
+        (inside a transaction), for bulk writers that aggregate elsewhere. They must equal what
+        `rebuild_summary` would write (tested on the FOCUS importer): cost_summary_weekly /
+        cost_summary_monthly = (source_id, period, SUMMARY_DIMS, amounts, n) per week and month;
+        cost_daily_dims = (source_id, day, dim, value, currency, amounts, n) per SUMMARY_DIMS column
+        `dim` and 'tagset'. The rows they replace must be deleted first."""
         self.conn.executemany(_INSERT_ROLLUP[table], rows)
 
     def cost_tables_ddl(self) -> list[str]:
-        """CREATE TABLE statements of the cost tables (COST_TABLES) as this cache has them: a
-        staging file made with them can be copied in by `insert_costs_from_file`."""
-        marks = ", ".join("?" * len(COST_TABLES))
+        """CREATE TABLE statements of the cost storage tables (COST_STORAGE) as this cache has
+        them: a staging file made with them can be copied in by `insert_costs_from_file`."""
+        marks = ", ".join("?" * len(COST_STORAGE))
         return [str(r[0]) for r in self.conn.execute(
-            f"SELECT sql FROM sqlite_master WHERE type='table' AND name IN ({marks}) ORDER BY name", COST_TABLES)]
+            f"SELECT sql FROM sqlite_master WHERE type='table' AND name IN ({marks}) ORDER BY name", COST_STORAGE)]
+
+    def next_line_id(self) -> int:
+        """The first id free for new cost lines (a bulk writer numbers its lines from here)."""
+        return int(self.conn.execute("SELECT coalesce(max(id), 0) + 1 FROM cost_lines").fetchone()[0])
 
     def insert_costs_from_file(self, path: str) -> int:
-        """Insert every row of the cost tables of the SQLite file `path` (tables made with
-        `cost_tables_ddl`, rows a bulk writer made elsewhere, e.g. DuckDB: the costs rows and the
-        rollups `insert_rollup_tuples_of` describes) into this cache's, inside the caller's
-        transaction, best inside `bulk_costs()`. SQLite copies the records itself: no Python
-        object per row. The file stays attached until `detach_costs_file` (SQLite cannot detach
-        inside a transaction). Returns the costs rows inserted."""
+        """Insert every row of the cost storage tables of the SQLite file `path` (tables made with
+        `cost_tables_ddl`, rows a bulk writer made elsewhere, e.g. DuckDB: lines numbered from
+        `next_line_id`, their facts and line rollups, and the coarse rollups
+        `insert_rollup_tuples_of` describes) into this cache's, inside the caller's transaction,
+        best inside `bulk_costs()`. SQLite copies the records itself: no Python object per row.
+        The file stays attached until `detach_costs_file` (SQLite cannot detach inside a
+        transaction). Returns the daily rows (facts) inserted."""
         self.conn.execute("ATTACH DATABASE ? AS costdeck_stage", (path,))
-        n = int(self.conn.execute("SELECT count(*) FROM costdeck_stage.costs").fetchone()[0])
+        n = int(self.conn.execute("SELECT count(*) FROM costdeck_stage.cost_facts").fetchone()[0])
         if self._bulk is not None and n:
             self._bulk.before_insert(n)
-        for table in COST_TABLES:
-            # Same DDL, whole table: SQLite's transfer optimisation copies the records as they are.
+        for table in COST_STORAGE:
+            # Same DDL, whole table: SQLite's transfer optimisation copies the records as they are
+            # into an empty table; otherwise rows go in key order (new lines: appended).
             self.conn.execute(f"INSERT INTO main.{table} SELECT * FROM costdeck_stage.{table}")
         return n
 
@@ -782,9 +831,16 @@ class Store:
         with contextlib.suppress(sqlite3.Error):
             self.conn.execute("DETACH DATABASE costdeck_stage")
 
+    def cost_row_count(self, source_id: int | None = None) -> int:
+        """Daily cost rows (facts) in the cache, or of one source, from the monthly rollup's
+        counts (a few thousand rows read, not millions)."""
+        where, params = ("WHERE source_id = ?", (source_id,)) if source_id is not None else ("", ())
+        row = self.conn.execute(f"SELECT coalesce(sum(n), 0) FROM cost_summary_monthly {where}", params).fetchone()
+        return int(row[0])
+
     def rebuild_summary(self, source_id: int, lo: str = "0000-01-01", hi: str = "9999-12-31") -> None:
-        """Rebuild the summary and weekly tables for a source's days in [lo, hi) (call inside a
-        transaction; the weekly rows of the weeks overlapping [lo, hi) are rebuilt whole).
+        """Rebuild the rollups for a source's days in [lo, hi) (call inside a transaction; the
+        weekly and monthly rows of the weeks and months overlapping [lo, hi) are rebuilt whole).
 
         For bulk writers that insert with `insert_cost_tuples` instead of `replace_costs`.
         """
@@ -794,51 +850,66 @@ class Store:
         cols = _SUMMARY_COLS
         sums = "sum(billed), sum(effective), sum(list), sum(contracted)"
         wlo, whi = _week_bounds(lo, hi)
-        self.conn.execute("DELETE FROM cost_weekly WHERE source_id=? AND week>=? AND week<?", (source_id, wlo, whi))
+        mlo, mhi = _month_bounds(lo, hi)
+        # The line rollups, from the facts of the source's lines.
+        for table, period, expr, plo, phi in (("cost_weekly_lines", "week", _WEEK_OF_DAY, wlo, whi),
+                                              ("cost_monthly_lines", "month", _MONTH_OF_DAY, mlo, mhi)):
+            self.conn.execute(f"DELETE FROM {table} WHERE {_LINES_OF_SOURCE} AND {period}>=? AND {period}<?",
+                              (source_id, plo, phi))
+            self.conn.execute(
+                f"""INSERT INTO {table}(line, {period}, billed, effective, list, contracted, n)
+                    SELECT line, {expr} AS p, {sums}, count(*) FROM cost_facts
+                    WHERE {_LINES_OF_SOURCE} AND day>=? AND day<? GROUP BY line, p""",
+                (source_id, plo, phi),
+            )
+        # The source's daily coarse rows of the widest period range, once; every coarse rollup
+        # is grouped from them (a few rows per day and combination instead of every fact).
+        clo, chi = min(wlo, mlo, lo), max(whi, mhi, hi)
+        self.conn.execute("DROP TABLE IF EXISTS temp.costdeck_coarse")
         self.conn.execute(
-            f"""INSERT INTO cost_weekly(source_id, week, {_COST_COLS}, billed, effective, list, contracted, n)
-                SELECT source_id, date(day, '-6 days', 'weekday 1') AS week, {_COST_COLS}, {sums}, count(*)
-                FROM costs WHERE source_id=? AND day>=? AND day<?
-                GROUP BY source_id, week, {_COST_COLS}""",
-            (source_id, wlo, whi),
+            f"""CREATE TEMP TABLE costdeck_coarse AS SELECT source_id, day, {cols}, sum(billed) AS billed,
+                sum(effective) AS effective, sum(list) AS list, sum(contracted) AS contracted,
+                count(*) AS n FROM costs WHERE source_id=? AND day>=? AND day<? GROUP BY source_id, day, {cols}""",
+            (source_id, clo, chi),
         )
-        # One narrow daily series per coarse dimension and per tag set.
+        coarse = "temp.costdeck_coarse"
+        nsums = "sum(billed), sum(effective), sum(list), sum(contracted), sum(n)"
+        # One narrow daily series per coarse dimension, and the daily pairs of them.
         self.conn.execute("DELETE FROM cost_daily_dims WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))
         self.conn.execute(
             "INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, contracted, n) "
             + " UNION ALL ".join(
-                f"SELECT source_id, day, '{d}', {d}, currency, {sums}, count(*) "
-                f"FROM costs WHERE source_id=? AND day>=? AND day<? "
-                f"GROUP BY source_id, day, {d}, currency" for d in (*SUMMARY_DIMS, "tagset")),
-            (source_id, lo, hi) * (len(SUMMARY_DIMS) + 1),
+                f"SELECT source_id, day, '{d}', {d}, currency, {nsums} "
+                f"FROM {coarse} WHERE day>=? AND day<? GROUP BY source_id, day, {d}, currency" for d in SUMMARY_DIMS),
+            (lo, hi) * len(SUMMARY_DIMS),
         )
-        # The months overlapping [lo, hi) are rebuilt whole, the weeks too.
-        mlo, mhi = _month_bounds(lo, hi)
-        self.conn.execute("DELETE FROM cost_monthly WHERE source_id=? AND month>=? AND month<?", (source_id, mlo, mhi))
+        # The tag sets' daily series (tag sets are not coarse: from the facts).
         self.conn.execute(
-            f"""INSERT INTO cost_monthly(source_id, month, {_COST_COLS}, billed, effective, list, contracted, n)
-                SELECT source_id, {_MONTH_OF_DAY} AS month, {_COST_COLS}, {sums}, count(*)
-                FROM costs WHERE source_id=? AND day>=? AND day<?
-                GROUP BY source_id, month, {_COST_COLS}""",
-            (source_id, mlo, mhi),
+            "INSERT INTO cost_daily_dims(source_id, day, dim, value, currency, billed, effective, list, contracted, n) "
+            f"SELECT source_id, day, 'tagset', tagset, currency, {sums}, count(*) FROM costs "
+            "WHERE source_id=? AND day>=? AND day<? GROUP BY source_id, day, tagset, currency",
+            (source_id, lo, hi),
         )
+        self.conn.execute("DELETE FROM cost_daily_pairs WHERE source_id=? AND day>=? AND day<?", (source_id, lo, hi))
+        self.conn.execute(
+            f"INSERT INTO cost_daily_pairs SELECT * FROM ({pair_rollup_sql(coarse)}) WHERE day>=? AND day<?", (lo, hi))
         for table, period, expr, plo, phi in (("cost_summary_monthly", "month", _MONTH_OF_DAY, mlo, mhi),
                                               ("cost_summary_weekly", "week", _WEEK_OF_DAY, wlo, whi)):
             self.conn.execute(f"DELETE FROM {table} WHERE source_id=? AND {period}>=? AND {period}<?",
                               (source_id, plo, phi))
             self.conn.execute(
                 f"""INSERT INTO {table}(source_id, {period}, {cols}, billed, effective, list, contracted, n)
-                    SELECT source_id, {expr} AS p, {cols}, {sums}, count(*)
-                    FROM costs WHERE source_id=? AND day>=? AND day<?
+                    SELECT source_id, {expr} AS p, {cols}, {nsums}
+                    FROM {coarse} WHERE day>=? AND day<?
                     GROUP BY source_id, p, {cols}""",
-                (source_id, plo, phi),
+                (plo, phi),
             )
+        self.conn.execute("DROP TABLE temp.costdeck_coarse")
 
     def analyze(self) -> None:
-        """Refresh the planner statistics of the cost tables (sampled: milliseconds). Without them
-        the fine-grained Spend group-bys do not pick their covering indexes."""
+        """Refresh the planner statistics of the cost tables (sampled: milliseconds)."""
         self.conn.execute("PRAGMA analysis_limit = 400")
-        for table in COST_TABLES:
+        for table in COST_STORAGE:
             self.conn.execute(f"ANALYZE {table}")
 
     # -- generic record writes (inventory, metrics, prices, commitments, ML) -------
@@ -870,7 +941,9 @@ class Store:
 
     def table_counts(self) -> dict[str, int]:
         names = [r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {n: self.conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
+        counts = {n: self.conn.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names}
+        counts["costs"] = counts.get("cost_facts", 0)  # the view's rows are the facts
+        return counts
 
 
 class _CostBulk:
@@ -878,18 +951,19 @@ class _CostBulk:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.existing: int | None = None  # rows in costs when the block started
+        self.existing: int | None = None  # daily cost rows when the block started
         self.inserted = 0
         self.dropped: list[str] = []  # CREATE INDEX statements to run at the end
 
     def before_insert(self, n: int) -> None:
         if self.existing is None:
-            self.existing = int(self.conn.execute("SELECT count(*) FROM costs").fetchone()[0])
+            self.existing = int(self.conn.execute(
+                "SELECT coalesce(sum(n), 0) FROM cost_summary_monthly").fetchone()[0])
         self.inserted += n
         if not self.dropped and self.inserted > BULK_SHARE * (self.existing + self.inserted):
             ddl = self.conn.execute(
                 "SELECT name, sql FROM sqlite_master WHERE type='index' AND sql IS NOT NULL "
-                f"AND tbl_name IN ({', '.join(repr(t) for t in COST_TABLES)}) ORDER BY tbl_name, name"
+                f"AND tbl_name IN ({', '.join(repr(t) for t in SOURCE_TABLES)}) ORDER BY tbl_name, name"
             ).fetchall()
             for name, _sql in ddl:
                 self.conn.execute(f'DROP INDEX "{name}"')

@@ -43,7 +43,9 @@ def _generate(path: Path, seed: int = SEED, as_of: date = AS_OF) -> demo.DemoSum
 def _dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     conn = sqlite3.connect(path)
     try:
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+        # Tables and the cost views (`costs` reads the facts with their dimension ids).
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' OR (type='view' AND name='costs') ORDER BY name")]
         out = {}
         for t in tables:  # every row, sorted on all columns (by SQLite: fast and total, NULLs first)
             n = len(conn.execute(f'SELECT * FROM "{t}" LIMIT 0').description)

@@ -129,8 +129,8 @@ def test_import_of_decimal_parquet_rounds_like_to_nanos_on_both_paths(
         assert got[("2025-01-03", "r-big")] == (120000000000000001, 120000000000000001, -120000000000000001, 0)
 
 
-def _cost_rows(store: Store, order: str = "rowid") -> list[tuple[object, ...]]:
-    return [tuple(r) for r in store.conn.execute(f"SELECT * FROM costs ORDER BY {order}")]
+def _cost_rows(store: Store) -> list[tuple[object, ...]]:
+    return sorted((tuple(r) for r in store.conn.execute("SELECT * FROM costs")), key=repr)
 
 
 def test_packed_cost_tuples_store_the_same_rows(tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_import_staged_through_duckdb_writes_what_the_python_hand_over_writes(
         focus.import_files(store, [focus_sample])
         staged = _all_cost_tables(store)
         staged_order = _cost_rows(store)
-        assert store.conn.execute("PRAGMA database_list").fetchall()[-1][1] == "main"  # detached
+        assert "costdeck_stage" not in [r[1] for r in store.conn.execute("PRAGMA database_list")]  # detached
     assert copies == [len(staged["costs"])] and len(staged["costs"]) > 10
     assert not list(tmp_path.glob("*staging*"))
     monkeypatch.setattr(focus_write, "STAGED", False)
@@ -196,8 +196,13 @@ def test_import_staged_through_duckdb_writes_what_the_python_hand_over_writes(
     for t, rows in handed.items():
         assert staged[t] == rows, t
         assert [tuple(type(v) for v in r) for r in staged[t]] == [tuple(type(v) for v in r) for r in rows], t
-    days = [r[1] for r in staged_order]  # rowids in day order: a day range reads adjacent pages
-    assert days == sorted(days) == sorted(r[1] for r in handed_order)
+    assert staged_order == handed_order
+    # Every combination is one line, its days one fact each, stored in (line, day) order.
+    for db in ("staged.db", "python.db"):
+        with Store(tmp_path / db) as store:
+            keys = [tuple(r) for r in store.conn.execute("SELECT line, day FROM cost_facts")]
+            lines = store.conn.execute("SELECT count(*) FROM cost_lines").fetchone()[0]
+        assert keys == sorted(keys) and len(keys) == len(staged["costs"]) and lines == len({k[0] for k in keys})
 
 
 def test_import_writes_the_same_rows_packed_or_not(tmp_path: Path, focus_sample: Path,
@@ -209,7 +214,8 @@ def test_import_writes_the_same_rows_packed_or_not(tmp_path: Path, focus_sample:
     with Store(tmp_path / "packed.db") as store:
         focus.import_files(store, [focus_sample])
         packed = sorted(_cost_rows(store), key=repr)
-    assert calls and sum(calls) == len(packed)
+    # Rows handed over per (ids, day); a value seen with two labels is one combination: summed.
+    assert calls and sum(calls) >= len(packed) > 0
     monkeypatch.setattr(focus_write, "PACK_MAX_ID", 0)  # as if an id were too large to pack
     calls.clear()
     with Store(tmp_path / "plain.db") as store:

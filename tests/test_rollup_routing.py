@@ -14,7 +14,7 @@ import pytest
 
 from cache import CostRow, Store
 from cache import queries as q
-from cache.store import COST_TABLES
+from cache.store import COST_TABLES, LINE_TABLES, SOURCE_TABLES
 from providers import focus
 
 DATA = Path(__file__).parent / "data" / "focus-sample-1.0-1000rows.csv"
@@ -107,7 +107,7 @@ def store_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_every_rollup_equals_its_recomputation_after_windowed_rewrites(store_db: Path) -> None:
     conn = sqlite3.connect(store_db)
     sums = "sum(billed), sum(effective), sum(list), sum(contracted), count(*)"
-    from cache.schema import COST_DIMS, SUMMARY_DIMS
+    from cache.schema import COST_DIMS, SUMMARY_DIMS, pair_rollup_sql
     fine, coarse = ", ".join(COST_DIMS), ", ".join(SUMMARY_DIMS)
     month, week = "substr(day, 1, 7) || '-01'", "date(day, '-6 days', 'weekday 1')"
     checks = {
@@ -123,6 +123,11 @@ def test_every_rollup_equals_its_recomputation_after_windowed_rewrites(store_db:
             " UNION ALL ".join(f"SELECT source_id, day, '{d}', {d}, currency, {sums} FROM costs "
                                f"GROUP BY source_id, day, {d}, currency" for d in (*SUMMARY_DIMS, "tagset")),
             "SELECT source_id, day, dim, value, currency, billed, effective, list, contracted, n FROM cost_daily_dims"),
+        "cost_daily_pairs": (
+            pair_rollup_sql(f"(SELECT source_id, day, {coarse}, sum(billed) AS billed, sum(effective) AS effective, "
+                            f"sum(list) AS list, sum(contracted) AS contracted, count(*) AS n FROM costs "
+                            f"GROUP BY source_id, day, {coarse})"),
+            "SELECT * FROM cost_daily_pairs"),
     }
     for table, (expected, stored) in checks.items():
         want, got = sorted(conn.execute(expected), key=repr), sorted(conn.execute(stored), key=repr)
@@ -156,8 +161,19 @@ def test_tiles_use_months_and_weeks(store_db: Path) -> None:
     """The whole history is answered from the monthly rollups only; a range with ragged ends
     from months, weeks and at most 6 edge days each side."""
     conn = sqlite3.connect(store_db)
-    plan = q._Plan(conn, date(2000, 1, 1), date(2100, 1, 1), {"provider_name": "AWS"}, ("service_name",))
+    plan = q._Plan(conn, date(2000, 1, 1), date(2100, 1, 1), {"provider_name": "AWS", "region_id": "us-east-1"},
+                   ("service_name",))
     assert [t for _s, _p, t in plan.tiled(conn, "service")] == ["month"]
+    # One coarse dimension filtered, grouped by another: the daily pair series, whatever the range;
+    # grouped by itself, by the currency or not at all: the filtered dimension's daily series.
+    for since, until in ((date(2000, 1, 1), date(2100, 1, 1)), (date(2025, 2, 13), date(2025, 5, 27))):
+        plan = q._Plan(conn, since, until, {"provider_name": "AWS"}, ("service_name",))
+        [(sql, _p, tier)] = plan.tiled(conn, "service")
+        assert "cost_daily_pairs WHERE dim = 'provider'" in sql and "by_dim = 'service'" in sql and tier == "day"
+        for by, key in (("provider_name", "provider"), ("billing_currency", "currency"), (None, None)):
+            plan = q._Plan(conn, since, until, {"provider_name": "AWS"}, (by,) if by else ())
+            [(sql, _p, tier)] = plan.tiled(conn, key)
+            assert "cost_daily_dims WHERE dim = 'provider'" in sql and tier == "day"
     # One coarse dimension (or a tag key), nothing but the currency filtered: the narrow daily
     # series, whatever the range.
     for by, key in (("service_name", "service"), ("tag:team", "tagset"), (None, None)):
@@ -174,8 +190,10 @@ def test_tiles_use_months_and_weeks(store_db: Path) -> None:
     tiles = plan.tiled(conn, "resource")
     kinds = [t for _s, _p, t in tiles]
     assert "month" in kinds and "week" in kinds and "day" in kinds
-    day_params = [p for s, p, t in tiles if t == "day"][0]
-    assert len([x for x in day_params if isinstance(x, str) and x.startswith("2025-")]) == 4 + 5 + 4 + 1  # Feb 13-16, Feb 24-28, May 1-4, May 26
+    # The edge days from the daily facts, as day ranges: Feb 13-16, Feb 24-28, May 1-4, May 26.
+    day_ranges = [(date.fromisoformat(p[0]), date.fromisoformat(p[1])) for _s, p, t in tiles if t == "day"]
+    assert sum((b - a).days for a, b in day_ranges) == 4 + 5 + 4 + 1
+    assert (date(2025, 2, 13), date(2025, 2, 17)) in day_ranges and (date(2025, 5, 26), date(2025, 5, 27)) in day_ranges
 
 
 def test_focus_import_rollups_equal_the_stores(tmp_path: Path) -> None:
@@ -185,7 +203,7 @@ def test_focus_import_rollups_equal_the_stores(tmp_path: Path) -> None:
         imported = {t: sorted(map(tuple, s.conn.execute(f"SELECT * FROM {t}")), key=repr) for t in COST_TABLES}
         [sid] = [r[0] for r in s.conn.execute("SELECT DISTINCT source_id FROM costs")]
         with s.transaction():
-            for t in COST_TABLES[1:]:
+            for t in (*LINE_TABLES[1:], *SOURCE_TABLES):
                 s.conn.execute(f"DELETE FROM {t}")
             s.rebuild_summary(sid)
         rebuilt = {t: sorted(map(tuple, s.conn.execute(f"SELECT * FROM {t}")), key=repr) for t in COST_TABLES}
@@ -240,40 +258,58 @@ def test_series_of_the_shown_groups_only(store_db: Path) -> None:
     assert q.spend_series(conn, "resource_id", FIRST, FIRST + timedelta(days=9), values=["no-such"]) == {}
 
 
-def test_v7_migration_turns_the_daily_summary_into_a_view_with_the_same_rows(store_db: Path, tmp_path: Path) -> None:
-    """A cache of the version before (daily `cost_summary` a table, maintained on every write)
-    migrates: the table becomes a view over `costs` with the same columns and rows, the other
-    cost tables are untouched, and the routed reads still equal the plain GROUP BY."""
-    import shutil
-
+def test_v8_migration_splits_costs_into_lines_and_facts_with_the_same_rows(store_db: Path, tmp_path: Path) -> None:
+    """A cache of the version before (v7: `costs` a table with the 14 ids on every daily row,
+    `cost_weekly`/`cost_monthly` tables, `cost_summary` a view over costs) migrates to lines and
+    facts: `costs`, the rollups and `cost_summary` read back the same columns and rows, a second
+    row of the same combination and day is summed into its fact, and the routed reads still equal
+    the plain GROUP BY."""
     from cache.schema import MIGRATIONS, SCHEMA_VERSION
 
-    v7 = next(i for i, m in enumerate(MIGRATIONS) if "DROP TABLE cost_summary" in m)
+    v8 = next(i for i, m in enumerate(MIGRATIONS) if any("CREATE TABLE cost_lines" in x for x in m))
     path = tmp_path / "old.db"
-    shutil.copy(store_db, path)
-    conn = sqlite3.connect(path)
-    rollups = {t: sorted(conn.execute(f"SELECT * FROM {t}"), key=repr) for t in COST_TABLES}
-    # Back to the layout before: the table (v1 DDL + v3 column) filled as the older code did.
-    ddl = [s for m in MIGRATIONS[:v7] for s in m if "cost_summary (" in s or "ADD COLUMN resource_type" in s]
-    fill = next(s for s in MIGRATIONS[2] if s.lstrip().startswith("INSERT INTO cost_summary"))
-    conn.execute("DROP VIEW cost_summary")
-    for stmt in (*ddl, fill, "CREATE INDEX cost_summary_day ON cost_summary(day)"):
-        conn.execute(stmt)
-    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(v7),))
-    conn.commit()
-    old_cols = [d[0] for d in conn.execute("SELECT * FROM cost_summary LIMIT 1").description]
-    old_rows = sorted(conn.execute("SELECT * FROM cost_summary"), key=repr)
-    assert len(old_rows) > 100
-    conn.close()
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    for m in MIGRATIONS[:v8]:
+        for stmt in m:
+            if not stmt.startswith("CREATE TABLE meta"):
+                old.execute(stmt)
+    old.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(v8),))
+    old.execute("ATTACH DATABASE ? AS cur", (str(store_db),))
+    cur_cols = [d[0] for d in old.execute("SELECT * FROM cur.costs LIMIT 1").description]
+    assert cur_cols == [d[0] for d in old.execute("SELECT * FROM main.costs LIMIT 1").description]
+    for t in ("dims", "tagsets", "tag_index", "sources", "costs", "cost_summary_weekly", "cost_summary_monthly",
+              "cost_daily_dims"):
+        old.execute(f"INSERT INTO main.{t} SELECT * FROM cur.{t}")
+    # v7 allowed two rows of one combination and day: the migration sums them into one fact. The
+    # first row is split in two (amounts 1/3 + 2/3, quantities on the first only).
+    first = old.execute("SELECT rowid, * FROM main.costs ORDER BY day, resource LIMIT 1").fetchone()
+    rowid, first = first[0], first[1:]
+    part = [a // 3 for a in first[16:20]]
+    old.execute("UPDATE main.costs SET billed = ?, effective = ?, list = ?, contracted = ? WHERE rowid = ?",
+                (*[a - p for a, p in zip(first[16:20], part, strict=True)], rowid))
+    old.execute(f"INSERT INTO main.costs VALUES ({', '.join('?' * len(first))})",
+                (*first[:16], *part, None, None))
+    for t in ("cost_weekly", "cost_monthly"):
+        old.execute(f"INSERT INTO main.{t} SELECT * FROM cur.{t}")
+    expected = {t: sorted(old.execute(f"SELECT * FROM cur.{t}"), key=repr) for t in COST_TABLES}
+    summary_cols = [d[0] for d in old.execute("SELECT * FROM main.cost_summary LIMIT 1").description]
+    old.commit()
+    old.close()
     with Store(path) as s:
         c = s.conn
         assert c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
-        assert c.execute("SELECT type FROM sqlite_master WHERE name='cost_summary'").fetchone()[0] == "view"
-        assert not c.execute("SELECT 1 FROM sqlite_master WHERE tbl_name='cost_summary' AND type='index'").fetchall()
-        assert [d[0] for d in c.execute("SELECT * FROM cost_summary LIMIT 1").description] == old_cols
-        assert sorted((tuple(r) for r in c.execute("SELECT * FROM cost_summary")), key=repr) == old_rows
-        assert {t: sorted((tuple(r) for r in c.execute(f"SELECT * FROM {t}")), key=repr) for t in COST_TABLES} == rollups
-        for by in ("service_name", "region_id", "resource_type"):
+        for name in ("costs", "cost_weekly", "cost_monthly", "cost_summary"):
+            assert c.execute("SELECT type FROM sqlite_master WHERE name=?", (name,)).fetchone()[0] == "view"
+        assert [d[0] for d in c.execute("SELECT * FROM costs LIMIT 1").description] == cur_cols
+        assert [d[0] for d in c.execute("SELECT * FROM cost_summary LIMIT 1").description] == summary_cols
+        got = {t: sorted((tuple(r) for r in c.execute(f"SELECT * FROM {t}")), key=repr) for t in COST_TABLES}
+        assert len([r for r in got["costs"] if r[:16] == tuple(first[:16])]) == 1
+        for t in COST_TABLES:
+            assert got[t] == [tuple(r) for r in expected[t]], t
+        assert c.execute("SELECT count(*) FROM cost_lines").fetchone()[0] < len(got["costs"]) / 10
+        for by in ("service_name", "region_id", "resource_id", "tag:team"):
             since, until = FIRST + timedelta(days=9), FIRST + timedelta(days=100)
             assert _routed(c, by, since, until, "billed", {"provider_name": "AWS"}) == \
                 _plain(c, by, since, until, "billed", {"provider_name": "AWS"})
+

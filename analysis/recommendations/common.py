@@ -29,7 +29,7 @@ from typing import Annotated, Any, ClassVar, TypeVar
 
 from msgspec import Meta
 
-from cache import timeutil
+from cache import queries, timeutil
 from cache.money import fmt
 from providers.errors import InputError
 from providers.options import Bad, Model, convert
@@ -230,10 +230,10 @@ class RuleContext:
     def cost_window(self) -> tuple[date, date]:
         """[start, end): the 30 days before the last day with cost data (today excluded)."""
         if self._cost_window is None:
-            row = self.conn.execute("SELECT max(day) FROM costs").fetchone()
+            span = queries.data_range(self.conn)
             end = self.now.date()
-            if row and row[0]:
-                end = min(end, timeutil.parse_day(row[0]) + timedelta(days=1))
+            if span:
+                end = min(end, span[1] + timedelta(days=1))
             self._cost_window = (end - timedelta(days=COST_DAYS), end)
         return self._cost_window
 

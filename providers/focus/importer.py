@@ -15,7 +15,7 @@ from .columns import MONEY
 from .duck import DuckSession, Progress
 from .files import FocusFile, ImportResult, first_line, sniff
 from .read import read_file
-from .write import Staging, WriterThread, stage_file, stage_rollups, write_file, write_rollups
+from .write import Staging, WriterThread, stage_source, write_file
 
 SOURCE_KIND = "focus"
 
@@ -65,7 +65,8 @@ def kept_money(store: Store, replaced: set[str]) -> dict[str, float]:
     marks = ", ".join("?" for _ in replaced)
     sums = ", ".join(f"total(abs({m}))" for m, _ in MONEY)
     row = store.conn.execute(
-        f"SELECT {sums} FROM costs WHERE source_id NOT IN (SELECT id FROM sources WHERE name IN ({marks}))",
+        f"SELECT {sums} FROM cost_facts WHERE line IN (SELECT id FROM cost_lines WHERE source_id NOT IN "
+        f"(SELECT id FROM sources WHERE name IN ({marks})))",
         tuple(replaced),
     ).fetchone()
     return {m: float(v or 0) / 1e9 for (m, _), v in zip(MONEY, row or (), strict=False)}
@@ -156,14 +157,12 @@ def write_source(store: Store, duck: DuckSession, source: str, group: list[Focus
     store.replace_costs(sid, [], window=None, in_transaction=True)  # drop the source's old rows
     n = 0
     if staging is not None:  # DuckDB writes the rows into the staging file, copied in at the end
-        for f in group:
-            n += stage_file(duck, store, f, sid)
-        stage_rollups(duck, group)
+        n = stage_source(duck, store, group, sid, staging)
     else:
         with WriterThread() as writer:  # SQLite inserts on a thread, DuckDB goes on here
             for f in group:
                 n += write_file(duck, store, f, sid, writer)
-            write_rollups(duck, store, group, writer)
+        store.rebuild_summary(sid)  # the rollups, from the rows just written
     run.rows = n
     run.detail = {"files": [g.path.name for g in group], "kind": "focus import"}
     store.finish_sync_run(run, "ok")

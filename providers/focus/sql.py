@@ -5,7 +5,8 @@
   (re-aggregated only when that merges rows) and rounded once to nano-units (`nanos_sql`:
   exact half-even rounding with 64-bit arithmetic for the amounts it can take,
   `general_nanos_sql` for any amount);
-- writing (`distinct_dims_sql`, `id_rows_sql`, `packed_select`, `weekly_sql`, `summary_period_sql`, `daily_dims_sql`).
+- writing (`distinct_dims_sql`, `id_rows_sql`, `packed_select`, `lines_sql`, `facts_sql`, `costs_view_sql`,
+  `coarse_daily_sql`, `line_period_sql`, `summary_period_sql`, `daily_dims_sql`).
 
 The expressions over one input row are in `exprs`.
 """
@@ -226,12 +227,57 @@ _PERIOD = {"week": "strftime(date_trunc('week', CAST(day AS DATE)), '%Y-%m-%d')"
            "month": "strftime(date_trunc('month', CAST(day AS DATE)), '%Y-%m-%d')"}
 
 
-def weekly_sql(rows_tables: list[str], period: str = "week") -> str:
-    """The cost_weekly (or, period="month", cost_monthly) rows of these costs rows."""
+def lines_sql(rows_tables: list[str], lines: str, first_id: int) -> str:
+    """CREATE `lines`: the distinct (source, dimension ids) combinations of these costs rows, the
+    cache's cost lines, numbered from `first_id` in (source, resource, dimensions) order."""
     cdims = ", ".join(COST_DIMS)
     return (
-        f"SELECT source_id, {_PERIOD[period]} AS p, {cdims}, "
-        f"{_ROLLUP_SUMS} FROM ({_union(rows_tables)}) GROUP BY source_id, p, {cdims} ORDER BY source_id, p"
+        f"CREATE OR REPLACE TEMP TABLE {lines} AS SELECT CAST({int(first_id)} - 1 + row_number() OVER "
+        f"(ORDER BY source_id, resource, {cdims}) AS BIGINT) AS id, source_id, {cdims} "
+        f"FROM (SELECT DISTINCT source_id, {cdims} FROM ({_union(rows_tables)}))"
+    )
+
+
+def facts_sql(rows_tables: list[str], lines: str, facts: str) -> str:
+    """CREATE `facts`: the cost_facts rows (line, day, amounts, quantities) of these costs rows,
+    rows of the same line and day summed (NULL dimension ids match NULL)."""
+    match = " AND ".join(["l.source_id = r.source_id",
+                          *(f"l.{d} IS NOT DISTINCT FROM r.{d}" for d in COST_DIMS)])
+    money = ", ".join(f"CAST(sum(r.{m}) AS BIGINT) AS {m}" for m in ("billed", "effective", "list", "contracted"))
+    return (
+        f"CREATE OR REPLACE TEMP TABLE {facts} AS SELECT l.id AS line, r.day AS day, {money}, "
+        f"CAST(sum(r.pricing_quantity) AS DOUBLE) AS pricing_quantity, "
+        f"CAST(sum(r.consumed_quantity) AS DOUBLE) AS consumed_quantity "
+        f"FROM ({_union(rows_tables)}) r JOIN {lines} l ON {match} GROUP BY l.id, r.day"
+    )
+
+
+def costs_view_sql(lines: str, facts: str, view: str) -> str:
+    """CREATE `view`: the facts with their lines' dimension ids, the columns of the cache's
+    `costs` view (what the coarse rollups are computed from)."""
+    cdims = ", ".join(f"l.{d} AS {d}" for d in COST_DIMS)
+    return (
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT l.source_id AS source_id, f.day AS day, {cdims}, "
+        f"f.billed, f.effective, f.list, f.contracted, f.pricing_quantity, f.consumed_quantity "
+        f"FROM {facts} f JOIN {lines} l ON l.id = f.line"
+    )
+
+
+def coarse_daily_sql(costs: str, coarse: str) -> str:
+    """CREATE `coarse`: the daily rows of `costs` (columns of the cache's `costs`) by the coarse
+    dimensions, with their row count `n` (what `cache.schema.pair_rollup_sql` reads)."""
+    sdims = ", ".join(SUMMARY_DIMS)
+    return (
+        f"CREATE OR REPLACE TEMP TABLE {coarse} AS SELECT source_id, day, {sdims}, sum(billed) AS billed, "
+        f"sum(effective) AS effective, sum(list) AS list, sum(contracted) AS contracted, count(*) AS n "
+        f"FROM {costs} GROUP BY source_id, day, {sdims}"
+    )
+
+
+def line_period_sql(facts: str, period: str) -> str:
+    """The cost_weekly_lines (period="week") or cost_monthly_lines rows of these facts."""
+    return (
+        f"SELECT line, {_PERIOD[period]} AS p, {_ROLLUP_SUMS} FROM {facts} GROUP BY line, p ORDER BY line, p"
     )
 
 

@@ -14,19 +14,23 @@ from collections.abc import Callable
 from typing import Any
 
 from cache import Store
-from cache.schema import COST_DIMS
-from cache.store import PACK_MAX_ID, ROLLUP_COLUMNS
+from cache.schema import COST_DIMS, pair_rollup_sql
+from cache.store import LINE_TABLES, PACK_MAX_ID, ROLLUP_COLUMNS
 
 from .columns import DIM_KINDS
 from .duck import DuckSession
 from .files import FocusFile
 from .sql import (
+    coarse_daily_sql,
+    costs_view_sql,
     daily_dims_sql,
     distinct_dims_sql,
+    facts_sql,
     id_rows_sql,
+    line_period_sql,
+    lines_sql,
     packed_select,
     summary_period_sql,
-    weekly_sql,
 )
 
 WRITE_BATCH = 25_000
@@ -34,8 +38,9 @@ WRITE_BATCH = 25_000
 # object per row); False, or the extension missing, takes the Python hand-over (WriterThread).
 STAGED = True
 STAGE = "costdeck_stage"  # the staging file's name in DuckDB
-_COST_COLUMNS = f"source_id, day, {', '.join(COST_DIMS)}, billed, effective, list, contracted, " \
-                "pricing_quantity, consumed_quantity"
+_LINE_COLUMNS = f"id, source_id, {', '.join(COST_DIMS)}"
+_FACT_COLUMNS = "line, day, billed, effective, list, contracted, pricing_quantity, consumed_quantity"
+_LINE_ROLLUP_COLUMNS = "line, {period}, billed, effective, list, contracted, n"
 
 
 class Staging:
@@ -43,8 +48,9 @@ class Staging:
     extension and then copied into the cache by SQLite in the import's transaction
     (`Store.insert_costs_from_file`): the rows never become Python objects."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, first_line: int) -> None:
         self.path = path
+        self.next_line = first_line  # the id of the next cost line staged
 
     @classmethod
     def open(cls, duck: DuckSession, store: Store) -> Staging | None:
@@ -61,7 +67,7 @@ class Staging:
         if not duck.attach_sqlite(path, STAGE):
             os.remove(path)
             return None
-        return cls(path)
+        return cls(path, store.next_line_id())
 
     def copy_into(self, duck: DuckSession, store: Store) -> int:
         """DuckDB lets go of the file, SQLite inserts its rows (call inside the transaction)."""
@@ -74,27 +80,42 @@ class Staging:
             os.remove(self.path)
 
 
-def stage_file(duck: DuckSession, store: Store, f: FocusFile, source_id: int) -> int:
-    """`write_file` into the staging file: ids resolved and joined the same way, then the rows
-    inserted by DuckDB in (day, resource) order. Returns the rows."""
-    id_rows(duck, store, f, source_id)
-    total = f.result.daily_rows if f.result else None
-    label = f"writing {f.path.name}"
+def stage_source(duck: DuckSession, store: Store, group: list[FocusFile], source_id: int,
+                 staging: Staging) -> int:
+    """One source's files into the staging file: ids resolved and joined per file (`id_rows`),
+    then the source's cost lines (numbered on from `staging.next_line`), its daily facts (rows of
+    the same line and day summed) in (line, day) order, the line rollups and the coarse rollups,
+    each inserted by DuckDB. Returns the daily rows (facts)."""
+    for f in group:
+        id_rows(duck, store, f, source_id)
+    rows = [f.rows_table for f in group]
+    lines, facts, view = f"src{source_id}_lines", f"src{source_id}_facts", f"src{source_id}_costs"
+    total = sum((f.result.daily_rows if f.result else 0) for f in group) or None
+    label = f"writing {group[0].path.name}" + (f" (+{len(group) - 1})" if len(group) > 1 else "")
     duck.tick(label, 0, total)
+    duck.execute(lines_sql(rows, lines, staging.next_line))
+    duck.execute(facts_sql(rows, lines, facts))
+    duck.execute(costs_view_sql(lines, facts, view))
+    row = duck.execute(f"SELECT count(*), max(id) FROM {lines}").fetchone()
+    if row and row[1] is not None:
+        staging.next_line = int(row[1]) + 1
     with duck.ordered():
-        duck.execute(f"INSERT INTO {STAGE}.costs({_COST_COLUMNS}) SELECT {_COST_COLUMNS} FROM {f.rows_table} "
-                     "ORDER BY day, resource")
-    row = duck.execute(f"SELECT count(*) FROM {f.rows_table}").fetchone()
-    n = int(row[0]) if row else 0
-    duck.tick(label, n, total)
-    return n
-
-
-def stage_rollups(duck: DuckSession, files: list[FocusFile]) -> None:
-    """`write_rollups` into the staging file."""
-    with duck.ordered():
-        for sql, table in rollup_queries(files):
+        duck.execute(f"INSERT INTO {STAGE}.cost_lines({_LINE_COLUMNS}) SELECT {_LINE_COLUMNS} FROM {lines} ORDER BY id")
+        duck.execute(f"INSERT INTO {STAGE}.cost_facts({_FACT_COLUMNS}) SELECT {_FACT_COLUMNS} FROM {facts} "
+                     "ORDER BY line, day")
+        row = duck.execute(f"SELECT count(*) FROM {facts}").fetchone()
+        n = int(row[0]) if row else 0
+        duck.tick(label, n, total)
+        for table, period in zip(LINE_TABLES[1:], ("week", "month"), strict=True):
+            duck.execute(f"INSERT INTO {STAGE}.{table}({_LINE_ROLLUP_COLUMNS.format(period=period)}) "
+                         f"{line_period_sql(facts, period)}")
+        for sql, table in rollup_queries([view]):
             duck.execute(f"INSERT INTO {STAGE}.{table}({ROLLUP_COLUMNS[table]}) {sql}")
+        coarse = f"src{source_id}_coarse"
+        duck.execute(coarse_daily_sql(view, coarse))
+        duck.execute(f"INSERT INTO {STAGE}.cost_daily_pairs({ROLLUP_COLUMNS['cost_daily_pairs']}) "
+                     f"SELECT * FROM ({pair_rollup_sql(coarse)}) ORDER BY dim, value, by_dim, day")
+    return n
 
 
 class WriterThread:
@@ -191,26 +212,10 @@ def dimension_ids(duck: DuckSession, store: Store, daily: str) -> dict[tuple[str
     return ids
 
 
-def write_rollups(duck: DuckSession, store: Store, files: list[FocusFile], writer: WriterThread) -> None:
-    """The summary, weekly and monthly rollups of one source's files, aggregated by DuckDB from
-    the rows just written (what `Store.rebuild_summary` would compute, without SQLite's GROUP
-    BY), while the writer is still inserting the costs rows. Streamed in batches like the costs
-    rows: at 13 months x 20,000 resources the daily summary alone is 3.8M rows, which as one
-    list of tuples took over a GiB."""
-    # One DuckDB thread: the other core stays with the SQLite writer (this is off its path).
-    with duck.one_thread():
-        for sql, table in rollup_queries(files):
-            cur = duck.execute(sql)
-            while batch := cur.fetchmany(WRITE_BATCH):
-                writer.put(store.insert_rollup_tuples_of, table, batch)
-
-
-def rollup_queries(files: list[FocusFile]) -> list[tuple[str, str]]:
-    """(DuckDB query, rollup table) for every rollup of these files' rows, each in period order."""
-    tables = [f.rows_table for f in files]
+def rollup_queries(tables: list[str]) -> list[tuple[str, str]]:
+    """(DuckDB query, coarse rollup table) for these costs rows (tables or views with the columns
+    of the cache's `costs`), each in period order."""
     return [
-        (weekly_sql(tables), "cost_weekly"),
-        (weekly_sql(tables, "month"), "cost_monthly"),
         (summary_period_sql(tables, "week"), "cost_summary_weekly"),
         (summary_period_sql(tables, "month"), "cost_summary_monthly"),
         (daily_dims_sql(tables), "cost_daily_dims"),
