@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from .schema import PAIR_DIMS, SUMMARY_DIMS
+from .schema import COST_DIMS, PAIR_DIMS, SUMMARY_DIMS
 
 # FOCUS column name -> dims kind (the costs column of the same name).
 DIMENSIONS: dict[str, str] = {
@@ -114,7 +114,7 @@ class _Plan:
         needed = [*filters, *extra_dims]
         coarse = all(not d.startswith("tag:") and DIMENSIONS[d] in SUMMARY_DIMS for d in needed)
         self.coarse = coarse  # the coarse rollups answer whole weeks and months
-        self.table = "costs"
+        self.table = _DAILY
         # The narrow daily series (cost_daily_dims) answer a coarse day range grouped by one
         # coarse dimension (or none) when nothing but the currency is filtered.
         self.narrow = set(filters) <= {"billing_currency"} and all(
@@ -210,14 +210,14 @@ class _Plan:
             if key in (None, col, "currency"):
                 # The filtered dimension's own daily series (its value column renamed to it, so
                 # the plan's filter applies as it is).
-                table = (f"(SELECT source_id, day, value AS {col}, currency, billed, effective, list, contracted "
-                         f"FROM cost_daily_dims WHERE dim = '{col}')")
+                table = (f"(SELECT source_id, day, value AS {col}, currency, billed, effective, list, contracted, "
+                         f"n FROM cost_daily_dims WHERE dim = '{col}')")
                 return [(self._from(table, "c.day >= ? AND c.day < ?", self.joins),
                          [*self.join_params, lo.isoformat(), hi.isoformat(), *self.filter_params], "day")]
             if key in PAIR_DIMS:
                 # The first drill-down: the daily pair series of (filtered, grouped) dimension.
                 table = (f"(SELECT source_id, day, nullif(value, 0) AS {col}, nullif(by_value, 0) AS {key}, "
-                         f"nullif(currency, 0) AS currency, billed, effective, list, contracted "
+                         f"nullif(currency, 0) AS currency, billed, effective, list, contracted, n "
                          f"FROM cost_daily_pairs WHERE dim = '{col}' AND value = {int(did or 0)} "
                          f"AND by_dim = '{key}')")
                 return [(self._from(table, "c.day >= ? AND c.day < ?", self.joins),
@@ -228,36 +228,82 @@ class _Plan:
             # a month), fewer than any rollup of the combinations: read the whole range from them.
             dim = "tagset" if self.tag_narrow else key or "provider"  # any one dimension partitions the total
             other = "" if dim == "currency" else ", currency"
-            table = (f"(SELECT source_id, day, value AS {dim}{other}, billed, effective, list, contracted "
+            table = (f"(SELECT source_id, day, value AS {dim}{other}, billed, effective, list, contracted, n "
                      f"FROM cost_daily_dims WHERE dim = '{dim}')")
             return [(self._from(table, "c.day >= ? AND c.day < ?", self.joins),
                      [*self.join_params, lo.isoformat(), hi.isoformat(), *self.filter_params], "day")]
-        pieces: list[tuple[str, date, date]] = []  # (tier, lo, hi)
-
-        def weeks_then_days(a: date, b: date) -> None:
-            w_lo = a + timedelta(days=(7 - a.weekday()) % 7)  # first Monday >= a
-            w_hi = b - timedelta(days=b.weekday())  # last Monday <= b
-            if "week" in tiers and w_lo < w_hi:
-                pieces.extend([("day", a, w_lo), ("week", w_lo, w_hi), ("day", w_hi, b)])
-            else:
-                pieces.append(("day", a, b))
-
-        m_lo = lo if lo.day == 1 else _next_month(lo)
-        m_hi = hi.replace(day=1)
-        if "month" in tiers and m_lo < m_hi:
-            weeks_then_days(lo, m_lo)
-            pieces.append(("month", m_lo, m_hi))
-            weeks_then_days(m_hi, hi)
-        else:
-            weeks_then_days(lo, hi)
-        pieces = [p for p in pieces if p[1] < p[2]]
         out: list[tuple[str, list[Any], str]] = []
-        for tier, a, b in pieces:
+        for tier, a, b, sign in _cover(lo, hi, tiers):
             table, col = _TIER_TABLES[coarse][tier]
+            rows = "1" if tier == "day" else "n"  # `n`: the daily rows a tile's row stands for
+            if sign < 0:  # a period read whole, minus its days outside the range: the amounts negated
+                dims = ", ".join(SUMMARY_DIMS if coarse else COST_DIMS)
+                table = (f"(SELECT source_id, {col}, {dims}, -billed AS billed, -effective AS effective, "
+                         f"-list AS list, -contracted AS contracted, -{rows} AS n FROM {table})")
+            elif tier == "day":
+                table = _DAILY
             pred = f"c.{col} >= ? AND c.{col} < ?"
             out.append((self._from(table, pred, self.joins),
                         [*self.join_params, a.isoformat(), b.isoformat(), *self.filter_params], tier))
         return out or [(*self.sql_from(), "day")]
+
+
+# The daily facts as the tiles read them: `n` = 1 (the rollups' n counts the daily rows).
+_DAILY = "(SELECT *, 1 AS n FROM costs)"
+
+Tile = tuple[str, date, date, int]  # (tier, first, end exclusive, +1 added / -1 subtracted)
+
+# The cost of reading a tile: every tile is one pass over the lines (or the coarse rows) with one
+# seek each, which costs about as much as reading 10 of their days; then a row per period.
+_TILE_COST = 10
+
+
+def _tiles_cost(tiles: list[Tile]) -> int:
+    per = {"day": 1, "week": 7, "month": 31}
+    return sum(_TILE_COST + (b - a).days // per[t] for t, a, b, _s in tiles)
+
+
+def _days(a: date, b: date, sign: int) -> list[Tile]:
+    return [("day", a, b, sign)] if a < b else []
+
+
+def _cover_weeks(a: date, b: date, sign: int, tiers: tuple[str, ...]) -> list[Tile]:
+    """The cheapest tiles of [a, b) by ISO weeks and days: whole weeks inside, plus the edge days
+    added, or a week read whole minus the days before `a` (after `b`) subtracted."""
+    best = _days(a, b, sign)
+    if "week" not in tiers or a >= b:
+        return best
+    a_floor = a - timedelta(days=a.weekday())
+    b_floor = b - timedelta(days=b.weekday())
+    for wl in {a_floor, a_floor if a == a_floor else a_floor + timedelta(days=7)}:
+        for wh in {b_floor, b_floor if b == b_floor else b_floor + timedelta(days=7)}:
+            if wl >= wh:
+                continue
+            tiles = [("week", wl, wh, sign)]
+            tiles += _days(a, wl, sign) if wl > a else _days(wl, a, -sign)
+            tiles += _days(wh, b, sign) if wh < b else _days(b, wh, -sign)
+            if _tiles_cost(tiles) < _tiles_cost(best):
+                best = tiles
+    return best
+
+
+def _cover(lo: date, hi: date, tiers: tuple[str, ...]) -> list[Tile]:
+    """The cheapest tiles of [lo, hi): whole calendar months, ISO weeks and days, each edge either
+    added or, when cheaper, subtracted from a period read whole (integer sums: exact)."""
+    best = _cover_weeks(lo, hi, 1, tiers)
+    if "month" not in tiers:
+        return best
+    lo_floor, hi_floor = lo.replace(day=1), hi.replace(day=1)
+    for ml in {lo_floor, lo if lo == lo_floor else _next_month(lo_floor)}:
+        for mh in {hi_floor, hi if hi == hi_floor else _next_month(hi_floor)}:
+            if ml >= mh:
+                continue
+            tiles: list[Tile] = [("month", ml, mh, 1)]
+            tiles += _cover_weeks(lo, ml, 1, tiers) if ml > lo else _cover_weeks(ml, lo, -1, tiers)
+            tiles += _cover_weeks(mh, hi, 1, tiers) if mh < hi else _cover_weeks(hi, mh, -1, tiers)
+            if _tiles_cost(tiles) < _tiles_cost(best):
+                best = tiles
+    return best
 
 
 # (coarse?) -> tier -> (table, period column)
@@ -308,23 +354,24 @@ def spend_by(
         # Totals per tag set first (each part streams a covering index in tag set order), then
         # map the few tag sets to the key's value: one tag_index lookup per tag set, not per row.
         inner, params = _union(
-            parts, f"c.tagset AS tagset, c.currency AS currency, sum(c.{m}) AS cost", "c.tagset, c.currency"
-        )
+            parts, f"c.tagset AS tagset, c.currency AS currency, sum(c.{m}) AS cost, sum(c.n) AS n",
+            "c.tagset, c.currency")
         sql = f"""SELECT g.value AS value, NULL AS label, NULL AS extra, cur.value AS currency, g.cost AS cost
                   FROM (SELECT t.value AS value, s.currency AS currency, sum(s.cost) AS cost
                         FROM ({inner}) s
                         LEFT JOIN tag_index t ON t.tagset_id = s.tagset AND t.key = ?
-                        GROUP BY t.value, s.currency) g
+                        GROUP BY t.value, s.currency HAVING sum(s.n) > 0) g
                   LEFT JOIN dims cur ON cur.id = g.currency
                   ORDER BY g.cost DESC, g.value {lim}"""
         params = [*params, by[4:]]
     else:
         col = DIMENSIONS[by]
         inner, params = _union(
-            parts, f"c.{col} AS k, c.currency AS currency, sum(c.{m}) AS cost", f"c.{col}, c.currency"
+            parts, f"c.{col} AS k, c.currency AS currency, sum(c.{m}) AS cost, sum(c.n) AS n", f"c.{col}, c.currency"
         )
         if len(parts) > 1:
-            inner = f"SELECT k, currency, sum(cost) AS cost FROM ({inner}) GROUP BY k, currency"
+            # Groups whose rows are all outside the range (read whole, then subtracted) are not groups.
+            inner = f"SELECT k, currency, sum(cost) AS cost FROM ({inner}) GROUP BY k, currency HAVING sum(n) > 0"
         sql = f"""SELECT d.value AS value, d.label AS label, d.extra AS extra, cur.value AS currency, g.cost AS cost
                   FROM ({inner}) g
                   LEFT JOIN dims d ON d.id = g.k
@@ -386,9 +433,9 @@ def spend_series(
     selects, params = [], []
     for from_sql, p, tier in plan.tiled(conn, key, _TIERS_OF_GRAIN[grain]):
         per = _PERIOD_OF_TIER[(grain, tier)]
-        selects.append(f"SELECT {col} AS k, {per} AS p, sum(c.{m}) AS cost {from_sql} GROUP BY k, p")
+        selects.append(f"SELECT {col} AS k, {per} AS p, sum(c.{m}) AS cost, sum(c.n) AS n {from_sql} GROUP BY k, p")
         params.extend(p)
-    inner = f"SELECT k, p, sum(cost) AS cost FROM ({' UNION ALL '.join(selects)}) GROUP BY k, p"
+    inner = f"SELECT k, p, sum(cost) AS cost FROM ({' UNION ALL '.join(selects)}) GROUP BY k, p HAVING sum(n) > 0"
     if by is None:
         sql = f"SELECT NULL, p, cost FROM ({inner})"
     elif by.startswith("tag:"):
@@ -415,8 +462,9 @@ def total(
     plan = _Plan(conn, since, until, filters)
     if plan.empty:
         return {}
-    inner, params = _union(plan.parts(conn), f"c.currency AS k, sum(c.{m}) AS cost", "c.currency")
-    sql = f"""SELECT cur.value, g.cost FROM (SELECT k, sum(cost) AS cost FROM ({inner}) GROUP BY k) g
+    inner, params = _union(plan.parts(conn), f"c.currency AS k, sum(c.{m}) AS cost, sum(c.n) AS n", "c.currency")
+    sql = f"""SELECT cur.value, g.cost FROM (SELECT k, sum(cost) AS cost FROM ({inner}) GROUP BY k
+                                              HAVING sum(n) > 0) g
               LEFT JOIN dims cur ON cur.id = g.k"""
     return {(r[0] or "USD"): int(r[1] or 0) for r in conn.execute(sql, params)}
 

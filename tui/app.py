@@ -7,6 +7,7 @@ header and a notification.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import sys
 import threading
@@ -447,7 +448,16 @@ class CostdeckApp(App[int]):
     def on_unmount(self) -> None:
         self._sync_cancel.set()
         set_lock_wait_hook(self._previous_wait_hook)
-        self.store.close()
+        # A worker thread may be reading on the connection: stop its statement and close once it
+        # has let go (closing a connection under a running statement can crash the interpreter;
+        # seen quitting right after the first frame of a 13-month cache).
+        with contextlib.suppress(sqlite3.Error):
+            self.store.conn.interrupt()
+        if self.db_lock.acquire(timeout=5):
+            try:
+                self.store.close()
+            finally:
+                self.db_lock.release()
 
 
 def _key_label(key: str) -> str:

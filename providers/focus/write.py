@@ -86,13 +86,14 @@ def stage_source(duck: DuckSession, store: Store, group: list[FocusFile], source
     then the source's cost lines (numbered on from `staging.next_line`), its daily facts (rows of
     the same line and day summed) in (line, day) order, the line rollups and the coarse rollups,
     each inserted by DuckDB. Returns the daily rows (facts)."""
+    name = group[0].path.name + (f" (+{len(group) - 1})" if len(group) > 1 else "")
+    total = sum((f.result.daily_rows if f.result else 0) for f in group) or None
+    duck.tick(f"resolving dimensions of {name}", 0, None)
     for f in group:
         id_rows(duck, store, f, source_id)
     rows = [f.rows_table for f in group]
     lines, facts, view = f"src{source_id}_lines", f"src{source_id}_facts", f"src{source_id}_costs"
-    total = sum((f.result.daily_rows if f.result else 0) for f in group) or None
-    label = f"writing {group[0].path.name}" + (f" (+{len(group) - 1})" if len(group) > 1 else "")
-    duck.tick(label, 0, total)
+    duck.tick(f"cost lines of {name}", 0, None)
     duck.execute(lines_sql(rows, lines, staging.next_line))
     duck.execute(facts_sql(rows, lines, facts))
     duck.execute(costs_view_sql(lines, facts, view))
@@ -100,17 +101,20 @@ def stage_source(duck: DuckSession, store: Store, group: list[FocusFile], source
     if row and row[1] is not None:
         staging.next_line = int(row[1]) + 1
     with duck.ordered():
+        duck.tick(f"writing {name}", 0, total)
         duck.execute(f"INSERT INTO {STAGE}.cost_lines({_LINE_COLUMNS}) SELECT {_LINE_COLUMNS} FROM {lines} ORDER BY id")
         duck.execute(f"INSERT INTO {STAGE}.cost_facts({_FACT_COLUMNS}) SELECT {_FACT_COLUMNS} FROM {facts} "
                      "ORDER BY line, day")
         row = duck.execute(f"SELECT count(*) FROM {facts}").fetchone()
         n = int(row[0]) if row else 0
-        duck.tick(label, n, total)
+        duck.tick(f"writing {name}", n, total)
+        duck.tick(f"rollups of {name}", 0, None)
         for table, period in zip(LINE_TABLES[1:], ("week", "month"), strict=True):
             duck.execute(f"INSERT INTO {STAGE}.{table}({_LINE_ROLLUP_COLUMNS.format(period=period)}) "
                          f"{line_period_sql(facts, period)}")
         for sql, table in rollup_queries([view]):
             duck.execute(f"INSERT INTO {STAGE}.{table}({ROLLUP_COLUMNS[table]}) {sql}")
+        duck.tick(f"daily pair series of {name}", 0, None)
         coarse = f"src{source_id}_coarse"
         duck.execute(coarse_daily_sql(view, coarse))
         duck.execute(f"INSERT INTO {STAGE}.cost_daily_pairs({ROLLUP_COLUMNS['cost_daily_pairs']}) "
