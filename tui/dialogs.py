@@ -1,8 +1,11 @@
-"""Modal dialogs: help, pickers, text prompts."""
+"""Modal dialogs: help, pickers, text prompts, the progress of a long job."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +14,13 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets import Input, Label, OptionList, ProgressBar, Static
 from textual.widgets.option_list import Option
+from textual.worker import Worker, get_current_worker
 
+from .base import WorkerStateRelay, post_result
 from .widgets import clean
 
 
@@ -196,9 +202,9 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def _export_path_error(text: str) -> str | None:
-    if not text or Path(text).suffix.lower() not in (".csv", ".json"):
-        return "give a file name ending in .csv or .json"
+def _export_path_error(text: str, suffixes: tuple[str, ...] = (".csv", ".json")) -> str | None:
+    if not text or Path(text).suffix.lower() not in suffixes:
+        return f"give a file name ending in {' or '.join(suffixes)}"
     path = Path(text).expanduser()
     if not path.parent.is_dir():
         return f"no such directory: {clean(path.parent, 80)}"
@@ -222,3 +228,120 @@ def ask_export(screen: Screen[Any], title: str, default: str, write: Callable[[P
         screen.notify(f"exported {n:,} {noun} to {clean(path.resolve(), 120)}", timeout=6)
 
     screen.app.push_screen(PromptScreen(title, default, validate=_export_path_error), done)
+
+
+def ask_path(screen: Screen[Any], title: str, default: str, suffixes: tuple[str, ...],
+             then: Callable[[Path], None]) -> None:
+    """Ask for a new file's path ending in one of `suffixes` (an existing file is refused), then
+    call then(path)."""
+
+    def done(text: str | None) -> None:
+        if text:
+            then(Path(text).expanduser())
+
+    screen.app.push_screen(PromptScreen(title, default, validate=lambda t: _export_path_error(t, suffixes)), done)
+
+
+# A job run by ProgressScreen: job(report, cancelled) -> result, from a worker thread. It calls
+# report(done, total) as it goes and stops (raising anything) once cancelled() is true.
+Job = Callable[[Callable[[int, int], None], Callable[[], bool]], Any]
+
+
+@dataclass(slots=True)
+class JobOutcome:
+    status: str  # "done", "cancelled" or "failed" (the failure is already notified, in one line)
+    result: Any = None
+
+
+class ProgressScreen(WorkerStateRelay, ModalScreen[JobOutcome]):
+    """A job the user started that takes a while (an export of millions of rows), in a thread
+    worker: a progress bar with the items done of the total and the rate; esc cancels. Dismissed
+    with a JobOutcome. A job that fails is notified by the app's one worker handler."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    ProgressScreen { align: center middle; }
+    ProgressScreen > Vertical { width: 72; max-width: 95%; height: auto; border: thick $primary;
+        background: $surface; padding: 0 1; }
+    ProgressScreen ProgressBar { margin: 1 0 0 0; }
+    ProgressScreen #progress-detail { height: 1; }
+    """
+    REPORT_EVERY = 0.1  # seconds between two progress messages from the worker
+
+    class Progress(Message, bubble=False):
+        def __init__(self, done: int, total: int) -> None:
+            super().__init__()
+            self.done = done
+            self.total = total
+
+    class Finished(Message, bubble=False):
+        def __init__(self, outcome: JobOutcome) -> None:
+            super().__init__()
+            self.outcome = outcome
+
+    def __init__(self, title: str, job: Job, noun: str = "rows", what: str = "The job") -> None:
+        super().__init__()
+        self.title_text = title
+        self.what = what
+        self.job = job
+        self.noun = noun
+        self.cancel_event = threading.Event()
+        self.started = time.monotonic()
+        self._last_report = 0.0
+        self.done_count = 0
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(Text(self.title_text, style="bold"))
+            yield ProgressBar(total=None, show_eta=False, id="progress-bar")
+            yield Static(Text(f"counting the {self.noun}…", style="dim"), id="progress-detail")
+            yield Static(Text("esc cancels", style="dim"), id="progress-hint")
+
+    def on_mount(self) -> None:
+        self.started = time.monotonic()
+        # a failure is notified as "<what> failed: <one line>" by the app's worker handler
+        self.run_worker(self._run_job, thread=True, group="progress", exit_on_error=False, description=self.what)
+
+    def _run_job(self) -> None:
+        worker = get_current_worker()
+
+        def cancelled() -> bool:  # esc, or the app quitting (it cancels its workers and waits for this thread)
+            return self.cancel_event.is_set() or worker.is_cancelled
+
+        try:
+            result = self.job(self._report, cancelled)
+        except Exception:
+            if cancelled():  # stopped by the cancel: not a failure
+                post_result(self, self.Finished(JobOutcome("cancelled")))
+                return
+            raise
+        post_result(self, self.Finished(JobOutcome("cancelled" if cancelled() else "done", result)))
+
+    def _report(self, done: int, total: int) -> None:
+        """From the worker: at most every REPORT_EVERY seconds (and the first and last)."""
+        now = time.monotonic()
+        if done and done < total and now - self._last_report < self.REPORT_EVERY:
+            return
+        self._last_report = now
+        self.post_message(self.Progress(done, total))
+
+    @on(Progress)
+    def _progress(self, message: Progress) -> None:
+        self.done_count = message.done
+        self.query_one(ProgressBar).update(total=max(message.total, 1), progress=message.done)
+        if self.cancel_event.is_set():
+            return
+        rate = message.done / max(time.monotonic() - self.started, 1e-6)
+        self.query_one("#progress-detail", Static).update(
+            Text(f"{message.done:,} / {message.total:,} {self.noun}  ·  {rate:,.0f} {self.noun}/s"))
+
+    @on(Finished)
+    def _finished(self, message: Finished) -> None:
+        self.dismiss(message.outcome)
+
+    def action_cancel(self) -> None:
+        self.cancel_event.set()
+        self.query_one("#progress-detail", Static).update(Text("cancelling…", style="yellow"))
+
+    def worker_failed(self, worker: Worker[Any], error: BaseException) -> None:
+        self.dismiss(JobOutcome("failed"))

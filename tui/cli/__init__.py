@@ -11,8 +11,8 @@ this package imports its heavy dependencies (rich, analysis, the providers) insi
     sync.py             sync;  progress.py: the import bar and the live/plain sync display
     sources.py          sources
     track.py            track
-    report.py           report: the dispatcher, spend and ml-runs; commitments.py, recommendations.py
-                        and rules.py the other reports
+    report.py           report: the dispatcher, spend and ml-runs; commitments.py, recommendations.py,
+                        rules.py and rows.py (the cost rows export) the other reports
     format.py           table/CSV/JSON output of records, the wide status tables
 """
 

@@ -136,6 +136,7 @@ def _add_report(sub: _Subparsers, common: _Parser) -> None:
     r = sub.add_parser("report", parents=[common], help="print a view's data as table, CSV or JSON")
     rsub = r.add_subparsers(dest="report", parser_class=_Parser, required=True)
     _add_report_spend(rsub, common)
+    _add_report_rows(rsub, common)
     _add_report_ml_runs(rsub, common)
     _add_report_commitments(rsub, common)
     _add_report_recommendations(rsub, common)
@@ -163,6 +164,22 @@ def _add_report_spend(rsub: _Subparsers, common: _Parser) -> None:
     rs.add_argument("--until", type=_day, help="last day, exclusive (default: the day after the last day with data)")
     rs.add_argument("--metric", choices=["billed", "effective", "list"], default="billed")
     _add_format(rs)
+
+
+def _add_report_rows(rsub: _Subparsers, common: _Parser) -> None:
+    rw = rsub.add_parser("rows", parents=[common], help="the daily cost rows themselves (FOCUS columns, "
+                         "exact money) as CSV or JSON Lines, streamed")
+    rw.add_argument("--since", type=_day, help="first day, inclusive (default: first day with data)")
+    rw.add_argument("--until", type=_day, help="last day, exclusive (default: the day after the last day with data)")
+    rw.add_argument("--filter", action="append", metavar="DIM=VALUE",
+                    help="only rows with this value (repeatable; DIM as in report spend --by, or tag:KEY; "
+                    "DIM= : the value not set)")
+    rw.add_argument("--format", choices=["csv", "json"], default=None,
+                    help="csv, or json: JSON Lines, one object per row (default: from --output's extension, "
+                    ".jsonl or .json for JSON Lines, else csv)")
+    rw.add_argument("--output", "-o", type=Path, metavar="FILE",
+                    help="write to FILE (complete or not at all; a progress bar on a terminal) instead of stdout")
+    rw.add_argument("--force", action="store_true", help="replace FILE if it exists")
 
 
 def _add_report_ml_runs(rsub: _Subparsers, common: _Parser) -> None:

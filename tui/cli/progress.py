@@ -11,6 +11,11 @@ from .format import safe
 _STATUS_STYLES = {"ok": "green", "partial": "yellow", "failed": "red"}
 
 
+def bar(frac: float, width: int = 30) -> str:
+    filled = int(min(1.0, max(0.0, frac)) * width)
+    return "█" * filled + "░" * (width - filled)
+
+
 class ImportProgress:
     """A one-line progress bar on stderr for long imports."""
 
@@ -20,10 +25,11 @@ class ImportProgress:
     def __call__(self, label: str, done: int, total: int | None) -> None:
         if total:
             frac = min(1.0, done / total)
-            bar = "█" * int(frac * 30) + "░" * (30 - int(frac * 30))
-            line = f"\r{label[:40]:40} {bar} {frac * 100:5.1f}%"
+            self.show(f"\r{label[:40]:40} {bar(frac)} {frac * 100:5.1f}%")
         else:
-            line = f"\r{label[:40]:40} {done:,} rows"
+            self.show(f"\r{label[:40]:40} {done:,} rows")
+
+    def show(self, line: str) -> None:
         if line != self.last:
             sys.stderr.write(line)
             sys.stderr.flush()
@@ -32,6 +38,24 @@ class ImportProgress:
     def done(self) -> None:
         if self.last:
             sys.stderr.write("\n")
+
+
+class RowsProgress(ImportProgress):
+    """The import bar for a stream of rows (an export): the rows done of the total and the rate."""
+
+    def __init__(self, label: str) -> None:
+        import time
+
+        super().__init__()
+        self.label = label
+        self._time = time.monotonic
+        self.start = self._time()
+
+    def update(self, done: int, total: int) -> None:
+        frac = done / total if total else 1.0
+        rate = done / max(self._time() - self.start, 1e-6)
+        self.show(f"\r{self.label[:24]:24} {bar(frac)} {frac * 100:5.1f}%  {done:,}/{total:,} rows  "
+                  f"{rate:,.0f} rows/s\033[K")
 
 
 class PlainSync:

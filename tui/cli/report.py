@@ -1,4 +1,5 @@
-"""`costdeck report ...`: one handler per report; `spend` and `ml-runs` live here, the others beside it."""
+"""`costdeck report ...`: one handler per report; `spend` and `ml-runs` live here, the others beside it
+(`rows`, the daily cost rows export, in rows.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from .common import demo_db_path, load_checked_config, resolve_db
 from .format import write_records
 from .parser import UsageError
 from .recommendations import report_recommendations
+from .rows import report_rows
 from .rules import report_rules
 
 
@@ -34,6 +36,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     with Store(path) as store:
         if args.report == "spend":
             return report_spend(store, args)
+        if args.report == "rows":
+            return report_rows(store, args)
         if args.report == "ml-runs":
             return report_ml_runs(store, args)
         if args.report == "commitments":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,13 +27,15 @@ from analysis.spend import (
     drill_target,
     preset_range,
 )
+from cache import Store, timeutil
 from cache import queries as q
-from cache import timeutil
+from cache import rows as cost_rows
 from cache.csvout import write_csv
 from cache.money import decimal_str, fmt
+from providers.errors import CostdeckError
 
 from ..base import ViewScreen, post_result
-from ..dialogs import PickerScreen, PromptScreen, ask_export
+from ..dialogs import JobOutcome, PickerScreen, ProgressScreen, PromptScreen, ask_export, ask_path
 from ..widgets import StackedChart, Table, TopBar, clean, money_text, pct_text, safe, share_bar, sparkline
 
 MAX_ROWS = 500
@@ -57,6 +60,9 @@ ranges) and a trend sparkline. The chart stacks the top 5 groups plus "other" ov
 enter drills down (provider → services, account → sub accounts → services, service → resources,
 tag value → services); esc goes back one level. / filters the rows by name or id (esc clears).
 e exports the whole table (not just what fits on screen) to CSV or JSON, by the file's extension.
+E (shift+e) exports the daily cost rows behind the view (its range and drill-down, every column,
+money exact) to CSV or JSON Lines (.csv or .jsonl), with a progress bar; esc cancels it and leaves
+no file.
 Amounts are exact; groups in another currency are listed separately and never summed together.
 """
     BINDINGS = [
@@ -68,6 +74,8 @@ Amounts are exact; groups in another currency are listed separately and never su
         Binding("escape", "back", "Back", id="spend.back"),
         Binding("slash", "filter", "Filter", id="spend.filter"),
         Binding("e", "export", "Export", id="spend.export"),
+        Binding("E", "export_rows", "Export daily rows", id="spend.export_rows", show=False,
+                tooltip="The daily cost rows of this range and drill-down, to .csv or .jsonl"),
         Binding("c", "toggle_chart", "Chart", id="spend.chart"),
     ]
 
@@ -377,19 +385,49 @@ Amounts are exact; groups in another currency are listed separately and never su
             self.query_one("#spend-table", DataTable).focus()
 
     # -- export ------------------------------------------------------------------
+    def _scope_slug(self) -> str:
+        """The drill-down as a file name part ('' at the top)."""
+        scope = "-".join(f"{c.dim}-{c.value}" for c in self.crumbs)
+        return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in scope)[:60]
+
     def action_export(self) -> None:
         if self.data is None:
             return
         since, until = self.current_range()
         last = until - timedelta(days=1)
-        scope = "-".join(f"{c.dim}-{c.value}" for c in self.crumbs)
-        scope = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in scope)[:60]
+        scope = self._scope_slug()
         default = (f"costdeck-spend-{self.metric}-by-{self.by.replace(':', '-')}"
                    f"{'-' + scope if scope else ''}-{since}_to_{last}.csv")
 
         data = self.data
         ask_export(self, "Export table to (.csv or .json)", default,
                    lambda path: export_rows(path, self.by, self.shown, data))
+
+    def action_export_rows(self) -> None:
+        """E: the daily cost rows of this view (its range and crumbs) to .csv or .jsonl, in a worker
+        with a progress bar (esc cancels: no file is left)."""
+        since, until = self.current_range()
+        filters = self.filters()
+        scope = self._scope_slug()
+        default = f"costdeck-rows{'-' + scope if scope else ''}-{since}_to_{until - timedelta(days=1)}.csv"
+
+        def start(path: Path) -> None:
+            self.app.push_screen(
+                ProgressScreen(f"Exporting the daily cost rows to {clean(path.name, 50)}",
+                               rows_export_job(self.cd_app.db_path, path, since, until, filters),
+                               what="The rows export"),
+                lambda outcome: self._rows_exported(path, outcome))
+
+        ask_path(self, "Export the daily cost rows of this view to (.csv or .jsonl)", default,
+                 tuple(cost_rows.SUFFIXES), start)
+
+    def _rows_exported(self, path: Path, outcome: JobOutcome | None) -> None:
+        if outcome is None or outcome.status == "failed":  # a failure is already notified
+            return
+        if outcome.status == "cancelled":
+            self.notify("export cancelled: no file written", timeout=4)
+            return
+        self.notify(f"exported {outcome.result:,} rows to {clean(path.resolve(), 120)}", timeout=6)
 
     def palette_commands(self) -> list[tuple[str, Any, str]]:
         cmds: list[tuple[str, Any, str]] = []
@@ -412,6 +450,26 @@ Amounts are exact; groups in another currency are listed separately and never su
     def _set_preset(self, p: str) -> None:
         self.preset = p
         self.load()
+
+
+def rows_export_job(db: Path, path: Path, since: date, until: date,
+                    filters: dict[str, str | None]) -> Callable[..., int]:
+    """The job of E for ProgressScreen: the rows to `path` (the format by its extension) over a
+    read-only connection of its own (the view's reads are not held up), in small batches so that
+    the bar moves and a cancel stops soon."""
+
+    def job(report: Callable[[int, int], None], cancelled: Callable[[], bool]) -> int:
+        fmt = cost_rows.SUFFIXES[path.suffix.lower()]
+        try:
+            with Store(db, readonly=True) as store:
+                return cost_rows.export_cost_rows(store.conn, path, fmt, since, until, filters,
+                                                  progress=report, cancelled=cancelled, batch=10_000)
+        except cost_rows.ExportError as exc:
+            raise CostdeckError(f"{clean(exc, 200)}") from None
+        except OSError as exc:
+            raise CostdeckError(f"cannot write {clean(path, 120)} ({exc.strerror or exc})") from None
+
+    return job
 
 
 def parse_range(text: str) -> tuple[date, date]:
