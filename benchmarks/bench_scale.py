@@ -11,6 +11,9 @@ FOCUS column), then, each measured as a whole process (start-up and imports incl
   report spend    `costdeck --db CACHE report spend --by DIM --format json` for every Spend
                   dimension over the whole range (median of --runs), plus a 30-day and a
                   one-month range for service_name
+  interactions    what the Spend view computes on each key press (`analysis.spend.build_table`:
+                  group-by, previous period, per-group series, chart) for 16 group-bys, ranges,
+                  drill-downs and filters, in process on the cache (min of 3; target 300 ms)
   first frame     `costdeck --db CACHE` to its first full Overview frame (bench_startup's probe)
 
 and prints each figure with its ratio to DuckDB in the same run.

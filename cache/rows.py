@@ -27,14 +27,14 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
 from .csvout import plain_decimal, write_csv_rows
 from .money import decimal_str
-from .queries import DIMENSIONS, _dim_lookup, check_dim
+from .queries import DIMENSIONS, _dim_lookup, check_dim, data_range
 from .text import json_safe
 
 COLUMNS: tuple[str, ...] = (
@@ -166,25 +166,39 @@ def _batches(conn: sqlite3.Connection, since: date, until: date, filters: dict[s
         return
     sql, params = w
     names = _Names(conn)
-    cur = conn.cursor()
-    cur.row_factory = None  # plain tuples, whatever the connection's factory
-    cur.execute(f"{_SELECT} FROM costs c {sql} ORDER BY c.day", params)
     val, lab, tags, dec = names.value, names.label, names.tags, money
-    try:
-        while True:
-            raw = cur.fetchmany(batch)
-            if not raw:
-                return
-            names.learn(raw)
-            yield [
-                (day, val[prov], val[ba], lab[ba], val[sa], lab[sa], val[svc], val[cat], val[reg],
-                 val[res], lab[res], val[rtype], val[charge], val[pricing], val[commit], val[cstatus],
-                 val[cur_id] or "USD", tags[ts], dec(billed), dec(effective), dec(lst), dec(contracted), pq, cq)
-                for (day, prov, ba, sa, svc, cat, reg, res, rtype, charge, pricing, commit, cstatus, cur_id, ts,
-                     billed, effective, lst, contracted, pq, cq) in raw
-            ]
-    finally:
-        cur.close()
+    for raw in _month_by_month(conn, sql, params, since, until, batch):
+        names.learn(raw)
+        yield [
+            (day, val[prov], val[ba], lab[ba], val[sa], lab[sa], val[svc], val[cat], val[reg],
+             val[res], lab[res], val[rtype], val[charge], val[pricing], val[commit], val[cstatus],
+             val[cur_id] or "USD", tags[ts], dec(billed), dec(effective), dec(lst), dec(contracted), pq, cq)
+            for (day, prov, ba, sa, svc, cat, reg, res, rtype, charge, pricing, commit, cstatus, cur_id, ts,
+                 billed, effective, lst, contracted, pq, cq) in raw
+        ]
+
+
+def _month_by_month(conn: sqlite3.Connection, where_sql: str, params: list[Any], since: date, until: date,
+                    batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of `where_sql` by day, one calendar month at a time: the facts are stored by cost
+    line, so ordering a year of them by day at once would sort every row before the first one
+    could be written; a month sorts a twelfth of them. `params` start with since, until."""
+    span = data_range(conn)
+    if span is None:
+        return
+    lo, until = max(since, span[0]), min(until, span[1] + timedelta(days=1))
+    while lo < until:
+        hi = min(until, date(lo.year + 1, 1, 1) if lo.month == 12 else date(lo.year, lo.month + 1, 1))
+        cur = conn.cursor()
+        cur.row_factory = None  # plain tuples, whatever the connection's factory
+        try:
+            cur.execute(f"{_SELECT} FROM costs c {where_sql} ORDER BY c.day",
+                        [lo.isoformat(), hi.isoformat(), *params[2:]])
+            while raw := cur.fetchmany(batch):
+                yield raw
+        finally:
+            cur.close()
+        lo = hi
 
 
 def as_dict(row: tuple[Any, ...]) -> dict[str, Any]:

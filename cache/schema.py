@@ -53,14 +53,19 @@ def pair_rollup_sql(src: str) -> str:
     """SELECT the cost_daily_pairs rows (dim, value, by_dim, day, by_value, currency, source_id,
     billed, effective, list, contracted, n) of `src`, a relation of daily coarse rows (columns
     source_id, day, SUMMARY_DIMS, the 4 amounts and n). Ids are 0 where not set (key columns of a
-    WITHOUT ROWID table cannot be NULL). Plain SQL that SQLite and DuckDB both run."""
-    return " UNION ALL ".join(
+    WITHOUT ROWID table cannot be NULL). Each unordered pair is grouped once, then written both
+    ways round. Plain SQL that SQLite and DuckDB both run."""
+    half = " UNION ALL ".join(
         f"SELECT '{a}' AS dim, coalesce({a}, 0) AS value, '{b}' AS by_dim, day, coalesce({b}, 0) AS by_value, "
         f"coalesce(currency, 0) AS currency, source_id, sum(billed) AS billed, sum(effective) AS effective, "
         f"sum(list) AS list, sum(contracted) AS contracted, sum(n) AS n FROM {src} "
         f"GROUP BY source_id, day, {a}, {b}, currency"
-        for a in PAIR_DIMS for b in PAIR_DIMS if a != b
+        for i, a in enumerate(PAIR_DIMS) for b in PAIR_DIMS[i + 1:]
     )
+    amounts = "currency, source_id, billed, effective, list, contracted, n"
+    return (f"WITH costdeck_half AS MATERIALIZED ({half}) "
+            f"SELECT dim, value, by_dim, day, by_value, {amounts} FROM costdeck_half UNION ALL "
+            f"SELECT by_dim, by_value, dim, day, value, {amounts} FROM costdeck_half")
 
 
 _V1 = [

@@ -249,3 +249,17 @@ def test_daily_rows_are_the_same_merged_or_not(tmp_path: Path, focus_sample: Pat
         cleaned = sorted(_cost_rows(store), key=repr)
     assert merged == [False, True, True]
     assert view == forced == cleaned and len(view) > 10
+
+
+def test_import_matching_lines_by_hash_or_by_values_writes_the_same_rows(
+        tmp_path: Path, focus_sample: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daily rows matched to their cost lines on the 64-bit hash of their values (when the
+    lines' hashes are distinct) or on the 14 values and the tags themselves: the same tables."""
+    with Store(tmp_path / "hash.db") as store:
+        focus.import_files(store, [focus_sample])
+        hashed = _all_cost_tables(store)
+    monkeypatch.setattr(focus_write, "HASH_LINES", False)
+    with Store(tmp_path / "values.db") as store:
+        focus.import_files(store, [focus_sample])
+        matched = _all_cost_tables(store)
+    assert hashed == matched and len(hashed["costs"]) > 900

@@ -30,12 +30,15 @@ How it works
    daily amount is rounded ONCE, half-even, to integer nano-units (the rounding rule
    of `cache.money`, done exactly on DECIMALs by DuckDB).
 4. Only when every file given has passed, everything is written in ONE SQLite
-   transaction: per source the old rows are removed (`Store.replace_costs`), the new
-   rows bulk-inserted with dimension ids resolved once per distinct value (inside
-   `Store.bulk_costs`: a large import drops the secondary indexes and rebuilds them
-   after the insert), the summary and weekly rollups aggregated by DuckDB and inserted,
-   the import and a sync run recorded, the snapshot time touched. Any failure rolls the
-   cache back to exactly what it was. Planner statistics are refreshed after the commit.
+   transaction: per source the old rows are removed (`Store.replace_costs`); DuckDB
+   resolves the dimension ids once per distinct value, numbers the source's cost lines,
+   sums the daily facts per line and day and computes every rollup, and writes them
+   into a staging SQLite file through its SQLite extension, which SQLite copies in
+   (`Store.insert_costs_from_file`, inside `Store.bulk_costs`: a large import drops the
+   rollups' secondary indexes and rebuilds them after the insert); without the
+   extension the rows are handed over from Python and the store rebuilds the rollups.
+   The import and a sync run are recorded, the snapshot time touched. Any failure rolls
+   the cache back to exactly what it was. Planner statistics are refreshed after the commit.
 
 Errors are `InputError` (exit code 2) with one line naming the file, the row (CSV: the
 line number in the file, header = line 1; Parquet: the 1-based row number), the column
@@ -52,7 +55,7 @@ Modules
 - `columns`: the FOCUS columns read (1.0 to 1.3) and the version guess;
 - `read`: pass 1 (file -> daily grain, bad rows counted) and pass 2 (cleanup, tags, rounding);
 - `sql`: the SQL text of both passes and of the writing stage;
-- `write`: dimension ids, the SQLite writer thread, the rollups;
+- `write`: the staged write (lines, facts, rollups) and the Python hand-over (writer thread);
 - `duck`: the DuckDB connection shared by reading and writing.
 """
 

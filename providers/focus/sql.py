@@ -5,8 +5,9 @@
   (re-aggregated only when that merges rows) and rounded once to nano-units (`nanos_sql`:
   exact half-even rounding with 64-bit arithmetic for the amounts it can take,
   `general_nanos_sql` for any amount);
-- writing (`distinct_dims_sql`, `id_rows_sql`, `packed_select`, `lines_sql`, `facts_sql`, `costs_view_sql`,
-  `coarse_daily_sql`, `line_period_sql`, `summary_period_sql`, `daily_dims_sql`).
+- writing (`combos_sql`, `lines_from_combos_sql`, `facts_from_lines_sql`, `summary_from_coarse_sql`,
+  `daily_dims_from_sql`, `costs_view_sql`, `coarse_daily_sql`, `line_period_sql`; the Python
+  hand-over's `distinct_dims_sql`, `id_rows_sql`, `packed_select`).
 
 The expressions over one input row are in `exprs`.
 """
@@ -219,37 +220,91 @@ def packed_select() -> str:
 _ROLLUP_SUMS = "sum(billed), sum(effective), sum(list), sum(contracted), count(*)"
 
 
-def _union(rows_tables: list[str]) -> str:
-    return " UNION ALL ".join(f"SELECT * FROM {t}" for t in rows_tables)
-
-
 _PERIOD = {"week": "strftime(date_trunc('week', CAST(day AS DATE)), '%Y-%m-%d')",
            "month": "strftime(date_trunc('month', CAST(day AS DATE)), '%Y-%m-%d')"}
 
 
-def lines_sql(rows_tables: list[str], lines: str, first_id: int) -> str:
-    """CREATE `lines`: the distinct (source, dimension ids) combinations of these costs rows, the
-    cache's cost lines, numbered from `first_id` in (source, resource, dimensions) order."""
-    cdims = ", ".join(COST_DIMS)
+# The dimension columns of the daily rows: every value, label and extra column of DIM_KINDS (once),
+# and the values alone (what identifies a cost line, with the tags).
+_DIM_COLUMNS = tuple(dict.fromkeys(c for kind in DIM_KINDS for c in kind[1:] if c))
+_VALUE_COLUMNS = tuple(dict.fromkeys(kind[1] for kind in DIM_KINDS))
+
+
+def combos_sql(dailies: list[str], combos: str) -> str:
+    """CREATE `combos`: the distinct dimension values, labels, extras and tags of the daily rows
+    (about one per resource): what the dimension ids are resolved from, one pass over the rows."""
+    cols = ", ".join((*_DIM_COLUMNS, "tags"))
+    src = " UNION ALL ".join(f"SELECT {cols} FROM {t}" for t in dailies)
+    return f"CREATE OR REPLACE TEMP TABLE {combos} AS SELECT DISTINCT {cols} FROM ({src})"
+
+
+def lines_from_combos_sql(combos: str, ids: str, lines: str, source_id: int, first_id: int) -> str:
+    """CREATE `lines`: one cost line per distinct combination of dimension values and tags of
+    `combos`, with its dimension ids from the (kind, value, id) table `ids`, numbered from
+    `first_id` in (resource, dimensions) order; the values are kept to match the daily rows."""
+    values = (*_VALUE_COLUMNS, "tags")
+    joins, cols = [], []
+    for i, (kind, value, _l, _e) in enumerate((*DIM_KINDS, ("tagset", "tags", None, None))):
+        joins.append(f"LEFT JOIN {ids} j{i} ON j{i}.kind = {ql(kind)} AND j{i}.value = c.{value}")
+        cols.append(f"j{i}.id AS {COST_DIMS[i]}")
+    inner = (f"SELECT CAST({int(source_id)} AS BIGINT) AS source_id, {', '.join(cols)}, "
+             f"{', '.join(f'c.{v} AS v_{v}' for v in values)}, {value_hash('c')} AS h "
+             f"FROM (SELECT DISTINCT {', '.join(values)} FROM {combos}) c {' '.join(joins)}")
+    return (f"CREATE OR REPLACE TEMP TABLE {lines} AS SELECT CAST({int(first_id)} - 1 + row_number() OVER "
+            f"(ORDER BY resource, {', '.join(COST_DIMS)}) AS BIGINT) AS id, * FROM ({inner})")
+
+
+def value_hash(alias: str) -> str:
+    """DuckDB's 64-bit hash of a row's dimension values and tags: a cost line's key in one integer
+    (exact only while the lines' hashes are distinct: see `facts_from_lines_sql`)."""
+    return f"hash({', '.join(f'{alias}.{v}' for v in (*_VALUE_COLUMNS, 'tags'))})"
+
+
+def facts_from_lines_sql(dailies: list[str], lines: str, facts: str, by_hash: bool, merge: bool = True) -> str:
+    """CREATE `facts`: the cost_facts rows (line, day, amounts, quantities) of the daily rows, each
+    row matched to its line, rows of the same line and day summed (a value seen with two labels is
+    one line); `day` stays a DATE here (the staging insert writes it as text). `by_hash`: match on
+    the values' hash, exact when no two lines share one (one integer per row to join instead of
+    15 strings); otherwise on the values and tags themselves (NULL matches NULL). `merge`: some
+    line has two label variants (else every (line, day) is one daily row: no GROUP BY)."""
+    values = (*_VALUE_COLUMNS, "tags")
+    cols = ", ".join((*values, "day", "billed", "effective", "list", "contracted", "pricing_quantity",
+                      "consumed_quantity"))
+    src = " UNION ALL ".join(f"SELECT {cols} FROM {t}" for t in dailies)
+    if by_hash:
+        src = f"SELECT *, {value_hash('x')} AS h FROM ({src}) x"
+        match = "l.h = d.h"
+    else:
+        match = " AND ".join(f"l.v_{v} IS NOT DISTINCT FROM d.{v}" for v in values)
+    agg = "sum({})" if merge else "{}"
+    money = ", ".join(f"CAST({agg.format('d.' + m)} AS BIGINT) AS {m}"
+                      for m in ("billed", "effective", "list", "contracted"))
+    qty = ", ".join(f"CAST({agg.format('d.' + q)} AS DOUBLE) AS {q}" for q in ("pricing_quantity", "consumed_quantity"))
+    group = " GROUP BY l.id, CAST(d.day AS DATE)" if merge else ""
     return (
-        f"CREATE OR REPLACE TEMP TABLE {lines} AS SELECT CAST({int(first_id)} - 1 + row_number() OVER "
-        f"(ORDER BY source_id, resource, {cdims}) AS BIGINT) AS id, source_id, {cdims} "
-        f"FROM (SELECT DISTINCT source_id, {cdims} FROM ({_union(rows_tables)}))"
+        f"CREATE OR REPLACE TEMP TABLE {facts} AS SELECT l.id AS line, CAST(d.day AS DATE) AS day, {money}, {qty} "
+        f"FROM ({src}) d JOIN {lines} l ON {match}{group}"
     )
 
 
-def facts_sql(rows_tables: list[str], lines: str, facts: str) -> str:
-    """CREATE `facts`: the cost_facts rows (line, day, amounts, quantities) of these costs rows,
-    rows of the same line and day summed (NULL dimension ids match NULL)."""
-    match = " AND ".join(["l.source_id = r.source_id",
-                          *(f"l.{d} IS NOT DISTINCT FROM r.{d}" for d in COST_DIMS)])
-    money = ", ".join(f"CAST(sum(r.{m}) AS BIGINT) AS {m}" for m in ("billed", "effective", "list", "contracted"))
+def summary_from_coarse_sql(coarse: str, period: str) -> str:
+    """The cost_summary_weekly / cost_summary_monthly rows of the coarse daily rows (with `n`)."""
+    sdims = ", ".join(SUMMARY_DIMS)
     return (
-        f"CREATE OR REPLACE TEMP TABLE {facts} AS SELECT l.id AS line, r.day AS day, {money}, "
-        f"CAST(sum(r.pricing_quantity) AS DOUBLE) AS pricing_quantity, "
-        f"CAST(sum(r.consumed_quantity) AS DOUBLE) AS consumed_quantity "
-        f"FROM ({_union(rows_tables)}) r JOIN {lines} l ON {match} GROUP BY l.id, r.day"
+        f"SELECT source_id, {_PERIOD[period]} AS p, {sdims}, sum(billed), sum(effective), sum(list), "
+        f"sum(contracted), sum(n) FROM {coarse} GROUP BY source_id, p, {sdims}"
     )
+
+
+def daily_dims_from_sql(coarse: str, costs: str) -> str:
+    """The cost_daily_dims rows: per day and coarse dimension value from the coarse daily rows,
+    per day and tag set from `costs` (tag sets are not coarse)."""
+    sums = "sum(billed) AS billed, sum(effective) AS effective, sum(list) AS list, sum(contracted) AS contracted"
+    per_dim = [f"SELECT source_id, day, '{d}' AS dim, {d} AS value, currency, {sums}, sum(n) AS n "
+               f"FROM {coarse} GROUP BY source_id, day, {d}, currency" for d in SUMMARY_DIMS]
+    tags = (f"SELECT source_id, day, 'tagset' AS dim, tagset AS value, currency, {sums}, count(*) AS n "
+            f"FROM {costs} GROUP BY source_id, day, tagset, currency")
+    return " UNION ALL ".join([*per_dim, tags])
 
 
 def costs_view_sql(lines: str, facts: str, view: str) -> str:
@@ -281,20 +336,3 @@ def line_period_sql(facts: str, period: str) -> str:
     )
 
 
-def daily_dims_sql(rows_tables: list[str]) -> str:
-    """The cost_daily_dims rows of these costs rows: per day, coarse dimension (or tag set) value
-    and currency."""
-    rows = _union(rows_tables)
-    return " UNION ALL ".join(
-        f"SELECT source_id, day, '{d}' AS dim, {d} AS value, currency, {_ROLLUP_SUMS} FROM ({rows}) "
-        f"GROUP BY source_id, day, {d}, currency" for d in (*SUMMARY_DIMS, "tagset")
-    ) + " ORDER BY 1, 2"
-
-
-def summary_period_sql(rows_tables: list[str], period: str) -> str:
-    """The cost_summary_weekly / cost_summary_monthly rows of these costs rows."""
-    sdims = ", ".join(SUMMARY_DIMS)
-    return (
-        f"SELECT source_id, {_PERIOD[period]} AS p, {sdims}, {_ROLLUP_SUMS} FROM ({_union(rows_tables)}) "
-        f"GROUP BY source_id, p, {sdims} ORDER BY source_id, p"
-    )

@@ -1,5 +1,7 @@
-"""Writing the daily rows into the cache: dimension ids, the costs rows handed over in batches
-to a SQLite writer thread, and the summary and weekly rollups computed by DuckDB meanwhile.
+"""Writing the daily rows into the cache: staged (`stage_source`: DuckDB computes the cost lines,
+the daily facts and every rollup and writes them into a staging SQLite file that SQLite copies in),
+or, without DuckDB's SQLite extension, handed over from Python in batches to a SQLite writer
+thread (`write_file`), the store then rebuilding the rollups.
 
 Everything here runs inside the caller's SQLite transaction (see `importer.write_sources`)."""
 
@@ -15,22 +17,23 @@ from typing import Any
 
 from cache import Store
 from cache.schema import COST_DIMS, pair_rollup_sql
-from cache.store import LINE_TABLES, PACK_MAX_ID, ROLLUP_COLUMNS
+from cache.store import PACK_MAX_ID, ROLLUP_COLUMNS
 
 from .columns import DIM_KINDS
 from .duck import DuckSession
 from .files import FocusFile
 from .sql import (
     coarse_daily_sql,
+    combos_sql,
     costs_view_sql,
-    daily_dims_sql,
+    daily_dims_from_sql,
     distinct_dims_sql,
-    facts_sql,
+    facts_from_lines_sql,
     id_rows_sql,
     line_period_sql,
-    lines_sql,
+    lines_from_combos_sql,
     packed_select,
-    summary_period_sql,
+    summary_from_coarse_sql,
 )
 
 WRITE_BATCH = 25_000
@@ -38,8 +41,12 @@ WRITE_BATCH = 25_000
 # object per row); False, or the extension missing, takes the Python hand-over (WriterThread).
 STAGED = True
 STAGE = "costdeck_stage"  # the staging file's name in DuckDB
+# Match the daily rows to their cost lines on the hash of their values when the lines' hashes are
+# distinct (else, or False, on the values themselves: same rows, slower).
+HASH_LINES = True
 _LINE_COLUMNS = f"id, source_id, {', '.join(COST_DIMS)}"
 _FACT_COLUMNS = "line, day, billed, effective, list, contracted, pricing_quantity, consumed_quantity"
+_FACT_TEXT_DAY = _FACT_COLUMNS.replace("day", "strftime(day, '%Y-%m-%d')", 1)
 _LINE_ROLLUP_COLUMNS = "line, {period}, billed, effective, list, contracted, n"
 
 
@@ -82,43 +89,69 @@ class Staging:
 
 def stage_source(duck: DuckSession, store: Store, group: list[FocusFile], source_id: int,
                  staging: Staging) -> int:
-    """One source's files into the staging file: ids resolved and joined per file (`id_rows`),
-    then the source's cost lines (numbered on from `staging.next_line`), its daily facts (rows of
-    the same line and day summed) in (line, day) order, the line rollups and the coarse rollups,
-    each inserted by DuckDB. Returns the daily rows (facts)."""
+    """One source's files into the staging file, every table computed by DuckDB and inserted in
+    key order: the distinct dimension combinations of the daily rows (one pass), their ids (the
+    cache's dims, created as needed), the source's cost lines (numbered on from
+    `staging.next_line`), the daily facts (each row matched to its line on the values; rows of one
+    line and day summed), the line rollups, the coarse rollups and the daily pair series (from the
+    coarse daily rows). Returns the daily rows (facts)."""
     name = group[0].path.name + (f" (+{len(group) - 1})" if len(group) > 1 else "")
     total = sum((f.result.daily_rows if f.result else 0) for f in group) or None
+    dailies = [f.table for f in group]
+    t = f"src{source_id}"
+    lines, facts, view, coarse = f"{t}_lines", f"{t}_facts", f"{t}_costs", f"{t}_coarse"
     duck.tick(f"resolving dimensions of {name}", 0, None)
-    for f in group:
-        id_rows(duck, store, f, source_id)
-    rows = [f.rows_table for f in group]
-    lines, facts, view = f"src{source_id}_lines", f"src{source_id}_facts", f"src{source_id}_costs"
-    duck.tick(f"cost lines of {name}", 0, None)
-    duck.execute(lines_sql(rows, lines, staging.next_line))
-    duck.execute(facts_sql(rows, lines, facts))
+    duck.execute(combos_sql(dailies, f"{t}_combos"))
+    ids = dimension_ids(duck, store, f"{t}_combos")
+    duck.load_table(f"{t}_ids", {"kind": "VARCHAR", "value": "VARCHAR", "id": "BIGINT"},
+                    ({"kind": k, "value": v, "id": i} for (k, v), i in ids.items()))
+    duck.execute(lines_from_combos_sql(f"{t}_combos", f"{t}_ids", lines, source_id, staging.next_line))
+    duck.tick(f"daily rows of {name}", 0, total)
+    row = duck.execute(f"SELECT count(*) = count(DISTINCT h) FROM {lines}").fetchone()
+    by_hash = HASH_LINES and bool(row and row[0])  # two lines sharing a hash: match on the values
+    # A line whose values came with two labels (or two files of a source with the same day) can
+    # have two daily rows a day: summed then, else each daily row is one fact as it is.
+    merge = True
+    if len(dailies) == 1:
+        row = duck.execute(f"SELECT (SELECT count(*) FROM {t}_combos) = (SELECT count(*) FROM {lines})").fetchone()
+        merge = not (row and row[0])
+    duck.execute(facts_from_lines_sql(dailies, lines, facts, by_hash=by_hash, merge=merge))
     duck.execute(costs_view_sql(lines, facts, view))
     row = duck.execute(f"SELECT count(*), max(id) FROM {lines}").fetchone()
     if row and row[1] is not None:
         staging.next_line = int(row[1]) + 1
+    row = duck.execute(f"SELECT count(*) FROM {facts}").fetchone()
+    n = int(row[0]) if row else 0
+    duck.tick(f"rollups of {name}: coarse daily rows", 0, None)
+    duck.execute(coarse_daily_sql(view, coarse))
+    rollups = {  # staging table -> (its columns, the query, its key order)
+        "cost_weekly_lines": (_LINE_ROLLUP_COLUMNS.format(period="week"), line_period_sql(facts, "week"), "1, 2"),
+        "cost_monthly_lines": (_LINE_ROLLUP_COLUMNS.format(period="month"), line_period_sql(facts, "month"), "1, 2"),
+        "cost_summary_weekly": (ROLLUP_COLUMNS["cost_summary_weekly"], summary_from_coarse_sql(coarse, "week"),
+                                "1, 2"),
+        "cost_summary_monthly": (ROLLUP_COLUMNS["cost_summary_monthly"], summary_from_coarse_sql(coarse, "month"),
+                                 "1, 2"),
+        "cost_daily_dims": (ROLLUP_COLUMNS["cost_daily_dims"], daily_dims_from_sql(coarse, view), "1, 2"),
+        "cost_daily_pairs": (ROLLUP_COLUMNS["cost_daily_pairs"], pair_rollup_sql(coarse), "1, 2, 3, 4, 5, 6, 7"),
+    }
+    # Days are DATEs in DuckDB (cheaper to group by), TEXT 'YYYY-MM-DD' in the cache.
+    as_text = {"cost_daily_dims": "source_id, strftime(day, '%Y-%m-%d'), dim, value, currency, "
+                                  "billed, effective, list, contracted, n",
+               "cost_daily_pairs": "dim, value, by_dim, strftime(day, '%Y-%m-%d'), by_value, currency, source_id, "
+                                   "billed, effective, list, contracted, n"}
+    for table, (_cols, sql, _order) in rollups.items():  # computed in parallel, unordered
+        duck.tick(f"rollups of {name}: {table}", 0, None)
+        duck.execute(f"CREATE OR REPLACE TEMP TABLE {t}_{table} AS {sql}")
     with duck.ordered():
         duck.tick(f"writing {name}", 0, total)
         duck.execute(f"INSERT INTO {STAGE}.cost_lines({_LINE_COLUMNS}) SELECT {_LINE_COLUMNS} FROM {lines} ORDER BY id")
-        duck.execute(f"INSERT INTO {STAGE}.cost_facts({_FACT_COLUMNS}) SELECT {_FACT_COLUMNS} FROM {facts} "
+        duck.execute(f"INSERT INTO {STAGE}.cost_facts({_FACT_COLUMNS}) SELECT {_FACT_TEXT_DAY} FROM {facts} "
                      "ORDER BY line, day")
-        row = duck.execute(f"SELECT count(*) FROM {facts}").fetchone()
-        n = int(row[0]) if row else 0
         duck.tick(f"writing {name}", n, total)
-        duck.tick(f"rollups of {name}", 0, None)
-        for table, period in zip(LINE_TABLES[1:], ("week", "month"), strict=True):
-            duck.execute(f"INSERT INTO {STAGE}.{table}({_LINE_ROLLUP_COLUMNS.format(period=period)}) "
-                         f"{line_period_sql(facts, period)}")
-        for sql, table in rollup_queries([view]):
-            duck.execute(f"INSERT INTO {STAGE}.{table}({ROLLUP_COLUMNS[table]}) {sql}")
-        duck.tick(f"daily pair series of {name}", 0, None)
-        coarse = f"src{source_id}_coarse"
-        duck.execute(coarse_daily_sql(view, coarse))
-        duck.execute(f"INSERT INTO {STAGE}.cost_daily_pairs({ROLLUP_COLUMNS['cost_daily_pairs']}) "
-                     f"SELECT * FROM ({pair_rollup_sql(coarse)}) ORDER BY dim, value, by_dim, day")
+        duck.tick(f"writing the rollups of {name}", 0, None)
+        for table, (cols, _sql, order) in rollups.items():
+            duck.execute(f"INSERT INTO {STAGE}.{table}({cols}) SELECT {as_text.get(table, '*')} FROM {t}_{table} "
+                         f"ORDER BY {order}")
     return n
 
 
@@ -214,13 +247,3 @@ def dimension_ids(duck: DuckSession, store: Store, daily: str) -> dict[tuple[str
     for (canon,) in duck.execute(f"SELECT DISTINCT tags FROM {daily} WHERE tags IS NOT NULL ORDER BY 1").fetchall():
         ids[("tagset", canon)] = store.tagset_id(canon)
     return ids
-
-
-def rollup_queries(tables: list[str]) -> list[tuple[str, str]]:
-    """(DuckDB query, coarse rollup table) for these costs rows (tables or views with the columns
-    of the cache's `costs`), each in period order."""
-    return [
-        (summary_period_sql(tables, "week"), "cost_summary_weekly"),
-        (summary_period_sql(tables, "month"), "cost_summary_monthly"),
-        (daily_dims_sql(tables), "cost_daily_dims"),
-    ]
