@@ -339,15 +339,21 @@ async def test_E_exports_the_rows_of_the_view_and_says_so(demo_db: Path, tmp_pat
         assert f"exported {n:,} rows to {out.resolve()}" in notifications(app)
 
 
-async def test_E_cancel_leaves_no_file(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _slow_exports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exports that take a while: each batch of rows waits 50 ms (the demo's months then take
+    seconds, long enough to cancel or quit in the middle)."""
     slow_batches = R._batches
 
     def slow(*args: Any, **kwargs: Any) -> Iterator[list[tuple[Any, ...]]]:
         for b in slow_batches(*args, **kwargs):
-            time.sleep(0.05)  # 10,000 rows a batch: the demo's 30 days take a while
+            time.sleep(0.05)
             yield b
 
     monkeypatch.setattr(R, "_batches", slow)
+
+
+async def test_E_cancel_leaves_no_file(demo_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _slow_exports(monkeypatch)
     app = CostdeckApp(demo_db, start_mode="spend")
     out = tmp_path / "cancelled.csv"
     async with app.run_test(size=(100, 30)) as pilot:
@@ -406,14 +412,7 @@ def test_an_empty_cache_exports_no_rows_not_an_error(tmp_path: Path, capsys: pyt
 
 async def test_quitting_during_an_export_stops_it_and_leaves_no_file(demo_db: Path, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    slow_batches = R._batches
-
-    def slow(*args: Any, **kwargs: Any) -> Iterator[list[tuple[Any, ...]]]:
-        for b in slow_batches(*args, **kwargs):
-            time.sleep(0.05)
-            yield b
-
-    monkeypatch.setattr(R, "_batches", slow)
+    _slow_exports(monkeypatch)
     app = CostdeckApp(demo_db, start_mode="spend")
     out = tmp_path / "quit.jsonl"
     async with app.run_test(size=(100, 30)) as pilot:
