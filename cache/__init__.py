@@ -16,6 +16,7 @@ from .store import (
     SyncRun,
     lock_timeout,
     set_lock_wait_hook,
+    set_migrate_hook,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "SyncRun",
     "lock_timeout",
     "set_lock_wait_hook",
+    "set_migrate_hook",
 ]

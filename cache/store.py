@@ -175,6 +175,23 @@ def set_lock_wait_hook(hook: WaitHook | None) -> WaitHook | None:
     return previous
 
 
+# -- telling the user a long migration is under way -------------------------------------------
+MigrateHook = Callable[[Path, int, int], None]
+_migrate_hook: MigrateHook | None = None
+# A migration of a cache holding at least this many daily cost rows is announced (the hook) and
+# followed by a VACUUM when it left most of the file free: schema v8 rewrites every cost row, which
+# takes minutes at 13 months of 20,000 resources.
+MIGRATE_NOTICE_ROWS = 200_000
+
+
+def set_migrate_hook(hook: MigrateHook | None) -> MigrateHook | None:
+    """Set the process-wide hook called (path, from version, to version) before a cache with many
+    cost rows is migrated. Returns the previous hook. An exception in it is ignored."""
+    global _migrate_hook
+    previous, _migrate_hook = _migrate_hook, hook
+    return previous
+
+
 def lock_timeout() -> float:
     """Seconds a writer waits for the cache's write lock: COSTDECK_LOCK_TIMEOUT, else 600."""
     raw = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
@@ -473,6 +490,10 @@ class Store:
             return
         if self.readonly:
             raise CacheError(f"{self.path}: cache needs migrating to version {SCHEMA_VERSION}, opened read-only")
+        big = has_meta and self._cost_rows_any_version() >= MIGRATE_NOTICE_ROWS
+        if big and _migrate_hook is not None:
+            with contextlib.suppress(Exception):
+                _migrate_hook(self.path, version, SCHEMA_VERSION)
         self.begin_write()
         try:
             for v in range(version, SCHEMA_VERSION):
@@ -487,6 +508,25 @@ class Store:
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        if big:
+            self._vacuum_if_mostly_free()
+
+    def _cost_rows_any_version(self) -> int:
+        """Daily cost rows of a cache about to be migrated, whatever its version (0 if unknown)."""
+        for sql in ("SELECT coalesce(sum(n), 0) FROM cost_summary_monthly", "SELECT count(*) FROM cost_facts",
+                    "SELECT max(rowid) FROM costs"):
+            with contextlib.suppress(sqlite3.Error):
+                return int(self.conn.execute(sql).fetchone()[0] or 0)
+        return 0
+
+    def _vacuum_if_mostly_free(self) -> None:
+        """VACUUM when over a third of the file's pages are free (a migration that rewrote the cost
+        tables): the file shrinks to what it holds. Skipped when another connection reads."""
+        pages = int(self.conn.execute("PRAGMA page_count").fetchone()[0])
+        free = int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        if pages and free * 3 > pages:
+            with contextlib.suppress(sqlite3.OperationalError):
+                self.conn.execute("VACUUM")
 
     # -- meta ------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:

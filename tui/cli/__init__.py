@@ -23,8 +23,9 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from cache import LOCK_WAIT_MESSAGE, CacheError, LockWait, set_lock_wait_hook
+from cache import LOCK_WAIT_MESSAGE, CacheError, LockWait, set_lock_wait_hook, set_migrate_hook
 from cache.text import clean
 from providers.errors import CostdeckError
 
@@ -51,10 +52,16 @@ __all__ = [
 ]
 
 
+def _say_migrating(path: Path, old: int, new: int) -> None:
+    print(f"costdeck: upgrading the cache {clean(path, 0)} from schema version {old} to {new} (once; a large "
+          "cache takes minutes, and nothing is lost if it is interrupted)…", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     set_lock_wait_hook(_say_waiting)  # a writer blocked by another costdeck says so (once per wait)
+    set_migrate_hook(_say_migrating)  # a large cache's one-time upgrade takes minutes: say so first
     args: argparse.Namespace | None = None
     try:
         args = build_parser().parse_args(argv)
