@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,23 +34,14 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise InputError(f"{path}: no cache here; the dashboard shows the demo snapshot beside it: "
                              f"add --db {demo} to report on the demo")
         raise InputError(f"{path}: no cache here (run costdeck import, sync or demo first)")
-    with Store(path) as store:
-        if args.report == "spend":
-            return report_spend(store, args)
-        if args.report == "rows":
-            return report_rows(store, args)
-        if args.report == "ml-runs":
-            return report_ml_runs(store, args)
-        if args.report == "commitments":
-            return report_commitments(store, args)
-        if args.report == "recommendations":
-            return report_recommendations(store, args)
-        if args.report == "anomalies":
-            return report_anomalies(store, args)
-        if args.report == "budgets":
-            return report_budgets(store, args)
-        if args.report == "forecast":
-            return report_forecast(store, args)
+    reports: dict[str, Callable[[Store, argparse.Namespace], int]] = {
+        "spend": report_spend, "rows": report_rows, "ml-runs": report_ml_runs,
+        "commitments": report_commitments, "recommendations": report_recommendations,
+        "anomalies": report_anomalies, "budgets": report_budgets, "forecast": report_forecast,
+    }
+    if args.report in reports:
+        with Store(path) as store:
+            return reports[args.report](store, args)
     raise UsageError(f"unknown report {args.report!r}")
 
 
